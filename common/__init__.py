@@ -1,0 +1,1 @@
+"""Everything the web and worker tiers share. Knows nothing about HTTP or Celery."""

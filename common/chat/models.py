@@ -1,0 +1,113 @@
+"""Chat sessions and messages, with the guide's fields and indexes.
+
+An assistant message is also the unit of work: its `status` moves pending → streaming → one of
+done / failed / cancelled / interrupted, and its id is the wallet hold's key, the Celery task's
+argument and the stream channel's name.
+"""
+
+from __future__ import annotations
+
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    DictField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    FloatField,
+    IntField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
+
+from common.users.models import utcnow
+
+MESSAGE_STATUSES = ("pending", "streaming", "done", "failed", "cancelled", "interrupted")
+FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
+
+
+class MessageUsage(EmbeddedDocument):
+    promptTokens = IntField(default=0)  # noqa: N815
+    completionTokens = IntField(default=0)  # noqa: N815
+    totalTokens = IntField(default=0)  # noqa: N815
+
+
+class MessageOptions(EmbeddedDocument):
+    temperature = FloatField()
+    maxTokens = IntField()  # noqa: N815
+    topP = FloatField()  # noqa: N815
+
+
+class Moderation(EmbeddedDocument):
+    """A flag on a message or session: by a user's report, an admin, or a provider's refusal."""
+
+    flagged = BooleanField(default=False)
+    source = StringField(choices=("user", "admin", "provider"))
+    reason = StringField(max_length=500)
+    flaggedBy = ObjectIdField()  # noqa: N815
+    flaggedAt = DateTimeField()  # noqa: N815
+    hidden = BooleanField(default=False)
+    reviewedBy = ObjectIdField()  # noqa: N815
+    reviewedAt = DateTimeField()  # noqa: N815
+
+
+class ChatSession(Document):
+    sessionId = StringField(required=True, unique=True)  # noqa: N815  'chat_<ms>_<random>'
+    userId = ObjectIdField(required=True)  # noqa: N815
+    title = StringField(default="New chat", max_length=200)
+    models = ListField(StringField(), default=list)
+    messageCount = IntField(default=0)  # noqa: N815
+    totalTokens = IntField(default=0)  # noqa: N815
+    totalCost = FloatField(default=0.0)  # noqa: N815
+    lastMessageAt = DateTimeField(default=utcnow)  # noqa: N815
+    moderation = EmbeddedDocumentField(Moderation, default=Moderation)
+    createdAt = DateTimeField(default=utcnow)  # noqa: N815
+    updatedAt = DateTimeField(default=utcnow)  # noqa: N815
+
+    meta = {
+        "collection": "chatsessions",
+        "indexes": [
+            {"fields": ["sessionId"], "unique": True},
+            {"fields": ["userId", "-lastMessageAt"]},
+            {"fields": ["moderation.flagged"]},
+        ],
+    }
+
+
+class ChatMessage(Document):
+    sessionId = StringField(required=True)  # noqa: N815
+    userId = ObjectIdField(required=True)  # noqa: N815
+    role = StringField(required=True, choices=("user", "assistant", "system"))
+    content = StringField(default="")
+    modelId = StringField()  # noqa: N815
+    parentId = ObjectIdField()  # noqa: N815  the user message an assistant message answers
+    status = StringField(choices=MESSAGE_STATUSES, default="done")
+    usage = EmbeddedDocumentField(MessageUsage, default=MessageUsage)
+    cost = FloatField(default=0.0)  # provider's reported cost (USD), when reported
+    charged = IntField(default=0)  # tokens taken from the wallet for this message
+    reserved = IntField(default=0)  # the hold placed for it
+    metadata = EmbeddedDocumentField(MessageOptions, default=MessageOptions)
+    error = DictField()  # {code, message, reason}
+    lastSeq = IntField(default=0)  # noqa: N815  last chunk seq published
+    attempts = IntField(default=0)
+    ttftMs = FloatField()  # noqa: N815  time to first token
+    durationMs = FloatField()  # noqa: N815
+    tokensPerSecond = FloatField()  # noqa: N815
+    startedAt = DateTimeField()  # noqa: N815
+    completedAt = DateTimeField()  # noqa: N815
+    moderation = EmbeddedDocumentField(Moderation, default=Moderation)
+    createdAt = DateTimeField(default=utcnow)  # noqa: N815
+    updatedAt = DateTimeField(default=utcnow)  # noqa: N815
+
+    meta = {
+        "collection": "chatmessages",
+        "indexes": [
+            {"fields": ["sessionId", "createdAt"]},
+            {"fields": ["userId", "-createdAt"]},
+            {"fields": ["status", "updatedAt"]},
+            {"fields": ["modelId", "createdAt"]},
+            {"fields": ["createdAt"]},
+            {"fields": ["moderation.flagged"]},
+        ],
+    }

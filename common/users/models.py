@@ -1,0 +1,103 @@
+"""The user document, with the guide's fields and indexes, plus the wallet's holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    DictField,
+    Document,
+    EmailField,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    FloatField,
+    IntField,
+    ListField,
+    StringField,
+)
+
+ROLES = ("user", "admin")
+PLANS = ("free", "pro", "enterprise")
+THEMES = ("light", "dark", "auto")
+
+# Limits of each subscription plan; payments may override them per purchase.
+PLAN_LIMITS = {
+    "free": {"requestsPerDay": 50, "tokensPerMonth": 10_000},
+    "pro": {"requestsPerDay": 1_000, "tokensPerMonth": 500_000},
+    "enterprise": {"requestsPerDay": 10_000, "tokensPerMonth": 5_000_000},
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Preferences(EmbeddedDocument):
+    theme = StringField(choices=THEMES, default="auto")
+    defaultModels = ListField(StringField(), default=list)  # noqa: N815 (guide's field names)
+    language = StringField(default="en", max_length=16)
+
+
+class Usage(EmbeddedDocument):
+    totalRequests = IntField(default=0)  # noqa: N815
+    totalTokens = IntField(default=0)  # noqa: N815
+    totalCost = FloatField(default=0.0)  # noqa: N815
+
+
+class Tokens(EmbeddedDocument):
+    """`balance` = spendable tokens = freeTokens + purchasedTokens; held tokens sit in `reserved`."""
+
+    balance = IntField(default=0)
+    freeTokens = IntField(default=0)  # noqa: N815
+    purchasedTokens = IntField(default=0)  # noqa: N815
+    usedTokens = IntField(default=0)  # noqa: N815
+    reserved = IntField(default=0)
+    lastResetDate = DateTimeField(default=utcnow)  # noqa: N815
+
+
+class Limits(EmbeddedDocument):
+    requestsPerDay = IntField(default=PLAN_LIMITS["free"]["requestsPerDay"])  # noqa: N815
+    tokensPerMonth = IntField(default=PLAN_LIMITS["free"]["tokensPerMonth"])  # noqa: N815
+
+
+class Subscription(EmbeddedDocument):
+    plan = StringField(choices=PLANS, default="free")
+    expiresAt = DateTimeField()  # noqa: N815
+    limits = EmbeddedDocumentField(Limits, default=Limits)
+
+
+class User(Document):
+    email = EmailField(required=True, unique=True)
+    password = StringField()  # bcrypt hash; empty for Google-only accounts
+    passwordChangedAt = DateTimeField()  # noqa: N815
+    # Bumped on password change; tokens carry it as `tv`, and an older one is refused.
+    tokenVersion = IntField(default=0)  # noqa: N815
+    googleId = StringField()  # noqa: N815
+    name = StringField(required=True, max_length=100)
+    avatar = StringField()
+    role = StringField(choices=ROLES, default="user")
+    isActive = BooleanField(default=True)  # noqa: N815
+    deactivatedReason = StringField()  # noqa: N815
+    preferences = EmbeddedDocumentField(Preferences, default=Preferences)
+    usage = EmbeddedDocumentField(Usage, default=Usage)
+    tokens = EmbeddedDocumentField(Tokens, default=Tokens)
+    credits = IntField(default=0)  # legacy mirror of tokens.balance
+    subscription = EmbeddedDocumentField(Subscription, default=Subscription)
+    # Open wallet holds, keyed by idempotency key: {amount, free, purchased, at}.
+    holds = DictField(default=dict)
+    # Credits being applied, keyed by ledger key (see common.wallet.service.credit).
+    applying = DictField(default=dict)
+    createdAt = DateTimeField(default=utcnow)  # noqa: N815
+    updatedAt = DateTimeField(default=utcnow)  # noqa: N815
+
+    meta = {
+        "collection": "users",
+        "indexes": [
+            {"fields": ["email"], "unique": True},
+            {"fields": ["role", "isActive"]},
+            {"fields": ["googleId"], "sparse": True},
+            {"fields": ["subscription.plan", "subscription.expiresAt"]},
+        ],
+    }

@@ -1,0 +1,145 @@
+"""Accounts: registration, password login, Google sign-in, profile and password changes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import bcrypt
+from bson import ObjectId
+from bson.errors import InvalidId
+from mongoengine.errors import NotUniqueError
+
+from common.errors import Conflict, NotFound, Unauthorized, ValidationError
+from common.users.models import PLAN_LIMITS, User, utcnow
+from common.wallet import service as wallet
+from config import get_settings
+
+log = logging.getLogger(__name__)
+
+# bcrypt only looks at the first 72 bytes; longer passwords are refused rather than truncated.
+MAX_PASSWORD_BYTES = 72
+_DUMMY_HASH = bcrypt.hashpw(b"timing-equaliser", bcrypt.gensalt(rounds=4))
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def check_password(password: str, hashed: str | None) -> bool:
+    if not hashed:
+        bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
+        return False
+    return bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], hashed.encode())
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_user(user_id: Any) -> User:
+    try:
+        user = User.objects(id=ObjectId(str(user_id))).first()
+    except (InvalidId, TypeError):
+        user = None
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+def register(email: str, password: str, name: str, role: str = "user") -> User:
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise ValidationError("Password must be at most 72 bytes.", {"field": "password"})
+    user = User(
+        email=normalise_email(email),
+        password=hash_password(password),
+        name=name.strip(),
+        role=role,
+    )
+    try:
+        user.save()
+    except NotUniqueError:
+        raise Conflict("An account with this email already exists.", {"field": "email"}) from None
+    return grant_signup_tokens(user)
+
+
+def grant_signup_tokens(user: User) -> User:
+    """Give the sign-up grant once (safe to call again; login calls it to heal a crashed signup)."""
+    wallet.grant_free_tokens(user.id, get_settings().free_tokens)
+    user.reload()
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    user = User.objects(email=normalise_email(email)).first()
+    password_ok = check_password(password, user.password if user else None)
+    if user is None or not password_ok:
+        raise Unauthorized("Invalid email or password.")
+    if not user.isActive:
+        raise Unauthorized("This account is deactivated.")
+    return grant_signup_tokens(user)
+
+
+def change_password(user: User, current: str, new: str) -> User:
+    if user.password and not check_password(current, user.password):
+        raise Unauthorized("The current password is wrong.")
+    if len(new.encode()) > MAX_PASSWORD_BYTES:
+        raise ValidationError("Password must be at most 72 bytes.", {"field": "newPassword"})
+    # Bumping the token version makes every token issued before this change stop working.
+    User.objects(id=user.id).update_one(
+        set__password=hash_password(new),
+        set__passwordChangedAt=utcnow(),
+        set__updatedAt=utcnow(),
+        inc__tokenVersion=1,
+    )
+    user.reload()
+    return user
+
+
+def update_profile(user: User, changes: dict[str, Any]) -> User:
+    updates: dict[str, Any] = {"set__updatedAt": utcnow()}
+    if "name" in changes:
+        updates["set__name"] = changes["name"].strip()
+    if "avatar" in changes:
+        updates["set__avatar"] = changes["avatar"]
+    for key, value in (changes.get("preferences") or {}).items():
+        updates[f"set__preferences__{key}"] = value
+    User.objects(id=user.id).update_one(**updates)
+    user.reload()
+    return user
+
+
+def sign_in_with_google(claims: dict[str, Any]) -> User:
+    """Create or link the account for verified Google ID-token claims."""
+    google_id, email = claims["sub"], normalise_email(claims.get("email", ""))
+    if not email or claims.get("email_verified") in (False, "false"):
+        raise Unauthorized("Google did not confirm this email address.")
+    user = User.objects(googleId=google_id).first() or User.objects(email=email).first()
+    if user is None:
+        user = User(
+            email=email,
+            googleId=google_id,
+            name=(claims.get("name") or email.split("@")[0])[:100],
+            avatar=claims.get("picture"),
+        )
+        try:
+            user.save()
+        except NotUniqueError:
+            user = User.objects(email=email).first()
+    if not user.googleId:
+        User.objects(id=user.id, googleId=None).update_one(set__googleId=google_id)
+    if not user.isActive:
+        raise Unauthorized("This account is deactivated.")
+    return grant_signup_tokens(user)
+
+
+def set_active(user: User, active: bool, reason: str = "") -> User:
+    User.objects(id=user.id).update_one(
+        set__isActive=active, set__deactivatedReason=reason or None, set__updatedAt=utcnow()
+    )
+    user.reload()
+    return user
+
+
+def free_plan_limits() -> dict[str, int]:
+    return dict(PLAN_LIMITS["free"])

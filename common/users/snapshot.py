@@ -1,0 +1,59 @@
+"""The user snapshot: the same shape in every HTTP answer and websocket frame."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from common.users.models import User
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def snapshot(user: User) -> dict[str, Any]:
+    t, sub = user.tokens, user.subscription
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "tokens": {
+            "balance": t.balance,
+            "freeTokens": t.freeTokens,
+            "purchasedTokens": t.purchasedTokens,
+            "usedTokens": t.usedTokens,
+            "reserved": t.reserved,
+        },
+        "credits": user.credits,
+        "subscription": {
+            "plan": sub.plan,
+            "expiresAt": iso(sub.expiresAt),
+            "limits": {
+                "requestsPerDay": sub.limits.requestsPerDay,
+                "tokensPerMonth": sub.limits.tokensPerMonth,
+            },
+        },
+    }
+
+
+def profile(user: User) -> dict[str, Any]:
+    """The snapshot plus profile fields (preferences, usage, dates)."""
+    data = snapshot(user)
+    data.update(
+        avatar=user.avatar,
+        isActive=user.isActive,
+        preferences={
+            "theme": user.preferences.theme,
+            "defaultModels": list(user.preferences.defaultModels),
+            "language": user.preferences.language,
+        },
+        usage={
+            "totalRequests": user.usage.totalRequests,
+            "totalTokens": user.usage.totalTokens,
+            "totalCost": round(user.usage.totalCost, 6),
+        },
+        createdAt=iso(user.createdAt),
+    )
+    return data

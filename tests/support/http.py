@@ -1,0 +1,2 @@
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,72 @@
+"""The app factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from common import db
+from config import Settings, get_settings, use_settings
+from config.logging import configure_logging
+from web.errors import register_error_handlers
+from web.extensions import cors, limiter, sock, talisman
+from web.security import init_jwt
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = use_settings(settings) if settings else get_settings()
+    configure_logging(settings.log_level)
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config.update(
+        SETTINGS=settings,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_expires),
+        JWT_TOKEN_LOCATION=["headers"],
+        RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_ENABLED=settings.rate_limit_enabled,
+        RATELIMIT_DEFAULT=settings.rate_limit_api,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="aipasta-rl",
+        SOCK_SERVER_OPTIONS={"ping_interval": 25},
+    )
+    db.connect(settings.mongodb_uri)
+    init_jwt(app)
+    limiter.init_app(app)
+    sock.init_app(app)
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": list(settings.allowed_origins)}},
+        expose_headers=["Retry-After", "X-RateLimit-Remaining"],
+    )
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS ends at the load balancer
+        content_security_policy={"default-src": "'self'", "connect-src": "'self' ws: wss:"},
+        session_cookie_secure=settings.is_production,
+    )
+    register_error_handlers(app)
+    _register_blueprints(app)
+    from web.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from web.admin.routes import bp as admin_bp
+    from web.auth.routes import bp as auth_bp
+    from web.chat.routes import bp as chat_bp
+    from web.health import bp as health_bp
+    from web.models.routes import bp as models_bp
+    from web.plans.routes import bp as plans_bp
+    from web.user.routes import bp as user_bp
+    from web.ws import register_websocket
+
+    for bp in (health_bp, auth_bp, user_bp, chat_bp, models_bp, plans_bp, admin_bp):
+        app.register_blueprint(bp)
+    register_websocket(app)

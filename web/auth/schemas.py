@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import EmailStr, Field
+
+from web.validation import Body
+
+
+class RegisterBody(Body):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=8, max_length=128)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class LoginBody(Body):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class GoogleBody(Body):
+    idToken: str = Field(min_length=10, max_length=8192)  # noqa: N815 (JSON field name)

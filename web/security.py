@@ -1,0 +1,132 @@
+"""Issuing, checking and revoking access tokens (JWT, HS256 only) and role checks.
+
+A token stops working when it expires, is logged out (its `jti` in a Redis blocklist until it
+would have expired), was issued before the user's last password change, or its user is
+deactivated or gone. Every failure is 401 UNAUTHORIZED; a wrong role is 403 FORBIDDEN.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+
+from flask import Flask, g
+from flask_jwt_extended import (
+    create_access_token,
+    current_user,
+    decode_token,
+    get_jwt,
+    verify_jwt_in_request,
+)
+from jwt import PyJWTError
+
+from common.errors import Forbidden, Unauthorized
+from common.redis_client import get_redis
+from common.users.models import User
+from common.users.service import get_user
+from common.users.snapshot import snapshot
+from web.errors import error_response
+from web.extensions import jwt
+
+_REVOKED = "aipasta:jwt:revoked:"
+
+
+def issue_token(user: User) -> str:
+    return create_access_token(
+        identity=str(user.id),
+        additional_claims={
+            "id": str(user.id),
+            "email": user.email,
+            "role": user.role,
+            "tv": user.tokenVersion or 0,
+        },
+    )
+
+
+def revoke(claims: dict) -> None:
+    ttl = max(1, int(claims["exp"] - time.time()) + 1)
+    get_redis().set(_REVOKED + claims["jti"], "1", ex=ttl)
+
+
+def is_revoked(claims: dict) -> bool:
+    return bool(get_redis().exists(_REVOKED + claims.get("jti", "")))
+
+
+def user_for_claims(claims: dict) -> User | None:
+    """The token's user if the token is still good for it, else None."""
+    try:
+        user = get_user(claims["sub"])
+    except Exception:
+        return None
+    if not user.isActive:
+        return None
+    if claims.get("tv", 0) != (user.tokenVersion or 0):
+        return None
+    return user
+
+
+def authenticate_raw_token(token: str) -> User:
+    """For callers outside a request's headers (the websocket): decode and check everything."""
+    try:
+        claims = decode_token(token)
+    except PyJWTError as exc:
+        raise Unauthorized("Invalid or expired token.") from exc
+    except Exception as exc:
+        raise Unauthorized("Invalid token.") from exc
+    if is_revoked(claims):
+        raise Unauthorized("This token was logged out.")
+    user = user_for_claims(claims)
+    if user is None:
+        raise Unauthorized("This token is no longer valid. Please log in again.")
+    return user
+
+
+def login_required(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        verify_jwt_in_request()
+        user = current_user
+        g.user = user
+        g.user_snapshot = lambda: snapshot(User.objects(id=user.id).first() or user)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if g.user.role != "admin":
+            raise Forbidden("Admins only.")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def current_claims() -> dict:
+    return get_jwt()
+
+
+def init_jwt(app: Flask) -> None:
+    jwt.init_app(app)
+
+    @jwt.token_in_blocklist_loader
+    def _blocked(_header, claims):
+        return is_revoked(claims)
+
+    @jwt.user_lookup_loader
+    def _lookup(_header, claims):
+        return user_for_claims(claims)
+
+    def _unauthorized(message: str):
+        return error_response(Unauthorized(message))
+
+    jwt.unauthorized_loader(lambda reason: _unauthorized("Authentication required."))
+    jwt.invalid_token_loader(lambda reason: _unauthorized("Invalid token."))
+    jwt.expired_token_loader(lambda h, c: _unauthorized("Your session expired. Log in again."))
+    jwt.revoked_token_loader(lambda h, c: _unauthorized("This token was logged out."))
+    jwt.user_lookup_error_loader(
+        lambda h, c: _unauthorized("This token is no longer valid. Please log in again.")
+    )

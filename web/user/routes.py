@@ -1,0 +1,38 @@
+"""`/api/user/*`: profile, preferences, password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g
+
+from common.users import service as users
+from common.users.snapshot import profile
+from web.responses import ok
+from web.security import issue_token, login_required
+from web.user.schemas import PasswordBody, ProfileBody
+from web.validation import parse_body
+
+bp = Blueprint("user", __name__, url_prefix="/api/user")
+
+
+@bp.get("/profile")
+@login_required
+def get_profile():
+    return ok({"user": profile(g.user)})
+
+
+@bp.put("/profile")
+@login_required
+def update_profile():
+    body = parse_body(ProfileBody)
+    changes = body.model_dump(exclude_none=True)
+    user = users.update_profile(g.user, changes)
+    return ok({"user": profile(user)}, message="Profile updated")
+
+
+@bp.put("/password")
+@login_required
+def change_password():
+    body = parse_body(PasswordBody)
+    user = users.change_password(g.user, body.currentPassword, body.newPassword)
+    # Every older token stops working; the caller gets a fresh one.
+    return ok({"user": profile(user), "token": issue_token(user)}, message="Password changed")

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from web.validation import Body
+
+
+class PreferencesBody(Body):
+    theme: Literal["light", "dark", "auto"] | None = None
+    defaultModels: list[str] | None = Field(default=None, max_length=10)  # noqa: N815
+    language: str | None = Field(default=None, min_length=2, max_length=16)
+
+
+class ProfileBody(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    avatar: str | None = Field(default=None, max_length=2048)
+    preferences: PreferencesBody | None = None
+
+
+class PasswordBody(Body):
+    currentPassword: str = Field(default="", max_length=128)  # noqa: N815
+    newPassword: str = Field(min_length=8, max_length=128)  # noqa: N815

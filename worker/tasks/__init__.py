@@ -1,0 +1,20 @@
+"""Task modules and their beat entries. Add a module here to register its tasks."""
+
+from __future__ import annotations
+
+import importlib
+
+TASK_MODULES = [
+    "worker.tasks.system",
+    "worker.tasks.wallet",
+]
+
+
+def _collect_schedule() -> dict:
+    schedule: dict = {}
+    for name in TASK_MODULES:
+        schedule.update(getattr(importlib.import_module(name), "BEAT_SCHEDULE", {}))
+    return schedule
+
+
+BEAT_SCHEDULE = _collect_schedule()
