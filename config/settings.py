@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/aipasta?directConnection=true"
@@ -111,9 +114,16 @@ def _coerce(kind: type | str, raw: str):
     return raw
 
 
+def _process_environment() -> dict[str, str]:
+    """The process environment over the project's `.env` file, if there is one."""
+    dotenv_file = Path(__file__).resolve().parents[1] / ".env"
+    values = {k: v for k, v in dotenv_values(dotenv_file).items() if v is not None}
+    return {**values, **os.environ}
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Parse `environ` (default: the process environment) into `Settings` and validate it."""
-    env = os.environ if environ is None else environ
+    """Parse `environ` (default: the environment over `.env`) into `Settings` and validate it."""
+    env = _process_environment() if environ is None else environ
     values = {}
     for f in fields(Settings):
         if f.name == "extra":
