@@ -63,10 +63,11 @@ def _register_blueprints(app: Flask) -> None:
     from web.chat.routes import bp as chat_bp
     from web.health import bp as health_bp
     from web.models.routes import bp as models_bp
+    from web.pages import bp as pages_bp
     from web.plans.routes import bp as plans_bp
     from web.user.routes import bp as user_bp
     from web.ws import register_websocket
 
-    for bp in (health_bp, auth_bp, user_bp, chat_bp, models_bp, plans_bp, admin_bp):
+    for bp in (pages_bp, health_bp, auth_bp, user_bp, chat_bp, models_bp, plans_bp, admin_bp):
         app.register_blueprint(bp)
     register_websocket(app)
