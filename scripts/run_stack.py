@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -50,7 +51,15 @@ def start_mongo(env: dict, children: list) -> None:
     cmd = [str(BIN / "nx-27017"), "--db", str(VAR / "aipasta.db"), "-p", "27017"]
     cmd += ["--pid-file", str(VAR / "nx-27017.pid"), "--log-file", str(VAR / "nx-27017.log")]
     print("[run] starting embedded nx-27017 (data in var/aipasta.db)")
-    children.append(subprocess.Popen(cmd, cwd=ROOT, start_new_session=True))
+    children.append(
+        subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
     _wait_port("127.0.0.1", 27017, "nx-27017")
 
 
@@ -77,7 +86,26 @@ def seed(env: dict) -> None:
             subprocess.run([flask, name], cwd=ROOT, env=env, check=False)
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM/SIGHUP, or our parent (make) going away, stop the stack like Ctrl-C does."""
+
+    def interrupt(*_args):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+    parent = os.getppid()
+
+    def watch_parent():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+
+
 def main() -> int:
+    _stop_on_signals()
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     VAR.mkdir(exist_ok=True)
     children: list[subprocess.Popen] = []
