@@ -127,8 +127,14 @@ class ProviderRateLimited(ProviderUnavailableFailure):
     reason = "rate_limited"
     message = "The provider is rate limiting this model. Try again in a moment."
 
-    def __init__(self, retry_after: float | None = None, message: str | None = None):
-        super().__init__(message, {"retryAfter": retry_after} if retry_after else None)
+    def __init__(
+        self,
+        retry_after: float | None = None,
+        message: str | None = None,
+        details: dict | None = None,
+    ):
+        extra = {"retryAfter": retry_after} if retry_after else {}
+        super().__init__(message, {**extra, **(details or {})} or None)
         self.retry_after = retry_after
 
 

@@ -1,7 +1,58 @@
-"""`/api/models` routes."""
+"""`/api/models` routes: the catalog, the smart default, one model by id.
+
+Model ids contain slashes and colons (`deepseek/deepseek-r1:free`), so the one-model route takes
+a `path`; `/default` is a static rule and Werkzeug matches static rules before converters.
+"""
 
 from __future__ import annotations
 
+import click
 from flask import Blueprint
 
+from common.catalog import service as catalog
+from web.models.schemas import ModelListQuery
+from web.responses import ok
+from web.security import login_required
+from web.validation import parse_query
+
 bp = Blueprint("models", __name__, url_prefix="/api/models", cli_group=None)
+
+
+@bp.get("")
+@login_required
+def list_models():
+    query = parse_query(ModelListQuery)
+    models, total = catalog.list_models(
+        provider=query.provider,
+        search=query.search or None,
+        free=query.free,
+        sort=query.sort,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return ok({"models": models, "total": total, "limit": query.limit, "offset": query.offset})
+
+
+@bp.get("/default")
+@login_required
+def default_model():
+    return ok({"model": catalog.default_model()})
+
+
+@bp.get("/<path:model_id>")
+@login_required
+def get_model(model_id: str):
+    return ok({"model": catalog.get_model_view(model_id)})
+
+
+@bp.cli.command("seed-models")
+def seed_models() -> None:
+    """Sync every configured provider's models into the catalog (fallback list if none answer)."""
+    result = catalog.refresh_catalog()
+    for name, count in result.synced.items():
+        click.echo(f"{name}: {count} models")
+    for name, reason in result.failed.items():
+        click.echo(f"{name}: not reachable ({reason}); kept its stored models")
+    if result.used_fallback:
+        click.echo("No provider answered and nothing was stored: seeded the built-in free models.")
+    click.echo(f"{len(result.models)} models available.")
