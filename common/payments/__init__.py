@@ -1,0 +1,1 @@
+"""Plans, Razorpay orders and payments, webhooks and subscriptions (see service.py)."""

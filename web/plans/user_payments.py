@@ -1,0 +1,28 @@
+"""`/api/user/payments`: the caller's orders and payments, newest first."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g
+
+from common.payments import service
+from web.plans.schemas import PaymentsQuery
+from web.responses import ok
+from web.security import login_required
+from web.validation import parse_query
+
+bp = Blueprint("user_payments", __name__, url_prefix="/api/user")
+
+
+@bp.get("/payments")
+@login_required
+def list_payments():
+    query = parse_query(PaymentsQuery)
+    rows, total = service.orders_for_user(g.user.id, query.page, query.limit)
+    return ok(
+        {
+            "payments": [service.order_to_json(o) for o in rows],
+            "total": total,
+            "page": query.page,
+            "limit": query.limit,
+        }
+    )
