@@ -8,6 +8,8 @@ import redis
 
 from config import get_settings
 
+MAX_CONNECTIONS = 400
+
 _state: dict = {"pid": None, "url": None, "client": None}
 
 
@@ -17,6 +19,16 @@ def get_redis() -> redis.Redis:
         _state.update(
             pid=os.getpid(),
             url=url,
-            client=redis.Redis.from_url(url, decode_responses=True, health_check_interval=30),
+            # A blocking pool: under many greenlets/threads a caller waits for a free connection
+            # instead of failing (redis-py 8 raises MaxConnectionsError past 100 by default).
+            client=redis.Redis(
+                connection_pool=redis.BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=MAX_CONNECTIONS,
+                    timeout=20,
+                    decode_responses=True,
+                    health_check_interval=30,
+                )
+            ),
         )
     return _state["client"]

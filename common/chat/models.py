@@ -48,6 +48,7 @@ class Moderation(EmbeddedDocument):
     flaggedBy = ObjectIdField()  # noqa: N815
     flaggedAt = DateTimeField()  # noqa: N815
     hidden = BooleanField(default=False)
+    removed = BooleanField(default=False)  # content deleted by a moderator (record kept)
     reviewedBy = ObjectIdField()  # noqa: N815
     reviewedAt = DateTimeField()  # noqa: N815
 
@@ -97,7 +98,13 @@ class ChatMessage(Document):
     startedAt = DateTimeField()  # noqa: N815
     completedAt = DateTimeField()  # noqa: N815
     moderation = EmbeddedDocumentField(Moderation, default=Moderation)
+    # The run that owns a streaming message (set by the claim, cleared when it ends).
+    claimToken = StringField()  # noqa: N815
+    # Set once the answer's tokens and cost were counted on its session and user.
+    statsApplied = BooleanField(default=False)  # noqa: N815
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
+    # UTC day of creation ("YYYY-MM-DD"): the analytics range filter (common.admin.analytics)
+    day = StringField(default=lambda: utcnow().date().isoformat())
     updatedAt = DateTimeField(default=utcnow)  # noqa: N815
 
     meta = {
@@ -108,6 +115,7 @@ class ChatMessage(Document):
             {"fields": ["status", "updatedAt"]},
             {"fields": ["modelId", "createdAt"]},
             {"fields": ["createdAt"]},
+            {"fields": ["day", "role"]},
             {"fields": ["moderation.flagged"]},
         ],
     }

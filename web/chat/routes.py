@@ -1,7 +1,121 @@
-"""`/api/chat` routes."""
+"""`/api/chat` routes: send, sessions, messages, cancel. Thin: parse, call a service, serialise."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g, jsonify
+
+from common.chat import sessions
+from common.chat.cancel import cancel_message
+from common.chat.errors import MessageFailed
+from common.chat.serialize import message_dict, session_dict, usage_dict
+from common.chat.waiting import wait_final
+from web.chat.commands import send_turn
+from web.chat.schemas import MessagesPageQuery, PageQuery, RenameBody, SendBody, SessionBody
+from web.responses import ok
+from web.security import login_required
+from web.validation import parse_body, parse_query
 
 bp = Blueprint("chat", __name__, url_prefix="/api/chat", cli_group=None)
+
+
+@bp.post("")
+@login_required
+def send_message():
+    body = parse_body(SendBody)
+    result = send_turn(body.command(g.user))
+    if body.wait:
+        return _answer_when_done(result)
+    data = {
+        "session": session_dict(result.session),
+        "userMessage": message_dict(result.user_message),
+        "messages": [
+            {"id": str(m.id), "modelId": m.modelId, "status": m.status} for m in result.messages
+        ],
+        "user": g.user_snapshot(),
+    }
+    return ok(data, 202)
+
+
+def _answer_when_done(result):
+    final = wait_final(result.messages)
+    first = final[0]
+    if len(final) == 1 and first.status == "failed":
+        raise MessageFailed(dict(first.error or {}))
+    data = {
+        "session": session_dict(result.session.reload()),
+        "message": message_dict(first),
+        "usage": usage_dict(first),
+        "messages": [message_dict(m) for m in final],
+        "user": g.user_snapshot(),
+    }
+    return ok(data)
+
+
+@bp.post("/sessions")
+@login_required
+def create_session():
+    body = parse_body(SessionBody)
+    session = sessions.create_session(g.user.id, body.title, body.modelId)
+    return ok({"session": session_dict(session), "user": g.user_snapshot()}, 201)
+
+
+@bp.get("/sessions")
+@login_required
+def list_sessions():
+    q = parse_query(PageQuery)
+    page = sessions.list_sessions(g.user.id, q.page, q.limit)
+    return _paged({"sessions": [session_dict(s) for s in page.items]}, page)
+
+
+@bp.get("/sessions/<session_id>")
+@login_required
+def get_session(session_id: str):
+    q = parse_query(MessagesPageQuery)
+    session = sessions.get_session(g.user.id, session_id)
+    page = sessions.session_messages(session, q.page, q.limit)
+    data = {"session": session_dict(session), "messages": [message_dict(m) for m in page.items]}
+    return _paged(data, page)
+
+
+@bp.patch("/sessions/<session_id>")
+@login_required
+def rename_session(session_id: str):
+    body = parse_body(RenameBody)
+    session = sessions.rename_session(g.user.id, session_id, body.title)
+    return ok({"session": session_dict(session), "user": g.user_snapshot()})
+
+
+@bp.delete("/sessions/<session_id>")
+@login_required
+def delete_session(session_id: str):
+    deleted = sessions.delete_session(g.user.id, session_id)
+    return ok(
+        {"sessionId": session_id, "deletedMessages": deleted, "user": g.user_snapshot()},
+        message="Chat session deleted",
+    )
+
+
+@bp.get("/messages/<message_id>")
+@login_required
+def get_message(message_id: str):
+    msg = sessions.get_message(g.user.id, message_id)
+    return ok({"message": message_dict(msg), "user": g.user_snapshot()})
+
+
+@bp.post("/messages/<message_id>/cancel")
+@login_required
+def cancel(message_id: str):
+    msg = cancel_message(g.user.id, message_id)
+    return ok({"message": message_dict(msg), "user": g.user_snapshot()})
+
+
+def _paged(data: dict, page: sessions.Page):
+    """The guide puts `results` and `pagination` beside `data`; we also keep them inside it."""
+    data = {**data, "pagination": page.pagination, "user": g.user_snapshot()}
+    body = {
+        "status": "success",
+        "results": len(page.items),
+        "pagination": page.pagination,
+        "data": data,
+    }
+    return jsonify(body), 200

@@ -1,0 +1,354 @@
+"""Running one answer (DESIGN.md chat flow, steps 2-5): claim, stream, settle — exactly once.
+
+`complete(message_id)` may run any number of times for one message (Celery delivers at least
+once). It owns the message only if it both takes the Redis lease (`SET NX`, kept alive by a
+heartbeat while streaming) and wins the conditional update pending → streaming. Any other run
+finds the message final (and finishes its settlement if a crash cut it short), or streaming
+under a live lease (and stops), or streaming under a dead lease (its runner died: interrupted).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from common.chat import catalog_cache, settlement
+from common.chat.errors import StreamInterrupted
+from common.chat.models import FINAL_STATUSES, ChatMessage
+from common.chat.settlement import Outcome
+from common.chat.tokens import estimate_tokens, history_for
+from common.errors import AppError
+from common.providers.base import (
+    ALL_FAILURES,
+    ChatRequest,
+    Finish,
+    ProviderModeration,
+    ProviderStreamError,
+    TextDelta,
+    Usage,
+)
+from common.streaming import channel
+from common.users.models import utcnow
+from config import get_settings
+
+log = logging.getLogger(__name__)
+
+MAX_PROVIDER_ATTEMPTS = 4
+MAX_RETRY_WAIT = 10.0
+
+
+@dataclass
+class _Run:
+    msg: ChatMessage
+    token: str
+    started: float = field(default_factory=time.monotonic)
+    first_at: float | None = None
+    last_at: float | None = None
+    seq: int = 0
+    parts: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def mid(self) -> str:
+        return str(self.msg.id)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _Lost(Exception):
+    """Another runner (the reaper) ended this message; stop without touching it."""
+
+
+def complete(message_id: str) -> str:
+    """Run the answer for `message_id`; returns what happened (for logs and tests)."""
+    oid = _oid(message_id)
+    if oid is None:
+        return "missing"
+    token = uuid.uuid4().hex
+    lease = get_settings().hold_lease_seconds
+    if not channel.take_lease(message_id, token, lease):
+        return "owned-elsewhere"
+    try:
+        claimed = _claim(oid, token)  # the common case first: one round trip, no prior read
+        if claimed is None:
+            return _not_claimed(message_id)
+        run = _Run(claimed, token)
+        with _Heartbeat(run, lease):
+            return _stream(run)
+    finally:
+        channel.drop_lease(message_id, token)
+
+
+def _oid(message_id: str) -> ObjectId | None:
+    try:
+        return ObjectId(str(message_id))
+    except (InvalidId, TypeError):
+        return None
+
+
+def _load(message_id: str) -> ChatMessage | None:
+    oid = _oid(message_id)
+    return ChatMessage.objects(id=oid).first() if oid else None
+
+
+def _claim(oid: ObjectId, token: str) -> ChatMessage | None:
+    now = utcnow()
+    doc = settlement.messages().find_one_and_update(
+        {"_id": oid, "status": "pending"},
+        {
+            "$set": {
+                "status": "streaming",
+                "claimToken": token,
+                "startedAt": now,
+                "updatedAt": now,
+            },
+            "$inc": {"attempts": 1},
+        },
+        return_document=True,
+    )
+    return ChatMessage._from_son(doc) if doc else None
+
+
+def _not_claimed(message_id: str) -> str:
+    """We hold the lease but the message was not pending: it is final or its runner died."""
+    msg = _load(message_id)
+    if msg is None:
+        return "missing"
+    if msg.status in FINAL_STATUSES:
+        settlement.finish(msg)
+        return "already-final"
+    interrupt(msg)
+    return "interrupted"
+
+
+def interrupt(msg: ChatMessage) -> ChatMessage | None:
+    """End a streaming message whose runner is gone: not charged, client told."""
+    mid = str(msg.id)
+    text = "".join(_buffered_deltas(mid))
+    err = StreamInterrupted()
+    outcome = Outcome(
+        "interrupted",
+        content=text,
+        last_seq=channel.chunk_count(mid),
+        error={"code": err.code, "message": err.message, "details": {}, "status": err.status},
+    )
+    return settlement.end(msg, outcome, {"status": "streaming", "attempts": msg.attempts})
+
+
+def _buffered_deltas(mid: str) -> list[str]:
+    import json
+
+    out = []
+    for raw in channel.buffered(mid):
+        frame = json.loads(raw)
+        if frame.get("type") == "chunk":
+            out.append(frame.get("delta", ""))
+    return out
+
+
+# -- streaming ----------------------------------------------------------------------------------
+
+
+def _stream(run: _Run) -> str:
+    from common.providers.registry import provider_for
+
+    try:
+        model = catalog_cache.model(run.msg.modelId)
+        provider = provider_for(model.provider)
+        request = _request(run.msg, model)
+        _with_retries(run, provider, request)
+    except _Cancelled:
+        return _end(run, _charged_outcome(run, "cancelled"))
+    except _Lost:
+        return "lost"
+    except ALL_FAILURES as exc:
+        return _end(run, _failed_outcome(run, exc))
+    except AppError as exc:
+        return _end(run, _failed_outcome(run, exc))
+    except Exception as exc:
+        log.exception("chat.complete %s failed", run.mid)
+        return _end(
+            run, _failed_outcome(run, ProviderStreamError(details={"error": type(exc).__name__}))
+        )
+    return _end(run, _charged_outcome(run, "done"))
+
+
+def _request(msg: ChatMessage, model) -> ChatRequest:
+    opts = msg.metadata
+    max_tokens = opts.maxTokens if opts and opts.maxTokens else 1024
+    window = int(getattr(model, "contextWindow", 0) or 4096)
+    return ChatRequest(
+        model=getattr(model, "providerModelId", None) or model.modelId,
+        messages=history_for(msg, window, max_tokens),
+        temperature=opts.temperature if opts else None,
+        max_tokens=max_tokens,
+        top_p=opts.topP if opts else None,
+    )
+
+
+def _with_retries(run: _Run, provider, request: ChatRequest) -> None:
+    """Retry retryable failures with backoff, but only while nothing has been published."""
+    for attempt in range(MAX_PROVIDER_ATTEMPTS):
+        _check(run)
+        try:
+            _consume(run, provider.stream_chat(request))
+            return
+        except ALL_FAILURES as exc:
+            if run.seq or not exc.retryable or attempt == MAX_PROVIDER_ATTEMPTS - 1:
+                raise
+            _sleep_or_cancel(run, _backoff(attempt, getattr(exc, "retry_after", None)))
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    if retry_after:
+        return min(float(retry_after), MAX_RETRY_WAIT)
+    return min(0.25 * 2**attempt, MAX_RETRY_WAIT)
+
+
+def _sleep_or_cancel(run: _Run, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _check(run)
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+
+def _check(run: _Run) -> None:
+    if run.lost.is_set():
+        raise _Lost()
+    if channel.cancel_requested(run.mid):
+        raise _Cancelled()
+
+
+def _consume(run: _Run, events) -> None:
+    try:
+        for event in events:
+            if isinstance(event, TextDelta):
+                if event.text:
+                    _publish(run, event.text)
+            elif isinstance(event, Usage):
+                run.usage = event
+            elif isinstance(event, Finish):
+                pass
+    finally:
+        close = getattr(events, "close", None)
+        if close:
+            close()  # stops the generation upstream on cancel
+
+
+def _publish(run: _Run, text: str) -> None:
+    if run.lost.is_set():
+        raise _Lost()
+    result = channel.publish_chunk(run.mid, run.seq + 1, text)  # also checks for a cancel
+    if result == channel.CANCELLED:
+        raise _Cancelled()
+    if result != channel.PUBLISHED:
+        raise _Lost()
+    run.seq += 1
+    run.parts.append(text)
+    run.last_at = time.monotonic()
+    if run.first_at is None:
+        run.first_at = run.last_at
+
+
+# -- outcomes -----------------------------------------------------------------------------------
+
+
+def _prompt_estimate(run: _Run) -> int:
+    return max(0, run.msg.reserved - (run.msg.metadata.maxTokens or 0)) if run.msg.metadata else 0
+
+
+def _charged_outcome(run: _Run, status: str) -> Outcome:
+    """Charge the provider's usage when it reported one, else our estimate of what was used."""
+    if run.usage is not None:
+        prompt, completion = run.usage.prompt_tokens, run.usage.completion_tokens
+        charge = run.usage.total_tokens or prompt + completion
+        cost = run.usage.cost
+    elif run.seq == 0:  # nothing generated (cancelled before the first delta)
+        prompt = completion = charge = 0
+        cost = 0.0
+    else:
+        prompt, completion = _prompt_estimate(run), estimate_tokens(run.text)
+        charge, cost = prompt + completion, None
+    if cost is None:
+        cost = _price(run.msg.modelId, prompt, completion)
+    return _timed(run, Outcome(status, run.text, prompt, completion, charge, cost, run.seq))
+
+
+def _price(model_id: str, prompt: int, completion: int) -> float:
+    """USD cost from the catalog's per-1K prices, when the provider did not report one."""
+    try:
+        pricing = catalog_cache.model(model_id).pricing
+        inp = float(getattr(pricing, "input", 0) or 0)
+        out = float(getattr(pricing, "output", 0) or 0)
+        return round((prompt * inp + completion * out) / 1000.0, 10)
+    except Exception:
+        return 0.0
+
+
+def _failed_outcome(run: _Run, exc: AppError) -> Outcome:
+    error = {
+        "code": exc.code,
+        "message": exc.message,
+        "details": dict(exc.details or {}),
+        "reason": (exc.details or {}).get("reason", ""),
+        "status": exc.status,
+    }
+    outcome = Outcome("failed", run.text, last_seq=run.seq, error=error)
+    if isinstance(exc, ProviderModeration):
+        outcome.moderation_reason = exc.message
+    return _timed(run, outcome)
+
+
+def _timed(run: _Run, outcome: Outcome) -> Outcome:
+    end = time.monotonic()
+    outcome.duration_ms = (end - run.started) * 1000
+    if run.first_at is not None:
+        outcome.ttft_ms = (run.first_at - run.started) * 1000
+        streaming = max(1e-3, (run.last_at or end) - run.first_at)
+        tokens = outcome.completion_tokens or estimate_tokens(run.text)
+        outcome.tokens_per_second = tokens / streaming if run.seq > 1 else None
+    return outcome
+
+
+def _end(run: _Run, outcome: Outcome) -> str:
+    final = settlement.end(run.msg, outcome, {"status": "streaming", "claimToken": run.token})
+    return outcome.status if final is not None else "lost"
+
+
+class _Heartbeat:
+    """Keeps the lease alive while this run streams; flags the run if the lease was lost."""
+
+    def __init__(self, run: _Run, lease: float):
+        self.run, self.lease = run, lease
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{run.mid}", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(2)
+
+    def _beat(self):
+        while not self.stop.wait(self.lease / 3):
+            try:
+                if not channel.refresh_lease(self.run.mid, self.run.token, self.lease):
+                    self.run.lost.set()
+                    return
+            except Exception:  # Redis blip: try again next beat
+                log.warning("lease refresh failed for %s", self.run.mid, exc_info=True)

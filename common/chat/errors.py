@@ -1,0 +1,19 @@
+"""Chat-specific errors (same vocabulary as `common.errors`)."""
+
+from __future__ import annotations
+
+from common.errors import AppError
+
+
+class StreamInterrupted(AppError):
+    status, code = 503, "STREAM_INTERRUPTED"
+    message = "The answer was interrupted on our side. You were not charged for it; please retry."
+
+
+class MessageFailed(AppError):
+    """A stored failure, replayed to a caller that waited for the answer (`"wait": true`)."""
+
+    def __init__(self, error: dict):
+        super().__init__(error.get("message"), error.get("details") or {})
+        self.code = error.get("code") or "PROVIDER_ERROR"
+        self.status = int(error.get("status") or 502)

@@ -1,0 +1,309 @@
+"""Sending a message (DESIGN.md chat flow, step 1).
+
+Checks run in the documented order — validation, paywall, daily limit, balance — and nothing is
+written until all pass. Then, per model, one wallet hold (keyed by the assistant message id) and
+one pending assistant message; the user message and session stats; and only then the tasks are
+enqueued, so a worker always finds what it was sent for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+
+from common.chat import catalog_cache, sessions
+from common.chat.dates import as_aware
+from common.chat.models import ChatMessage, ChatSession, MessageOptions
+from common.chat.tokens import estimate_prompt, trim
+from common.errors import (
+    DailyLimit,
+    InsufficientTokens,
+    PayloadTooLarge,
+    Paywall,
+    ProviderUnavailable,
+    ValidationError,
+)
+from common.redis_client import get_redis
+from common.users.models import User, utcnow
+from common.wallet import service as wallet
+from config import get_settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_TOKENS = 1024
+MAX_MODELS = 5
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+
+
+@dataclass
+class SendCommand:
+    user: User
+    message: str
+    models: list[str]
+    session_id: str | None = None
+    options: SendOptions = field(default_factory=SendOptions)
+
+
+@dataclass
+class SendResult:
+    session: ChatSession
+    user_message: ChatMessage
+    messages: list[ChatMessage]
+
+
+@dataclass
+class _Plan:
+    model: Any  # catalog AIModel
+    message_id: ObjectId
+    max_tokens: int
+    estimate: int
+
+
+def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
+    """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model."""
+    text, models, max_tokens = _validate(cmd)
+    session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
+    _check_content(text)
+    _check_paywall(cmd.user, models)
+    counted = _count_daily(cmd.user, len(models))
+    user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
+    try:
+        plans = _hold_all(cmd.user, session, text, models, max_tokens)
+    except Exception:
+        _uncount_daily(cmd.user, counted)
+        raise
+    result = _store(cmd, session, text, plans, user_message_id)
+    for msg in result.messages:
+        _enqueue_one(msg, enqueue)
+    _note_session(cmd, result, text, new_session=session is None)
+    return result
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def _validate(cmd: SendCommand) -> tuple[str, list, int]:
+    settings = get_settings()
+    text = (cmd.message or "").strip()
+    if not text:
+        raise ValidationError("message: must not be empty", {"field": "message"})
+    if len(text) > settings.max_message_chars:
+        raise PayloadTooLarge(
+            f"The message is longer than {settings.max_message_chars} characters.",
+            {"field": "message", "maxChars": settings.max_message_chars},
+        )
+    ids = list(dict.fromkeys(m.strip() for m in cmd.models if isinstance(m, str) and m.strip()))
+    if not ids:
+        raise ValidationError("modelId: pick at least one model", {"field": "modelId"})
+    if len(ids) > MAX_MODELS:
+        raise ValidationError(f"models: at most {MAX_MODELS} at once", {"field": "models"})
+    opts = cmd.options
+    max_tokens = opts.max_tokens if opts.max_tokens is not None else None
+    limit = settings.max_tokens_per_request
+    if max_tokens is not None and not 1 <= max_tokens <= limit:
+        raise ValidationError(
+            f"options.maxTokens: must be between 1 and {limit}",
+            {"field": "options.maxTokens", "max": limit},
+        )
+    if opts.temperature is not None and not 0 <= opts.temperature <= 2:
+        raise ValidationError("options.temperature: must be between 0 and 2")
+    if opts.top_p is not None and not 0 < opts.top_p <= 1:
+        raise ValidationError("options.topP: must be above 0 and at most 1")
+    models = [_model(model_id) for model_id in ids]
+    return text, models, max_tokens or min(DEFAULT_MAX_TOKENS, limit)
+
+
+def _model(model_id: str):
+    model = catalog_cache.model(model_id)
+    if not getattr(model, "isAvailable", True):
+        raise ProviderUnavailable(
+            f"{model_id} is unavailable right now. Pick another model.", {"modelId": model_id}
+        )
+    return model
+
+
+def _check_content(text: str) -> None:
+    try:
+        from common.moderation.service import check_blocked
+    except ImportError:  # moderation not installed in this build
+        return
+    check_blocked(text)
+
+
+def effective_plan(user: User) -> str:
+    """The plan in force: a paid plan past its `expiresAt` counts as free."""
+    sub = user.subscription
+    expires = as_aware(sub.expiresAt)
+    if sub.plan != "free" and expires is not None and expires < utcnow():
+        return "free"
+    return sub.plan or "free"
+
+
+def _check_paywall(user: User, models: list) -> None:
+    if effective_plan(user) != "free":
+        return
+    for model in models:
+        if not model.isFree:
+            raise Paywall("pro", f"{model.modelId} needs the pro plan. Upgrade to use it.")
+
+
+def _daily_key(user: User) -> str:
+    return f"aipasta:daily:{user.id}:{datetime.now(UTC):%Y-%m-%d}"
+
+
+def _count_daily(user: User, n: int) -> int:
+    """Count `n` provider requests against today's allowance (UTC), atomically in Redis."""
+    limit = int(user.subscription.limits.requestsPerDay or 0)
+    key = _daily_key(user)
+    pipe = get_redis().pipeline()
+    pipe.incrby(key, n)
+    pipe.expire(key, 2 * 86400)
+    used = pipe.execute()[0]
+    if limit and used > limit:
+        get_redis().decrby(key, n)
+        raise DailyLimit(
+            f"You reached your plan's {limit} requests for today. Upgrade or come back tomorrow.",
+            {"limit": limit, "used": used - n, "requested": n},
+        )
+    return n
+
+
+def _uncount_daily(user: User, n: int) -> None:
+    if n:
+        get_redis().decrby(_daily_key(user), n)
+
+
+def daily_used(user: User) -> int:
+    return int(get_redis().get(_daily_key(user)) or 0)
+
+
+# -- holds and documents --------------------------------------------------------------------------
+
+
+def _prior_turns(session: ChatSession | None, model_id: str) -> list[dict]:
+    if session is None:
+        return []
+    turns = []
+    for m in ChatMessage.objects(sessionId=session.sessionId).order_by("createdAt", "id"):
+        if m.role == "user" or (
+            m.role == "assistant" and m.status == "done" and m.modelId == model_id
+        ):
+            turns.append({"role": m.role, "content": m.content or ""})
+    return turns
+
+
+def _hold_all(user: User, session, text: str, models: list, max_tokens: int) -> list[_Plan]:
+    """One hold per model; all or none (earlier holds are released if a later one fails)."""
+    plans: list[_Plan] = []
+    try:
+        for model in models:
+            window = int(getattr(model, "contextWindow", 0) or 4096)
+            room = min(max_tokens, max(1, window // 2))
+            turns = trim(
+                _prior_turns(session, model.modelId) + [{"role": "user", "content": text}],
+                window - room,
+            )
+            plan = _Plan(model, ObjectId(), room, estimate_prompt(turns) + room)
+            wallet.reserve(user.id, plan.estimate, str(plan.message_id), details={"kind": "chat"})
+            plans.append(plan)
+    except InsufficientTokens as exc:
+        _release(user, plans, "insufficient tokens for another model")
+        required = sum(p.estimate for p in plans) + exc.required
+        raise InsufficientTokens(
+            required=required, available=exc.available + sum(p.estimate for p in plans)
+        ) from None
+    except Exception:
+        _release(user, plans, "send failed")
+        raise
+    return plans
+
+
+def _release(user: User, plans: list[_Plan], reason: str) -> None:
+    for plan in plans:
+        wallet.release(user.id, str(plan.message_id), reason=reason)
+
+
+def _store(
+    cmd: SendCommand, session: ChatSession | None, text: str, plans: list[_Plan], user_message_id
+) -> SendResult:
+    """Insert the user message and the pending assistant messages in one round trip.
+
+    A new session's document is written after the tasks are enqueued (`_note_session`): the
+    worker needs only the messages, and this keeps the session write off the first delta's path.
+    """
+    session = session or ChatSession(sessionId=sessions.new_session_id(), userId=cmd.user.id)
+    user_msg = ChatMessage(
+        id=user_message_id,
+        sessionId=session.sessionId,
+        userId=cmd.user.id,
+        role="user",
+        content=text,
+        status="done",
+    )
+    messages = [_assistant(cmd, session, user_msg, plan) for plan in plans]
+    try:
+        ChatMessage._get_collection().insert_many(
+            [m.to_mongo() for m in [user_msg, *messages]], ordered=True
+        )
+    except Exception:
+        _release(cmd.user, plans, "could not store the message")
+        raise
+    return SendResult(session, user_msg, messages)
+
+
+def _note_session(cmd: SendCommand, result: SendResult, text: str, new_session: bool) -> None:
+    session = result.session
+    if new_session:
+        session.title = sessions.title_from(text)
+        session.models = [m.modelId for m in result.messages]
+        session.messageCount = 1 + len(result.messages)
+        session.save(force_insert=True)
+    else:
+        sessions.note_turn(
+            session, text, [m.modelId for m in result.messages], 1 + len(result.messages)
+        )
+        session.reload()
+
+
+def _assistant(
+    cmd: SendCommand, session: ChatSession, user_msg: ChatMessage, plan: _Plan
+) -> ChatMessage:
+    msg = ChatMessage(
+        id=plan.message_id,
+        sessionId=session.sessionId,
+        userId=cmd.user.id,
+        role="assistant",
+        modelId=plan.model.modelId,
+        parentId=user_msg.id,
+        status="pending",
+        reserved=plan.estimate,
+        metadata=MessageOptions(
+            temperature=cmd.options.temperature, maxTokens=plan.max_tokens, topP=cmd.options.top_p
+        ),
+    )
+    msg.validate()
+    return msg
+
+
+def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
+    """Enqueue after storing; if the broker refuses, fail the message and free its hold now."""
+    try:
+        enqueue(str(msg.id))
+    except Exception as exc:
+        log.exception("enqueue failed for %s", msg.id)
+        from common.chat.settlement import fail_unstarted
+
+        fail_unstarted(
+            msg, "SERVICE_UNAVAILABLE", "We could not start this answer. Please retry.", str(exc)
+        )

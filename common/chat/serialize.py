@@ -1,0 +1,59 @@
+"""Chat documents as the API shows them (the guide's field names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.chat.dates import iso
+from common.chat.models import ChatMessage, ChatSession
+
+
+def session_dict(session: ChatSession) -> dict[str, Any]:
+    return {
+        "sessionId": session.sessionId,
+        "title": session.title,
+        "userId": str(session.userId),
+        "models": list(session.models or []),
+        "messageCount": session.messageCount,
+        "totalTokens": session.totalTokens,
+        "totalCost": round(session.totalCost or 0.0, 8),
+        "lastMessageAt": iso(session.lastMessageAt),
+        "createdAt": iso(session.createdAt),
+        "updatedAt": iso(session.updatedAt),
+    }
+
+
+def usage_dict(msg: ChatMessage) -> dict[str, int]:
+    u = msg.usage
+    return {
+        "promptTokens": u.promptTokens if u else 0,
+        "completionTokens": u.completionTokens if u else 0,
+        "totalTokens": u.totalTokens if u else 0,
+    }
+
+
+def message_dict(msg: ChatMessage) -> dict[str, Any]:
+    data = {
+        "id": str(msg.id),
+        "sessionId": msg.sessionId,
+        "role": msg.role,
+        "content": msg.content,
+        "modelId": msg.modelId,
+        "status": msg.status,
+        "createdAt": iso(msg.createdAt),
+    }
+    if msg.role == "assistant":
+        data.update(
+            parentId=str(msg.parentId) if msg.parentId else None,
+            usage=usage_dict(msg),
+            charged=msg.charged,
+            reserved=msg.reserved,
+            cost=msg.cost,
+            lastSeq=msg.lastSeq,
+            error=dict(msg.error) if msg.error else None,
+            ttftMs=msg.ttftMs,
+            durationMs=msg.durationMs,
+            tokensPerSecond=msg.tokensPerSecond,
+            completedAt=iso(msg.completedAt),
+        )
+    return data

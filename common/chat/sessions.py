@@ -1,0 +1,137 @@
+"""Chat sessions: create, list, read with messages, rename, delete; titles and stats.
+
+Every lookup is scoped to its owner, so another user's session is simply not found (404).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from common.chat.dates import sort_key
+from common.chat.models import ChatMessage, ChatSession
+from common.errors import NotFound, ValidationError
+from common.users.models import utcnow
+
+DEFAULT_TITLE = "New chat"
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    page: int
+    limit: int
+    total: int
+
+    @property
+    def pagination(self) -> dict[str, int]:
+        pages = (self.total + self.limit - 1) // self.limit if self.limit else 0
+        return {"page": self.page, "limit": self.limit, "total": self.total, "totalPages": pages}
+
+
+def _owner(user_id: Any) -> list[ObjectId]:
+    """Match on the owner as `$in: [id]`: nx-27017 misses plain equality on a non-`_id`
+    ObjectId field (measured), and `$in` means the same on MongoDB."""
+    return [ObjectId(str(user_id))]
+
+
+def new_session_id() -> str:
+    return f"chat_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
+
+
+def title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def create_session(
+    user_id: Any, title: str | None = None, model_id: str | None = None
+) -> ChatSession:
+    session = ChatSession(
+        sessionId=new_session_id(),
+        userId=ObjectId(str(user_id)),
+        title=(title or DEFAULT_TITLE)[:200],
+        models=[model_id] if model_id else [],
+    )
+    session.save()
+    return session
+
+
+def get_session(user_id: Any, session_id: str) -> ChatSession:
+    session = ChatSession.objects(sessionId=str(session_id), userId__in=_owner(user_id)).first()
+    if session is None:
+        raise NotFound("Chat session not found.")
+    return session
+
+
+def list_sessions(user_id: Any, page: int = 1, limit: int = 20) -> Page:
+    """Most recent first. Sorted here rather than by the server: nx-27017 stores `$set` dates
+    as text, which would sort apart from inserted ones (and its count misses ObjectId filters)."""
+    rows = list(ChatSession.objects(userId__in=_owner(user_id)).only("id", "lastMessageAt"))
+    rows.sort(key=lambda s: sort_key(s.lastMessageAt), reverse=True)
+    ids = [s.id for s in rows[(page - 1) * limit : page * limit]]
+    by_id = {s.id: s for s in ChatSession.objects(id__in=ids)}
+    return Page([by_id[i] for i in ids if i in by_id], page, limit, len(rows))
+
+
+def session_messages(session: ChatSession, page: int = 1, limit: int = 50) -> Page:
+    """Oldest first, so page 1 starts the conversation."""
+    query = ChatMessage.objects(sessionId=session.sessionId)
+    items = list(query.order_by("createdAt", "id").skip((page - 1) * limit).limit(limit))
+    return Page(items, page, limit, query.count())
+
+
+def rename_session(user_id: Any, session_id: str, title: str) -> ChatSession:
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValidationError("title: must not be empty", {"field": "title"})
+    session = get_session(user_id, session_id)
+    session.update(set__title=title[:200], set__updatedAt=utcnow())
+    session.reload()
+    return session
+
+
+def delete_session(user_id: Any, session_id: str) -> int:
+    """Delete the session and its messages; returns how many messages went with it.
+
+    Open streams of the session keep their holds until they end: their worker settles or
+    releases them whether or not the message document is still there.
+    """
+    session = get_session(user_id, session_id)
+    deleted = ChatMessage.objects(sessionId=session.sessionId).delete()
+    session.delete()
+    return deleted
+
+
+def get_message(user_id: Any, message_id: str) -> ChatMessage:
+    try:
+        oid = ObjectId(str(message_id))
+    except (InvalidId, TypeError):
+        raise NotFound("Message not found.") from None
+    msg = ChatMessage.objects(id=oid, userId__in=_owner(user_id)).first()
+    if msg is None:
+        raise NotFound("Message not found.")
+    return msg
+
+
+def note_turn(session: ChatSession, first_text: str, model_ids: list[str], count: int) -> None:
+    """A user turn was stored: count its messages, note the models, title an untitled session."""
+    now = utcnow()
+    update: dict[str, Any] = {
+        "$inc": {"messageCount": count},
+        "$set": {"lastMessageAt": now, "updatedAt": now},
+    }
+    new_models = [m for m in model_ids if m not in (session.models or [])]
+    if new_models:
+        update["$addToSet"] = {"models": {"$each": new_models}}
+    ChatSession._get_collection().update_one({"_id": session.id}, update)
+    if (session.title or DEFAULT_TITLE) == DEFAULT_TITLE and first_text:
+        ChatSession._get_collection().update_one(
+            {"_id": session.id, "title": DEFAULT_TITLE}, {"$set": {"title": title_from(first_text)}}
+        )

@@ -1,0 +1,171 @@
+"""One message's stream in Redis: a replay buffer, a pub/sub channel, a lease and a cancel flag.
+
+Frames are JSON text exactly as the websocket sends them. For message `m`:
+
+- `aipasta:streambuf:<m>` (list): every frame in order; chunk `seq` s sits at index s-1, and the
+  one final frame (`done`, `error` or `cancelled`) comes last. It expires after
+  `stream_buffer_ttl`, so a client that reconnects later still gets everything it missed.
+- `aipasta:stream:<m>` (pub/sub channel): the same frames, live. Web processes listen with one
+  pattern subscription (`aipasta:stream:*`) and fan out to their sockets.
+- `aipasta:streamfinal:<m>`: set when the final frame is stored; nothing is appended after it.
+
+Append-and-publish is one Lua script, so a chunk is stored only if it is the next `seq` and no
+final frame exists: a second runner of the same task cannot add a duplicate or a gap.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from common.redis_client import get_redis
+from config import get_settings
+
+CHANNEL_PREFIX = "aipasta:stream:"
+CHANNEL_PATTERN = CHANNEL_PREFIX + "*"
+FINAL_TYPES = ("done", "error", "cancelled")
+
+_APPEND = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if ARGV[1] == 'chunk' then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+  if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[2]) - 1 then return 0 end
+else
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+end
+redis.call('RPUSH', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+return 1
+"""
+
+_REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_scripts: dict[tuple[int, str], Any] = {}
+
+
+def _script(source: str):
+    r = get_redis()
+    key = (id(r), source)
+    if key not in _scripts:
+        _scripts[key] = r.register_script(source)
+    return _scripts[key]
+
+
+def channel(message_id: str) -> str:
+    return f"{CHANNEL_PREFIX}{message_id}"
+
+
+def _buffer_key(message_id: str) -> str:
+    return f"aipasta:streambuf:{message_id}"
+
+
+def _final_key(message_id: str) -> str:
+    return f"aipasta:streamfinal:{message_id}"
+
+
+def _lease_key(message_id: str) -> str:
+    return f"aipasta:chat:lease:{message_id}"
+
+
+def _cancel_key(message_id: str) -> str:
+    return f"aipasta:chat:cancel:{message_id}"
+
+
+def message_id_of(channel_name: str) -> str:
+    return channel_name[len(CHANNEL_PREFIX) :]
+
+
+PUBLISHED, REFUSED, CANCELLED = 1, 0, -1
+
+
+def _append(message_id: str, kind: str, seq: int, frame: dict) -> int:
+    ttl = get_settings().stream_buffer_ttl
+    keys = [_buffer_key(message_id), _final_key(message_id), _cancel_key(message_id)]
+    args = [kind, seq, json.dumps(frame, separators=(",", ":")), ttl, channel(message_id)]
+    return int(_script(_APPEND)(keys=keys, args=args))
+
+
+def publish_chunk(message_id: str, seq: int, delta: str) -> int:
+    """Store and publish chunk `seq`: PUBLISHED; REFUSED if it is not the next one or the stream
+    has ended; CANCELLED if a cancel was requested (checked in the same script, so a cancel
+    costs no extra round trip per delta and nothing is published after the request)."""
+    frame = {"type": "chunk", "messageId": message_id, "seq": seq, "delta": delta}
+    return _append(message_id, "chunk", seq, frame)
+
+
+def publish_final(message_id: str, frame: dict) -> bool:
+    """Store and publish the stream's one final frame; False if it already has one."""
+    if frame.get("type") not in FINAL_TYPES:
+        raise ValueError(f"not a final frame: {frame.get('type')}")
+    final = {**frame, "messageId": message_id}
+    return _append(message_id, "final", int(frame.get("seq", 0)), final) == PUBLISHED
+
+
+def buffered(message_id: str) -> list[str]:
+    """Every stored frame (JSON text), in order."""
+    return get_redis().lrange(_buffer_key(message_id), 0, -1)
+
+
+def chunk_count(message_id: str) -> int:
+    """The highest chunk seq stored (the list length, minus a final frame if present)."""
+    r = get_redis()
+    length = r.llen(_buffer_key(message_id))
+    return length - 1 if length and r.exists(_final_key(message_id)) else length
+
+
+def has_final(message_id: str) -> bool:
+    return bool(get_redis().exists(_final_key(message_id)))
+
+
+def final_frame(message_id: str) -> dict | None:
+    if not has_final(message_id):
+        return None
+    raw = get_redis().lindex(_buffer_key(message_id), -1)
+    return json.loads(raw) if raw else None
+
+
+# -- lease: "a live worker owns this message" ---------------------------------------------------
+
+
+def take_lease(message_id: str, token: str, seconds: float) -> bool:
+    """Own the message for `seconds` unless someone else holds a live lease."""
+    return bool(get_redis().set(_lease_key(message_id), token, nx=True, px=int(seconds * 1000)))
+
+
+def refresh_lease(message_id: str, token: str, seconds: float) -> bool:
+    return bool(_script(_REFRESH)(keys=[_lease_key(message_id)], args=[token, int(seconds * 1000)]))
+
+
+def drop_lease(message_id: str, token: str) -> None:
+    _script(_RELEASE)(keys=[_lease_key(message_id)], args=[token])
+
+
+def leases_alive(message_ids: list[str]) -> dict[str, bool]:
+    if not message_ids:
+        return {}
+    pipe = get_redis().pipeline(transaction=False)
+    for mid in message_ids:
+        pipe.exists(_lease_key(mid))
+    return {mid: bool(alive) for mid, alive in zip(message_ids, pipe.execute(), strict=True)}
+
+
+# -- cancellation ---------------------------------------------------------------------------------
+
+
+def request_cancel(message_id: str) -> None:
+    get_redis().set(_cancel_key(message_id), "1", ex=get_settings().stream_buffer_ttl)
+
+
+def cancel_requested(message_id: str) -> bool:
+    return bool(get_redis().exists(_cancel_key(message_id)))

@@ -1,0 +1,190 @@
+"""`/api/chat` over HTTP and `/ws` auth, against the running stack (see test_chat_stream)."""
+
+from __future__ import annotations
+
+import pytest
+import websocket
+
+from common.chat.models import ChatMessage, ChatSession
+from common.users.models import User
+from common.wallet.reconcile import reconcile
+from tests.support.chatkit import FREE, PAID, Api, set_balance, tokens_of
+from tests.support.wsclient import WsClient
+
+
+def _nothing_changed(uid: str) -> None:
+    assert ChatMessage.objects.count() == 0 and ChatSession.objects.count() == 0
+    t = tokens_of(uid)
+    assert t["holds"] == {} and t["reserved"] == 0
+
+
+def _error(res, status: int, code: str) -> dict:
+    body = res.json()
+    assert res.status_code == status and body["status"] == "error" and body["code"] == code, body
+    assert body["user"]["id"] and "tokens" in body["user"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"message": "   ", "modelId": FREE}, 400, "VALIDATION_ERROR"),
+        ({"message": "hi"}, 400, "VALIDATION_ERROR"),
+        ({"message": "hi", "modelId": "nope/unknown"}, 400, "VALIDATION_ERROR"),
+        (
+            {"message": "hi", "modelId": FREE, "options": {"maxTokens": 4001}},
+            400,
+            "VALIDATION_ERROR",
+        ),
+        ({"message": {"$ne": None}, "modelId": FREE}, 400, "VALIDATION_ERROR"),
+        ({"message": "x" * 32_001, "modelId": FREE}, 413, "PAYLOAD_TOO_LARGE"),
+        ({"message": "hi", "modelId": PAID}, 403, "PAYWALL"),
+    ],
+)
+def test_bad_sends_are_refused_with_the_user_snapshot_and_change_nothing(
+    api, user, body, status, code
+):
+    err = _error(api.post("/api/chat", body), status, code)
+    if code == "PAYWALL":
+        assert err["details"]["requiredPlan"] == "pro"
+    _nothing_changed(user[0]["id"])
+
+
+def test_paid_model_is_open_on_the_pro_plan(live, fake, api, user):
+    User.objects(id=user[0]["id"]).update_one(set__subscription__plan="pro")
+    fake.scenario(PAID, deltas=["paid ", "answer"])
+    res = api.post("/api/chat", {"message": "hi", "modelId": PAID, "wait": True})
+    assert res.status_code == 200, res.json()
+    assert res.json()["data"]["message"]["content"] == "paid answer"
+
+
+def test_daily_limit_counts_requests_per_plan(live, fake, api, user):
+    User.objects(id=user[0]["id"]).update_one(set__subscription__limits__requestsPerDay=2)
+    fake.scenario(FREE, deltas=["ok"])
+    for _ in range(2):
+        assert api.post("/api/chat", {"message": "hi", "modelId": FREE}).status_code == 202
+    err = _error(api.post("/api/chat", {"message": "hi", "modelId": FREE}), 429, "DAILY_LIMIT")
+    assert err["details"]["limit"] == 2
+
+
+def test_balance_below_the_estimate_is_402_with_details(live, api, user):
+    set_balance(user[0]["id"], 100)
+    err = _error(
+        api.post("/api/chat", {"message": "hi", "modelId": FREE}), 402, "INSUFFICIENT_TOKENS"
+    )
+    assert err["details"]["available"] == 100 and err["details"]["required"] > 100
+    assert err["details"]["suggestion"]
+    assert ChatMessage.objects.count() == 0 and tokens_of(user[0]["id"])["holds"] == {}
+
+
+def test_send_202_then_wait_true_and_history_reaches_the_provider(live, fake, api, user):
+    fake.scenario(
+        FREE,
+        deltas=["first ", "answer"],
+        usage={"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+    )
+    res = api.post("/api/chat", {"message": "Tell me about pasta", "modelId": FREE})
+    assert res.status_code == 202
+    data = res.json()["data"]
+    assert data["messages"] == [
+        {"id": data["messages"][0]["id"], "modelId": FREE, "status": "pending"}
+    ]
+    assert (
+        data["user"]["tokens"]["reserved"] > 0 and data["session"]["title"] == "Tell me about pasta"
+    )
+    sid = data["session"]["sessionId"]
+    res = api.post(
+        "/api/chat", {"message": "And more?", "modelId": FREE, "sessionId": sid, "wait": True}
+    )
+    assert res.status_code == 200, res.json()
+    data = res.json()["data"]
+    assert data["message"]["role"] == "assistant" and data["message"]["content"] == "first answer"
+    assert data["usage"] == {"promptTokens": 7, "completionTokens": 2, "totalTokens": 9}
+    assert data["user"]["tokens"]["reserved"] == 0
+    sent = fake.stats()["last_requests"][-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0]["content"] == "Tell me about pasta" and sent[1]["content"] == "first answer"
+    assert reconcile() == []
+
+
+def test_wait_true_on_a_provider_failure_answers_its_error(live, fake, api):
+    fake.scenario(FREE, status=402, error="no credits")
+    err = _error(
+        api.post("/api/chat", {"message": "hi", "modelId": FREE, "wait": True}),
+        502,
+        "PROVIDER_ERROR",
+    )
+    assert err["details"]["reason"] == "out_of_credits" and err["user"]["tokens"]["reserved"] == 0
+
+
+def test_sessions_crud_pagination_stats_and_ownership(live, fake, api, user, make_user):
+    fake.scenario(
+        FREE, deltas=["hi"], usage={"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    )
+    created = api.post("/api/chat/sessions", {"title": "Planning", "modelId": FREE})
+    assert created.status_code == 201
+    sid = created.json()["data"]["session"]["sessionId"]
+    for i in range(3):
+        api.post("/api/chat/sessions", {"title": f"s{i}"})
+    assert (
+        api.post(
+            "/api/chat", {"message": "one", "modelId": FREE, "sessionId": sid, "wait": True}
+        ).status_code
+        == 200
+    )
+    page = api.get("/api/chat/sessions", page=1, limit=2).json()
+    assert page["results"] == 2 and page["pagination"] == {
+        "page": 1,
+        "limit": 2,
+        "total": 4,
+        "totalPages": 2,
+    }
+    assert page["data"]["sessions"][0]["sessionId"] == sid  # most recent activity first
+    detail = api.get(f"/api/chat/sessions/{sid}").json()["data"]
+    s = detail["session"]
+    assert s["title"] == "Planning" and s["messageCount"] == 2 and s["totalTokens"] == 4
+    assert s["models"] == [FREE] and s["lastMessageAt"]
+    assert [m["role"] for m in detail["messages"]] == ["user", "assistant"]
+    mid = detail["messages"][1]["id"]
+    assert api.get(f"/api/chat/messages/{mid}").json()["data"]["message"]["status"] == "done"
+    other = Api(live, make_user()[1])
+    _error(other.get(f"/api/chat/sessions/{sid}"), 404, "NOT_FOUND")
+    _error(other.get(f"/api/chat/messages/{mid}"), 404, "NOT_FOUND")
+    _error(other.post(f"/api/chat/messages/{mid}/cancel"), 404, "NOT_FOUND")
+    _error(other.delete(f"/api/chat/sessions/{sid}"), 404, "NOT_FOUND")
+    renamed = api.patch(f"/api/chat/sessions/{sid}", {"title": "Renamed"})
+    assert renamed.json()["data"]["session"]["title"] == "Renamed"
+    _error(api.patch(f"/api/chat/sessions/{sid}", {"title": ""}), 400, "VALIDATION_ERROR")
+    assert api.delete(f"/api/chat/sessions/{sid}").json()["data"]["deletedMessages"] == 2
+    _error(api.get(f"/api/chat/sessions/{sid}"), 404, "NOT_FOUND")
+    assert ChatMessage.objects(sessionId=sid).count() == 0
+    assert User.objects(id=user[0]["id"]).first().usage.totalTokens == 4
+
+
+def _close_code(client: WsClient) -> int:
+    client.ws.settimeout(10)
+    opcode, data = client.ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    return int.from_bytes(data[:2], "big")
+
+
+def test_websocket_auth_ping_and_error_frames(live, user):
+    assert _close_code(WsClient(live.ws_url, "not-a-token")) == 4401
+    bare = WsClient(live.ws_url)
+    bare.send(type="ping")  # anything but auth first closes the socket
+    assert _close_code(bare) == 4401
+    client = WsClient(live.ws_url)
+    client.send(type="auth", token=user[1])
+    client.send(type="ping")
+    assert client.recv(10) == {"type": "pong"}
+    client.send(type="chat.send", requestId="bad", message="", models=[FREE])
+    err = client.recv(10)
+    assert (
+        err["type"] == "error" and err["requestId"] == "bad" and err["code"] == "VALIDATION_ERROR"
+    )
+    assert err["user"]["id"] == user[0]["id"]
+    client.send(type="subscribe", messageId="0" * 24, afterSeq=0)
+    assert client.recv(10)["code"] == "NOT_FOUND"
+    client.send(type="nonsense")
+    assert client.recv(10)["code"] == "VALIDATION_ERROR"
+    client.close()

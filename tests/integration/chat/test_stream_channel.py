@@ -1,0 +1,74 @@
+"""The stream channel and the web process's hub against real Redis (no other processes)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from common.streaming import channel
+from tests.support.services import wait_for
+from web.streams import Hub, Subscription
+
+
+class Collector:
+    """Stands in for a socket's outbox: records what would be sent, in order."""
+
+    def __init__(self):
+        self.frames: list[dict] = []
+        self.lock = threading.Lock()
+
+    def put(self, text: str) -> None:
+        with self.lock:
+            self.frames.append(json.loads(text))
+
+
+def test_chunks_are_appended_in_order_once_and_nothing_after_the_final(settings):
+    mid = "a" * 24
+    assert channel.publish_chunk(mid, 1, "x") == channel.PUBLISHED
+    assert channel.publish_chunk(mid, 1, "x") == channel.REFUSED  # a duplicate
+    assert channel.publish_chunk(mid, 3, "z") == channel.REFUSED  # a gap
+    assert channel.publish_chunk(mid, 2, "y") == channel.PUBLISHED
+    assert channel.publish_final(mid, {"type": "done", "seq": 2})
+    assert not channel.publish_final(mid, {"type": "error", "seq": 2})
+    assert channel.publish_chunk(mid, 3, "late") == channel.REFUSED
+    frames = [json.loads(f) for f in channel.buffered(mid)]
+    assert [f.get("seq") for f in frames] == [1, 2, 2] and frames[-1]["type"] == "done"
+    assert channel.chunk_count(mid) == 2
+
+
+def test_cancel_flag_stops_the_next_chunk(settings):
+    mid = "b" * 24
+    assert channel.publish_chunk(mid, 1, "x") == channel.PUBLISHED
+    channel.request_cancel(mid)
+    assert channel.publish_chunk(mid, 2, "y") == channel.CANCELLED
+    assert channel.publish_final(mid, {"type": "cancelled", "seq": 1})
+
+
+def test_subscribe_replays_after_seq_then_goes_live_without_gap_or_duplicate(settings):
+    hub, out, mid = Hub(), Collector(), "c" * 24
+    for seq in (1, 2, 3):
+        channel.publish_chunk(mid, seq, f"d{seq}")
+    sub = Subscription(hub, out, mid, after_seq=1)
+    sub.start()
+    for seq in (4, 5):
+        channel.publish_chunk(mid, seq, f"d{seq}")
+    channel.publish_final(mid, {"type": "done", "seq": 5})
+    wait_for(lambda: out.frames and out.frames[-1]["type"] == "done", 10, what="the done frame")
+    assert [f.get("seq") for f in out.frames] == [2, 3, 4, 5, 5]
+    sub.resync()  # a listener reconnect re-reads the buffer: nothing is sent twice
+    assert len(out.frames) == 5 and hub.count() == 0
+
+
+def test_frames_arriving_during_the_replay_are_held_then_deduplicated(settings):
+    hub, out, mid = Hub(), Collector(), "d" * 24
+    channel.publish_chunk(mid, 1, "a")
+    sub = Subscription(hub, out, mid, after_seq=0)
+    hub.attach(sub)
+    # Live frames seen before the buffer is read (one of them also in the buffer).
+    sub.on_live(json.dumps({"type": "chunk", "messageId": mid, "seq": 1, "delta": "a"}))
+    channel.publish_chunk(mid, 2, "b")
+    sub.on_live(json.dumps({"type": "chunk", "messageId": mid, "seq": 2, "delta": "b"}))
+    sub.resync()
+    wait_for(lambda: len(out.frames) >= 2, 10, what="the replay")
+    assert [f["seq"] for f in out.frames] == [1, 2]
+    sub.stop()

@@ -1,0 +1,66 @@
+"""Request shapes for `/api/chat` and the websocket's `chat.send` frame."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from common.chat.send import SendCommand, SendOptions
+from common.users.models import User
+from web.validation import Body, Query
+
+
+class OptionsBody(Body):
+    temperature: float | None = None
+    maxTokens: int | None = None  # noqa: N815
+    topP: float | None = None  # noqa: N815
+
+
+class SendBody(Body):
+    message: str = Field(max_length=1_000_000)
+    modelId: str | None = Field(default=None, max_length=200)  # noqa: N815
+    models: list[str] | str | None = None
+    sessionId: str | None = Field(default=None, max_length=100)  # noqa: N815
+    options: OptionsBody = Field(default_factory=OptionsBody)
+    wait: bool = False
+
+    @model_validator(mode="after")
+    def _one_of_models(self):
+        if not self.model_ids():
+            raise ValueError("give modelId (one model) or models (a list of model ids)")
+        return self
+
+    def model_ids(self) -> list[str]:
+        if isinstance(self.models, str):
+            return [self.models]
+        if self.models:
+            return list(self.models)
+        return [self.modelId] if self.modelId else []
+
+    def command(self, user: User) -> SendCommand:
+        o = self.options
+        return SendCommand(
+            user=user,
+            message=self.message,
+            models=self.model_ids(),
+            session_id=self.sessionId or None,
+            options=SendOptions(temperature=o.temperature, max_tokens=o.maxTokens, top_p=o.topP),
+        )
+
+
+class SessionBody(Body):
+    title: str | None = Field(default=None, max_length=200)
+    modelId: str | None = Field(default=None, max_length=200)  # noqa: N815
+
+
+class RenameBody(Body):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class PageQuery(Query):
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class MessagesPageQuery(Query):
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=50, ge=1, le=200)

@@ -1,0 +1,198 @@
+"""The web process's one Redis pub/sub listener, fanning stream frames out to its sockets.
+
+One pattern subscription (`aipasta:stream:*`) per process, on a daemon thread (a greenlet under
+gunicorn's gevent worker, which monkey-patches `threading` and sockets before the app loads).
+A `Subscription` attaches one socket to one message: it registers for live frames first, then
+replays the buffer, then releases the live frames that arrived meanwhile — dropping any chunk
+whose seq it already sent, so the client sees every chunk once, in order, with no gap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from common.redis_client import get_redis
+from common.streaming import channel
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Serialises every send to one socket on its own writer thread, so a slow client never
+    stalls the listener or another socket."""
+
+    def __init__(self, send: Callable[[str], None]):
+        self._send = send
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self.closed = False
+
+    def put(self, text: str) -> None:
+        if self.closed:
+            return
+        self._queue.put(text)
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._drain, daemon=True, name="ws-writer"
+                    )
+                    self._writer.start()
+
+    def _drain(self) -> None:
+        while True:
+            text = self._queue.get()
+            if text is None or self.closed:
+                return
+            try:
+                self._send(text)
+            except Exception:  # the socket is gone; the reader loop will notice and clean up
+                self.closed = True
+                return
+
+    def close(self) -> None:
+        self.closed = True
+        self._queue.put(None)
+
+
+class Subscription:
+    def __init__(self, hub: Hub, outbox: Outbox, message_id: str, after_seq: int = 0):
+        self.hub, self.outbox, self.message_id = hub, outbox, message_id
+        self.last_seq = max(0, int(after_seq))
+        self.ended = False
+        self._ready = False
+        self._pending: list[str] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Go live: attach, replay what the buffer holds, then flush what arrived meanwhile."""
+        self.hub.attach(self)
+        self.resync()
+
+    def resync(self) -> None:
+        frames = channel.buffered(self.message_id)
+        with self._lock:
+            for raw in frames:
+                self._emit(raw)
+            for raw in self._pending:
+                self._emit(raw)
+            self._pending.clear()
+            self._ready = True
+        if self.ended:
+            self.hub.detach(self)
+
+    def on_live(self, raw: str) -> None:
+        with self._lock:
+            if not self._ready:
+                self._pending.append(raw)
+                return
+            self._emit(raw)
+        if self.ended:
+            self.hub.detach(self)
+
+    def stop(self) -> None:
+        self.ended = True
+        self.hub.detach(self)
+
+    def _emit(self, raw: str) -> None:
+        if self.ended:
+            return
+        frame = json.loads(raw)
+        if frame.get("type") == "chunk":
+            seq = int(frame.get("seq", 0))
+            if seq <= self.last_seq:
+                return
+            self.last_seq = seq
+        else:
+            self.ended = True
+        self.outbox.put(raw)
+
+
+class Hub:
+    """Per-process registry of live subscriptions, fed by the one pub/sub listener."""
+
+    def __init__(self):
+        self._subs: dict[str, set[Subscription]] = {}
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def ensure_started(self, timeout: float = 10.0) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, daemon=True, name="stream-hub"
+                    )
+                    self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the stream listener could not subscribe to Redis")
+
+    def attach(self, sub: Subscription) -> None:
+        self.ensure_started()
+        with self._lock:
+            self._subs.setdefault(sub.message_id, set()).add(sub)
+
+    def detach(self, sub: Subscription) -> None:
+        with self._lock:
+            subs = self._subs.get(sub.message_id)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._subs[sub.message_id]
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._subs.values())
+
+    def _dispatch(self, channel_name: str, raw: str) -> None:
+        with self._lock:
+            targets = list(self._subs.get(channel.message_id_of(channel_name), ()))
+        for sub in targets:
+            try:
+                sub.on_live(raw)
+            except Exception:
+                log.exception("stream fan-out failed for %s", sub.message_id)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                self._listen()
+            except Exception:
+                log.warning("stream listener lost Redis; reconnecting", exc_info=True)
+            self._ready.clear()
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def _listen(self) -> None:
+        pubsub = get_redis().pubsub()
+        try:
+            pubsub.psubscribe(channel.CHANNEL_PATTERN)
+            while True:  # wait for Redis to confirm before anyone replays a buffer
+                msg = pubsub.get_message(timeout=5)
+                if msg and msg["type"] == "psubscribe":
+                    break
+            self._ready.set()
+            self._resync_all()  # frames published while we were disconnected
+            for msg in pubsub.listen():
+                if msg["type"] == "pmessage":
+                    self._dispatch(msg["channel"], msg["data"])
+        finally:
+            pubsub.close()
+
+    def _resync_all(self) -> None:
+        with self._lock:
+            subs = [s for group in self._subs.values() for s in group]
+        for sub in subs:
+            sub.resync()
+
+
+hub = Hub()
