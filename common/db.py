@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 
 import mongoengine
+import pymongo
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
@@ -61,5 +62,7 @@ def transaction() -> Iterator[ClientSession | None]:
         yield session
 
 
-def ping() -> None:
-    get_db().client.admin.command("ping")
+def ping(timeout: float = 2.0) -> None:
+    """Raise unless the server answers within `timeout` seconds (server selection included)."""
+    with pymongo.timeout(timeout):
+        get_db().client.admin.command("ping")

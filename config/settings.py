@@ -43,6 +43,7 @@ class Settings:
 
     jwt_secret_key: str = DEV_JWT_SECRET
     jwt_expires: int = 7 * 24 * 3600  # seconds
+    bcrypt_rounds: int = 12  # tests lower it: each round doubles the cost of a login
 
     free_tokens: int = 10_000
     max_tokens_per_request: int = 4000
@@ -82,7 +83,7 @@ class Settings:
 
     @property
     def is_production(self) -> bool:
-        return self.app_env == "production"
+        return self.app_env.strip().lower() in ("production", "prod")
 
     @property
     def broker_url(self) -> str:

@@ -13,6 +13,7 @@ import redis
 
 from common import db
 from config import Settings, load_settings, use_settings
+from tests.fakes.fixtures import _fake_openrouter_server, fake_openrouter  # noqa: F401
 from tests.support.services import REDIS_HOST, REDIS_PORT, mongo_server, private_redis_db
 
 _emails = itertools.count(1)
@@ -41,6 +42,7 @@ def base_settings(mongo_address, redis_db) -> Settings:
         "RATE_LIMIT_API": "5000/minute",
         "ALLOWED_ORIGINS": "http://localhost:3000",
         "LOG_LEVEL": "WARNING",
+        "BCRYPT_ROUNDS": "4",
     }
     return load_settings(env)
 

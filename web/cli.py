@@ -30,7 +30,10 @@ def create_admin(email: str, name: str, password: str) -> None:
     if user is None:
         if len(password) < 8:
             raise click.ClickException("The password must have at least 8 characters.")
-        user = users.register(email, password, name, role="admin")
+        try:
+            user = users.register(email, password, name, role="admin")
+        except AppError as exc:
+            raise click.ClickException(exc.message) from exc
         click.echo(f"Created admin {user.email} ({user.id})")
     else:
         User.objects(id=user.id).update_one(set__role="admin")
@@ -65,7 +68,19 @@ def reset_db() -> None:
     """Drop the whole database."""
     database = db.get_db()
     database.client.drop_database(database.name)
-    click.echo(f"Dropped database {database.name}")
+    _recreate_indexes()
+    click.echo(f"Dropped database {database.name}; indexes created again")
+
+
+def _recreate_indexes() -> None:
+    """mongoengine creates indexes once per process; after a drop the unique keys must return."""
+    from mongoengine.base.common import _document_registry
+
+    for cls in list(_document_registry.values()):
+        meta = getattr(cls, "_meta", {})
+        if meta.get("abstract") or not getattr(cls, "_is_document", False):
+            continue
+        cls.ensure_indexes()
 
 
 @click.command("reconcile")

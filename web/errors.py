@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pymongo.errors
+import redis.exceptions
 from flask import Flask, jsonify
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
@@ -20,6 +22,14 @@ from common.errors import (
 
 log = logging.getLogger(__name__)
 
+# Our own dependencies failing is 503 SERVICE_UNAVAILABLE (retry later), not a bug (500).
+_DEPENDENCY_DOWN = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    pymongo.errors.ConnectionFailure,
+    pymongo.errors.ServerSelectionTimeoutError,
+)
+
 _HTTP_TO_APP = {
     400: ValidationError,
     404: NotFound,
@@ -35,7 +45,12 @@ def error_response(error: AppError, headers: dict | None = None):
     body = error.to_dict()
     snapshot = getattr(g, "user_snapshot", None)
     if snapshot is not None:
-        body["user"] = snapshot()
+        # The fresh wallet helps a client after e.g. INSUFFICIENT_TOKENS; but the error may be
+        # the database failing, and the answer must not fail with it.
+        try:
+            body["user"] = snapshot()
+        except Exception:
+            log.warning("could not attach the user snapshot to an error", exc_info=True)
     return jsonify(body), error.status, headers or {}
 
 
@@ -70,17 +85,26 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
+        if isinstance(error, _DEPENDENCY_DOWN):
+            log.error("a dependency is down: %s: %s", type(error).__name__, error)
+            return error_response(ServiceUnavailable())
         log.exception("unhandled error")
         return error_response(AppError())
 
 
 def _retry_after(app: Flask) -> int:
+    """Seconds until the breached limit's window resets, from flask-limiter's `current_limit`.
+
+    `current_limit` is the breached limit during a 429; its `reset_at` is rounded up a second,
+    so the result is capped at the limit's own window.
+    """
     import math
     import time
 
-    limiter = app.extensions["limiter"]
-    for ext in limiter if isinstance(limiter, set) else [limiter]:
+    limiters = app.extensions.get("limiter") or set()
+    for ext in limiters if isinstance(limiters, set) else [limiters]:
         limit = ext.current_limit
         if limit is not None:
-            return max(1, math.ceil(limit.reset_at - time.time()))
+            wait = math.ceil(limit.reset_at - time.time())
+            return max(1, min(wait, limit.limit.get_expiry()))
     return 60

@@ -10,6 +10,8 @@ from flask_limiter.util import get_remote_address
 from flask_sock import Sock
 from flask_talisman import Talisman
 
+from config import get_settings
+
 
 def user_or_ip() -> str:
     """Rate-limit key: the user id from a valid token, else the client's address."""
@@ -25,8 +27,13 @@ def ip_only() -> str:
     return f"ip:{request.remote_addr or 'unknown'}"
 
 
+def api_limit() -> str:
+    """Read per request: flask-limiter freezes `RATELIMIT_DEFAULT` at the first `init_app`."""
+    return get_settings().rate_limit_api
+
+
 jwt = JWTManager()
-limiter = Limiter(key_func=user_or_ip)
+limiter = Limiter(key_func=user_or_ip, default_limits=[api_limit])
 sock = Sock()
 cors = CORS()
 talisman = Talisman()

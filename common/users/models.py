@@ -66,6 +66,10 @@ class Subscription(EmbeddedDocument):
     plan = StringField(choices=PLANS, default="free")
     expiresAt = DateTimeField()  # noqa: N815
     limits = EmbeddedDocumentField(Limits, default=Limits)
+    # Written by common.payments.subscriptions: a revision for optimistic updates, and the
+    # recent orders already applied (its exactly-once marker).
+    rev = IntField(default=0)
+    orders = ListField(StringField(), default=list)
 
 
 class User(Document):
@@ -99,5 +103,6 @@ class User(Document):
             {"fields": ["role", "isActive"]},
             {"fields": ["googleId"], "sparse": True},
             {"fields": ["subscription.plan", "subscription.expiresAt"]},
+            {"fields": ["tokens.reserved"]},  # wallet.open_holds: users with open holds
         ],
     }

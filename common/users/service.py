@@ -9,6 +9,7 @@ import bcrypt
 from bson import ObjectId
 from bson.errors import InvalidId
 from mongoengine.errors import NotUniqueError
+from mongoengine.errors import ValidationError as DocumentInvalid
 
 from common.errors import Conflict, NotFound, Unauthorized, ValidationError
 from common.users.models import PLAN_LIMITS, User, utcnow
@@ -19,16 +20,26 @@ log = logging.getLogger(__name__)
 
 # bcrypt only looks at the first 72 bytes; longer passwords are refused rather than truncated.
 MAX_PASSWORD_BYTES = 72
-_DUMMY_HASH = bcrypt.hashpw(b"timing-equaliser", bcrypt.gensalt(rounds=4))
+_dummy_hashes: dict[int, bytes] = {}
+
+
+def _dummy_hash() -> bytes:
+    """A hash as costly to check as a real one, so an unknown email answers as slowly as a
+    wrong password (the time taken must not tell whether an account exists)."""
+    rounds = get_settings().bcrypt_rounds
+    if rounds not in _dummy_hashes:
+        _dummy_hashes[rounds] = bcrypt.hashpw(b"timing-equaliser", bcrypt.gensalt(rounds=rounds))
+    return _dummy_hashes[rounds]
 
 
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    rounds = get_settings().bcrypt_rounds
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
 
 
 def check_password(password: str, hashed: str | None) -> bool:
     if not hashed:
-        bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
+        bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _dummy_hash())
         return False
     return bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], hashed.encode())
 
@@ -60,6 +71,10 @@ def register(email: str, password: str, name: str, role: str = "user") -> User:
         user.save()
     except NotUniqueError:
         raise Conflict("An account with this email already exists.", {"field": "email"}) from None
+    except DocumentInvalid as exc:  # callers without a request schema (the CLI) reach here
+        raise ValidationError(
+            f"The account is not valid: {exc}", {"errors": exc.to_dict()}
+        ) from None
     return grant_signup_tokens(user)
 
 

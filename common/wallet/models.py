@@ -29,6 +29,8 @@ class LedgerEntry(Document):
     source = StringField(default="")
     details = DictField(default=dict)
     applied = BooleanField(default=False)
+    hold = StringField()  # for hold closings: the id of the hold this entry closes
+    marker = BooleanField(default=False)  # a credit whose `applying.<key>` marker is still set
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
 
     meta = {
@@ -37,6 +39,7 @@ class LedgerEntry(Document):
             {"fields": ["key"], "unique": True},
             {"fields": ["user", "-createdAt"]},
             {"fields": ["applied", "createdAt"]},
+            {"fields": ["marker", "applied", "createdAt"]},
             {"fields": ["kind", "createdAt"]},
         ],
     }

@@ -9,16 +9,29 @@ How it stays right without multi-document transactions:
   id — the first writer decides the amount — then applies it to the user document on the
   condition that the hold still exists. Whoever runs second, or again after a crash, finds the
   entry and applies the same amount, or finds the hold gone and does nothing.
-- `credit` and `debit` write the entry first too, then apply it together with a marker
-  `applying.<key>` in the same update, so a retry never applies it twice.
+- `credit` writes the entry first too, then applies it together with a marker
+  `applying.<key>` in the same update, so a retry never applies it twice. `debit` is a
+  (clamped) `reserve` followed by `settle`, so it inherits their guarantees.
 - `apply_pending` (a periodic job) finishes entries whose writer died between the two steps.
+- Each hold carries a random `id`, and a hold's ledger entry records it (`hold`). A retried
+  `reserve` that raced a settlement can leave a second hold under a key that is already closed;
+  the entry never applies to that hold (its id differs), it is simply returned to the pools.
+
+nx-27017 notes (the embedded dev/test server), each worked around with a construct that is
+equally right on MongoDB: a projection on a dotted path (`holds.<key>`) comes back as a flat
+`"holds.<key>"` field, so we project all of `holds`; `{"$ne": {}}` is refused; equality on a
+non-`_id` ObjectId field matches nothing (use `{"$in": [id]}`, see `entries_for`);
+`count_documents` by `_id` counts nothing (we `find_one`); `find` compares dates at whole
+seconds (we use `$lte`); a date written by `$set` may come back as text (see `_aware`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +41,7 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from common.errors import AppError, InsufficientTokens, NotFound, ValidationError
+from common.errors import AppError, Conflict, InsufficientTokens, NotFound, ValidationError
 from common.users.models import User, utcnow
 from common.wallet.models import LedgerEntry
 
@@ -37,6 +50,7 @@ log = logging.getLogger(__name__)
 POOLS = ("free", "purchased")
 _POOL_FIELD = {"free": "tokens.freeTokens", "purchased": "tokens.purchasedTokens"}
 _RETRIES = 200
+_MARKED_KINDS = ("credit", "grant", "reset")
 
 
 @dataclass(frozen=True)
@@ -99,27 +113,35 @@ def _entry_for(
     source: str,
     details: dict | None,
     session: ClientSession | None = None,
+    hold_id: str | None = None,
 ) -> dict:
     """Insert the ledger entry for `key`, or return the one already there (the first one wins)."""
+    amount = free + purchased
     doc = {
         "key": key,
         "user": user_id,
         "kind": kind,
-        "amount": free + purchased,
+        "amount": amount,
         "free": free,
         "purchased": purchased,
         "source": source,
         "details": details or {},
         "applied": False,
+        # Credits are applied under an `applying.<key>` marker that `apply_pending` later drops.
+        "marker": hold_id is None and kind in _MARKED_KINDS and amount > 0,
         "createdAt": utcnow(),
     }
+    if hold_id is not None:
+        doc["hold"] = hold_id
     try:
         ledger().insert_one(doc, session=session)
         return doc
     except DuplicateKeyError:
         existing = ledger().find_one({"key": key}, session=session)
         if existing["user"] != user_id:
-            raise AppError(f"ledger key {key} belongs to another user") from None
+            raise Conflict(
+                f"key {key} was already used for another account", {"key": key}
+            ) from None
         return existing
 
 
@@ -130,6 +152,15 @@ def _mark_applied(key: str, session: ClientSession | None = None) -> None:
 
 
 # -- holds ------------------------------------------------------------------------------------
+
+
+def _holds(uid: ObjectId, session: ClientSession | None = None) -> dict | None:
+    """The user's tokens and open holds (None if there is no such user)."""
+    return users().find_one({"_id": uid}, {"tokens": 1, "holds": 1}, session=session)
+
+
+def _as_hold(key: str, h: dict) -> Hold:
+    return Hold(key, int(h["amount"]), int(h["free"]), int(h["purchased"]))
 
 
 def reserve(
@@ -149,15 +180,13 @@ def reserve(
     uid, key, amount = _oid(user_id), _check_key(key), int(amount)
     if amount < 0:
         raise ValidationError("amount must not be negative")
-    if ledger().find_one({"key": key}, {"_id": 1}):
-        raise ValidationError(f"hold {key} was already closed")
+    _refuse_closed(key)
     for attempt in range(_RETRIES):
-        doc = users().find_one({"_id": uid}, {"tokens": 1, f"holds.{key}": 1})
+        doc = _holds(uid)
         if doc is None:
             raise NotFound("User not found.")
         if key in (doc.get("holds") or {}):
-            h = doc["holds"][key]
-            return Hold(key, h["amount"], h["free"], h["purchased"])
+            return _as_hold(key, doc["holds"][key])
         tokens = doc.get("tokens") or {}
         have = {p: int(tokens.get(_POOL_FIELD[p].split(".")[1], 0)) for p in POOLS}
         available = sum(have[p] for p in pools)
@@ -172,7 +201,13 @@ def reserve(
             "tokens.freeTokens": {"$gte": take_free},
             "tokens.purchasedTokens": {"$gte": take_purchased},
         }
-        hold = {"amount": want, "free": take_free, "purchased": take_purchased, "at": utcnow()}
+        hold = {
+            "id": uuid.uuid4().hex,
+            "amount": want,
+            "free": take_free,
+            "purchased": take_purchased,
+            "at": utcnow(),
+        }
         if details:
             hold["details"] = details
         update = {
@@ -180,15 +215,24 @@ def reserve(
             "$set": {f"holds.{key}": hold, "updatedAt": utcnow()},
         }
         if users().update_one(condition, update).modified_count:
-            return Hold(key, want, take_free, take_purchased)
+            # A settlement of an earlier hold under this key may have finished meanwhile.
+            if ledger().find_one({"key": key}, {"_id": 1}):
+                _drop_stray_hold(uid, key, hold)
+                _refuse_closed(key)
+            return _as_hold(key, hold)
         _backoff(attempt)
     raise AppError("The wallet is busy; please retry.")
 
 
+def _refuse_closed(key: str) -> None:
+    if ledger().find_one({"key": key}, {"_id": 1}):
+        raise ValidationError(f"hold {key} was already closed")
+
+
 def get_hold(user_id: Any, key: str) -> Hold | None:
-    doc = users().find_one({"_id": _oid(user_id)}, {f"holds.{_check_key(key)}": 1})
+    doc = _holds(_oid(user_id)) if _check_key(key) else None
     h = ((doc or {}).get("holds") or {}).get(key)
-    return Hold(key, h["amount"], h["free"], h["purchased"]) if h else None
+    return _as_hold(key, h) if h else None
 
 
 def settle(
@@ -207,19 +251,28 @@ def settle(
     charged; later calls apply nothing and report that amount.
     """
     uid, key = _oid(user_id), _check_key(key)
-    doc = users().find_one(
-        {"_id": uid, f"holds.{key}": {"$exists": True}}, {f"holds.{key}": 1}, session=session
-    )
-    if doc is None:
+    hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
+    if hold is None:
         entry = ledger().find_one({"key": key}, session=session)
         return Settlement(key, -entry["amount"] if entry else 0, False)
-    hold = doc["holds"][key]
     charged = max(0, min(int(actual), int(hold["amount"])))
     from_free = min(charged, int(hold["free"]))
     entry_kind = kind if charged else "release"
     entry = _entry_for(
-        key, uid, entry_kind, -from_free, -(charged - from_free), source, details, session
+        key,
+        uid,
+        entry_kind,
+        -from_free,
+        -(charged - from_free),
+        source,
+        details,
+        session,
+        hold_id=hold.get("id", ""),
     )
+    if not _entry_matches(entry, hold):
+        # The key was closed before this hold was placed: give the stray hold back whole.
+        _drop_stray_hold(uid, key, hold, session)
+        return Settlement(key, -entry["amount"], False)
     applied = _apply_hold_entry(uid, key, hold, entry, session)
     return Settlement(key, -entry["amount"], applied)
 
@@ -229,6 +282,44 @@ def release(user_id: Any, key: str, *, reason: str = "", session=None) -> Settle
     return settle(user_id, key, 0, source="release", details={"reason": reason}, session=session)
 
 
+def _this_hold(uid: ObjectId, key: str, hold: dict) -> dict:
+    """The condition "this very hold is still open" (not merely some hold under `key`)."""
+    if hold.get("id"):
+        return {"_id": uid, f"holds.{key}.id": hold["id"]}
+    return {"_id": uid, f"holds.{key}": {"$exists": True}}
+
+
+def _close_hold(
+    uid: ObjectId,
+    key: str,
+    hold: dict,
+    refund_free: int,
+    refund_purchased: int,
+    used: int,
+    session: ClientSession | None,
+) -> bool:
+    res = users().update_one(
+        _this_hold(uid, key, hold),
+        {
+            "$unset": {f"holds.{key}": ""},
+            "$inc": {
+                **_pool_inc(refund_free, refund_purchased),
+                "tokens.reserved": -int(hold["amount"]),
+                "tokens.usedTokens": used,
+            },
+            "$set": {"updatedAt": utcnow()},
+        },
+        session=session,
+    )
+    return bool(res.modified_count)
+
+
+def _drop_stray_hold(
+    uid: ObjectId, key: str, hold: dict, session: ClientSession | None = None
+) -> bool:
+    return _close_hold(uid, key, hold, int(hold["free"]), int(hold["purchased"]), 0, session)
+
+
 def _apply_hold_entry(
     uid: ObjectId, key: str, hold: dict, entry: dict, session: ClientSession | None
 ) -> bool:
@@ -236,21 +327,10 @@ def _apply_hold_entry(
     refund_purchased = int(hold["purchased"]) + int(entry["purchased"])
     if refund_free < 0 or refund_purchased < 0:
         raise AppError(f"ledger entry {key} exceeds its hold")
-    res = users().update_one(
-        {"_id": uid, f"holds.{key}": {"$exists": True}},
-        {
-            "$unset": {f"holds.{key}": ""},
-            "$inc": {
-                **_pool_inc(refund_free, refund_purchased),
-                "tokens.reserved": -int(hold["amount"]),
-                "tokens.usedTokens": -int(entry["amount"]) if entry["kind"] == "charge" else 0,
-            },
-            "$set": {"updatedAt": utcnow()},
-        },
-        session=session,
-    )
+    used = -int(entry["amount"]) if entry["kind"] == "charge" else 0
+    applied = _close_hold(uid, key, hold, refund_free, refund_purchased, used, session)
     _mark_applied(key, session)
-    return bool(res.modified_count)
+    return applied
 
 
 # -- credits and debits -----------------------------------------------------------------------
@@ -270,8 +350,12 @@ def credit(
     uid, key, amount = _oid(user_id), _check_key(key), int(amount)
     if amount <= 0 or pool not in POOLS:
         raise ValidationError("credit needs a positive amount and a known pool")
+    if users().find_one({"_id": uid}, {"_id": 1}) is None:
+        raise NotFound("User not found.")
     free, purchased = (amount, 0) if pool == "free" else (0, amount)
     entry = _entry_for(key, uid, kind, free, purchased, source, details)
+    if entry["kind"] != kind:
+        raise Conflict(f"key {key} was already used for a {entry['kind']}", {"key": key})
     return entry["amount"], _apply_marked_entry(entry)
 
 
@@ -290,8 +374,12 @@ def debit(
     Returns what was taken (with `clamp=False`, all of it or `InsufficientTokens`).
     """
     key = _check_key(key)
+    if int(amount) <= 0:
+        raise ValidationError("debit needs a positive amount")
     if ledger().find_one({"key": key}, {"_id": 1}) is None:
-        reserve(user_id, amount, key, pools=pools, clamp=clamp)
+        # A concurrent call with this key may close it first; then its amount stands.
+        with contextlib.suppress(ValidationError):
+            reserve(user_id, amount, key, pools=pools, clamp=clamp, details=details)
     return settle(user_id, key, amount, source=source, details=details, kind="debit").charged
 
 
@@ -314,35 +402,51 @@ def _apply_marked_entry(entry: dict) -> bool:
 def apply_pending(older_than_seconds: float = 30.0, forget_markers_after_days: int = 7) -> int:
     """Finish ledger entries whose writer died between writing and applying them.
 
-    Also drops `applying` markers old enough that no retry of their key can still be racing.
+    Safe to run any number of times, also while writers are live: each entry still applies at
+    most once. Also drops `applying` markers old enough that no retry can still be racing.
     """
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     done = 0
-    for entry in ledger().find({"applied": False, "createdAt": {"$lt": cutoff}}):
-        if entry["kind"] in ("credit", "grant", "reset") and entry["amount"] > 0:
+    # `$lte`, not `$lt`: nx-27017's find compares dates at whole seconds (same second: not `$lt`).
+    for entry in ledger().find({"applied": False, "createdAt": {"$lte": cutoff}}):
+        if entry["kind"] in _MARKED_KINDS and entry["amount"] > 0:
             _apply_marked_entry(entry)
         else:
-            doc = users().find_one({"_id": entry["user"]}, {f"holds.{entry['key']}": 1})
-            hold = ((doc or {}).get("holds") or {}).get(entry["key"])
-            if hold:
-                _apply_hold_entry(entry["user"], entry["key"], hold, entry, None)
-            else:
-                _mark_applied(entry["key"])
+            _finish_hold_entry(entry)
         done += 1
     _forget_markers(utcnow() - timedelta(days=forget_markers_after_days))
     return done
 
 
+def _finish_hold_entry(entry: dict) -> None:
+    uid, key = entry["user"], entry["key"]
+    hold = ((_holds(uid) or {}).get("holds") or {}).get(key)
+    if hold is None:
+        _mark_applied(key)
+    elif _entry_matches(entry, hold):
+        _apply_hold_entry(uid, key, hold, entry, None)
+    else:
+        _drop_stray_hold(uid, key, hold)
+        _mark_applied(key)
+
+
+def _entry_matches(entry: dict, hold: dict) -> bool:
+    """Does this ledger entry close this very hold? (Entries without a hold id match any.)"""
+    return entry.get("hold") is None or entry["hold"] == hold.get("id", "")
+
+
 def _forget_markers(before: datetime) -> None:
-    for doc in users().find({"applying": {"$ne": {}}}, {"applying": 1}):
-        stale = {k: "" for k, at in (doc.get("applying") or {}).items() if _aware(at) < before}
-        if stale:
-            users().update_one(
-                {"_id": doc["_id"]}, {"$unset": {f"applying.{k}": "" for k in stale}}
-            )
+    """Drop the `applying.<key>` markers of credits applied before `before`."""
+    query = {"marker": True, "applied": True, "createdAt": {"$lte": before}}
+    for entry in ledger().find(query, {"key": 1, "user": 1}):
+        users().update_one({"_id": entry["user"]}, {"$unset": {f"applying.{entry['key']}": ""}})
+        ledger().update_one({"_id": entry["_id"]}, {"$set": {"marker": False}})
 
 
-def _aware(value: datetime) -> datetime:
+def _aware(value: datetime | str) -> datetime:
+    """A UTC datetime. nx-27017 may hand a date written by `$set` back as text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -358,6 +462,16 @@ def open_holds(older_than: datetime | None = None):
     """Yield (user_id, Hold, placed_at) for every open hold, optionally only older ones."""
     for doc in users().find({"tokens.reserved": {"$gt": 0}}, {"holds": 1}):
         for key, h in (doc.get("holds") or {}).items():
-            at = _aware(h.get("at")) if h.get("at") else None
+            at = _aware(h["at"]) if h.get("at") else None
             if older_than is None or (at and at < older_than):
-                yield doc["_id"], Hold(key, h["amount"], h["free"], h["purchased"]), at
+                yield doc["_id"], _as_hold(key, h), at
+
+
+def entries_for(user_id: Any, limit: int = 50, skip: int = 0) -> list[dict]:
+    """A user's ledger entries, newest first.
+
+    `$in` rather than plain equality: nx-27017 matches nothing on `{"user": <ObjectId>}` for a
+    non-`_id` field, while `$in` works there and means the same on MongoDB.
+    """
+    cursor = ledger().find({"user": {"$in": [_oid(user_id)]}}).sort("createdAt", -1)
+    return list(cursor.skip(int(skip)).limit(int(limit)))

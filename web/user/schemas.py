@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from web.validation import Body
 
+ModelId = Annotated[str, Field(min_length=1, max_length=200)]
+
 
 class PreferencesBody(Body):
     theme: Literal["light", "dark", "auto"] | None = None
-    defaultModels: list[str] | None = Field(default=None, max_length=10)  # noqa: N815
+    defaultModels: list[ModelId] | None = Field(default=None, max_length=10)  # noqa: N815
     language: str | None = Field(default=None, min_length=2, max_length=16)
 
 

@@ -1,0 +1,105 @@
+"""`GET /health` with and without a real Celery worker process, and a task round trip."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.support.apps import fresh_app
+from tests.support.services import VENV_BIN, Proc, free_port, wait_for
+
+
+def checks_of(res) -> dict:
+    return res.get_json()["data"]["checks"]
+
+
+def test_health_without_a_worker_is_503_naming_it(client):
+    res = client.get("/health")
+    body = res.get_json()
+    assert res.status_code == 503, body
+    assert (body["status"], body["code"]) == ("error", "SERVICE_UNAVAILABLE")
+    assert body["details"]["down"] == ["worker"]
+    assert "worker" in body["message"]
+    checks = checks_of(res)
+    assert {k: v["status"] for k, v in checks.items()} == {
+        "mongodb": "up",
+        "redis": "up",
+        "broker": "up",
+        "worker": "down",
+    }
+
+
+def test_health_with_mongodb_down_names_it(base_settings):
+    closed = f"mongodb://127.0.0.1:{free_port()}/aipasta_down?directConnection=true"
+    with fresh_app(base_settings, mongodb_uri=closed) as app:
+        res = app.test_client().get("/health")
+    body = res.get_json()
+    assert res.status_code == 503, body
+    assert "mongodb" in body["details"]["down"]
+    assert checks_of(res)["redis"]["status"] == "up"
+
+
+def test_health_with_redis_down_names_it(base_settings):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    with fresh_app(base_settings, redis_url=closed) as app:
+        res = app.test_client().get("/health")
+    body = res.get_json()
+    assert res.status_code == 503, body
+    assert {"redis", "broker"} <= set(body["details"]["down"])
+    assert checks_of(res)["mongodb"]["status"] == "up"
+
+
+@pytest.fixture
+def worker(base_settings):
+    env = {
+        "APP_ENV": "test",
+        "MONGODB_URI": base_settings.mongodb_uri,
+        "REDIS_URL": base_settings.redis_url,
+        "JWT_SECRET_KEY": base_settings.jwt_secret_key,
+        "LOG_LEVEL": "INFO",
+    }
+    env = {**env, "CELERY_BROKER_URL": "", "CELERY_RESULT_BACKEND": ""}
+    cmd = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "worker.celery_app",
+        "worker",
+        "-Q",
+        "default,chat",
+        "--pool",
+        "threads",
+        "-c",
+        "2",
+        "-n",
+        f"health-test-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    proc = Proc("celery-health", cmd, env)
+    try:
+        yield proc
+    finally:
+        proc.stop(timeout=20)
+
+
+def test_health_is_200_with_a_worker_and_ping_round_trips(client, worker, base_settings):
+    def healthy():
+        if not worker.alive():
+            raise RuntimeError(f"worker exited:\n{worker.log_tail()}")
+        return client.get("/health").status_code == 200
+
+    wait_for(healthy, timeout=90, interval=0.5, what="the worker to answer /health")
+    res = client.get("/health")
+    checks = checks_of(res)
+    assert res.get_json()["status"] == "success"
+    assert {k: v["status"] for k, v in checks.items()} == dict.fromkeys(checks, "up")
+    assert set(checks) == {"mongodb", "redis", "broker", "worker"}
+    assert checks["worker"]["count"] >= 1
+
+    from worker.celery_app import make_celery
+
+    celery = make_celery()  # built from the session's settings (its private Redis database)
+    result = celery.send_task("system.ping").get(timeout=60)
+    assert result["pong"] is True
+    assert result["pid"] != os.getpid()

@@ -1,0 +1,38 @@
+"""Connections per process and the transaction helper, against the session's nx-27017."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+from common import db
+
+
+def _child_ping(queue) -> None:
+    # A forked child must not reuse the parent's sockets: `connect()` opens its own.
+    database = db.connect()
+    db.ping()
+    queue.put((database.name, db._state["pid"]))
+
+
+def test_connect_is_per_process_and_reopens_after_a_fork(settings):
+    database = db.connect()
+    assert database.name == "aipasta_test"
+    parent_pid = db._state["pid"]
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_ping, args=(queue,))
+    child.start()
+    name, child_pid = queue.get(timeout=60)
+    child.join(60)
+    assert child.exitcode == 0
+    assert name == "aipasta_test" and child_pid != parent_pid
+    assert db._state["pid"] == parent_pid
+
+
+def test_transactions_are_detected_from_hello(settings):
+    # nx-27017 reports no replica set, so the helper runs the block without a session.
+    assert db.supports_transactions() is False
+    with db.transaction() as session:
+        assert session is None
+        db.get_db()["scratch"].insert_one({"n": 1}, session=session)
+    assert db.get_db()["scratch"].count_documents({}) == 1
