@@ -32,7 +32,8 @@ async function api(path, options = {}) {
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   const res = await fetch(path, { ...options, headers: { ...headers, ...(options.headers || {}) } });
   const body = await res.json().catch(() => ({ status: "error", message: `HTTP ${res.status}` }));
-  if (body.user) showUser(body.user);
+  const snapshot = body.user || (body.data && body.data.user);
+  if (snapshot) showUser(snapshot);
   if (res.status === 401 && state.token) logout();
   if (body.status !== "success") {
     const err = new Error(body.message || `HTTP ${res.status}`);
@@ -99,10 +100,11 @@ async function loadModels() {
   state.models = data.models;
   if (!state.selected.length) {
     const def = await api("/api/models/default").catch(() => null);
-    const first = def && (def.model || def).modelId;
+    const first = def && def.model && def.model.modelId;
     if (first) state.selected = [first];
   }
   renderChips();
+  if ($("#model-search").value) renderModelList(); // someone typed while the list was loading
 }
 
 function renderChips() {
