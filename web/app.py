@@ -29,9 +29,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         JWT_TOKEN_LOCATION=["headers"],
         RATELIMIT_STORAGE_URI=settings.redis_url,
         RATELIMIT_ENABLED=settings.rate_limit_enabled,
-        RATELIMIT_DEFAULT=settings.rate_limit_api,
         RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_KEY_PREFIX="aipasta-rl",
+        # flask-limiter would put a Retry-After on every response; ours goes on 429s only.
+        RATELIMIT_HEADER_RETRY_AFTER="X-RateLimit-Retry-After",
+        # Counters live under `aipasta:rl:` in Redis (limits' own default prefix is `LIMITS`).
+        RATELIMIT_STORAGE_OPTIONS={"key_prefix": "aipasta:rl"},
         SOCK_SERVER_OPTIONS={"ping_interval": 25},
     )
     db.connect(settings.mongodb_uri)
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from web.admin.reports import bp as chat_reports_bp
     from web.admin.routes import bp as admin_bp
     from web.auth.routes import bp as auth_bp
     from web.chat.routes import bp as chat_bp
@@ -65,9 +68,12 @@ def _register_blueprints(app: Flask) -> None:
     from web.models.routes import bp as models_bp
     from web.pages import bp as pages_bp
     from web.plans.routes import bp as plans_bp
+    from web.plans.user_payments import bp as user_payments_bp
     from web.user.routes import bp as user_bp
     from web.ws import register_websocket
 
     for bp in (pages_bp, health_bp, auth_bp, user_bp, chat_bp, models_bp, plans_bp, admin_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(chat_reports_bp)
+    app.register_blueprint(user_payments_bp)
     register_websocket(app)

@@ -7,6 +7,9 @@ import importlib
 TASK_MODULES = [
     "worker.tasks.system",
     "worker.tasks.wallet",
+    "worker.tasks.chat",
+    "worker.tasks.catalog",
+    "worker.tasks.payments",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Running the service: user management, analytics and the audit log of admin writes."""

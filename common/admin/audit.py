@@ -1,0 +1,89 @@
+"""Recording admin writes and listing them.
+
+Use cases call `record()` after their write succeeded, with the state before and after, so the
+log says what really changed. A replayed request that changes nothing records nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from common.admin.models import AuditLog
+from common.admin.queries import iso
+from common.users.models import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The admin (or command) doing a write, and where the request came from."""
+
+    id: str
+    email: str = ""
+    ip: str = ""
+
+    @classmethod
+    def of(cls, user: User, ip: str = "") -> Actor:
+        return cls(str(user.id), user.email, ip or "")
+
+    @classmethod
+    def cli(cls) -> Actor:
+        return cls("cli", "cli", "")
+
+
+def record(
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditLog:
+    return AuditLog(
+        adminId=actor.id,
+        adminEmail=actor.email,
+        action=action,
+        targetType=target_type,
+        targetId=str(target_id or ""),
+        before=before or {},
+        after=after or {},
+        ip=actor.ip,
+    ).save()
+
+
+def list_entries(
+    page: int,
+    limit: int,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    admin_id: str | None = None,
+) -> dict:
+    """Newest first; every filter is an exact match."""
+    filters = {
+        "action": action,
+        "targetType": target_type,
+        "targetId": target_id,
+        "adminId": admin_id,
+    }
+    query = AuditLog.objects(**{k: v for k, v in filters.items() if v})
+    total = query.count()
+    rows = query.order_by("-createdAt", "-id").skip((page - 1) * limit).limit(limit)
+    return {"entries": [serialize(e) for e in rows], "pagination": pagination(page, limit, total)}
+
+
+def serialize(entry: AuditLog) -> dict:
+    return {
+        "id": str(entry.id),
+        "admin": {"id": entry.adminId, "email": entry.adminEmail},
+        "action": entry.action,
+        "target": {"type": entry.targetType, "id": entry.targetId},
+        "before": entry.before,
+        "after": entry.after,
+        "ip": entry.ip,
+        "createdAt": iso(entry.createdAt),
+    }
+
+
+def pagination(page: int, limit: int, total: int) -> dict:
+    return {"page": page, "limit": limit, "total": total, "pages": (total + limit - 1) // limit}

@@ -1,0 +1,181 @@
+"""Per-day usage figures (requests, tokens, errors, per model, per user, tokens charged).
+
+A day's figures come from aggregation pipelines over that day's assistant messages (`day` +
+`role`, indexed) and the ledger's chat charges made that day. Once a day is
+`FROZEN_AFTER_DAYS` old nothing can change it any more — holds are settled or expired within
+minutes, and charges are dated when they are made — so its figures are stored in
+`analytics_days` and read back instead of recomputed.
+A report over 90 days then reads 88 stored days and computes 2. `flask analytics-rebuild`
+drops the stored days (they are recomputed on the next report).
+
+Revenue and new users are not rolled up: refunds change past orders, and both are cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.collection import Collection
+
+from common.admin.models import AnalyticsDay
+from common.admin.queries import object_id
+from common.chat.models import ChatMessage
+from common.wallet.service import ledger
+
+FROZEN_AFTER_DAYS = 2
+KEY_MARGIN = timedelta(days=1)
+ERROR_STATUSES = ("failed", "interrupted")
+MODEL_SUMS = {
+    "requests": 1,
+    "promptTokens": "$usage.promptTokens",
+    "completionTokens": "$usage.completionTokens",
+    "totalTokens": "$usage.totalTokens",
+    "charged": "$charged",
+    "cost": "$cost",
+    "ttftSum": "$ttftMs",
+    "tpsSum": "$tokensPerSecond",
+}
+USER_SUMS = {"requests": 1, "tokens": "$usage.totalTokens", "charged": "$charged"}
+
+
+def stored() -> Collection:
+    return AnalyticsDay._get_collection()
+
+
+def figures(days: list[date], today: date | None = None) -> dict[str, dict]:
+    """The figures of each of `days` (consecutive, oldest first), keyed by ISO date."""
+    today = today or datetime.now(UTC).date()
+    frozen_until = today - timedelta(days=FROZEN_AFTER_DAYS)
+    keys = [d.isoformat() for d in days]
+    have = {
+        doc["day"]: doc["figures"]
+        for doc in stored().find(
+            {"day": {"$gte": keys[0], "$lte": keys[-1]}}, {"figures": 1, "day": 1}
+        )
+    }
+    need = [d for d in days if d > frozen_until or d.isoformat() not in have]
+    fresh = compute(need)
+    for d in need:
+        if d <= frozen_until:
+            _store(d.isoformat(), fresh[d.isoformat()])
+    return {k: have[k] if k in have and k not in fresh else fresh[k] for k in keys}
+
+
+def _store(day: str, figures: dict) -> None:
+    stored().update_one(
+        {"day": day},
+        {"$set": {"figures": figures}, "$currentDate": {"computedAt": True}},
+        upsert=True,
+    )
+
+
+def rebuild() -> int:
+    """Forget every stored day; returns how many there were."""
+    return stored().delete_many({}).deleted_count
+
+
+def compute(days: list[date]) -> dict[str, dict]:
+    if not days:
+        return {}
+    charged = charged_by_day(days[0], days[-1])
+    zero = {"free": 0, "purchased": 0}
+    return {
+        d.isoformat(): {**day_usage(d.isoformat()), "charged": charged.get(d.isoformat(), zero)}
+        for d in days
+    }
+
+
+# -- one day's messages ------------------------------------------------------------------------
+
+
+def _group(match: dict, key: str, sums: dict[str, Any]) -> list[dict]:
+    fields = {name: {"$sum": value} for name, value in sums.items()}
+    pipeline = [{"$match": match}, {"$group": {"_id": f"${key}", **fields}}]
+    return list(ChatMessage._get_collection().aggregate(pipeline))
+
+
+def _counts(match: dict, key: str) -> dict[Any, int]:
+    return {row["_id"]: row["n"] for row in _group(match, key, {"n": 1})}
+
+
+def day_usage(day: str) -> dict:
+    """Per model and per user, for the assistant messages (requests) created on `day`.
+
+    Averages keep their sum and count: the count is requests minus the requests where the
+    figure is missing (`{field: null}`, a small set), rather than `$cond` or `$avg` — nx-27017
+    evaluates `$cond` slowly and counts a missing field as 0 in `$avg`; `$sum` skips missing
+    values on both servers.
+    """
+    match = {"day": day, "role": "assistant"}
+    errors = _counts({**match, "status": {"$in": list(ERROR_STATUSES)}}, "modelId")
+    no_ttft = _counts({**match, "ttftMs": None}, "modelId")
+    no_tps = _counts({**match, "tokensPerSecond": None}, "modelId")
+    models = []
+    for row in _group(match, "modelId", MODEL_SUMS):
+        model = row.pop("_id")
+        row = {k: v or 0 for k, v in row.items()}
+        row.update(
+            modelId=model,
+            errors=errors.get(model, 0),
+            ttftN=row["requests"] - no_ttft.get(model, 0),
+            tpsN=row["requests"] - no_tps.get(model, 0),
+        )
+        models.append(row)
+    rows = _group(match, "userId", USER_SUMS)
+    # Parallel lists rather than one object per user: a stored day reads back several times
+    # faster (a busy day has a row per active user).
+    users = {
+        "ids": [str(object_id(row["_id"])) for row in rows],
+        "requests": [row["requests"] for row in rows],
+        "tokens": [row["tokens"] or 0 for row in rows],
+        "charged": [row["charged"] or 0 for row in rows],
+    }
+    return {"models": models, "users": users}
+
+
+# -- grouping any collection by day ------------------------------------------------------------
+
+
+def by_day(
+    collection: Collection, field: str, first: date, last: date, match: dict, sums: dict
+) -> dict[str, dict]:
+    """`$sum`s per UTC day of `field`, for the days `first`..`last`.
+
+    The `$gte` lower bound is the index bound on MongoDB (nx-27017 cannot compare dates in
+    `$match` and selects everything); matching the day keys after the `$group` makes the
+    result exact on both.
+    """
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    day = {"$dateToString": {"format": "%Y-%m-%d", "date": f"${field}"}}
+    fields = {name: {"$sum": value} for name, value in sums.items()}
+    rows = collection.aggregate(
+        [
+            {"$match": {field: {"$gte": start}, **match}},
+            {"$group": {"_id": day, **fields}},
+            {"$match": {"_id": {"$gte": first.isoformat(), "$lte": last.isoformat()}}},
+        ]
+    )
+    return {row["_id"]: {k: v or 0 for k, v in row.items() if k != "_id"} for row in rows}
+
+
+def charged_by_day(first: date, last: date) -> dict[str, dict]:
+    """Chat charges in the ledger per day they were made, positive (they are negative there).
+
+    A chat charge's key is its message id, and ObjectId hex sorts by creation time: a key lower
+    bound `KEY_MARGIN` before the range keeps the scan to recent entries on every server
+    (nx-27017 cannot bound the date itself; on MongoDB it is the unique `key` index), and the
+    day match after grouping keeps the result exact — a request is charged within minutes.
+    """
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    floor = str(ObjectId.from_datetime(start - KEY_MARGIN))
+    sums = {"free": "$free", "purchased": "$purchased"}
+    match = {"kind": "charge", "key": {"$gte": floor}}
+    rows = by_day(ledger(), "createdAt", first, last, match, sums)
+    return {d: {"free": -row["free"], "purchased": -row["purchased"]} for d, row in rows.items()}
+
+
+def days_of(first: date, last: date) -> Iterable[date]:
+    return (first + timedelta(days=n) for n in range((last - first).days + 1))

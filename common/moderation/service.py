@@ -1,0 +1,296 @@
+"""Flags on messages and sessions, hiding and removing content, banning users.
+
+A flag comes from a user's report, an admin, or a provider's moderation refusal (the chat
+worker calls `flag_from_provider`). Admins see open flags in one list, then dismiss, hide or
+remove the content. Removing keeps the record (usage, cost and the ledger stay intact) and
+blanks the text; the audit record keeps what was removed. Every admin write is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+
+from common.admin import audit
+from common.admin import users as admin_users
+from common.admin.audit import Actor
+from common.admin.queries import as_datetime, iso, parse_object_id, touch
+from common.chat.models import ChatMessage, ChatSession
+from common.errors import NotFound, ValidationError
+from common.moderation.terms import (  # noqa: F401  (the chat send path imports it from here)
+    add_term,
+    all_terms,
+    check_blocked,
+    configured_terms,
+    remove_term,
+    runtime_terms,
+)
+from common.users.models import User, utcnow
+
+MAX_REASON = 500
+PREVIEW_CHARS = 300
+KINDS = ("message", "session")
+
+
+def messages() -> Collection:
+    return ChatMessage._get_collection()
+
+
+def sessions() -> Collection:
+    return ChatSession._get_collection()
+
+
+def _collection(kind: str) -> Collection:
+    return messages() if kind == "message" else sessions()
+
+
+def _find(kind: str, item_id: str) -> dict:
+    """A message by its ObjectId, or a session by its public `sessionId`."""
+    if kind == "message":
+        oid = parse_object_id(item_id)
+        doc = messages().find_one({"_id": oid}) if oid else None
+    else:
+        doc = sessions().find_one({"sessionId": str(item_id)})
+    if doc is None:
+        raise NotFound(f"{kind.capitalize()} not found.")
+    return doc
+
+
+def _public_id(kind: str, doc: dict) -> str:
+    return str(doc["_id"]) if kind == "message" else doc["sessionId"]
+
+
+def _set(
+    kind: str, doc: dict, changes: dict, condition: dict | None = None, **fields
+) -> dict | None:
+    """Apply `changes` to the item's moderation subdocument (and `fields` at the top level).
+
+    The whole subdocument is written, built from the one read: dates inside it stay dates on
+    nx-27017 (see `common.admin.queries`). `condition` narrows the update; None means it
+    did not match.
+    """
+    moderation = {**(doc.get("moderation") or {}), **changes}
+    return _collection(kind).find_one_and_update(
+        {"_id": doc["_id"], **(condition or {})},
+        {"$set": {"moderation": moderation, **fields}, **touch()},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def moderation_view(doc: dict) -> dict:
+    m = doc.get("moderation") or {}
+    return {
+        "flagged": bool(m.get("flagged")),
+        "source": m.get("source"),
+        "reason": m.get("reason"),
+        "flaggedBy": str(m["flaggedBy"]) if m.get("flaggedBy") else None,
+        "flaggedAt": iso(m.get("flaggedAt")),
+        "hidden": bool(m.get("hidden")),
+        "removed": bool(m.get("removed")),
+        "reviewedBy": str(m["reviewedBy"]) if m.get("reviewedBy") else None,
+        "reviewedAt": iso(m.get("reviewedAt")),
+    }
+
+
+def item_view(kind: str, doc: dict) -> dict:
+    base = {
+        "type": kind,
+        "id": _public_id(kind, doc),
+        "userId": str(doc.get("userId")),
+        "moderation": moderation_view(doc),
+        "createdAt": iso(doc.get("createdAt")),
+    }
+    if kind == "message":
+        base.update(
+            sessionId=doc.get("sessionId"),
+            role=doc.get("role"),
+            modelId=doc.get("modelId"),
+            status=doc.get("status"),
+            content=(doc.get("content") or "")[:PREVIEW_CHARS],
+            error=doc.get("error") or None,
+        )
+    else:
+        base.update(title=doc.get("title"), messageCount=doc.get("messageCount", 0))
+    return base
+
+
+def _reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise ValidationError(
+            f"reason must be at most {MAX_REASON} characters", {"field": "reason"}
+        )
+    return reason
+
+
+def _flag_fields(source: str, reason: str, by: ObjectId | None) -> dict:
+    fields = {"flagged": True, "source": source, "reason": reason, "flaggedAt": utcnow()}
+    if by is not None:
+        fields["flaggedBy"] = by
+    return fields
+
+
+# -- flags -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    item: dict
+    already_flagged: bool
+
+
+def report_message(user: User, message_id: str, reason: str | None) -> Report:
+    """A user reports a message in one of their own chats. Reporting again changes nothing."""
+    oid = parse_object_id(message_id)
+    doc = messages().find_one({"_id": oid}) if oid else None
+    if doc is None or str(doc.get("userId")) != str(user.id):
+        raise NotFound("Message not found.")
+    flagged = _set(
+        "message",
+        doc,
+        _flag_fields("user", _reason(reason) or "reported by user", user.id),
+        {"moderation.flagged": {"$ne": True}},
+    )
+    return Report(item_view("message", flagged or _find("message", message_id)), flagged is None)
+
+
+def flag_from_provider(message_id: Any, reason: str) -> None:
+    """Record a provider's moderation refusal on the message so it shows in the flagged list.
+
+    Called by the chat worker; idempotent (a retry overwrites the same fields).
+    """
+    doc = messages().find_one({"_id": ObjectId(str(message_id))}, {"moderation": 1})
+    if doc is not None:
+        reason = (reason or "refused by provider")[:MAX_REASON]
+        _set("message", doc, _flag_fields("provider", reason, None))
+
+
+def flag(actor: Actor, kind: str, item_id: str, reason: str | None) -> dict:
+    doc = _find(kind, item_id)
+    after = _set(kind, doc, _flag_fields("admin", _reason(reason), ObjectId(actor.id)))
+    _audit(actor, f"{kind}.flag", kind, doc, after)
+    return item_view(kind, after)
+
+
+def _reviewed(actor: Actor) -> dict:
+    return {"reviewedBy": ObjectId(actor.id), "reviewedAt": utcnow()}
+
+
+def dismiss(actor: Actor, kind: str, item_id: str) -> dict:
+    """The flag was wrong: clear it and mark the item reviewed."""
+    doc = _find(kind, item_id)
+    after = _set(kind, doc, {"flagged": False, **_reviewed(actor)})
+    _audit(actor, f"{kind}.dismiss", kind, doc, after)
+    return item_view(kind, after)
+
+
+def hide(actor: Actor, kind: str, item_id: str, hidden: bool = True) -> dict:
+    doc = _find(kind, item_id)
+    after = _set(kind, doc, {"hidden": hidden, **_reviewed(actor)})
+    _audit(actor, f"{kind}.{'hide' if hidden else 'unhide'}", kind, doc, after)
+    return item_view(kind, after)
+
+
+def remove(actor: Actor, kind: str, item_id: str) -> dict:
+    """Blank the content (a session: every message in it) and hide it; the record stays."""
+    doc = _find(kind, item_id)
+    gone = {"hidden": True, "removed": True, **_reviewed(actor)}
+    if kind == "message":
+        after = _set(kind, doc, gone, content="")
+        before_extra = {"content": doc.get("content", "")}
+    else:
+        removed = messages().update_many(
+            {"sessionId": doc["sessionId"]},
+            {"$set": {"content": "", "moderation.hidden": True, "moderation.removed": True}},
+        )
+        after = _set(kind, doc, gone)
+        before_extra = {"messagesRemoved": removed.modified_count}
+    _audit(actor, f"{kind}.remove", kind, doc, after, before_extra)
+    return item_view(kind, after)
+
+
+def _audit(actor: Actor, action: str, kind: str, before: dict, after: dict, extra=None) -> None:
+    audit.record(
+        actor,
+        action,
+        kind,
+        _public_id(kind, before),
+        {**moderation_view(before), **(extra or {})},
+        moderation_view(after),
+    )
+
+
+# -- listing -----------------------------------------------------------------------------------
+
+
+STATUSES = ("open", "reviewed", "all")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def list_flagged(kind: str | None, status: str, source: str | None, page: int, limit: int) -> dict:
+    """Flagged items, newest flag first. `open`: still flagged; `reviewed`: acted on."""
+    query = _status_query(status)
+    if source:
+        query["moderation.source"] = source
+    kinds = [kind] if kind else list(KINDS)
+    found = []
+    for k in kinds:
+        # Fetch enough of each kind to fill the requested page after merging.
+        cursor = _collection(k).find(query).sort("moderation.flaggedAt", -1)
+        found += [(k, d) for d in cursor.limit(page * limit)]
+    found.sort(key=lambda kd: _flag_time(kd[1]), reverse=True)
+    total = sum(_collection(k).count_documents(query) for k in kinds)
+    rows = found[(page - 1) * limit : page * limit]
+    return {
+        "items": [item_view(k, d) for k, d in rows],
+        "pagination": audit.pagination(page, limit, total),
+    }
+
+
+def _status_query(status: str) -> dict:
+    if status == "open":
+        return {"moderation.flagged": True}
+    if status == "reviewed":
+        return {"moderation.reviewedAt": {"$exists": True, "$ne": None}}
+    return {
+        "$or": [
+            {"moderation.flagged": True},
+            {"moderation.flaggedAt": {"$exists": True, "$ne": None}},
+        ]
+    }
+
+
+def _flag_time(doc: dict) -> datetime:
+    m = doc.get("moderation") or {}
+    return as_datetime(m.get("flaggedAt") or m.get("reviewedAt")) or _EPOCH
+
+
+# -- blocked terms -----------------------------------------------------------------------------
+
+
+def block_term(actor: Actor, term: str) -> str:
+    term = add_term(term, actor.id)
+    audit.record(actor, "term.add", "term", term, {}, {"term": term})
+    return term
+
+
+def unblock_term(actor: Actor, term: str) -> str:
+    term = remove_term(term)
+    audit.record(actor, "term.remove", "term", term, {"term": term}, {})
+    return term
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+def ban(actor: Actor, user_id: Any, reason: str) -> User:
+    """Deactivate with a reason: every token of the user stops working at once."""
+    reason = _reason(reason)
+    if not reason:
+        raise ValidationError("A ban needs a reason.", {"field": "reason"})
+    return admin_users.set_active(actor, user_id, False, reason, action="user.ban")

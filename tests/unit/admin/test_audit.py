@@ -1,0 +1,44 @@
+"""`GET /api/admin/audit`: newest first, filters, pagination."""
+
+from __future__ import annotations
+
+
+def test_audit_lists_filters_and_paginates(client, admin, make_user):
+    me, headers = admin
+    user, _ = make_user()
+    uid = user["id"]
+    client.post(f"/api/admin/users/{uid}/deactivate", json={"reason": "a"}, headers=headers)
+    client.post(f"/api/admin/users/{uid}/activate", headers=headers)
+    client.post(
+        f"/api/admin/users/{uid}/tokens/grant",
+        json={"amount": 5, "reason": "gift"},
+        headers=headers,
+    )
+
+    res = client.get("/api/admin/audit", headers=headers)
+    data = res.get_json()["data"]
+    assert res.status_code == 200
+    assert [e["action"] for e in data["entries"]] == [
+        "tokens.grant",
+        "user.activate",
+        "user.deactivate",
+    ]
+    newest = data["entries"][0]
+    assert newest["admin"] == {"id": me["id"], "email": me["email"]}
+    assert newest["target"] == {"type": "user", "id": uid}
+    assert newest["before"]["balance"] == 10_000 and newest["after"]["balance"] == 10_005
+    assert newest["ip"] == "127.0.0.1" and newest["createdAt"].startswith("20")
+    assert data["pagination"] == {"page": 1, "limit": 50, "total": 3, "pages": 1}
+
+    def actions(query: str) -> list[str]:
+        res = client.get(f"/api/admin/audit?{query}", headers=headers)
+        assert res.status_code == 200, res.get_json()
+        return [e["action"] for e in res.get_json()["data"]["entries"]]
+
+    assert actions("action=user.activate") == ["user.activate"]
+    assert actions(f"targetType=user&targetId={uid}&limit=2&page=2") == ["user.deactivate"]
+    assert actions(f"adminId={me['id']}&limit=1") == ["tokens.grant"]
+    assert actions("adminId=someone-else") == []
+
+    for bad in ("page=0", "limit=500"):
+        assert client.get(f"/api/admin/audit?{bad}", headers=headers).status_code == 400

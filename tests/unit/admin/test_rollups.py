@@ -1,0 +1,47 @@
+"""Final days are computed once and stored; the last two days are computed on every report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+
+from common.admin.models import AnalyticsDay
+from common.chat.models import ChatMessage
+from tests.unit.admin.helpers import assistant_doc, at
+
+
+def _requests(client, headers, query: str) -> int:
+    res = client.get(f"/api/admin/analytics?{query}", headers=headers)
+    assert res.status_code == 200, res.get_json()
+    return res.get_json()["data"]["totals"]["requests"]
+
+
+def test_final_days_are_stored_and_reused_until_rebuilt(app, client, admin):
+    headers, user = admin[1], ObjectId(admin[0]["id"])
+    messages = ChatMessage._get_collection()
+    messages.insert_one(assistant_doc(user, at("2025-03-03"), "m/a", 10))
+    assert _requests(client, headers, "from=2025-03-01&to=2025-03-14") == 1
+    assert AnalyticsDay.objects.count() == 14
+
+    # A late write to a final day (which the product never does) is not seen...
+    messages.insert_one(assistant_doc(user, at("2025-03-04"), "m/a", 10))
+    assert _requests(client, headers, "from=2025-03-01&to=2025-03-14") == 1
+    # ...until the stored days are dropped.
+    result = app.test_cli_runner().invoke(args=["analytics-rebuild"])
+    assert result.exit_code == 0 and "Dropped 14 stored days" in result.output
+    assert _requests(client, headers, "from=2025-03-01&to=2025-03-14") == 2
+
+
+def test_the_last_two_days_are_live(client, admin):
+    headers, user = admin[1], ObjectId(admin[0]["id"])
+    today = datetime.now(UTC)
+    query = f"from={(today - timedelta(days=6)).date()}&to={today.date()}"
+    messages = ChatMessage._get_collection()
+    messages.insert_one(assistant_doc(user, today, "m/a", 10))
+    assert _requests(client, headers, query) == 1
+    messages.insert_one(assistant_doc(user, today - timedelta(days=1), "m/a", 10))
+    messages.insert_one(assistant_doc(user, today, "m/b", 10))
+    assert _requests(client, headers, query) == 3
+    stored = sorted(AnalyticsDay.objects.scalar("day"))
+    assert stored == [str((today - timedelta(days=n)).date()) for n in range(6, 1, -1)]

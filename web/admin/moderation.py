@@ -1,0 +1,66 @@
+"""`/api/admin/moderation`: flagged content, hiding and removing it, blocked terms."""
+
+from __future__ import annotations
+
+from common.moderation import service
+from web.admin.routes import actor, bp, optional_body
+from web.admin.schemas import FlagBody, FlaggedQuery, HideBody, TermBody
+from web.responses import ok
+from web.security import admin_required
+from web.validation import parse_body, parse_query
+
+_KIND = {"messages": "message", "sessions": "session"}
+_ITEM = "/moderation/<any(messages, sessions):kinds>/<item_id>"
+
+
+@bp.get("/moderation/flagged")
+@admin_required
+def flagged():
+    q = parse_query(FlaggedQuery)
+    return ok(service.list_flagged(q.type, q.status, q.source, q.page, q.limit))
+
+
+@bp.post(f"{_ITEM}/flag")
+@admin_required
+def flag(kinds: str, item_id: str):
+    body = optional_body(FlagBody)
+    return ok({"item": service.flag(actor(), _KIND[kinds], item_id, body.reason)})
+
+
+@bp.post(f"{_ITEM}/dismiss")
+@admin_required
+def dismiss(kinds: str, item_id: str):
+    return ok({"item": service.dismiss(actor(), _KIND[kinds], item_id)})
+
+
+@bp.post(f"{_ITEM}/hide")
+@admin_required
+def hide(kinds: str, item_id: str):
+    body = optional_body(HideBody)
+    return ok({"item": service.hide(actor(), _KIND[kinds], item_id, body.hidden)})
+
+
+@bp.delete(_ITEM)
+@admin_required
+def remove(kinds: str, item_id: str):
+    return ok({"item": service.remove(actor(), _KIND[kinds], item_id)})
+
+
+@bp.get("/moderation/blocked-terms")
+@admin_required
+def blocked_terms():
+    return ok({"configured": service.configured_terms(), "runtime": service.runtime_terms()})
+
+
+@bp.post("/moderation/blocked-terms")
+@admin_required
+def add_blocked_term():
+    term = service.block_term(actor(), parse_body(TermBody).term)
+    return ok({"term": term, "runtime": service.runtime_terms()}, 201)
+
+
+@bp.delete("/moderation/blocked-terms/<path:term>")
+@admin_required
+def remove_blocked_term(term: str):
+    removed = service.unblock_term(actor(), term)
+    return ok({"term": removed, "runtime": service.runtime_terms()})

@@ -1,0 +1,85 @@
+"""Request bodies and query strings of the admin API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from web.validation import Body, Query
+
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{8,100}$"
+
+
+class UserListQuery(Query):
+    q: str | None = Field(default=None, max_length=200)
+    role: Literal["user", "admin"] | None = None
+    active: bool | None = None
+    plan: Literal["free", "pro", "enterprise"] | None = None
+    sort: Literal["createdAt", "email", "name", "tokens.balance", "usage"] = "createdAt"
+    order: Literal["asc", "desc"] = "desc"
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class DeactivateBody(Body):
+    reason: str = Field(default="", max_length=500)
+
+
+class BanBody(Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RoleBody(Body):
+    role: Literal["user", "admin"]
+
+
+class TokensBody(Body):
+    amount: int = Field(ge=1, le=100_000_000)
+    reason: str = Field(min_length=1, max_length=500)
+    idempotencyKey: str | None = Field(default=None, pattern=IDEMPOTENCY_KEY)  # noqa: N815
+
+
+class ResetBody(Body):
+    idempotencyKey: str | None = Field(default=None, pattern=IDEMPOTENCY_KEY)  # noqa: N815
+
+
+class AnalyticsQuery(Query):
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    granularity: Literal["day", "week"] = "day"
+    top: int = Field(default=10, ge=1, le=100)
+
+
+class FlaggedQuery(Query):
+    type: Literal["message", "session"] | None = None
+    status: Literal["open", "reviewed", "all"] = "open"
+    source: Literal["user", "admin", "provider"] | None = None
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class FlagBody(Body):
+    reason: str = Field(default="", max_length=500)
+
+
+class HideBody(Body):
+    hidden: bool = True
+
+
+class TermBody(Body):
+    term: str = Field(min_length=1, max_length=100)
+
+
+class AuditQuery(Query):
+    action: str | None = Field(default=None, max_length=100)
+    targetType: str | None = Field(default=None, max_length=50)  # noqa: N815
+    targetId: str | None = Field(default=None, max_length=200)  # noqa: N815
+    adminId: str | None = Field(default=None, max_length=100)  # noqa: N815
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class ReportBody(Body):
+    reason: str = Field(default="", max_length=500)
