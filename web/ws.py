@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+import time
 from typing import Any
 
 from flask import Flask, request
@@ -21,9 +22,16 @@ from wsproto.events import TextMessage
 
 from common.chat import sessions
 from common.chat.cancel import cancel_message
-from common.errors import AppError, NotFound, Unauthorized, ValidationError
+from common.errors import (
+    AppError,
+    DailyLimit,
+    NotFound,
+    Paywall,
+    Unauthorized,
+    ValidationError,
+)
 from common.users.models import User
-from common.users.snapshot import snapshot
+from common.users.snapshot import snapshot, snapshot_from_doc
 from web.chat.commands import send_turn
 from web.chat.schemas import SendBody
 from web.extensions import sock
@@ -37,6 +45,7 @@ AUTH_TIMEOUT = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_INTERNAL = 1011
 MAX_FRAME_CHARS = 1_000_000
+USER_REUSE_SECONDS = 5.0
 
 
 def send_text(ws, text: str) -> None:
@@ -55,6 +64,21 @@ class Connection:
         self.ws, self.user_id = ws, user.id
         self.outbox = Outbox(functools.partial(send_text, ws))
         self.subs: dict[str, Subscription] = {}
+        self.remember(user)
+
+    def remember(self, user: User) -> None:
+        """Keep the freshest copy of the user (from auth, a reload, or a hold's answer)."""
+        self.cached_user, self.cached_at = user, time.monotonic()
+
+    def fresh_user(self) -> User:
+        """The user for a send: reused for a few seconds, since plan and limits change rarely;
+        deactivation still stops a send at once (the wallet hold requires an active account)."""
+        if time.monotonic() - self.cached_at > USER_REUSE_SECONDS:
+            user = User.objects(id=self.user_id).first()
+            if user is None or not user.isActive:
+                raise Unauthorized("This account is no longer active.")
+            self.remember(user)
+        return self.cached_user
 
     def send(self, frame: dict[str, Any]) -> None:
         self.outbox.put(json.dumps(frame, separators=(",", ":"), default=str))
@@ -164,25 +188,25 @@ def _str(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _user(conn: Connection) -> User:
-    user = User.objects(id=conn.user_id).first()
-    if user is None or not user.isActive:
-        raise Unauthorized("This account is no longer active.")
-    return user
-
-
 def _chat_send(conn: Connection, frame: dict) -> None:
     body = validate(
         SendBody, {k: v for k, v in frame.items() if k not in ("type", "requestId", "wait")}
     )
-    result = send_turn(body.command(_user(conn)))
+    try:
+        result = send_turn(body.command(conn.fresh_user()))
+    except (Paywall, DailyLimit):
+        # The plan may have changed since the copy we reused (a purchase): decide on a fresh one.
+        conn.cached_at = float("-inf")
+        result = send_turn(body.command(conn.fresh_user()))
+    if result.user_after:
+        conn.remember(User._from_son(result.user_after))
     conn.send(
         {
             "type": "accepted",
             "requestId": _str(frame.get("requestId")),
             "sessionId": result.session.sessionId,
             "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
-            "user": conn.user(),
+            "user": snapshot_from_doc(result.user_after) if result.user_after else conn.user(),
         }
     )
     for msg in result.messages:

@@ -43,8 +43,10 @@ def make_celery() -> Celery:
         broker_transport_options={"visibility_timeout": 3600},
         result_backend_transport_options={"visibility_timeout": 3600},
         broker_connection_retry_on_startup=True,
+        # Flower sees received/started/succeeded from the workers; a `task-sent` event per
+        # enqueue would add a Redis publish to every chat send's critical path.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
     )
     from worker.tasks import BEAT_SCHEDULE, TASK_MODULES

@@ -60,6 +60,7 @@ class SendResult:
     session: ChatSession
     user_message: ChatMessage
     messages: list[ChatMessage]
+    user_after: dict | None = None  # the user document after the holds (for the snapshot)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class _Plan:
     message_id: ObjectId
     max_tokens: int
     estimate: int
+    user_after: dict | None = None
 
 
 def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
@@ -84,6 +86,7 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         _uncount_daily(cmd.user, counted)
         raise
     result = _store(cmd, session, text, plans, user_message_id)
+    result.user_after = plans[-1].user_after if plans else None
     for msg in result.messages:
         _enqueue_one(msg, enqueue)
     _note_session(cmd, result, text, new_session=session is None)
@@ -206,6 +209,8 @@ def _prior_turns(session: ChatSession | None, model_id: str) -> list[dict]:
 def _hold_all(user: User, session, text: str, models: list, max_tokens: int) -> list[_Plan]:
     """One hold per model; all or none (earlier holds are released if a later one fails)."""
     plans: list[_Plan] = []
+    # The pools as just read; each hold's answer gives the next one's view (one round trip each).
+    hint = user.to_mongo().get("tokens") or {}
     try:
         for model in models:
             window = int(getattr(model, "contextWindow", 0) or 4096)
@@ -215,7 +220,17 @@ def _hold_all(user: User, session, text: str, models: list, max_tokens: int) -> 
                 window - room,
             )
             plan = _Plan(model, ObjectId(), room, estimate_prompt(turns) + room)
-            wallet.reserve(user.id, plan.estimate, str(plan.message_id), details={"kind": "chat"})
+            hold = wallet.reserve(
+                user.id,
+                plan.estimate,
+                str(plan.message_id),
+                details={"kind": "chat"},
+                fresh=True,  # a new ObjectId: nothing was ever held or settled under it
+                hint=hint,
+                active_only=True,  # a deactivated account is refused in the same write
+            )
+            plan.user_after = hold.user_after
+            hint = (hold.user_after or {}).get("tokens") or {}
             plans.append(plan)
     except InsufficientTokens as exc:
         _release(user, plans, "insufficient tokens for another model")

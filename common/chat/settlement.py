@@ -7,7 +7,8 @@ The assistant message itself is the settlement record. Ending is, in this order:
    runner can ever win it;
 2. the wallet hold keyed by the message id is settled for that amount (or released) — the wallet
    is idempotent by key, so finishing it again charges nothing more;
-3. session and user stats, guarded by a `statsApplied` flag on the message so they count once;
+3. session stats, guarded by a `statsApplied` flag on the message so they count once (the
+   user's usage counters ride on step 2's hold-closing update, so they too count once);
 4. the final frame (`done` / `cancelled` / `error`) — the channel stores at most one.
 
 Steps 1-3 run inside `common.db.transaction()` where the server has transactions. A crash after
@@ -26,7 +27,7 @@ from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
 from common.errors import AppError
 from common.streaming import channel
 from common.users.models import User, utcnow
-from common.users.snapshot import snapshot
+from common.users.snapshot import snapshot, snapshot_from_doc
 from common.wallet import service as wallet
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,9 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
         if doc is None:
             return None
         final = ChatMessage._from_son(doc)
-        _close_hold(final, session)
+        user_after = _close_hold(final, session)
         _apply_stats(final, session)
-    _publish_final(final)
+    _publish_final(final, user_after)
     return final
 
 
@@ -77,9 +78,9 @@ def finish(msg: ChatMessage) -> None:
     """Complete the settlement of an already-final message (idempotent: safe to repeat)."""
     if msg.status not in FINAL_STATUSES:
         raise ValueError(f"message {msg.id} is not final ({msg.status})")
-    _close_hold(msg, None)
+    user_after = _close_hold(msg, None)
     _apply_stats(msg, None)
-    _publish_final(msg)
+    _publish_final(msg, user_after)
 
 
 def fail_unstarted(msg: ChatMessage, code: str, text: str, reason: str = "") -> ChatMessage | None:
@@ -130,7 +131,12 @@ def _final_fields(o: Outcome) -> dict[str, Any]:
     return fields
 
 
-def _close_hold(msg: ChatMessage, session) -> None:
+def _close_hold(msg: ChatMessage, session) -> dict | None:
+    """Settle (or release) the message's hold; returns the user document if this call closed it.
+
+    The user's usage counters ride on the wallet's hold-closing update, so they count exactly
+    as often as the hold closes: once, whoever closes it (a rerun, the reaper, `apply_pending`).
+    """
     key = str(msg.id)
     if msg.status in CHARGED_STATUSES:
         details = {
@@ -140,20 +146,31 @@ def _close_hold(msg: ChatMessage, session) -> None:
             "status": msg.status,
             "usage": {"prompt": msg.usage.promptTokens, "completion": msg.usage.completionTokens},
         }
+        usage = {
+            "usage.totalRequests": 1,
+            "usage.totalTokens": msg.usage.totalTokens,
+            "usage.totalCost": msg.cost or 0.0,
+        }
         result = wallet.settle(
-            msg.userId, key, msg.charged, source="chat", details=details, session=session
+            msg.userId,
+            key,
+            msg.charged,
+            source="chat",
+            details=details,
+            session=session,
+            also_inc=usage,
         )
         if result.charged != msg.charged:  # an earlier settlement of this key decided the amount
             messages().update_one(
                 {"_id": msg.id}, {"$set": {"charged": result.charged}}, session=session
             )
             msg.charged = result.charged
-    else:
-        wallet.release(msg.userId, key, reason=msg.status, session=session)
+        return result.user_after
+    return wallet.release(msg.userId, key, reason=msg.status, session=session).user_after
 
 
 def _apply_stats(msg: ChatMessage, session) -> None:
-    """Count the answer's tokens and cost on its session and user, once."""
+    """Count the answer's tokens and cost on its session, once (the user's: see `_close_hold`)."""
     if msg.status not in CHARGED_STATUSES:
         return
     flagged = messages().update_one(
@@ -172,17 +189,6 @@ def _apply_stats(msg: ChatMessage, session) -> None:
         },
         session=session,
     )
-    User._get_collection().update_one(
-        {"_id": msg.userId},
-        {
-            "$inc": {
-                "usage.totalRequests": 1,
-                "usage.totalTokens": msg.usage.totalTokens,
-                "usage.totalCost": msg.cost or 0.0,
-            }
-        },
-        session=session,
-    )
 
 
 def user_snapshot(user_id) -> dict | None:
@@ -190,10 +196,10 @@ def user_snapshot(user_id) -> dict | None:
     return snapshot(user) if user else None
 
 
-def final_frame_for(msg: ChatMessage) -> dict[str, Any]:
+def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[str, Any]:
     mid = str(msg.id)
     seq = msg.lastSeq or 0
-    user = user_snapshot(msg.userId)
+    user = snapshot_from_doc(user_after) if user_after else user_snapshot(msg.userId)
     if msg.status == "done":
         usage = {
             "promptTokens": msg.usage.promptTokens,
@@ -229,7 +235,7 @@ def final_frame_for(msg: ChatMessage) -> dict[str, Any]:
     }
 
 
-def _publish_final(msg: ChatMessage) -> None:
+def _publish_final(msg: ChatMessage, user_after: dict | None = None) -> None:
     if channel.has_final(str(msg.id)):
         return
-    channel.publish_final(str(msg.id), final_frame_for(msg))
+    channel.publish_final(str(msg.id), final_frame_for(msg, user_after))

@@ -57,3 +57,8 @@ def profile(user: User) -> dict[str, Any]:
         createdAt=iso(user.createdAt),
     )
     return data
+
+
+def snapshot_from_doc(doc: dict) -> dict[str, Any]:
+    """The snapshot of a raw user document (e.g. one a conditional update just returned)."""
+    return snapshot(User._from_son(doc))

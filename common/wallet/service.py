@@ -32,16 +32,24 @@ import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from common.errors import AppError, Conflict, InsufficientTokens, NotFound, ValidationError
+from common.errors import (
+    AppError,
+    Conflict,
+    InsufficientTokens,
+    NotFound,
+    Unauthorized,
+    ValidationError,
+)
 from common.users.models import User, utcnow
 from common.wallet.models import LedgerEntry
 
@@ -59,6 +67,8 @@ class Hold:
     amount: int
     free: int
     purchased: int
+    # The user document right after the hold was placed, when the write returned it.
+    user_after: dict | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ class Settlement:
     key: str
     charged: int
     applied_now: bool  # False when an earlier call had already closed the hold
+    # The user document right after this call closed the hold (None if it closed nothing).
+    user_after: dict | None = field(default=None, compare=False, repr=False)
 
 
 def users() -> Collection:
@@ -114,6 +126,7 @@ def _entry_for(
     details: dict | None,
     session: ClientSession | None = None,
     hold_id: str | None = None,
+    also_inc: dict | None = None,
 ) -> dict:
     """Insert the ledger entry for `key`, or return the one already there (the first one wins)."""
     amount = free + purchased
@@ -133,6 +146,9 @@ def _entry_for(
     }
     if hold_id is not None:
         doc["hold"] = hold_id
+    if also_inc:
+        # Counters applied with the hold's closing update, whoever applies it (see `settle`).
+        doc["alsoInc"] = {k.replace(".", "|"): v for k, v in also_inc.items()}
     try:
         ledger().insert_one(doc, session=session)
         return doc
@@ -156,7 +172,7 @@ def _mark_applied(key: str, session: ClientSession | None = None) -> None:
 
 def _holds(uid: ObjectId, session: ClientSession | None = None) -> dict | None:
     """The user's tokens and open holds (None if there is no such user)."""
-    return users().find_one({"_id": uid}, {"tokens": 1, "holds": 1}, session=session)
+    return users().find_one({"_id": uid}, {"tokens": 1, "holds": 1, "isActive": 1}, session=session)
 
 
 def _as_hold(key: str, h: dict) -> Hold:
@@ -171,20 +187,37 @@ def reserve(
     pools: tuple[str, ...] = POOLS,
     clamp: bool = False,
     details: dict | None = None,
+    fresh: bool = False,
+    hint: dict | None = None,
+    active_only: bool = False,
 ) -> Hold:
     """Hold `amount` tokens (free first) under `key`, or raise `InsufficientTokens`.
 
     With `clamp=True` it holds what there is, up to `amount` (used for refunds). Calling it
     again with the same key returns the existing hold; a key already settled is refused.
+
+    `fresh=True` says the caller has just minted `key` (a new ObjectId), so nothing can have
+    been held or settled under it: the closed-key lookups are skipped. `hint` is the user's
+    `tokens` sub-document as the caller just read it; the first attempt trusts it and costs one
+    round trip (the update's conditions still guard every pool, so a stale hint only retries).
+    `active_only=True` refuses (`Unauthorized`) to hold for a deactivated account, in the same
+    conditional write, so callers need not re-read the user to learn it.
     """
     uid, key, amount = _oid(user_id), _check_key(key), int(amount)
     if amount < 0:
         raise ValidationError("amount must not be negative")
-    _refuse_closed(key)
+    if fresh and not clamp and hint is not None:
+        held = _try_hold(uid, key, amount, pools, hint, details, active_only)
+        if held is not None:
+            return held
+    if not fresh:
+        _refuse_closed(key)
     for attempt in range(_RETRIES):
         doc = _holds(uid)
         if doc is None:
             raise NotFound("User not found.")
+        if active_only and doc.get("isActive") is False:
+            raise Unauthorized("This account is deactivated.")
         if key in (doc.get("holds") or {}):
             return _as_hold(key, doc["holds"][key])
         tokens = doc.get("tokens") or {}
@@ -193,35 +226,74 @@ def reserve(
         want = min(amount, available) if clamp else amount
         if want > available:
             raise InsufficientTokens(required=amount, available=available)
-        take_free = min(have["free"], want) if "free" in pools else 0
-        take_purchased = want - take_free
-        condition = {
-            "_id": uid,
-            f"holds.{key}": {"$exists": False},
-            "tokens.freeTokens": {"$gte": take_free},
-            "tokens.purchasedTokens": {"$gte": take_purchased},
-        }
-        hold = {
-            "id": uuid.uuid4().hex,
-            "amount": want,
-            "free": take_free,
-            "purchased": take_purchased,
-            "at": utcnow(),
-        }
-        if details:
-            hold["details"] = details
-        update = {
-            "$inc": {**_pool_inc(-take_free, -take_purchased), "tokens.reserved": want},
-            "$set": {f"holds.{key}": hold, "updatedAt": utcnow()},
-        }
-        if users().update_one(condition, update).modified_count:
+        held = _place_hold(uid, key, want, have, pools, details, active_only)
+        if held is not None:
             # A settlement of an earlier hold under this key may have finished meanwhile.
-            if ledger().find_one({"key": key}, {"_id": 1}):
-                _drop_stray_hold(uid, key, hold)
+            if not fresh and ledger().find_one({"key": key}, {"_id": 1}):
+                _drop_stray_hold(uid, key, held[1])
                 _refuse_closed(key)
-            return _as_hold(key, hold)
+            return held[0]
         _backoff(attempt)
     raise AppError("The wallet is busy; please retry.")
+
+
+def _try_hold(
+    uid: ObjectId,
+    key: str,
+    amount: int,
+    pools: tuple[str, ...],
+    hint: dict,
+    details: dict | None,
+    active_only: bool,
+) -> Hold | None:
+    """One attempt from the caller's view of the pools; None if that view was stale or short."""
+    have = {
+        "free": int(hint.get("freeTokens", 0)),
+        "purchased": int(hint.get("purchasedTokens", 0)),
+    }
+    if sum(have[p] for p in pools) < amount:
+        return None  # the slow path re-reads and raises InsufficientTokens with fresh numbers
+    held = _place_hold(uid, key, amount, have, pools, details, active_only)
+    return held[0] if held else None
+
+
+def _place_hold(
+    uid: ObjectId,
+    key: str,
+    want: int,
+    have: dict,
+    pools: tuple[str, ...],
+    details: dict | None,
+    active_only: bool = False,
+) -> tuple[Hold, dict] | None:
+    """The conditional write that moves `want` tokens (free first) into `holds.<key>`."""
+    take_free = min(have["free"], want) if "free" in pools else 0
+    take_purchased = want - take_free
+    condition = {
+        "_id": uid,
+        f"holds.{key}": {"$exists": False},
+        "tokens.freeTokens": {"$gte": take_free},
+        "tokens.purchasedTokens": {"$gte": take_purchased},
+    }
+    if active_only:
+        condition["isActive"] = True
+    hold = {
+        "id": uuid.uuid4().hex,
+        "amount": want,
+        "free": take_free,
+        "purchased": take_purchased,
+        "at": utcnow(),
+    }
+    if details:
+        hold["details"] = details
+    update = {
+        "$inc": {**_pool_inc(-take_free, -take_purchased), "tokens.reserved": want},
+        "$set": {f"holds.{key}": hold, "updatedAt": utcnow()},
+    }
+    after = users().find_one_and_update(condition, update, return_document=ReturnDocument.AFTER)
+    if after is None:
+        return None
+    return Hold(key, want, take_free, take_purchased, user_after=after), hold
 
 
 def _refuse_closed(key: str) -> None:
@@ -244,13 +316,18 @@ def settle(
     details: dict | None = None,
     kind: str = "charge",
     session: ClientSession | None = None,
+    also_inc: dict[str, int | float] | None = None,
 ) -> Settlement:
     """Charge `actual` tokens (capped at the hold, free share first) and release the rest.
 
     Safe to call any number of times, concurrently too: the first call's amount is the one
-    charged; later calls apply nothing and report that amount.
+    charged; later calls apply nothing and report that amount. `also_inc` adds other counters
+    of the user document (e.g. usage stats) to the one update that closes the hold, so they
+    count exactly as often as the hold closes: once.
     """
     uid, key = _oid(user_id), _check_key(key)
+    if any(not name.startswith("usage.") for name in also_inc or {}):
+        raise ValueError("also_inc may only touch usage counters, never the pools")
     hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
     if hold is None:
         entry = ledger().find_one({"key": key}, session=session)
@@ -268,13 +345,14 @@ def settle(
         details,
         session,
         hold_id=hold.get("id", ""),
+        also_inc=also_inc,
     )
     if not _entry_matches(entry, hold):
         # The key was closed before this hold was placed: give the stray hold back whole.
         _drop_stray_hold(uid, key, hold, session)
         return Settlement(key, -entry["amount"], False)
-    applied = _apply_hold_entry(uid, key, hold, entry, session)
-    return Settlement(key, -entry["amount"], applied)
+    after = _apply_hold_entry(uid, key, hold, entry, session)
+    return Settlement(key, -entry["amount"], after is not None, user_after=after)
 
 
 def release(user_id: Any, key: str, *, reason: str = "", session=None) -> Settlement:
@@ -297,40 +375,46 @@ def _close_hold(
     refund_purchased: int,
     used: int,
     session: ClientSession | None,
-) -> bool:
-    res = users().update_one(
+    also_inc: dict[str, int | float] | None = None,
+) -> dict | None:
+    """Close this very hold; returns the user document after, or None if it was not open."""
+    return users().find_one_and_update(
         _this_hold(uid, key, hold),
         {
             "$unset": {f"holds.{key}": ""},
             "$inc": {
+                **(also_inc or {}),
                 **_pool_inc(refund_free, refund_purchased),
                 "tokens.reserved": -int(hold["amount"]),
                 "tokens.usedTokens": used,
             },
             "$set": {"updatedAt": utcnow()},
         },
+        return_document=ReturnDocument.AFTER,
         session=session,
     )
-    return bool(res.modified_count)
 
 
 def _drop_stray_hold(
     uid: ObjectId, key: str, hold: dict, session: ClientSession | None = None
 ) -> bool:
-    return _close_hold(uid, key, hold, int(hold["free"]), int(hold["purchased"]), 0, session)
+    closed = _close_hold(uid, key, hold, int(hold["free"]), int(hold["purchased"]), 0, session)
+    return closed is not None
 
 
 def _apply_hold_entry(
     uid: ObjectId, key: str, hold: dict, entry: dict, session: ClientSession | None
-) -> bool:
+) -> dict | None:
+    """Close `hold` as `entry` says; returns the user document after, or None if already closed."""
     refund_free = int(hold["free"]) + int(entry["free"])
     refund_purchased = int(hold["purchased"]) + int(entry["purchased"])
     if refund_free < 0 or refund_purchased < 0:
         raise AppError(f"ledger entry {key} exceeds its hold")
     used = -int(entry["amount"]) if entry["kind"] == "charge" else 0
-    applied = _close_hold(uid, key, hold, refund_free, refund_purchased, used, session)
+    also_inc = {k.replace("|", "."): v for k, v in (entry.get("alsoInc") or {}).items()}
+    after = _close_hold(uid, key, hold, refund_free, refund_purchased, used, session, also_inc)
     _mark_applied(key, session)
-    return applied
+    return after
 
 
 # -- credits and debits -----------------------------------------------------------------------

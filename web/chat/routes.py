@@ -9,6 +9,7 @@ from common.chat.cancel import cancel_message
 from common.chat.errors import MessageFailed
 from common.chat.serialize import message_dict, session_dict, usage_dict
 from common.chat.waiting import wait_final
+from common.users.snapshot import snapshot_from_doc
 from web.chat.commands import send_turn
 from web.chat.schemas import MessagesPageQuery, PageQuery, RenameBody, SendBody, SessionBody
 from web.responses import ok
@@ -31,7 +32,7 @@ def send_message():
         "messages": [
             {"id": str(m.id), "modelId": m.modelId, "status": m.status} for m in result.messages
         ],
-        "user": g.user_snapshot(),
+        "user": snapshot_from_doc(result.user_after) if result.user_after else g.user_snapshot(),
     }
     return ok(data, 202)
 

@@ -1,0 +1,99 @@
+"""The one-round-trip paths the chat flow uses: fresh-key holds with a hint, and usage counters
+that ride on the hold-closing update (counted once, whoever closes the hold)."""
+
+from __future__ import annotations
+
+import pytest
+from bson import ObjectId
+
+from common.errors import InsufficientTokens
+from common.users import service as users
+from common.wallet import service as wallet
+from common.wallet.reconcile import reconcile
+
+USAGE = {"usage.totalRequests": 1, "usage.totalTokens": 321, "usage.totalCost": 0.5}
+
+
+@pytest.fixture
+def user(settings):
+    return users.register("fast@example.com", "correct-horse-1", "Fast Path")
+
+
+def doc(user) -> dict:
+    return wallet.users().find_one({"_id": user.id})
+
+
+def test_fresh_hold_with_hint_returns_the_user_after_the_hold(user):
+    key = str(ObjectId())
+    hold = wallet.reserve(user.id, 1_000, key, fresh=True, hint=doc(user)["tokens"])
+    assert (hold.amount, hold.free, hold.purchased) == (1_000, 1_000, 0)
+    assert hold.user_after["tokens"]["balance"] == 9_000
+    assert hold.user_after["tokens"]["reserved"] == 1_000
+    assert doc(user)["tokens"]["balance"] == 9_000
+    assert reconcile() == []
+
+
+def test_a_stale_hint_never_overdraws(user):
+    """A hint claiming more free tokens than there are is refused by the update's conditions."""
+    stale = {"freeTokens": 10_000, "purchasedTokens": 0}
+    wallet.reserve(user.id, 9_500, str(ObjectId()), fresh=True, hint=stale)
+    with pytest.raises(InsufficientTokens) as info:
+        wallet.reserve(user.id, 1_000, str(ObjectId()), fresh=True, hint=stale)
+    assert info.value.available == 500
+    assert doc(user)["tokens"]["freeTokens"] == 500
+    assert reconcile() == []
+
+
+def test_a_stale_hint_with_a_different_split_retries_with_fresh_numbers(user):
+    wallet.credit(user.id, 2_000, "buy-1", "test")
+    wallet.reserve(user.id, 9_000, str(ObjectId()))  # free pool down to 1,000
+    hint = {"freeTokens": 10_000, "purchasedTokens": 2_000}  # as read before that hold
+    hold = wallet.reserve(user.id, 2_500, str(ObjectId()), fresh=True, hint=hint)
+    assert (hold.free, hold.purchased) == (1_000, 1_500)  # free first, from the real pools
+    t = doc(user)["tokens"]
+    assert (t["freeTokens"], t["purchasedTokens"]) == (0, 500)
+    assert reconcile() == []
+
+
+def test_usage_counters_ride_on_the_settlement_once(user):
+    key = str(ObjectId())
+    wallet.reserve(user.id, 1_000, key, fresh=True, hint=doc(user)["tokens"])
+    first = wallet.settle(user.id, key, 400, also_inc=USAGE)
+    again = wallet.settle(user.id, key, 400, also_inc=USAGE)
+    assert (first.charged, first.applied_now, again.applied_now) == (400, True, False)
+    assert first.user_after["usage"]["totalTokens"] == 321
+    assert again.user_after is None
+    usage = doc(user)["usage"]
+    assert (usage["totalRequests"], usage["totalTokens"]) == (1, 321)
+    assert doc(user)["tokens"]["balance"] == 9_600
+    assert reconcile() == []
+
+
+def test_crash_repair_applies_the_usage_counters_with_the_hold(user):
+    """A settlement that died after writing its ledger entry is finished by `apply_pending`,
+    usage included; a later retry of the settlement adds nothing."""
+    key = str(ObjectId())
+    hold = wallet.reserve(user.id, 1_000, key)
+    held = doc(user)["holds"][key]
+    wallet._entry_for(
+        key, user.id, "charge", -250, 0, "chat", {}, hold_id=held["id"], also_inc=USAGE
+    )
+    assert doc(user)["tokens"]["reserved"] == hold.amount  # the crash: entry written, not applied
+    assert wallet.apply_pending(older_than_seconds=0) == 1
+    assert doc(user)["usage"]["totalTokens"] == 321
+    assert wallet.settle(user.id, key, 900, also_inc=USAGE).charged == 250
+    t = doc(user)
+    assert (t["tokens"]["balance"], t["tokens"]["reserved"], t["usage"]["totalRequests"]) == (
+        9_750,
+        0,
+        1,
+    )
+    assert reconcile() == []
+
+
+def test_also_inc_cannot_touch_the_pools(user):
+    key = str(ObjectId())
+    wallet.reserve(user.id, 100, key)
+    with pytest.raises(ValueError):
+        wallet.settle(user.id, key, 10, also_inc={"tokens.freeTokens": 1_000})
+    assert doc(user)["tokens"]["reserved"] == 100
