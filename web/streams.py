@@ -60,6 +60,14 @@ class Outbox:
         self.closed = True
         self._queue.put(None)
 
+    def flush_and_close(self, timeout: float = 2.0) -> None:
+        """Send what is queued, then stop (before the socket itself is closed)."""
+        self._queue.put(None)
+        writer = self._writer
+        if writer is not None:
+            writer.join(timeout)
+        self.closed = True
+
 
 class Subscription:
     def __init__(self, hub: Hub, outbox: Outbox, message_id: str, after_seq: int = 0):

@@ -57,6 +57,10 @@ def send_text(ws, text: str) -> None:
     ws.sock.sendall(ws.ws.send(TextMessage(data=text)))
 
 
+class _Revoked(Exception):
+    """The user behind this socket may no longer use it (deactivated or gone)."""
+
+
 class Connection:
     """One authenticated socket and the streams it follows."""
 
@@ -126,6 +130,10 @@ def websocket(ws) -> None:
                 _handle(conn, raw)
     except ConnectionClosed:
         pass
+    except _Revoked as exc:
+        conn.outbox.flush_and_close()  # the error frame goes out before the close frame
+        with contextlib.suppress(Exception):
+            ws.close(reason=CLOSE_UNAUTHORIZED, message=str(exc)[:120])
     except Exception:
         log.exception("websocket failed")
         with contextlib.suppress(Exception):
@@ -179,6 +187,8 @@ def _handle(conn: Connection, raw) -> None:
         conn.error(
             exc, requestId=_str(frame.get("requestId")), messageId=_str(frame.get("messageId"))
         )
+        if isinstance(exc, Unauthorized):  # deactivated while connected: the socket ends too
+            raise _Revoked(exc.message) from None
     except Exception:
         log.exception("websocket frame failed")
         conn.error(AppError(), requestId=_str(frame.get("requestId")))

@@ -11,7 +11,8 @@ from common.chat.models import ChatMessage, ChatSession
 def session_dict(session: ChatSession) -> dict[str, Any]:
     return {
         "sessionId": session.sessionId,
-        "title": session.title,
+        "title": HIDDEN_TEXT if _is_hidden(session) else session.title,
+        "hidden": _is_hidden(session),
         "userId": str(session.userId),
         "models": list(session.models or []),
         "messageCount": session.messageCount,
@@ -32,12 +33,22 @@ def usage_dict(msg: ChatMessage) -> dict[str, int]:
     }
 
 
+HIDDEN_TEXT = "[hidden by a moderator]"
+
+
+def _is_hidden(doc: ChatMessage | ChatSession) -> bool:
+    mod = doc.moderation
+    return bool(mod and (mod.hidden or mod.removed))
+
+
 def message_dict(msg: ChatMessage) -> dict[str, Any]:
+    hidden = _is_hidden(msg)
     data = {
         "id": str(msg.id),
         "sessionId": msg.sessionId,
         "role": msg.role,
-        "content": msg.content,
+        "content": HIDDEN_TEXT if hidden else msg.content,
+        "hidden": hidden,
         "modelId": msg.modelId,
         "status": msg.status,
         "createdAt": iso(msg.createdAt),

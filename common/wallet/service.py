@@ -216,7 +216,7 @@ def reserve(
         doc = _holds(uid)
         if doc is None:
             raise NotFound("User not found.")
-        if active_only and doc.get("isActive") is False:
+        if active_only and not doc.get("isActive", True):  # nx-27017 may store it as 0
             raise Unauthorized("This account is deactivated.")
         if key in (doc.get("holds") or {}):
             return _as_hold(key, doc["holds"][key])

@@ -188,3 +188,31 @@ def test_websocket_auth_ping_and_error_frames(live, user):
     client.send(type="nonsense")
     assert client.recv(10)["code"] == "VALIDATION_ERROR"
     client.close()
+
+
+def test_a_socket_whose_user_is_deactivated_is_refused_and_closed(live, user, ws):
+    """The socket reuses its user for a few seconds, but the hold itself requires an active
+    account: the next send after a deactivation is refused, changes nothing, and ends the socket."""
+    ws.send(type="ping")
+    assert ws.recv(10) == {"type": "pong"}  # authenticated and cached
+    User.objects(id=user[0]["id"]).update_one(set__isActive=False)
+    ws.send(type="chat.send", requestId="late", message="still here?", models=[FREE])
+    err = ws.recv(10)
+    assert (err["type"], err["code"], err["requestId"]) == ("error", "UNAUTHORIZED", "late")
+    assert _close_code(ws) == 4401
+    assert tokens_of(user[0]["id"])["reserved"] == 0
+    assert ChatMessage.objects.count() == 0
+
+
+def test_hidden_and_removed_content_is_not_served(live, user, api):
+    sent = api.post("/api/chat", {"message": "something to hide", "modelId": FREE, "wait": True})
+    assert sent.status_code == 200, sent.text
+    sid = sent.json()["data"]["session"]["sessionId"]
+    mid = sent.json()["data"]["message"]["id"]
+    ChatMessage.objects(id=mid).update_one(set__moderation__hidden=True)
+    shown = {m["id"]: m for m in api.get(f"/api/chat/sessions/{sid}").json()["data"]["messages"]}
+    assert shown[mid]["hidden"] is True
+    assert shown[mid]["content"] == "[hidden by a moderator]"
+    assert api.get(f"/api/chat/messages/{mid}").json()["data"]["message"]["hidden"] is True
+    visible = [m for m in shown.values() if m["id"] != mid]
+    assert [m["content"] for m in visible] == ["something to hide"]  # the user's own turn
