@@ -111,6 +111,10 @@ class ChatMessage(Document):
         "collection": "chatmessages",
         "indexes": [
             {"fields": ["sessionId", "createdAt"]},
+            # Redundant on MongoDB (the compound index serves the prefix), but nx-27017 uses an
+            # index only for an exact match of its fields: without this, every send's history
+            # query scans the whole collection there.
+            {"fields": ["sessionId"]},
             {"fields": ["userId", "-createdAt"]},
             {"fields": ["status", "updatedAt"]},
             {"fields": ["modelId", "createdAt"]},

@@ -8,7 +8,9 @@ from common.chat.send import SendCommand, SendResult, send
 def enqueue_completion(message_id: str) -> None:
     from worker.celery_app import celery
 
-    celery.send_task("chat.complete", args=[message_id], queue="chat")
+    # The answer reaches clients through the stream channel, never as a Celery result: ignoring
+    # it spares a result-channel SUBSCRIBE per send here and a result write in the worker.
+    celery.send_task("chat.complete", args=[message_id], queue="chat", ignore_result=True)
 
 
 def send_turn(cmd: SendCommand) -> SendResult:
