@@ -179,6 +179,39 @@ class PeakRss:
             time.sleep(0.05)
 
 
+class CpuMeter:
+    """CPU seconds (user + system) each named process spends inside the `with` block."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.used: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu(proc: psutil.Process) -> float:
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
+    def __enter__(self):
+        self._start = {name: self._cpu(p) for name, p in self.procs.items()}
+        return self
+
+    def __exit__(self, *exc):
+        self.used = {name: self._cpu(p) - self._start[name] for name, p in self.procs.items()}
+
+
+def nx_pid(address: str) -> int:
+    port = address.rsplit(":", 1)[1]
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if any("nx-27017" in part for part in cmd) and port in cmd:
+            return proc.pid
+    raise RuntimeError(f"no nx-27017 process on port {port}")
+
+
 def make_users(app, count: int) -> list[str]:
     from common.users import service as users
     from common.users.models import User
@@ -226,6 +259,9 @@ def report(rows: list[dict], idle: tuple[int, int, float] | None) -> None:
             f"{p99:>5.1f}ms {p99 - d99:>5.1f}ms | {s50d:>14.1f}ms {s50p:>5.1f}ms | {s99d:>14.1f}ms "
             f"{s99p:>5.1f}ms {s50p / s50d:>5.2f}x | {p['lost']:>4} {p['dup']:>4} | {r['peak'] / 2**20:>11.1f}"
         )
+    print("\nCPU per message through AI Pasta (ms; 2 cores shared by all of them and the clients):")
+    for r in rows:
+        print(f"  N={r['n']:>4}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu"].items()))
     if idle:
         print(
             f"\nidle sockets: {idle[1]}/{idle[0]} open and authenticated on one web process; web RSS {idle[2]:.1f} MB"
@@ -262,6 +298,7 @@ def main() -> None:
             sync_provider("openrouter")
             tokens = make_users(app, max(max(args.n), args.idle))
             pid = web_worker_pid(stack)
+            pids = {"web": pid, "worker": stack.worker.pid, "nx-27017": nx_pid(mongo)}
             run_direct(fake.base_url, 2)  # warm-up both paths
             asyncio.run(run_pasta_async(stack.ws_url, tokens[:2]))
             rows = []
@@ -270,16 +307,21 @@ def main() -> None:
                     "direct": {"ttfd": [], "phase": [], "bad": 0},
                     "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0},
                 }
+                cpu = {"web": 0.0, "worker": 0.0, "nx-27017": 0.0}
                 with PeakRss(pid) as peak:
                     for _ in range(args.rounds):
                         d = run_direct(fake.base_url, n)
-                        p = asyncio.run(run_pasta_async(stack.ws_url, tokens[:n]))
+                        with CpuMeter(pids) as meter:
+                            p = asyncio.run(run_pasta_async(stack.ws_url, tokens[:n]))
+                        for name, used in meter.used.items():
+                            cpu[name] += used
                         for k in ("ttfd", "phase"):
                             pooled["direct"][k] += d[k]
                             pooled["pasta"][k] += p[k]
                         pooled["pasta"]["lost"] += p["lost"]
                         pooled["pasta"]["dup"] += p["dup"]
-                rows.append({"n": n, **pooled, "peak": peak.peak})
+                per_message = {k: v * 1000 / (n * args.rounds) for k, v in cpu.items()}
+                rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per_message})
             idle = None
             if args.idle:
                 count, rss = asyncio.run(hold_idle(stack.ws_url, tokens[: args.idle], pid))
