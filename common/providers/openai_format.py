@@ -244,7 +244,10 @@ class OpenAIFormatClient:
         except requests.Timeout as exc:
             raise ProviderTimeout(details={"during": "connect"}) from exc
         except requests.RequestException as exc:
-            raise ModelUnavailable(details={"cause": type(exc).__name__}) from exc
+            raise ModelUnavailable(
+                "We could not reach this model's provider. Try again shortly or pick another model.",
+                details={"cause": type(exc).__name__},
+            ) from exc
         if response.status_code >= 400:
             try:
                 raise self.failure_for(response)
