@@ -200,10 +200,14 @@ def main() -> None:
         day = analytics.Range(first, last, "day")
         week = analytics.Range(first, last, "week")
         t = time.perf_counter()
-        result = analytics.report(day)
+        stored = rollups.store_final_days()
         print(
-            f"first report, computing and storing {DAYS} days: {(time.perf_counter() - t) * 1000:.0f} ms"
+            f"beat job analytics.store_final_days (a year, off the request path): "
+            f"{stored} days in {(time.perf_counter() - t) * 1000:.0f} ms"
         )
+        t = time.perf_counter()
+        result = analytics.report(day)
+        print(f"first report after the job: {(time.perf_counter() - t) * 1000:.0f} ms")
         print("totals:", result["totals"])
         print("models:", [(m["modelId"], m["requests"], m["avgTtftMs"]) for m in result["models"]])
         print(_line("report(90 days, day)", _time(lambda: analytics.report(day), args.runs)))

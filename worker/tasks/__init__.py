@@ -10,6 +10,7 @@ TASK_MODULES = [
     "worker.tasks.chat",
     "worker.tasks.catalog",
     "worker.tasks.payments",
+    "worker.tasks.analytics",
 ]
 
 

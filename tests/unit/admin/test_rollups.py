@@ -45,3 +45,25 @@ def test_the_last_two_days_are_live(client, admin):
     assert _requests(client, headers, query) == 3
     stored = sorted(AnalyticsDay.objects.scalar("day"))
     assert stored == [str((today - timedelta(days=n)).date()) for n in range(6, 1, -1)]
+
+
+def test_the_beat_job_stores_final_days_so_reports_start_warm(client, admin):
+    from common.admin import rollups
+    from worker.tasks.analytics import store_final_days
+
+    headers, user = admin[1], ObjectId(admin[0]["id"])
+    today = datetime.now(UTC)
+    messages = ChatMessage._get_collection()
+    messages.insert_one(assistant_doc(user, today - timedelta(days=5), "m/a", 10))
+    messages.insert_one(assistant_doc(user, today, "m/a", 10))
+
+    assert store_final_days.run() == 365  # every final day of the last 366, today-366..today-2
+    days = sorted(AnalyticsDay.objects.scalar("day"))
+    assert days[0] == str((today - timedelta(days=366)).date())
+    assert days[-1] == str((today - timedelta(days=2)).date())
+    five_ago = AnalyticsDay.objects(day=str((today - timedelta(days=5)).date())).first()
+    assert [m["requests"] for m in five_ago.figures["models"]] == [1]
+    assert rollups.store_final_days() == 0  # nothing left to do: it is idempotent
+
+    query = f"from={(today - timedelta(days=10)).date()}&to={today.date()}"
+    assert _requests(client, headers, query) == 2  # stored days plus the live ones
