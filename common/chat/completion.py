@@ -192,7 +192,7 @@ def _request(msg: ChatMessage, model) -> ChatRequest:
     window = int(getattr(model, "contextWindow", 0) or 4096)
     return ChatRequest(
         model=getattr(model, "providerModelId", None) or model.modelId,
-        messages=history_for(msg, window, max_tokens),
+        messages=list(msg.prompt) if msg.prompt else history_for(msg, window, max_tokens),
         temperature=opts.temperature if opts else None,
         max_tokens=max_tokens,
         top_p=opts.topP if opts else None,

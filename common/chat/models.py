@@ -102,6 +102,9 @@ class ChatMessage(Document):
     claimToken = StringField()  # noqa: N815
     # Set once the answer's tokens and cost were counted on its session and user.
     statsApplied = BooleanField(default=False)  # noqa: N815
+    # The conversation as sent (trimmed to the context window), carried from the send to the
+    # worker when small so the worker need not query the history; unset when the answer ends.
+    prompt = ListField(DictField(), default=None)
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
     # UTC day of creation ("YYYY-MM-DD"): the analytics range filter (common.admin.analytics)
     day = StringField(default=lambda: utcnow().date().isoformat())

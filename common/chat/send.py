@@ -36,6 +36,8 @@ from config import get_settings
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 1024
+# Conversations up to this size travel on the pending message (no history query in the worker).
+PROMPT_INLINE_BYTES = 16_384
 MAX_MODELS = 5
 
 
@@ -69,6 +71,7 @@ class _Plan:
     message_id: ObjectId
     max_tokens: int
     estimate: int
+    turns: list[dict] = field(default_factory=list)
     user_after: dict | None = None
 
 
@@ -219,7 +222,7 @@ def _hold_all(user: User, session, text: str, models: list, max_tokens: int) -> 
                 _prior_turns(session, model.modelId) + [{"role": "user", "content": text}],
                 window - room,
             )
-            plan = _Plan(model, ObjectId(), room, estimate_prompt(turns) + room)
+            plan = _Plan(model, ObjectId(), room, estimate_prompt(turns) + room, turns)
             hold = wallet.reserve(
                 user.id,
                 plan.estimate,
@@ -303,12 +306,17 @@ def _assistant(
         parentId=user_msg.id,
         status="pending",
         reserved=plan.estimate,
+        prompt=plan.turns if _prompt_size(plan.turns) <= PROMPT_INLINE_BYTES else None,
         metadata=MessageOptions(
             temperature=cmd.options.temperature, maxTokens=plan.max_tokens, topP=cmd.options.top_p
         ),
     )
     msg.validate()
     return msg
+
+
+def _prompt_size(turns: list[dict]) -> int:
+    return sum(len(t["content"]) + 16 for t in turns)
 
 
 def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:

@@ -61,7 +61,7 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
     with db.transaction() as session:
         doc = messages().find_one_and_update(
             {"_id": msg.id, **claim},
-            {"$set": _final_fields(outcome), "$unset": {"claimToken": ""}},
+            {"$set": _final_fields(outcome), "$unset": {"claimToken": "", "prompt": ""}},
             return_document=True,
             session=session,
         )

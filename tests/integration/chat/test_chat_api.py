@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 import websocket
+from bson import ObjectId
 
 from common.chat.models import ChatMessage, ChatSession
+from common.chat.send import PROMPT_INLINE_BYTES, SendCommand, send
+from common.streaming import channel
 from common.users.models import User
 from common.wallet.reconcile import reconcile
 from tests.support.chatkit import FREE, PAID, Api, set_balance, tokens_of
+from tests.support.services import wait_for
 from tests.support.wsclient import WsClient
 
 
@@ -93,6 +97,8 @@ def test_send_202_then_wait_true_and_history_reaches_the_provider(live, fake, ap
         data["user"]["tokens"]["reserved"] > 0 and data["session"]["title"] == "Tell me about pasta"
     )
     sid = data["session"]["sessionId"]
+    first = data["messages"][0]["id"]
+    wait_for(lambda: channel.has_final(first), 30, 0.05, "the first answer to end")
     res = api.post(
         "/api/chat", {"message": "And more?", "modelId": FREE, "sessionId": sid, "wait": True}
     )
@@ -216,3 +222,25 @@ def test_hidden_and_removed_content_is_not_served(live, user, api):
     assert api.get(f"/api/chat/messages/{mid}").json()["data"]["message"]["hidden"] is True
     visible = [m for m in shown.values() if m["id"] != mid]
     assert [m["content"] for m in visible] == ["something to hide"]  # the user's own turn
+
+
+def test_short_prompts_travel_on_the_message_and_long_ones_are_queried(live, fake, api, user):
+    """The worker skips the history query when the send carried the prompt; a conversation too
+    large to carry is rebuilt from the history, and the provider sees the same turns."""
+    owner = User.objects(id=user[0]["id"]).first()
+    queued: list[str] = []
+    short = send(SendCommand(user=owner, message="short one", models=[FREE]), queued.append)
+    raw = ChatMessage._get_collection().find_one({"_id": short.messages[0].id})
+    assert raw["prompt"] == [{"role": "user", "content": "short one"}]
+    long_text = "pasta " * (PROMPT_INLINE_BYTES // 6 + 100)
+    owner.reload()
+    long = send(SendCommand(user=owner, message=long_text, models=[FREE]), queued.append)
+    assert "prompt" not in ChatMessage._get_collection().find_one({"_id": long.messages[0].id})
+
+    for mid in queued:  # now let the worker run both
+        assert live.celery.send_task("chat.complete", [mid]).get(timeout=30) == "done"
+    sent = [r["messages"] for r in fake.stats()["last_requests"][-2:]]
+    assert sorted(m[0]["content"] for m in sent) == sorted(["short one", long_text.strip()])
+    for mid in queued:  # the carried prompt does not outlive the answer
+        assert "prompt" not in ChatMessage._get_collection().find_one({"_id": ObjectId(mid)})
+    assert reconcile() == []
