@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from common import db
+from common.moderation import terms
 from config import Settings, load_settings, use_settings
 from tests.fakes.fixtures import _fake_openrouter_server, fake_openrouter  # noqa: F401
 from tests.support.services import REDIS_HOST, REDIS_PORT, mongo_server, private_redis_db
@@ -83,6 +84,7 @@ def clean_state(request, base_settings):
     keys = list(r.scan_iter("aipasta*", count=1000))
     if keys:
         r.delete(*keys)
+    terms.forget_cache()  # the blocked-terms pattern this process compiled from the old stores
     yield
 
 

@@ -2,13 +2,15 @@
 
 The list is `settings.blocked_terms` (env `BLOCKED_TERMS`) plus the terms admins add, stored in
 MongoDB. Each process keeps the compiled pattern and rebuilds it when a Redis version token
-changes (every add/remove sets a new random token), so `check_blocked` on the send path costs
-one Redis GET, and every web process sees a change on its next request.
+changes (every add/remove sets a new random token). The token is read at most once a second per
+process, so `check_blocked` usually costs no round trip on the send path: a change applies at
+once in the process that made it and within a second in every other.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from mongoengine.errors import NotUniqueError
@@ -20,7 +22,8 @@ from config import get_settings
 
 VERSION_KEY = "aipasta:moderation:terms-version"
 MAX_TERM_CHARS = 100
-_cache: dict = {"key": None, "pattern": None}
+VERSION_CHECK_SECONDS = 1.0
+_cache: dict = {"key": None, "pattern": None, "checked": float("-inf")}
 
 
 def normalise(term: str) -> str:
@@ -42,10 +45,21 @@ def check_blocked(text: str) -> None:
 
 
 def _pattern() -> re.Pattern | None:
-    cache_key = (get_redis().get(VERSION_KEY), get_settings().blocked_terms)
+    now = time.monotonic()
+    settings_terms = get_settings().blocked_terms
+    fresh = now - _cache["checked"] < VERSION_CHECK_SECONDS
+    if fresh and _cache["key"] is not None and _cache["key"][1] == settings_terms:
+        return _cache["pattern"]
+    cache_key = (get_redis().get(VERSION_KEY), settings_terms)
     if _cache["key"] != cache_key:
         _cache.update(key=cache_key, pattern=compile_terms(all_terms()))
+    _cache["checked"] = now
     return _cache["pattern"]
+
+
+def forget_cache() -> None:
+    """Re-read the terms on the next check (after a change, or when tests reset the stores)."""
+    _cache.update(key=None, pattern=None, checked=float("-inf"))
 
 
 def compile_terms(terms: list[str]) -> re.Pattern | None:
@@ -97,3 +111,4 @@ def remove_term(term: str) -> str:
 
 def _bump() -> None:
     get_redis().set(VERSION_KEY, uuid.uuid4().hex)
+    forget_cache()

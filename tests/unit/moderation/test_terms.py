@@ -6,6 +6,7 @@ import pytest
 
 from common.admin.models import AuditLog
 from common.errors import ContentBlocked
+from common.moderation import terms
 from common.moderation.service import check_blocked
 
 
@@ -70,3 +71,18 @@ def test_bad_terms_are_400(client, admin, body):
     res = client.post("/api/admin/moderation/blocked-terms", json=body, headers=admin[1])
     assert res.status_code == 400 and res.get_json()["code"] == "VALIDATION_ERROR"
     assert AuditLog.objects.count() == 0
+
+
+def test_a_term_added_by_another_process_applies_within_a_second(settings):
+    """Another web process's change: its document and version token, but not our cache."""
+    import time
+
+    from common.moderation.models import BlockedTerm
+    from common.redis_client import get_redis
+
+    terms.check_blocked("a perfectly fine sentence")  # compiled and cached here
+    BlockedTerm(term="sentence", addedBy="elsewhere").save()
+    get_redis().set(terms.VERSION_KEY, "changed-elsewhere")
+    time.sleep(terms.VERSION_CHECK_SECONDS + 0.1)
+    with pytest.raises(ContentBlocked):
+        terms.check_blocked("a perfectly fine sentence")
