@@ -202,7 +202,12 @@ def _request(msg: ChatMessage, model) -> ChatRequest:
 def _with_retries(run: _Run, provider, request: ChatRequest) -> None:
     """Retry retryable failures with backoff, but only while nothing has been published."""
     for attempt in range(MAX_PROVIDER_ATTEMPTS):
-        _check(run)
+        if attempt:
+            _check(run)
+        elif run.lost.is_set():
+            # No cancel-flag round trip before the first attempt: a cancel made while pending
+            # fails the claim, and the first chunk's publish checks the flag atomically.
+            raise _Lost()
         try:
             _consume(run, provider.stream_chat(request))
             return
