@@ -131,6 +131,26 @@ async def run_pasta_async(ws_url: str, tokens: list[str]) -> dict:
     }
 
 
+async def warm_sends(ws_url: str, token: str, count: int) -> list[float]:
+    """Time to first delta of `count` sends one after another on one open socket (seconds)."""
+    out = []
+    async with websockets.connect(f"{ws_url}?token={token}", max_size=None) as ws:
+        for i in range(count):
+            t0 = time.perf_counter()
+            frame = {"type": "chat.send", "requestId": f"w{i}", "message": "hi", "models": [MODEL]}
+            await ws.send(json.dumps(frame))
+            first = None
+            while True:
+                got = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if got["type"] == "chunk" and first is None:
+                    first = time.perf_counter() - t0
+                elif got["type"] in ("done", "error", "cancelled"):
+                    break
+            out.append(first)
+            await asyncio.sleep(0.05)
+    return out
+
+
 async def hold_idle(ws_url: str, tokens: list[str], web_pid: int) -> tuple[int, float]:
     socks = []
     for i in range(0, len(tokens), 100):
@@ -273,6 +293,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1, help="repeat each N (results pooled)")
+    parser.add_argument(
+        "--warm", type=int, default=30, help="sequential sends on one open socket (0: skip)"
+    )
     args = parser.parse_args()
     with mongo_server() as mongo, private_redis_db() as rdb:
         fake_proc, fake = start_fake()
@@ -322,6 +345,14 @@ def main() -> None:
                         pooled["pasta"]["dup"] += p["dup"]
                 per_message = {k: v * 1000 / (n * args.rounds) for k, v in cpu.items()}
                 rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per_message})
+            if args.warm:
+                direct = [run_direct(fake.base_url, 1)["ttfd"][0] for _ in range(args.warm)]
+                warm = asyncio.run(warm_sends(stack.ws_url, tokens[0], args.warm))
+                d50, w50 = statistics.median(direct) * 1000, statistics.median(warm) * 1000
+                print(
+                    f"warm socket, {args.warm} sequential sends: TTFD p50 direct {d50:.1f} ms, "
+                    f"through AI Pasta {w50:.1f} ms, added {w50 - d50:.1f} ms"
+                )
             idle = None
             if args.idle:
                 count, rss = asyncio.run(hold_idle(stack.ws_url, tokens[: args.idle], pid))
