@@ -66,16 +66,25 @@ def user_for_claims(claims: dict) -> User | None:
     return user
 
 
-def authenticate_raw_token(token: str) -> User:
-    """For callers outside a request's headers (the websocket): decode and check everything."""
+def authenticate_raw_token(token: str) -> tuple[User, dict]:
+    """For callers outside a request's headers (the websocket): decode and check everything.
+    Returns the user and the token's claims (to check again later with `recheck_claims`)."""
     try:
         claims = decode_token(token)
     except PyJWTError as exc:
         raise Unauthorized("Invalid or expired token.") from exc
     except Exception as exc:
         raise Unauthorized("Invalid token.") from exc
+    return recheck_claims(claims), claims
+
+
+def recheck_claims(claims: dict) -> User:
+    """The user of already-decoded claims, if the token is still good: not logged out, not
+    older than a password change, its user active. Otherwise `Unauthorized`."""
     if is_revoked(claims):
         raise Unauthorized("This token was logged out.")
+    if claims.get("exp", float("inf")) < time.time():
+        raise Unauthorized("Your session expired. Log in again.")
     user = user_for_claims(claims)
     if user is None:
         raise Unauthorized("This token is no longer valid. Please log in again.")

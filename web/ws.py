@@ -35,7 +35,7 @@ from common.users.snapshot import snapshot, snapshot_from_doc
 from web.chat.commands import send_turn
 from web.chat.schemas import SendBody
 from web.extensions import sock
-from web.security import authenticate_raw_token
+from web.security import authenticate_raw_token, recheck_claims
 from web.streams import Outbox, Subscription, hub
 from web.validation import validate
 
@@ -46,6 +46,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_INTERNAL = 1011
 MAX_FRAME_CHARS = 1_000_000
 USER_REUSE_SECONDS = 5.0
+IDLE_RECHECK_SECONDS = 30.0  # a socket that sends nothing re-checks its token this often
 
 
 def send_text(ws, text: str) -> None:
@@ -64,8 +65,8 @@ class _Revoked(Exception):
 class Connection:
     """One authenticated socket and the streams it follows."""
 
-    def __init__(self, ws, user: User):
-        self.ws, self.user_id = ws, user.id
+    def __init__(self, ws, user: User, claims: dict):
+        self.ws, self.user_id, self.claims = ws, user.id, claims
         self.outbox = Outbox(functools.partial(send_text, ws))
         self.subs: dict[str, Subscription] = {}
         self.remember(user)
@@ -74,14 +75,12 @@ class Connection:
         """Keep the freshest copy of the user (from auth, a reload, or a hold's answer)."""
         self.cached_user, self.cached_at = user, time.monotonic()
 
-    def fresh_user(self) -> User:
-        """The user for a send: reused for a few seconds, since plan and limits change rarely;
-        deactivation still stops a send at once (the wallet hold requires an active account)."""
-        if time.monotonic() - self.cached_at > USER_REUSE_SECONDS:
-            user = User.objects(id=self.user_id).first()
-            if user is None or not user.isActive:
-                raise Unauthorized("This account is no longer active.")
-            self.remember(user)
+    def fresh_user(self, max_age: float = USER_REUSE_SECONDS) -> User:
+        """The user for a send: reused for a few seconds, since plan and limits change rarely.
+        Each reload also re-checks the token (logout, password change, expiry), and
+        deactivation stops a send at once anyway (the wallet hold requires an active account)."""
+        if time.monotonic() - self.cached_at > max_age:
+            self.remember(recheck_claims(self.claims))
         return self.cached_user
 
     def send(self, frame: dict[str, Any]) -> None:
@@ -120,14 +119,16 @@ def websocket(ws) -> None:
     socket would reach the client as a corrupt frame. Unexpected failures close with 1011."""
     conn = None
     try:
-        user = _authenticate(ws)
-        if user is None:
+        signed_in = _authenticate(ws)
+        if signed_in is None:
             return
-        conn = Connection(ws, user)
+        conn = Connection(ws, *signed_in)
         while True:
-            raw = ws.receive()
+            raw = ws.receive(timeout=IDLE_RECHECK_SECONDS)
             if raw is not None:
                 _handle(conn, raw)
+            else:  # quiet for a while: is the token still good? (logout, password change)
+                _recheck_idle(conn)
     except ConnectionClosed:
         pass
     except _Revoked as exc:
@@ -143,7 +144,15 @@ def websocket(ws) -> None:
             conn.close()
 
 
-def _authenticate(ws) -> User | None:
+def _recheck_idle(conn: Connection) -> None:
+    try:
+        conn.fresh_user(max_age=IDLE_RECHECK_SECONDS)
+    except Unauthorized as exc:
+        conn.error(exc)
+        raise _Revoked(exc.message) from None
+
+
+def _authenticate(ws) -> tuple[User, dict] | None:
     token = request.args.get("token")
     try:
         if not token:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import websocket
 from bson import ObjectId
@@ -14,6 +16,7 @@ from common.wallet.reconcile import reconcile
 from tests.support.chatkit import FREE, PAID, Api, set_balance, tokens_of
 from tests.support.services import wait_for
 from tests.support.wsclient import WsClient
+from web.ws import USER_REUSE_SECONDS
 
 
 def _nothing_changed(uid: str) -> None:
@@ -244,3 +247,17 @@ def test_short_prompts_travel_on_the_message_and_long_ones_are_queried(live, fak
     for mid in queued:  # the carried prompt does not outlive the answer
         assert "prompt" not in ChatMessage._get_collection().find_one({"_id": ObjectId(mid)})
     assert reconcile() == []
+
+
+def test_a_logged_out_token_stops_its_open_socket(live, user, ws, api):
+    """A socket reuses its user for a few seconds; the next re-check sees the logout and the
+    socket is told and closed (4401), without charging or storing anything."""
+    ws.send(type="ping")
+    assert ws.recv(10) == {"type": "pong"}
+    assert api.post("/api/auth/logout").status_code == 200
+    time.sleep(USER_REUSE_SECONDS + 0.2)
+    ws.send(type="chat.send", requestId="after", message="still signed in?", models=[FREE])
+    err = ws.recv(10)
+    assert (err["type"], err["code"], err["requestId"]) == ("error", "UNAUTHORIZED", "after")
+    assert _close_code(ws) == 4401
+    assert ChatMessage.objects.count() == 0 and tokens_of(user[0]["id"])["reserved"] == 0
