@@ -95,7 +95,9 @@ def login_required(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         verify_jwt_in_request()
-        user = current_user
+        # The User itself, not flask-jwt-extended's request-bound proxy: services may hand it
+        # to other greenlets or threads.
+        user = current_user._get_current_object()
         g.user = user
         g.user_snapshot = lambda: snapshot(User.objects(id=user.id).first() or user)
         return fn(*args, **kwargs)

@@ -9,6 +9,7 @@ enqueued, so a worker always finds what it was sent for.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,24 +77,65 @@ class _Plan:
 
 
 def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
-    """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model."""
+    """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model.
+
+    The three writes before the enqueue — today's request count (Redis), the holds and the
+    messages (MongoDB) — do not depend on each other, so they run at once (each is a round trip
+    on the path to the first delta). If any fails, the others are undone and the first failure
+    in the documented order (daily limit, then balance) is raised.
+    """
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     _check_content(text)
     _check_paywall(cmd.user, models)
-    counted = _count_daily(cmd.user, len(models))
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
-    try:
-        plans = _hold_all(cmd.user, session, text, models, max_tokens)
-    except Exception:
-        _uncount_daily(cmd.user, counted)
-        raise
-    result = _store(cmd, session, text, plans, user_message_id)
+    plans = _plan_all(session, text, models, max_tokens)
+    result = _documents(cmd, session, text, plans, user_message_id)
+    daily, held, stored = _concurrently(
+        lambda: _count_daily(cmd.user, len(models)),
+        lambda: _hold_all(cmd.user, plans),
+        lambda: _insert(result),
+    )
+    failure = next((r for r in (daily, held, stored) if isinstance(r, BaseException)), None)
+    if failure is not None:
+        _undo(cmd.user, plans, result, daily, held, stored)
+        raise failure
     result.user_after = plans[-1].user_after if plans else None
     for msg in result.messages:
         _enqueue_one(msg, enqueue)
     _note_session(cmd, result, text, new_session=session is None)
     return result
+
+
+def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Run `calls` at once (greenlets under gevent, threads otherwise); each result is the
+    call's value or the exception it raised."""
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # handed back to the caller, who decides
+            results[i] = exc
+
+    helpers = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(calls))]
+    for helper in helpers:
+        helper.start()
+    run(0)
+    for helper in helpers:
+        helper.join()
+    return results
+
+
+def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, stored) -> None:
+    """Take back whichever of the three writes succeeded (each step is safe to repeat)."""
+    if not isinstance(daily, BaseException):
+        _uncount_daily(user, daily)
+    if not isinstance(held, BaseException):
+        _release(user, plans, "send failed")
+    if not isinstance(stored, BaseException):
+        ids = [result.user_message.id, *(m.id for m in result.messages)]
+        ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -197,32 +239,49 @@ def daily_used(user: User) -> int:
 # -- holds and documents --------------------------------------------------------------------------
 
 
-def _prior_turns(session: ChatSession | None, model_id: str) -> list[dict]:
+def _history(session: ChatSession | None) -> list[ChatMessage]:
     if session is None:
         return []
-    turns = []
-    for m in ChatMessage.objects(sessionId=session.sessionId).order_by("createdAt", "id"):
-        if m.role == "user" or (
-            m.role == "assistant" and m.status == "done" and m.modelId == model_id
-        ):
-            turns.append({"role": m.role, "content": m.content or ""})
-    return turns
+    return list(
+        ChatMessage.objects(sessionId=session.sessionId)
+        .order_by("createdAt", "id")
+        .only("role", "content", "modelId", "status")
+    )
 
 
-def _hold_all(user: User, session, text: str, models: list, max_tokens: int) -> list[_Plan]:
+def _turns_for(history: list[ChatMessage], model_id: str) -> list[dict]:
+    """The user's turns and this model's finished answers (what this model said before)."""
+    return [
+        {"role": m.role, "content": m.content or ""}
+        for m in history
+        if m.role == "user"
+        or (m.role == "assistant" and m.status == "done" and m.modelId == model_id)
+    ]
+
+
+def _plan_all(session, text: str, models: list, max_tokens: int) -> list[_Plan]:
+    """Per model: the message id, the conversation it will see (trimmed to its context window)
+    and the hold it needs. Reads the session's history once; writes nothing."""
+    history = _history(session)
+    plans = []
+    for model in models:
+        window = int(getattr(model, "contextWindow", 0) or 4096)
+        room = min(max_tokens, max(1, window // 2))
+        turns = trim(
+            _turns_for(history, model.modelId) + [{"role": "user", "content": text}],
+            window - room,
+        )
+        plans.append(_Plan(model, ObjectId(), room, estimate_prompt(turns) + room, turns))
+    return plans
+
+
+def _hold_all(user: User, plans: list[_Plan]) -> list[_Plan]:
     """One hold per model; all or none (earlier holds are released if a later one fails)."""
-    plans: list[_Plan] = []
+    held: list[_Plan] = []
     # The pools as just read; each hold's answer gives the next one's view (one round trip each).
     hint = user.to_mongo().get("tokens") or {}
     try:
-        for model in models:
-            window = int(getattr(model, "contextWindow", 0) or 4096)
-            room = min(max_tokens, max(1, window // 2))
-            turns = trim(
-                _prior_turns(session, model.modelId) + [{"role": "user", "content": text}],
-                window - room,
-            )
-            plan = _Plan(model, ObjectId(), room, estimate_prompt(turns) + room, turns)
+        for plan in plans:
             hold = wallet.reserve(
                 user.id,
                 plan.estimate,
@@ -234,17 +293,17 @@ def _hold_all(user: User, session, text: str, models: list, max_tokens: int) -> 
             )
             plan.user_after = hold.user_after
             hint = (hold.user_after or {}).get("tokens") or {}
-            plans.append(plan)
+            held.append(plan)
     except InsufficientTokens as exc:
-        _release(user, plans, "insufficient tokens for another model")
-        required = sum(p.estimate for p in plans) + exc.required
+        _release(user, held, "insufficient tokens for another model")
+        required = sum(p.estimate for p in plans)
         raise InsufficientTokens(
-            required=required, available=exc.available + sum(p.estimate for p in plans)
+            required=required, available=exc.available + sum(p.estimate for p in held)
         ) from None
     except Exception:
-        _release(user, plans, "send failed")
+        _release(user, held, "send failed")
         raise
-    return plans
+    return held
 
 
 def _release(user: User, plans: list[_Plan], reason: str) -> None:
@@ -252,10 +311,14 @@ def _release(user: User, plans: list[_Plan], reason: str) -> None:
         wallet.release(user.id, str(plan.message_id), reason=reason)
 
 
-def _store(
-    cmd: SendCommand, session: ChatSession | None, text: str, plans: list[_Plan], user_message_id
+def _documents(
+    cmd: SendCommand,
+    session: ChatSession | None,
+    text: str,
+    plans: list[_Plan],
+    user_message_id: ObjectId,
 ) -> SendResult:
-    """Insert the user message and the pending assistant messages in one round trip.
+    """The user message and one pending assistant message per model, not yet stored.
 
     A new session's document is written after the tasks are enqueued (`_note_session`): the
     worker needs only the messages, and this keeps the session write off the first delta's path.
@@ -270,14 +333,13 @@ def _store(
         status="done",
     )
     messages = [_assistant(cmd, session, user_msg, plan) for plan in plans]
-    try:
-        ChatMessage._get_collection().insert_many(
-            [m.to_mongo() for m in [user_msg, *messages]], ordered=True
-        )
-    except Exception:
-        _release(cmd.user, plans, "could not store the message")
-        raise
     return SendResult(session, user_msg, messages)
+
+
+def _insert(result: SendResult) -> None:
+    """Store the user message and the pending assistant messages in one round trip."""
+    docs = [m.to_mongo() for m in [result.user_message, *result.messages]]
+    ChatMessage._get_collection().insert_many(docs, ordered=True)
 
 
 def _note_session(cmd: SendCommand, result: SendResult, text: str, new_session: bool) -> None:

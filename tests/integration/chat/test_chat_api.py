@@ -9,7 +9,9 @@ import websocket
 from bson import ObjectId
 
 from common.chat.models import ChatMessage, ChatSession
-from common.chat.send import PROMPT_INLINE_BYTES, SendCommand, send
+from common.chat.send import PROMPT_INLINE_BYTES, SendCommand, _daily_key, send
+from common.errors import AppError
+from common.redis_client import get_redis
 from common.streaming import channel
 from common.users.models import User
 from common.wallet.reconcile import reconcile
@@ -261,3 +263,30 @@ def test_a_logged_out_token_stops_its_open_socket(live, user, ws, api):
     assert (err["type"], err["code"], err["requestId"]) == ("error", "UNAUTHORIZED", "after")
     assert _close_code(ws) == 4401
     assert ChatMessage.objects.count() == 0 and tokens_of(user[0]["id"])["reserved"] == 0
+
+
+@pytest.mark.parametrize(
+    "balance, requests_today, code",
+    [
+        (10, 0, "INSUFFICIENT_TOKENS"),  # the hold fails; the count and the insert are undone
+        (10_000, 50, "DAILY_LIMIT"),  # the count fails; the hold and the insert are undone
+        (10, 50, "DAILY_LIMIT"),  # both fail: the daily limit comes first, as documented
+    ],
+)
+def test_concurrent_send_writes_are_undone_on_refusal(live, user, balance, requests_today, code):
+    from common.chat.send import daily_used
+
+    owner = User.objects(id=user[0]["id"]).first()
+    set_balance(user[0]["id"], balance)
+    owner.reload()
+    if requests_today:
+        get_redis().set(_daily_key(owner), requests_today)
+    before = daily_used(owner)
+    with pytest.raises(AppError) as refused:
+        send(SendCommand(user=owner, message="hello", models=[FREE]), lambda mid: None)
+    assert refused.value.code == code
+    assert ChatMessage.objects.count() == 0 and ChatSession.objects.count() == 0
+    t = tokens_of(user[0]["id"])
+    assert (t["holds"], t["reserved"], t["balance"]) == ({}, 0, balance)
+    assert daily_used(owner) == before
+    assert reconcile() == []
