@@ -1,16 +1,16 @@
 """MongoDB connection per process, and transactions where the server supports them.
 
 Correctness never rests on transactions (nx-27017 and standalone servers have none): services use
-single-document conditional updates and unique keys, and `transaction()` only adds all-or-nothing
+single-document conditional updates and unique keys, and `in_transaction()` only adds all-or-nothing
 on top where `hello` reports a replica set or mongos.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TypeVar
 
 import mongoengine
 import pymongo
@@ -20,6 +20,7 @@ from pymongo.database import Database
 from config import get_settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _state: dict = {"pid": None, "uri": None, "txn": None}
 
@@ -51,15 +52,17 @@ def supports_transactions() -> bool:
     return _state["txn"]
 
 
-@contextlib.contextmanager
-def transaction() -> Iterator[ClientSession | None]:
-    """Yield a session inside a transaction where supported, else `None` (plain writes)."""
+def in_transaction(work: Callable[[ClientSession | None], T]) -> T:
+    """Run `work(session)` in one transaction where supported, else `work(None)` (plain writes).
+
+    pymongo's `with_transaction` retries the whole of `work` on a transient error (a write
+    conflict with a concurrent update) and on an unknown commit result, so `work` must only
+    write through `session` and be safe to run again after an abort.
+    """
     if not supports_transactions():
-        yield None
-        return
-    client = get_db().client
-    with client.start_session() as session, session.start_transaction():
-        yield session
+        return work(None)
+    with get_db().client.start_session() as session:
+        return session.with_transaction(work)
 
 
 def ping(timeout: float = 2.0) -> None:

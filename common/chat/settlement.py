@@ -11,7 +11,8 @@ The assistant message itself is the settlement record. Ending is, in this order:
    user's usage counters ride on step 2's hold-closing update, so they too count once);
 4. the final frame (`done` / `cancelled` / `error`) — the channel stores at most one.
 
-Steps 1-3 run inside `common.db.transaction()` where the server has transactions. A crash after
+Steps 1-3 run inside one transaction (`common.db.in_transaction`, retried on transient
+errors) where the server has transactions. A crash after
 step 1 leaves a final message with an open hold; `finish(...)` (from a redelivered task or the
 reaper) completes steps 2-4 from the message alone.
 """
@@ -58,10 +59,12 @@ def messages():
 def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessage | None:
     """Move `msg` (matching `claim`, e.g. its status and token) to `outcome`, then settle and
     publish. Returns the final message, or None if another runner had already ended it."""
-    with db.transaction() as session:
+    fields = _final_fields(outcome)
+
+    def settle_all(session) -> tuple[ChatMessage, dict | None] | None:
         doc = messages().find_one_and_update(
             {"_id": msg.id, **claim},
-            {"$set": _final_fields(outcome), "$unset": {"claimToken": "", "prompt": ""}},
+            {"$set": fields, "$unset": {"claimToken": "", "prompt": ""}},
             return_document=True,
             session=session,
         )
@@ -70,6 +73,12 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
         final = ChatMessage._from_son(doc)
         user_after = _close_hold(final, session)
         _apply_stats(final, session)
+        return final, user_after
+
+    ended = db.in_transaction(settle_all)
+    if ended is None:
+        return None
+    final, user_after = ended
     _publish_final(final, user_after)
     return final
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 
+from pymongo.errors import OperationFailure
+
 from common import db
 
 
@@ -30,9 +32,34 @@ def test_connect_is_per_process_and_reopens_after_a_fork(settings):
 
 
 def test_transactions_are_detected_from_hello(settings):
-    # nx-27017 reports no replica set, so the helper runs the block without a session.
+    # nx-27017 reports no replica set, so the helper runs the work without a session.
     assert db.supports_transactions() is False
-    with db.transaction() as session:
-        assert session is None
+    seen = []
+
+    def work(session):
+        seen.append(session)
         db.get_db()["scratch"].insert_one({"n": 1}, session=session)
+        return "done"
+
+    assert db.in_transaction(work) == "done"
+    assert seen == [None]
     assert db.get_db()["scratch"].count_documents({}) == 1
+
+
+def test_a_transient_transaction_error_runs_the_work_again(settings, monkeypatch):
+    """Where transactions exist, a write conflict aborts the attempt and pymongo retries it.
+    (nx-27017 accepts sessions and transactions, so the real `with_transaction` runs here.)"""
+    monkeypatch.setattr(db, "supports_transactions", lambda: True)
+    attempts = []
+
+    def work(session):
+        attempts.append(session)
+        db.get_db()["scratch"].insert_one({"attempt": len(attempts)}, session=session)
+        if len(attempts) == 1:
+            conflict = OperationFailure("WriteConflict", code=112)
+            conflict._add_error_label("TransientTransactionError")
+            raise conflict
+        return len(attempts)
+
+    assert db.in_transaction(work) == 2
+    assert all(s is not None for s in attempts)
