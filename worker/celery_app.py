@@ -28,6 +28,9 @@ def make_celery() -> Celery:
         broker_url=settings.broker_url,
         result_backend=settings.result_backend,
         result_expires=3600,
+        # One result backend per process. Celery otherwise builds one per thread, and under the
+        # gevent pool every task runs on a new greenlet: a backend built for every task.
+        result_backend_thread_safe=True,
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",

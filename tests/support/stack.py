@@ -21,7 +21,8 @@ from tests.support.services import VENV_BIN, Proc, free_port, wait_for
 
 WEB_COMMAND = ["gunicorn", "-k", "gevent", "--worker-connections", "2000", "-w", "1"]
 WORKER_COMMAND = ["celery", "-A", "worker.celery_app", "worker", "-Q", "chat,default"]
-WORKER_POOL = ["--pool", "threads", "--concurrency", "64"]
+# As in the Procfile: a chat task waits on the network, so one process runs hundreds at once.
+WORKER_POOL = ["--pool", "gevent", "--concurrency", "500"]
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
