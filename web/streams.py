@@ -9,7 +9,6 @@ whose seq it already sent, so the client sees every chunk once, in order, with n
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -24,9 +23,10 @@ log = logging.getLogger(__name__)
 
 class Outbox:
     """Serialises every send to one socket on its own writer thread, so a slow client never
-    stalls the listener or another socket."""
+    stalls the listener or another socket. Frames that queue up while a write is in progress go
+    out together in the next write (each its own websocket frame)."""
 
-    def __init__(self, send: Callable[[str], None]):
+    def __init__(self, send: Callable[[list[str]], None]):
         self._send = send
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -47,13 +47,19 @@ class Outbox:
 
     def _drain(self) -> None:
         while True:
-            text = self._queue.get()
-            if text is None or self.closed:
+            texts = [self._queue.get()]
+            while texts[-1] is not None and not self._queue.empty():
+                texts.append(self._queue.get_nowait())
+            last = len(texts) if texts[-1] is not None else len(texts) - 1
+            if self.closed:
                 return
             try:
-                self._send(text)
+                if last:
+                    self._send(texts[:last])
             except Exception:  # the socket is gone; the reader loop will notice and clean up
                 self.closed = True
+                return
+            if last < len(texts):
                 return
 
     def close(self) -> None:
@@ -95,12 +101,15 @@ class Subscription:
         if self.ended:
             self.hub.detach(self)
 
-    def on_live(self, raw: str) -> None:
+    def on_live(self, payload: str) -> None:
+        """One pub/sub message: one frame, or several joined by newlines (`channel`)."""
+        frames = channel.split_frames(payload)
         with self._lock:
             if not self._ready:
-                self._pending.append(raw)
+                self._pending.extend(frames)
                 return
-            self._emit(raw)
+            for raw in frames:
+                self._emit(raw)
         if self.ended:
             self.hub.detach(self)
 
@@ -111,14 +120,13 @@ class Subscription:
     def _emit(self, raw: str) -> None:
         if self.ended:
             return
-        frame = json.loads(raw)
-        if frame.get("type") == "chunk":
-            seq = int(frame.get("seq", 0))
-            if seq <= self.last_seq:
-                return
-            self.last_seq = seq
-        else:
+        seq = channel.chunk_seq(raw)
+        if seq is None:  # the final frame: done, error or cancelled
             self.ended = True
+        elif seq <= self.last_seq:
+            return
+        else:
+            self.last_seq = seq
         self.outbox.put(raw)
 
 

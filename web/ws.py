@@ -49,13 +49,13 @@ USER_REUSE_SECONDS = 5.0
 IDLE_RECHECK_SECONDS = 30.0  # a socket that sends nothing re-checks its token this often
 
 
-def send_text(ws, text: str) -> None:
-    """Send one text frame completely. simple-websocket's own `send` uses `socket.send`, which
-    may write only part of a frame when the socket buffer is full (seen under load as corrupt
-    frames on the client); `sendall` writes all of it."""
+def send_texts(ws, texts: list[str]) -> None:
+    """Send text frames completely, in one write. simple-websocket's own `send` uses
+    `socket.send`, which may write only part of a frame when the socket buffer is full (seen
+    under load as corrupt frames on the client); `sendall` writes all of it."""
     if not ws.connected:
         raise ConnectionClosed(ws.close_reason, ws.close_message)
-    ws.sock.sendall(ws.ws.send(TextMessage(data=text)))
+    ws.sock.sendall(b"".join(ws.ws.send(TextMessage(data=text)) for text in texts))
 
 
 class _Revoked(Exception):
@@ -67,7 +67,7 @@ class Connection:
 
     def __init__(self, ws, user: User, claims: dict):
         self.ws, self.user_id, self.claims = ws, user.id, claims
-        self.outbox = Outbox(functools.partial(send_text, ws))
+        self.outbox = Outbox(functools.partial(send_texts, ws))
         self.subs: dict[str, Subscription] = {}
         self.remember(user)
 

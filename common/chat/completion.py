@@ -238,11 +238,12 @@ def _check(run: _Run) -> None:
 
 
 def _consume(run: _Run, events) -> None:
+    publisher = _Publisher(run)
     try:
         for event in events:
             if isinstance(event, TextDelta):
                 if event.text:
-                    _publish(run, event.text)
+                    publisher.put(event.text)
             elif isinstance(event, Usage):
                 run.usage = event
             elif isinstance(event, Finish):
@@ -251,21 +252,79 @@ def _consume(run: _Run, events) -> None:
         close = getattr(events, "close", None)
         if close:
             close()  # stops the generation upstream on cancel
+        publisher.close()  # what arrived is published (or the cancel that stopped it raised)
 
 
-def _publish(run: _Run, text: str) -> None:
-    if run.lost.is_set():
-        raise _Lost()
-    result = channel.publish_chunk(run.mid, run.seq + 1, text)  # also checks for a cancel
-    if result == channel.CANCELLED:
-        raise _Cancelled()
-    if result != channel.PUBLISHED:
-        raise _Lost()
-    run.seq += 1
-    run.parts.append(text)
-    run.last_at = time.monotonic()
-    if run.first_at is None:
-        run.first_at = run.last_at
+MAX_BATCH = 64  # deltas per publish call
+
+
+class _Publisher:
+    """Publishes a run's deltas from its own thread (a greenlet under the gevent pool).
+
+    The reading loop hands each delta over and goes straight back to the provider. While one
+    publish round trip is in flight, the deltas that arrive meanwhile queue up and go together
+    in the next call, each still its own frame and seq. Without a backlog that is one call per
+    delta, made as soon as it arrives; under load, far fewer round trips than deltas.
+    """
+
+    def __init__(self, run: _Run):
+        self.run = run
+        self._pending: list[str] = []
+        self._closing = False
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name=f"publish-{run.mid}", daemon=True)
+        self._thread.start()
+
+    def put(self, text: str) -> None:
+        if self.failure is not None:
+            raise self.failure  # a cancel, a lost lease or Redis stopped the stream
+        with self._lock:
+            self._pending.append(text)
+        self._wake.set()
+
+    def close(self) -> None:
+        """Publish what is queued, then stop; raises whatever stopped the publishing."""
+        with self._lock:
+            self._closing = True
+        self._wake.set()
+        self._thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    batch = self._pending[:MAX_BATCH]
+                    del self._pending[:MAX_BATCH]
+                    closing = self._closing
+                    if not batch and not closing:
+                        self._wake.clear()  # under the lock: a `put` after this sets it again
+                if batch:
+                    self._publish(batch)
+                elif closing:
+                    return
+                else:
+                    self._wake.wait()
+        except BaseException as exc:  # handed to the reading loop by `put` / `close`
+            self.failure = exc
+
+    def _publish(self, batch: list[str]) -> None:
+        run = self.run
+        if run.lost.is_set():
+            raise _Lost()
+        result = channel.publish_chunks(run.mid, run.seq + 1, batch)  # also checks for a cancel
+        if result == channel.CANCELLED:
+            raise _Cancelled()
+        if result != channel.PUBLISHED:
+            raise _Lost()
+        run.seq += len(batch)
+        run.parts.extend(batch)
+        run.last_at = time.monotonic()
+        if run.first_at is None:
+            run.first_at = run.last_at
 
 
 # -- outcomes -----------------------------------------------------------------------------------

@@ -5,12 +5,14 @@ Frames are JSON text exactly as the websocket sends them. For message `m`:
 - `aipasta:streambuf:<m>` (list): every frame in order; chunk `seq` s sits at index s-1, and the
   one final frame (`done`, `error` or `cancelled`) comes last. It expires after
   `stream_buffer_ttl`, so a client that reconnects later still gets everything it missed.
-- `aipasta:stream:<m>` (pub/sub channel): the same frames, live. Web processes listen with one
-  pattern subscription (`aipasta:stream:*`) and fan out to their sockets.
+- `aipasta:stream:<m>` (pub/sub channel): the same frames, live. One pub/sub message carries one
+  or more frames, joined by newlines (JSON text never holds a raw newline): chunks the worker
+  read from the provider in one go travel together. Web processes listen with one pattern
+  subscription (`aipasta:stream:*`) and fan out to their sockets, a frame each.
 - `aipasta:streamfinal:<m>`: set when the final frame is stored; nothing is appended after it.
 
-Append-and-publish is one Lua script, so a chunk is stored only if it is the next `seq` and no
-final frame exists: a second runner of the same task cannot add a duplicate or a gap.
+Append-and-publish is one Lua script, so chunks are stored only if the first is the next `seq`
+and no final frame exists: a second runner of the same task cannot add a duplicate or a gap.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ CHANNEL_PREFIX = "aipasta:stream:"
 CHANNEL_PATTERN = CHANNEL_PREFIX + "*"
 FINAL_TYPES = ("done", "error", "cancelled")
 
+# KEYS: buffer, final flag, cancel flag. ARGV: kind, first seq, ttl, channel, frame, frame, ...
 _APPEND = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if ARGV[1] == 'chunk' then
   if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
   if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[2]) - 1 then return 0 end
 else
-  redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
 end
-redis.call('RPUSH', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[3])
+local frames = {unpack(ARGV, 5)}
+redis.call('RPUSH', KEYS[1], unpack(frames))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], table.concat(frames, '\\n'))
 return 1
 """
 
@@ -89,19 +93,52 @@ def message_id_of(channel_name: str) -> str:
 PUBLISHED, REFUSED, CANCELLED = 1, 0, -1
 
 
-def _append(message_id: str, kind: str, seq: int, frame: dict) -> int:
+def _append(message_id: str, kind: str, seq: int, frames: list[str]) -> int:
     ttl = get_settings().stream_buffer_ttl
     keys = [_buffer_key(message_id), _final_key(message_id), _cancel_key(message_id)]
-    args = [kind, seq, json.dumps(frame, separators=(",", ":")), ttl, channel(message_id)]
+    args = [kind, seq, ttl, channel(message_id), *frames]
     return int(_script(_APPEND)(keys=keys, args=args))
+
+
+def _dumps(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"))
+
+
+def chunk_frame(message_id: str, seq: int, delta: str) -> str:
+    """A chunk frame's JSON text. Its fixed key order lets `chunk_seq` read it without parsing."""
+    return _dumps({"type": "chunk", "messageId": message_id, "seq": seq, "delta": delta})
+
+
+_CHUNK_HEAD = '{"type":"chunk",'
+
+
+def chunk_seq(raw: str) -> int | None:
+    """A chunk frame's seq; None for any other frame (the final ones). The fan-out reads this
+    for every chunk, so a frame made by `chunk_frame` is sliced rather than decoded."""
+    if raw.startswith(_CHUNK_HEAD):
+        start = raw.index('"seq":', len(_CHUNK_HEAD)) + 6
+        return int(raw[start : raw.index(",", start)])
+    frame = json.loads(raw)
+    return int(frame.get("seq", 0)) if frame.get("type") == "chunk" else None
+
+
+def split_frames(payload: str) -> list[str]:
+    """The frames of one pub/sub message."""
+    return payload.split("\n")
 
 
 def publish_chunk(message_id: str, seq: int, delta: str) -> int:
     """Store and publish chunk `seq`: PUBLISHED; REFUSED if it is not the next one or the stream
     has ended; CANCELLED if a cancel was requested (checked in the same script, so a cancel
     costs no extra round trip per delta and nothing is published after the request)."""
-    frame = {"type": "chunk", "messageId": message_id, "seq": seq, "delta": delta}
-    return _append(message_id, "chunk", seq, frame)
+    return publish_chunks(message_id, seq, [delta])
+
+
+def publish_chunks(message_id: str, first_seq: int, deltas: list[str]) -> int:
+    """Store and publish chunks `first_seq`, `first_seq + 1`, ... in one round trip (each its
+    own frame and seq), with `publish_chunk`'s answers; all or none are stored."""
+    frames = [chunk_frame(message_id, first_seq + i, d) for i, d in enumerate(deltas)]
+    return _append(message_id, "chunk", first_seq, frames)
 
 
 def publish_final(message_id: str, frame: dict) -> bool:
@@ -109,7 +146,7 @@ def publish_final(message_id: str, frame: dict) -> bool:
     if frame.get("type") not in FINAL_TYPES:
         raise ValueError(f"not a final frame: {frame.get('type')}")
     final = {**frame, "messageId": message_id}
-    return _append(message_id, "final", int(frame.get("seq", 0)), final) == PUBLISHED
+    return _append(message_id, "final", int(frame.get("seq", 0)), [_dumps(final)]) == PUBLISHED
 
 
 def buffered(message_id: str) -> list[str]:

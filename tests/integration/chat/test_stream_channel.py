@@ -72,3 +72,63 @@ def test_frames_arriving_during_the_replay_are_held_then_deduplicated(settings):
     wait_for(lambda: len(out.frames) >= 2, 10, what="the replay")
     assert [f["seq"] for f in out.frames] == [1, 2]
     sub.stop()
+
+
+def test_a_batch_is_stored_as_separate_frames_and_published_as_one_message(settings):
+    from common.redis_client import get_redis
+
+    mid = "e" * 24
+    listener = get_redis().pubsub()
+    listener.subscribe(channel.channel(mid))
+    wait_for(lambda: listener.get_message(timeout=1), 5, what="the subscription")
+    assert channel.publish_chunks(mid, 1, ["a", "b\nc", "d"]) == channel.PUBLISHED
+    assert channel.publish_chunks(mid, 3, ["again"]) == channel.REFUSED  # not the next seq
+    assert channel.publish_chunks(mid, 5, ["gap"]) == channel.REFUSED
+    message = wait_for(lambda: listener.get_message(timeout=1), 5, what="the batch")
+    frames = channel.split_frames(message["data"])
+    assert [json.loads(f) for f in frames] == [
+        {"type": "chunk", "messageId": mid, "seq": 1, "delta": "a"},
+        {"type": "chunk", "messageId": mid, "seq": 2, "delta": "b\nc"},
+        {"type": "chunk", "messageId": mid, "seq": 3, "delta": "d"},
+    ]
+    assert channel.buffered(mid) == frames  # the replay buffer keeps one frame per seq
+    assert [channel.chunk_seq(f) for f in frames] == [1, 2, 3]
+    assert channel.chunk_seq(json.dumps({"type": "chunk", "seq": 7, "delta": "x"})) == 7
+    assert channel.chunk_seq(json.dumps({"type": "done", "seq": 3})) is None
+    channel.request_cancel(mid)
+    assert channel.publish_chunks(mid, 4, ["e", "f"]) == channel.CANCELLED
+    assert channel.chunk_count(mid) == 3
+    listener.close()
+
+
+def test_a_live_batch_fans_out_frame_by_frame_skipping_what_was_sent(settings):
+    hub, out, mid = Hub(), Collector(), "f" * 24
+    channel.publish_chunks(mid, 1, ["a", "b"])
+    sub = Subscription(hub, out, mid, after_seq=0)
+    sub.start()  # replays 1 and 2
+    frames = [channel.chunk_frame(mid, seq, d) for seq, d in ((2, "b"), (3, "c"), (4, "d"))]
+    sub.on_live("\n".join(frames))  # 2 arrives again with the next ones
+    wait_for(lambda: len(out.frames) >= 4, 10, what="the live batch")
+    assert [(f["seq"], f["delta"]) for f in out.frames] == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    sub.stop()
+
+
+def test_the_outbox_sends_frames_queued_during_a_write_together_in_order():
+    from web.streams import Outbox
+
+    writes: list[list[str]] = []
+    first_write_started, release = threading.Event(), threading.Event()
+
+    def send(texts: list[str]) -> None:
+        writes.append(list(texts))
+        first_write_started.set()
+        release.wait(5)  # a slow client: the first write blocks
+
+    box = Outbox(send)
+    box.put("1")
+    assert first_write_started.wait(5)
+    for text in ("2", "3", "4"):
+        box.put(text)
+    release.set()
+    box.flush_and_close()
+    assert writes == [["1"], ["2", "3", "4"]]
