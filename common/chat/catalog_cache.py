@@ -2,6 +2,9 @@
 
 Both tiers look a model up for every message; the catalog changes at most every few minutes,
 so a few seconds of memory saves a database round trip on the path to the first delta.
+
+When an entry expires, one caller re-reads it while the others keep using the old copy: under
+load (hundreds of sends at once) an expiry costs one query, not one per waiting send.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 TTL_SECONDS = 10.0
 
 _cache: dict[str, tuple[float, object]] = {}
+_refreshing: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -21,9 +25,19 @@ def model(model_id: str):
     hit = _cache.get(model_id)
     if hit and now - hit[0] < TTL_SECONDS:
         return hit[1]
-    from common.catalog.service import get_model
+    if hit:
+        with _lock:
+            if model_id in _refreshing:
+                return hit[1]  # someone is re-reading it; this copy is seconds old
+            _refreshing.add(model_id)
+    try:
+        from common.catalog.service import get_model
 
-    found = get_model(model_id)
-    with _lock:
-        _cache[model_id] = (now, found)
-    return found
+        found = get_model(model_id)
+        with _lock:
+            _cache[model_id] = (time.monotonic(), found)
+        return found
+    finally:
+        if hit:
+            with _lock:
+                _refreshing.discard(model_id)
