@@ -245,6 +245,8 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
 
 
 def _publish_final(msg: ChatMessage, user_after: dict | None = None) -> None:
-    if channel.has_final(str(msg.id)):
+    """The channel keeps only the first final frame, so publishing again is harmless; the
+    check first only saves the user read that a frame without `user_after` needs."""
+    if user_after is None and channel.has_final(str(msg.id)):
         return
     channel.publish_final(str(msg.id), final_frame_for(msg, user_after))
