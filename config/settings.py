@@ -78,6 +78,8 @@ class Settings:
     blocked_terms: tuple[str, ...] = ()
     hold_lease_seconds: int = 30
     stream_buffer_ttl: int = 3600
+    # Sends one web process works on at once; the rest wait their turn in arrival order.
+    send_concurrency: int = 8
 
     extra: Mapping[str, str] = field(default_factory=dict)
 

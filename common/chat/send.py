@@ -17,6 +17,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from common.admission import Admission
 from common.chat import catalog_cache, sessions
 from common.chat.dates import as_aware
 from common.chat.models import ChatMessage, ChatSession, MessageOptions
@@ -76,6 +77,10 @@ class _Plan:
     user_after: dict | None = None
 
 
+# Sends in progress per process; later ones wait their turn (see `common.admission`).
+_sends = Admission(lambda: get_settings().send_concurrency)
+
+
 def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model.
 
@@ -84,6 +89,11 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     on the path to the first delta). If any fails, the others are undone and the first failure
     in the documented order (daily limit, then balance) is raised.
     """
+    with _sends.slot():
+        return _send(cmd, enqueue)
+
+
+def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     _check_content(text)
