@@ -38,6 +38,8 @@ from tests.support.stack import Stack
 
 MODEL = "fake/echo"
 DELTAS = [f"tok{i} " for i in range(20)]
+# Settings the environment may override for an experiment (e.g. SEND_CONCURRENCY=4).
+TUNABLES = ("SEND_CONCURRENCY",)
 SCENARIO = {"deltas": DELTAS, "first_delay": 0.05, "interval": 0.01}
 
 
@@ -90,19 +92,23 @@ def run_direct(base_url: str, n: int) -> dict:
 # -- through AI Pasta -----------------------------------------------------------------------------
 
 
-async def pasta_once(ws_url: str, token: str, go: asyncio.Event) -> tuple[float, float, int, int]:
+async def pasta_once(
+    ws_url: str, token: str, go: asyncio.Event
+) -> tuple[float, float, int, int, float]:
     async with websockets.connect(f"{ws_url}?token={token}", max_size=None) as ws:
         await go.wait()
         t0 = time.perf_counter()
         await ws.send(
             json.dumps({"type": "chat.send", "requestId": "b", "message": "hi", "models": [MODEL]})
         )
-        first = last = None
+        first = last = accepted = None
         seqs: list[int] = []
         text = ""
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
-            if frame["type"] == "chunk":
+            if frame["type"] == "accepted":
+                accepted = time.perf_counter() - t0
+            elif frame["type"] == "chunk":
                 last = time.perf_counter()
                 first = first or last
                 seqs.append(frame["seq"])
@@ -115,7 +121,7 @@ async def pasta_once(ws_url: str, token: str, go: asyncio.Event) -> tuple[float,
         dup = len(seqs) - len(set(seqs))
         if text != "".join(DELTAS):
             lost = max(lost, 1)
-        return first - t0, last - first, lost, dup
+        return first - t0, last - first, lost, dup, accepted
 
 
 async def run_pasta_async(ws_url: str, tokens: list[str]) -> dict:
@@ -129,6 +135,7 @@ async def run_pasta_async(ws_url: str, tokens: list[str]) -> dict:
         "phase": [r[1] for r in results],
         "lost": sum(r[2] for r in results),
         "dup": sum(r[3] for r in results),
+        "accepted": [r[4] for r in results],
     }
 
 
@@ -283,6 +290,15 @@ def report(rows: list[dict], idle: tuple[int, int, float] | None) -> None:
             f"{s99p:>5.1f}ms {s50p / s50d:>5.2f}x | {p['lost']:>4} {p['dup']:>4} | {r['peak'] / 2**20:>11.1f}"
         )
     print(
+        "\nTime to the `accepted` frame through AI Pasta (the send's own work, before any delta):"
+    )
+    for r in rows:
+        acc = r["pasta"]["accepted"]
+        print(
+            f"  N={r['n']:>4}: p10 {pct(acc, 10) * ms:.1f} ms, p50 {pct(acc, 50) * ms:.1f} ms, "
+            f"p90 {pct(acc, 90) * ms:.1f} ms"
+        )
+    print(
         "\nCPU per message through AI Pasta (ms; the 2 cores are shared by every process listed):"
     )
     for r in rows:
@@ -314,6 +330,7 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "BCRYPT_ROUNDS": "4",
         }
+        env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
         settings = use_settings(load_settings(env))
         from web import create_app
 
@@ -335,7 +352,7 @@ def main() -> None:
             for n in args.n:
                 pooled = {
                     "direct": {"ttfd": [], "phase": [], "bad": 0},
-                    "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0},
+                    "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0, "accepted": []},
                 }
                 cpu = dict.fromkeys(pids, 0.0)
                 with PeakRss(pid) as peak:
@@ -350,6 +367,7 @@ def main() -> None:
                             pooled["pasta"][k] += p[k]
                         pooled["pasta"]["lost"] += p["lost"]
                         pooled["pasta"]["dup"] += p["dup"]
+                        pooled["pasta"]["accepted"] += p["accepted"]
                 per_message = {k: v * 1000 / (n * args.rounds) for k, v in cpu.items()}
                 rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per_message})
             if args.warm:
