@@ -289,7 +289,8 @@ def _hold_all(user: User, plans: list[_Plan]) -> list[_Plan]:
     """One hold per model; all or none (earlier holds are released if a later one fails)."""
     held: list[_Plan] = []
     # The pools as just read; each hold's answer gives the next one's view (one round trip each).
-    hint = user.to_mongo().get("tokens") or {}
+    tokens = user.tokens
+    hint = {"freeTokens": tokens.freeTokens or 0, "purchasedTokens": tokens.purchasedTokens or 0}
     try:
         for plan in plans:
             hold = wallet.reserve(
