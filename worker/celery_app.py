@@ -28,8 +28,9 @@ def make_celery() -> Celery:
         broker_url=settings.broker_url,
         result_backend=settings.result_backend,
         result_expires=3600,
-        # One result backend per process. Celery otherwise builds one per thread, and under the
-        # gevent pool every task runs on a new greenlet: a backend built for every task.
+        # One result backend per process. Celery otherwise builds one per thread, and under
+        # gevent (the worker's pool, gunicorn's web worker) every task and every request runs on
+        # a new greenlet: a backend (a Redis client) built for every task and every send.
         result_backend_thread_safe=True,
         task_serializer="json",
         accept_content=["json"],

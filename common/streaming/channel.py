@@ -127,16 +127,11 @@ def split_frames(payload: str) -> list[str]:
     return payload.split("\n")
 
 
-def publish_chunk(message_id: str, seq: int, delta: str) -> int:
-    """Store and publish chunk `seq`: PUBLISHED; REFUSED if it is not the next one or the stream
-    has ended; CANCELLED if a cancel was requested (checked in the same script, so a cancel
-    costs no extra round trip per delta and nothing is published after the request)."""
-    return publish_chunks(message_id, seq, [delta])
-
-
 def publish_chunks(message_id: str, first_seq: int, deltas: list[str]) -> int:
-    """Store and publish chunks `first_seq`, `first_seq + 1`, ... in one round trip (each its
-    own frame and seq), with `publish_chunk`'s answers; all or none are stored."""
+    """Store and publish chunks `first_seq`, `first_seq + 1`, ... in one round trip, each its
+    own frame and seq; all or none are stored. PUBLISHED; REFUSED if the first is not the next
+    seq or the stream has ended; CANCELLED if a cancel was requested (checked in the same
+    script, so a cancel costs no extra round trip and nothing is published after it)."""
     frames = [chunk_frame(message_id, first_seq + i, d) for i, d in enumerate(deltas)]
     return _append(message_id, "chunk", first_seq, frames)
 

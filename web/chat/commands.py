@@ -5,14 +5,6 @@ from __future__ import annotations
 from common.chat.send import SendCommand, SendResult, send
 
 
-class _Enqueued:
-    """What `send_task` hands back: just the id. Celery's default `AsyncResult` would build a
-    result backend (a Redis client) per thread — per greenlet under gevent, i.e. per socket."""
-
-    def __init__(self, task_id: str):
-        self.id = task_id
-
-
 def enqueue_completion(message_id: str) -> None:
     from worker.celery_app import celery
 
@@ -23,7 +15,6 @@ def enqueue_completion(message_id: str) -> None:
         args=[message_id],
         queue="chat",
         ignore_result=True,
-        result_cls=_Enqueued,
     )
 
 

@@ -24,13 +24,13 @@ class Collector:
 
 def test_chunks_are_appended_in_order_once_and_nothing_after_the_final(settings):
     mid = "a" * 24
-    assert channel.publish_chunk(mid, 1, "x") == channel.PUBLISHED
-    assert channel.publish_chunk(mid, 1, "x") == channel.REFUSED  # a duplicate
-    assert channel.publish_chunk(mid, 3, "z") == channel.REFUSED  # a gap
-    assert channel.publish_chunk(mid, 2, "y") == channel.PUBLISHED
+    assert channel.publish_chunks(mid, 1, ["x"]) == channel.PUBLISHED
+    assert channel.publish_chunks(mid, 1, ["x"]) == channel.REFUSED  # a duplicate
+    assert channel.publish_chunks(mid, 3, ["z"]) == channel.REFUSED  # a gap
+    assert channel.publish_chunks(mid, 2, ["y"]) == channel.PUBLISHED
     assert channel.publish_final(mid, {"type": "done", "seq": 2})
     assert not channel.publish_final(mid, {"type": "error", "seq": 2})
-    assert channel.publish_chunk(mid, 3, "late") == channel.REFUSED
+    assert channel.publish_chunks(mid, 3, ["late"]) == channel.REFUSED
     frames = [json.loads(f) for f in channel.buffered(mid)]
     assert [f.get("seq") for f in frames] == [1, 2, 2] and frames[-1]["type"] == "done"
     assert channel.chunk_count(mid) == 2
@@ -38,20 +38,20 @@ def test_chunks_are_appended_in_order_once_and_nothing_after_the_final(settings)
 
 def test_cancel_flag_stops_the_next_chunk(settings):
     mid = "b" * 24
-    assert channel.publish_chunk(mid, 1, "x") == channel.PUBLISHED
+    assert channel.publish_chunks(mid, 1, ["x"]) == channel.PUBLISHED
     channel.request_cancel(mid)
-    assert channel.publish_chunk(mid, 2, "y") == channel.CANCELLED
+    assert channel.publish_chunks(mid, 2, ["y"]) == channel.CANCELLED
     assert channel.publish_final(mid, {"type": "cancelled", "seq": 1})
 
 
 def test_subscribe_replays_after_seq_then_goes_live_without_gap_or_duplicate(settings):
     hub, out, mid = Hub(), Collector(), "c" * 24
     for seq in (1, 2, 3):
-        channel.publish_chunk(mid, seq, f"d{seq}")
+        channel.publish_chunks(mid, seq, [f"d{seq}"])
     sub = Subscription(hub, out, mid, after_seq=1)
     sub.start()
     for seq in (4, 5):
-        channel.publish_chunk(mid, seq, f"d{seq}")
+        channel.publish_chunks(mid, seq, [f"d{seq}"])
     channel.publish_final(mid, {"type": "done", "seq": 5})
     wait_for(lambda: out.frames and out.frames[-1]["type"] == "done", 10, what="the done frame")
     assert [f.get("seq") for f in out.frames] == [2, 3, 4, 5, 5]
@@ -61,12 +61,12 @@ def test_subscribe_replays_after_seq_then_goes_live_without_gap_or_duplicate(set
 
 def test_frames_arriving_during_the_replay_are_held_then_deduplicated(settings):
     hub, out, mid = Hub(), Collector(), "d" * 24
-    channel.publish_chunk(mid, 1, "a")
+    channel.publish_chunks(mid, 1, ["a"])
     sub = Subscription(hub, out, mid, after_seq=0)
     hub.attach(sub)
     # Live frames seen before the buffer is read (one of them also in the buffer).
     sub.on_live(json.dumps({"type": "chunk", "messageId": mid, "seq": 1, "delta": "a"}))
-    channel.publish_chunk(mid, 2, "b")
+    channel.publish_chunks(mid, 2, ["b"])
     sub.on_live(json.dumps({"type": "chunk", "messageId": mid, "seq": 2, "delta": "b"}))
     sub.resync()
     wait_for(lambda: len(out.frames) >= 2, 10, what="the replay")
