@@ -9,12 +9,11 @@ from common.admission import Admission
 
 
 def test_at_most_size_run_at_once_and_the_rest_enter_in_arrival_order():
-    size = {"n": 2}
-    gate = Admission(lambda: size["n"])
+    gate = Admission(lambda: 2)
     entered: list[int] = []
     running, peak = [0], [0]
     lock = threading.Lock()
-    release = threading.Event()
+    leave = [threading.Event() for _ in range(8)]
 
     def work(i: int) -> None:
         with gate.slot():
@@ -22,8 +21,7 @@ def test_at_most_size_run_at_once_and_the_rest_enter_in_arrival_order():
                 entered.append(i)
                 running[0] += 1
                 peak[0] = max(peak[0], running[0])
-            release.wait(5)
-            time.sleep(0.01)
+            leave[i].wait(5)
             with lock:
                 running[0] -= 1
 
@@ -34,10 +32,17 @@ def test_at_most_size_run_at_once_and_the_rest_enter_in_arrival_order():
         threads.append(t)
         time.sleep(0.02)  # arrive one after another, each queued behind the last
     assert entered == [0, 1]  # two in, six waiting
-    release.set()
+    for i in range(6):  # one leaves at a time: the longest-waiting one comes in
+        leave[i].set()
+        deadline = time.monotonic() + 5
+        while len(entered) < i + 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert entered == list(range(i + 3))
+    for i in (6, 7):
+        leave[i].set()
     for t in threads:
         t.join(10)
-    assert entered == list(range(8)) and peak[0] == 2
+    assert peak[0] == 2
 
 
 def test_a_changed_setting_takes_effect_for_later_callers():
