@@ -72,6 +72,11 @@ class Rates:
 LEGACY_RATES = Rates(PER, PER)
 
 
+def stored_rates(stored: dict | None) -> Rates:
+    """The rates stored on a message (`LEGACY_RATES` for one held before rates were stored)."""
+    return Rates.from_dict(stored) if stored else LEGACY_RATES
+
+
 @dataclass(frozen=True)
 class Charge:
     """What one answer is charged, as its receipt shows it."""
