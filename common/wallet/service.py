@@ -286,6 +286,10 @@ def _place_hold(
         "tokens.freeTokens": {"$gte": take_free},
         "tokens.purchasedTokens": {"$gte": take_purchased},
     }
+    if take_purchased and "free" in pools:
+        # Purchased tokens only once the free pool is empty: a stale view of it (a caller's
+        # hint) must not leave free tokens unspent, so the pool must be exactly as seen.
+        condition["tokens.freeTokens"] = take_free
     if active_only:
         condition["isActive"] = True
     hold = {
