@@ -169,6 +169,7 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             "modelId": msg.modelId,
             "status": msg.status,
             "usage": {"prompt": msg.usage.promptTokens, "completion": msg.usage.completionTokens},
+            "rates": dict(msg.rates) if msg.rates else None,  # the entry explains its amount
         }
         usage = {
             "usage.totalRequests": 1,

@@ -94,6 +94,7 @@ def test_a_free_and_a_paid_model_are_each_charged_their_own_rate(live, fake, ws,
             -from_free,
             -(charged - from_free),
         )
+        assert entry["details"]["rates"] == rates.as_dict()
         msg = ChatMessage.objects(id=mid).first()
         assert msg.receipt == done["receipt"] and msg.providerCost == _cost(*prices)
         receipts[model] = done["receipt"]
