@@ -185,6 +185,28 @@ def test_a_catalog_price_change_after_the_hold_does_not_change_the_charge(
     assert reconcile() == []
 
 
+def test_a_catalog_price_change_mid_answer_does_not_change_the_charge(live, fake, ws, pro, tariff):
+    """The stream outlasts the worker's 10 s memory of the model (`catalog_cache`), so a rule
+    that looked the price up again at the end would see the new one."""
+    held_rates = pricing.rates_for(*PAID_PRICES, tariff)
+    deltas = [f"s{i} " for i in range(26)]
+    fake.scenario(PAID, deltas=deltas, interval=0.5, usage=USAGE)
+    mid, _ = _send(ws, PAID, maxTokens=400)
+    ws.until(lambda f: f["type"] == "chunk" and f["seq"] == 2)
+    models = default_models()
+    next(m for m in models if m["id"] == PAID)["pricing"].update(prompt="0", completion="0")
+    fake.set_models(models)  # the paid model turns free mid-answer
+    invalidate_cache()
+    sync_provider("openrouter")
+    done = ws.finals([mid], timeout=90)[mid]
+    assert done["type"] == "done" and done["seq"] == len(deltas), done
+    expected = pricing.tokens_for(USAGE["prompt_tokens"], USAGE["completion_tokens"], held_rates)
+    assert done["receipt"]["rates"] == held_rates.as_dict()
+    assert done["charged"] == done["receipt"]["charged"] == expected
+    assert done["user"]["tokens"]["balance"] == 10_000 - expected
+    assert reconcile() == []
+
+
 def test_estimate_answers_hold_and_likely_per_model_and_places_nothing(live, api, pro, tariff):
     body = {"message": "how much would this cost?", "models": [FREE, PAID]}
     body["options"] = {"maxTokens": 300}
