@@ -172,3 +172,8 @@ def test_the_token_value_is_at_most_what_any_paid_plan_sells_a_token_for():
     for plan in DEFAULT_PLANS:
         if plan.get("unlocksPaidModels"):
             assert settings.token_value_inr <= plan["price"] / 100 / plan["tokens"], plan["id"]
+
+
+def test_a_message_held_before_rates_were_stored_is_charged_at_the_old_flat_rate():
+    assert pricing.stored_rates(None) == pricing.LEGACY_RATES == Rates(1000, 1000)
+    assert pricing.stored_rates({"prompt": 1000, "completion": 2125}) == Rates(1000, 2125)
