@@ -315,7 +315,8 @@ def _plan_all(session, text: str, models: list, max_tokens: int) -> list[_Plan]:
         )
         prompt, rates = estimate_prompt(turns), catalog.rates_of(model)
         hold = pricing.hold_for(prompt, room, rates)
-        plans.append(_Plan(model, ObjectId(), room, hold, turns, None, prompt, rates))
+        plan = _Plan(model, ObjectId(), room, hold, turns, prompt_estimate=prompt, rates=rates)
+        plans.append(plan)
     return plans
 
 
