@@ -7,6 +7,7 @@ out of the box; in production (`APP_ENV=production`) a missing `MONGODB_URI` or 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -50,6 +51,14 @@ class Settings:
     max_message_chars: int = 32_000
     max_body_bytes: int = 1_000_000
     model_cache_seconds: int = 900
+
+    # Pricing (common/wallet/pricing.py, docs/chat.md "What an answer costs").
+    token_value_inr: float = 0.0005  # one wallet token's worth: ₹1 = 2,000 tokens
+    usd_inr: float = 85.0  # rupees per US dollar, to turn provider prices into rupees
+    price_margin: float = 0.25  # added to the provider's cost on paid models
+    free_model_rate: int = 1000  # wallet tokens per 1K tokens on a free model (both sides)
+    openai_compat_prompt_price: float = 0.0  # USD per 1M tokens on OPENAI_COMPAT_BASE_URL
+    openai_compat_completion_price: float = 0.0
 
     allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5000")
     rate_limit_auth: str = "20/minute"
@@ -143,6 +152,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _validate(settings: Settings, env: Mapping[str, str]) -> None:
+    _validate_pricing(settings)
     if not settings.is_production:
         return
     problems = []
@@ -151,6 +161,23 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     secret = settings.jwt_secret_key
     if secret == DEV_JWT_SECRET or len(secret) < 32:
         problems.append("JWT_SECRET_KEY must be set to a random string of at least 32 characters")
+    if problems:
+        raise ConfigError("Refusing to start: " + "; ".join(problems))
+
+
+def _validate_pricing(settings: Settings) -> None:
+    numbers = (settings.token_value_inr, settings.usd_inr, settings.price_margin)
+    problems = [] if all(map(math.isfinite, numbers)) else ["pricing settings must be finite"]
+    if not settings.token_value_inr > 0:
+        problems.append("TOKEN_VALUE_INR must be above 0")
+    if not settings.usd_inr > 0:
+        problems.append("USD_INR must be above 0")
+    if not settings.price_margin > -1:
+        problems.append("PRICE_MARGIN must be above -1")
+    if settings.free_model_rate < 0:
+        problems.append("FREE_MODEL_RATE must not be negative")
+    if min(settings.openai_compat_prompt_price, settings.openai_compat_completion_price) < 0:
+        problems.append("OPENAI_COMPAT_*_PRICE must not be negative")
     if problems:
         raise ConfigError("Refusing to start: " + "; ".join(problems))
 

@@ -12,6 +12,11 @@ Where the list comes from, in order:
 
 The list is kept in the default order: the guide's preferred free models in its order, other
 free models by name, then paid models by prompt price.
+
+Hygiene: a model whose listed price is negative, not a number, infinite or absurd
+(`pricing.price_problem`) is not offered: it is not stored, and a stored copy becomes
+unavailable. "Free" means both prices are zero. Each model in the list carries its `rates`
+(wallet tokens per 1K prompt / completion tokens) and `typicalCost` (a typical answer's cost).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from common.providers.base import ALL_FAILURES, ModelInfo
 from common.providers.registry import PROVIDER_NAMES, provider_for
 from common.redis_client import get_redis
 from common.users.models import utcnow
+from common.wallet import pricing
 from config import get_settings
 
 log = logging.getLogger(__name__)
@@ -75,9 +81,34 @@ FALLBACK_MODELS: tuple[ModelInfo, ...] = (
 
 
 def is_free(info: ModelInfo) -> bool:
-    return info.model_id.endswith(":free") or (
-        info.prompt_price == 0 and info.completion_price == 0
-    )
+    return pricing.is_free(info.prompt_price, info.completion_price)
+
+
+def offered(infos: list[ModelInfo]) -> list[ModelInfo]:
+    """The models whose prices can be sold; the others are logged and left out."""
+    kept = []
+    for info in infos:
+        problem = pricing.price_problem(info.prompt_price, info.completion_price)
+        if problem:
+            log.warning("catalog: not offering %s/%s: %s", info.provider, info.model_id, problem)
+        else:
+            kept.append(info)
+    return kept
+
+
+def rates_of(model: AIModel | dict) -> pricing.Rates:
+    """The model's rates under the current settings (from its per-token USD prices)."""
+    d = model if isinstance(model, dict) else model.to_mongo().to_dict()
+    prices = d.get("pricing") or {}
+    tariff = pricing.Tariff.from_settings(get_settings())
+    return pricing.rates_for(prices.get("prompt", 0.0), prices.get("completion", 0.0), tariff)
+
+
+def sellable(model: AIModel | dict) -> bool:
+    """Can this stored model be sold? (A copy stored before the hygiene rule may not be.)"""
+    d = model if isinstance(model, dict) else model.to_mongo().to_dict()
+    prices = d.get("pricing") or {}
+    return pricing.price_problem(prices.get("prompt", 0.0), prices.get("completion", 0.0)) is None
 
 
 def sort_rank(model_id: str, free: bool) -> int:
@@ -93,17 +124,20 @@ def _per_1k(per_token: float) -> float:
 def model_view(doc: AIModel | dict) -> dict:
     """The model as DESIGN.md shows it to clients (from a document or its stored fields)."""
     d = doc if isinstance(doc, dict) else doc.to_mongo().to_dict()
-    pricing = d.get("pricing") or {}
+    prices = d.get("pricing") or {}
+    rates = rates_of(d) if sellable(d) else None
     return {
         "modelId": d["modelId"],
         "name": d.get("name") or d["modelId"],
         "provider": d.get("provider", "openrouter"),
         "description": d.get("description") or "",
-        "pricing": {"input": pricing.get("input", 0.0), "output": pricing.get("output", 0.0)},
+        "pricing": {"input": prices.get("input", 0.0), "output": prices.get("output", 0.0)},
+        "rates": rates.as_dict() if rates else None,
+        "typicalCost": pricing.typical_cost(rates) if rates else None,
         "contextWindow": d.get("contextWindow", 4096),
         "capabilities": list(d.get("capabilities") or []),
         "isFree": bool(d.get("isFree", True)),
-        "isAvailable": bool(d.get("isAvailable", True)),
+        "isAvailable": bool(d.get("isAvailable", True)) and rates is not None,
     }
 
 
@@ -157,6 +191,7 @@ def _upsert_op(info: ModelInfo, now: datetime) -> UpdateOne:
 
 def upsert_models(models: list[ModelInfo]) -> int:
     """Insert or update these models by `modelId`; safe to repeat. Returns how many."""
+    models = offered(models)
     if not models:
         return 0
     now = utcnow()
@@ -169,7 +204,7 @@ def sync_provider(name: str) -> int:
 
     Raises the provider's failure (the stored models stay as they were). Returns the count.
     """
-    models = provider_for(name).list_models()
+    models = offered(provider_for(name).list_models())
     upsert_models(models)
     listed = [catalog_id(name, m.model_id) for m in models]
     AIModel.objects(provider=name, modelId__nin=listed, isAvailable=True).update(
@@ -216,7 +251,7 @@ def invalidate_cache() -> None:
 
 def _stored_list() -> list[dict]:
     docs = sorted(AIModel.objects(isAvailable=True), key=_default_key)
-    return [model_view(d) for d in docs]
+    return [model_view(d) for d in docs if sellable(d)]
 
 
 def _lock_seconds() -> int:

@@ -35,6 +35,7 @@ from common.providers.base import (
 )
 from common.streaming import channel
 from common.users.models import utcnow
+from common.wallet import pricing
 from config import get_settings
 
 log = logging.getLogger(__name__)
@@ -330,25 +331,30 @@ class _Publisher:
 # -- outcomes -----------------------------------------------------------------------------------
 
 
-def _prompt_estimate(run: _Run) -> int:
-    return max(0, run.msg.reserved - (run.msg.metadata.maxTokens or 0)) if run.msg.metadata else 0
+def _prompt_estimate(msg: ChatMessage) -> int:
+    if msg.promptEstimate is not None:
+        return msg.promptEstimate
+    # Held before the estimate was stored: it was `reserved - maxTokens` at one token per token.
+    return max(0, msg.reserved - (msg.metadata.maxTokens or 0)) if msg.metadata else 0
 
 
 def _charged_outcome(run: _Run, status: str) -> Outcome:
-    """Charge the provider's usage when it reported one, else our estimate of what was used."""
-    if run.usage is not None:
-        prompt, completion = run.usage.prompt_tokens, run.usage.completion_tokens
-        charge = run.usage.total_tokens or prompt + completion
-        cost = run.usage.cost
-    elif run.seq == 0:  # nothing generated (cancelled before the first delta)
-        prompt = completion = charge = 0
-        cost = 0.0
-    else:
-        prompt, completion = _prompt_estimate(run), estimate_tokens(run.text)
-        charge, cost = prompt + completion, None
-    if cost is None:
-        cost = _price(run.msg.modelId, prompt, completion)
-    return _timed(run, Outcome(status, run.text, prompt, completion, charge, cost, run.seq))
+    """The charge by the rule (`common.wallet.pricing`), at the rates the message was held at."""
+    msg, usage = run.msg, run.usage
+    charge = pricing.charge_for(
+        pricing.stored_rates(msg.rates),
+        msg.reserved,
+        (usage.prompt_tokens, usage.completion_tokens) if usage else None,
+        _prompt_estimate(msg),
+        estimate_tokens(run.text),
+        generated=run.seq > 0,
+    )
+    reported = usage.cost if usage else None
+    prompt, completion = charge.prompt_tokens, charge.completion_tokens
+    cost = reported if reported is not None else _price(msg.modelId, prompt, completion)
+    outcome = Outcome(status, run.text, prompt, completion, charge.tokens, cost, run.seq)
+    outcome.estimated, outcome.provider_cost = charge.estimated, reported
+    return _timed(run, outcome)
 
 
 def _price(model_id: str, prompt: int, completion: int) -> float:

@@ -88,6 +88,13 @@ class ChatMessage(Document):
     cost = FloatField(default=0.0)  # provider's reported cost (USD), when reported
     charged = IntField(default=0)  # tokens taken from the wallet for this message
     reserved = IntField(default=0)  # the hold placed for it
+    # What the charge needs, fixed at send time (common/wallet/pricing.py): the prompt estimate
+    # and the rates the hold was placed at, so a catalog price change cannot alter the charge.
+    promptEstimate = IntField()  # noqa: N815
+    rates = DictField(default=None)  # {prompt, completion}: wallet tokens per 1K tokens
+    # Set when the answer is charged (done / cancelled): DESIGN.md's receipt.
+    receipt = DictField(default=None)
+    providerCost = FloatField()  # noqa: N815  the provider's own reported cost (USD), if sent
     metadata = EmbeddedDocumentField(MessageOptions, default=MessageOptions)
     error = DictField()  # {code, message, reason}
     lastSeq = IntField(default=0)  # noqa: N815  last chunk seq published

@@ -18,6 +18,7 @@ from typing import Any
 from bson import ObjectId
 
 from common.admission import Admission
+from common.catalog import service as catalog
 from common.chat import catalog_cache, sessions
 from common.chat.dates import as_aware
 from common.chat.models import ChatMessage, ChatSession, MessageOptions
@@ -32,6 +33,7 @@ from common.errors import (
 )
 from common.redis_client import get_redis
 from common.users.models import User, utcnow
+from common.wallet import pricing
 from common.wallet import service as wallet
 from config import get_settings
 
@@ -72,9 +74,11 @@ class _Plan:
     model: Any  # catalog AIModel
     message_id: ObjectId
     max_tokens: int
-    estimate: int
+    estimate: int  # the hold (common/wallet/pricing.hold_for)
     turns: list[dict] = field(default_factory=list)
     user_after: dict | None = None
+    prompt_estimate: int = 0
+    rates: pricing.Rates = pricing.LEGACY_RATES
 
 
 # Sends in progress per process; later ones wait their turn (see `common.admission`).
@@ -115,6 +119,34 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         _enqueue_one(msg, enqueue)
     _note_session(cmd, result, text, new_session=session is None)
     return result
+
+
+@dataclass(frozen=True)
+class ModelEstimate:
+    model_id: str
+    hold: int  # what a send would hold (the 402 threshold)
+    likely: int  # the prompt and a typical answer (pricing.likely_for)
+    prompt_estimate: int
+    max_tokens: int
+    rates: pricing.Rates
+
+
+def estimate(cmd: SendCommand) -> list[ModelEstimate]:
+    """Per model, the hold `send(cmd)` would place and the likely charge. Validates as a send
+    does (same errors) but checks no plan, limit or balance and writes nothing."""
+    text, models, max_tokens = _validate(cmd)
+    session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
+    return [
+        ModelEstimate(
+            p.model.modelId,
+            p.estimate,
+            pricing.likely_for(p.prompt_estimate, p.max_tokens, p.rates),
+            p.prompt_estimate,
+            p.max_tokens,
+            p.rates,
+        )
+        for p in _plan_all(session, text, models, max_tokens)
+    ]
 
 
 def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
@@ -184,7 +216,7 @@ def _validate(cmd: SendCommand) -> tuple[str, list, int]:
 
 def _model(model_id: str):
     model = catalog_cache.model(model_id)
-    if not getattr(model, "isAvailable", True):
+    if not getattr(model, "isAvailable", True) or not catalog.sellable(model):
         raise ProviderUnavailable(
             f"{model_id} is unavailable right now. Pick another model.", {"modelId": model_id}
         )
@@ -281,7 +313,10 @@ def _plan_all(session, text: str, models: list, max_tokens: int) -> list[_Plan]:
             _turns_for(history, model.modelId) + [{"role": "user", "content": text}],
             window - room,
         )
-        plans.append(_Plan(model, ObjectId(), room, estimate_prompt(turns) + room, turns))
+        prompt, rates = estimate_prompt(turns), catalog.rates_of(model)
+        hold = pricing.hold_for(prompt, room, rates)
+        plan = _Plan(model, ObjectId(), room, hold, turns, prompt_estimate=prompt, rates=rates)
+        plans.append(plan)
     return plans
 
 
@@ -379,6 +414,8 @@ def _assistant(
         parentId=user_msg.id,
         status="pending",
         reserved=plan.estimate,
+        promptEstimate=plan.prompt_estimate,
+        rates=plan.rates.as_dict(),
         prompt=plan.turns if _prompt_size(plan.turns) <= PROMPT_INLINE_BYTES else None,
         metadata=MessageOptions(
             temperature=cmd.options.temperature, maxTokens=plan.max_tokens, topP=cmd.options.top_p

@@ -29,6 +29,7 @@ from common.errors import AppError
 from common.streaming import channel
 from common.users.models import User, utcnow
 from common.users.snapshot import snapshot, snapshot_from_doc
+from common.wallet import pricing
 from common.wallet import service as wallet
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class Outcome:
     duration_ms: float | None = None
     tokens_per_second: float | None = None
     moderation_reason: str | None = None
+    estimated: bool = False  # the provider reported no usage; the counts are our estimate
+    provider_cost: float | None = None  # the provider's own reported cost (USD), if sent
 
 
 def messages():
@@ -59,7 +62,7 @@ def messages():
 def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessage | None:
     """Move `msg` (matching `claim`, e.g. its status and token) to `outcome`, then settle and
     publish. Returns the final message, or None if another runner had already ended it."""
-    fields = _final_fields(outcome)
+    fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome)}
 
     def settle_all(session) -> tuple[ChatMessage, dict | None] | None:
         doc = messages().find_one_and_update(
@@ -140,6 +143,18 @@ def _final_fields(o: Outcome) -> dict[str, Any]:
     return fields
 
 
+def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
+    """The receipt of a charged answer, at the rates stored on it at send time. Its free /
+    purchased split is filled in once the wallet has decided it (`_close_hold`)."""
+    if o.status not in CHARGED_STATUSES:
+        return {}
+    charge = pricing.Charge(o.prompt_tokens, o.completion_tokens, o.estimated, o.charge)
+    fields = {"receipt": pricing.receipt(charge, pricing.stored_rates(msg.rates), o.provider_cost)}
+    if o.provider_cost is not None:
+        fields["providerCost"] = o.provider_cost
+    return fields
+
+
 def _close_hold(msg: ChatMessage, session) -> dict | None:
     """Settle (or release) the message's hold; returns the user document if this call closed it.
 
@@ -154,6 +169,7 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             "modelId": msg.modelId,
             "status": msg.status,
             "usage": {"prompt": msg.usage.promptTokens, "completion": msg.usage.completionTokens},
+            "rates": dict(msg.rates) if msg.rates else None,  # the entry explains its amount
         }
         usage = {
             "usage.totalRequests": 1,
@@ -169,11 +185,12 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             session=session,
             also_inc=usage,
         )
-        if result.charged != msg.charged:  # an earlier settlement of this key decided the amount
-            messages().update_one(
-                {"_id": msg.id}, {"$set": {"charged": result.charged}}, session=session
-            )
-            msg.charged = result.charged
+        # The wallet's answer stands (an earlier settlement of this key may have decided it); it
+        # is stored with the stats flag (`_apply_stats`), so exactly once.
+        msg.charged = result.charged
+        if msg.receipt is not None:
+            split = {"fromFree": result.from_free, "fromPurchased": result.from_purchased}
+            msg.receipt = {**msg.receipt, "charged": result.charged, **split}
         return result.user_after
     return wallet.release(msg.userId, key, reason=msg.status, session=session).user_after
 
@@ -184,7 +201,7 @@ def _apply_stats(msg: ChatMessage, session) -> None:
         return
     flagged = messages().update_one(
         {"_id": msg.id, "statsApplied": {"$ne": True}},
-        {"$set": {"statsApplied": True}},
+        {"$set": {"statsApplied": True, "charged": msg.charged, "receipt": msg.receipt}},
         session=session,
     )
     if not flagged.modified_count:
@@ -222,6 +239,7 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
             "content": msg.content,
             "usage": usage,
             "charged": msg.charged,
+            "receipt": msg.receipt,
             "user": user,
         }
     if msg.status == "cancelled":
@@ -230,6 +248,7 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
             "messageId": mid,
             "seq": seq,
             "charged": msg.charged,
+            "receipt": msg.receipt,
             "user": user,
         }
     error = dict(msg.error or {})

@@ -1,19 +1,31 @@
-"""The plans on sale: listing, lookup, their JSON, and the default catalogue."""
+"""The plans on sale: listing, lookup, their JSON, and the default catalogue.
+
+A plan's JSON says what its tokens buy (`buys`, and a sentence added to `description`): how many
+typical answers (`common.wallet.pricing.typical_cost`) on a free model and, for plans that
+unlock paid models, on the `REFERENCE_MODELS` the catalog has, at today's rates.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from common.catalog import service as catalog
+from common.catalog.models import AIModel
 from common.errors import NotFound
 from common.payments.models import Plan, PlanLimits
 from common.payments.subscriptions import limits_for
+from common.wallet import pricing
+from config import get_settings
+
+# The paid models a plan's "≈ N answers on X" names, when the catalog has them.
+REFERENCE_MODELS = ("openai/gpt-4o", "anthropic/claude-3.5-sonnet")
 
 # Token packs (durationDays 0) only add purchased tokens; plans also set the subscription.
 DEFAULT_PLANS: list[dict[str, Any]] = [
     {
         "id": "tokens-50k",
         "name": "Token Pack 50K",
-        "description": "50,000 tokens to spend on any model. They never expire.",
+        "description": "50,000 tokens for the models your plan includes. They never expire.",
         "price": 9_900,
         "tokens": 50_000,
         "plan": "free",
@@ -23,7 +35,7 @@ DEFAULT_PLANS: list[dict[str, Any]] = [
     {
         "id": "tokens-250k",
         "name": "Token Pack 250K",
-        "description": "250,000 tokens to spend on any model. They never expire.",
+        "description": "250,000 tokens for the models your plan includes. They never expire.",
         "price": 39_900,
         "tokens": 250_000,
         "plan": "free",
@@ -60,11 +72,42 @@ def plan_limits(plan: Plan) -> dict[str, int]:
     return limits_for(plan.plan, own)
 
 
+def buys(plan: Plan) -> list[dict[str, Any]]:
+    """How many typical answers the plan's tokens buy: on a free model, then (for plans that
+    unlock paid models) on each reference model the catalog offers."""
+    tariff = pricing.Tariff.from_settings(get_settings())
+    free = pricing.rates_for(0, 0, tariff)
+    out = [{"modelId": None, "name": "a free model", "answers": _answers(plan, free)}]
+    if plan.unlocksPaidModels:
+        docs = {d.modelId: d for d in AIModel.objects(modelId__in=list(REFERENCE_MODELS))}
+        for model_id in REFERENCE_MODELS:
+            doc = docs.get(model_id)
+            if doc is not None and doc.isAvailable and catalog.sellable(doc):
+                answers = _answers(plan, catalog.rates_of(doc))
+                out.append({"modelId": model_id, "name": doc.name, "answers": answers})
+    return out
+
+
+def _answers(plan: Plan, rates: pricing.Rates) -> int:
+    return pricing.answers_for(plan.tokens or 0, rates)
+
+
+def _buys_sentence(bought: list[dict[str, Any]]) -> str:
+    parts = [f"≈ {b['answers']:,} answers on {b['name']}" for b in bought]
+    typical = f"{pricing.TYPICAL_PROMPT_TOKENS} tokens in, {pricing.TYPICAL_COMPLETION_TOKENS} out"
+    return f"Its tokens buy {', '.join(parts)} (a typical answer: {typical})."
+
+
 def to_json(plan: Plan) -> dict[str, Any]:
+    bought = buys(plan) if plan.tokens else []
+    description = plan.description or ""
+    if bought:
+        description = f"{description} {_buys_sentence(bought)}".strip()
     return {
         "id": plan.id,
         "name": plan.name,
-        "description": plan.description,
+        "description": description,
+        "buys": bought,
         "price": plan.price,
         "currency": plan.currency,
         "tokens": plan.tokens,

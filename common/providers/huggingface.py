@@ -17,6 +17,7 @@ from common.providers.openai_format import (
     OpenAIFormatClient,
     _error_payload,
     guess_capabilities,
+    price_value,
 )
 
 
@@ -44,8 +45,8 @@ class HuggingFaceProvider(OpenAIFormatClient):
             name=str(entry.get("name") or model_id),
             provider=self.name,
             description=str(entry.get("description") or f"{model_id} on Hugging Face"),
-            prompt_price=float(pricing.get("input") or 0) / 1_000_000,
-            completion_price=float(pricing.get("output") or 0) / 1_000_000,
+            prompt_price=price_value(pricing.get("input") or 0) / 1_000_000,
+            completion_price=price_value(pricing.get("output") or 0) / 1_000_000,
             context_window=int(context),
             capabilities=guess_capabilities(model_id),
         )

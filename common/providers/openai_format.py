@@ -14,6 +14,7 @@ provider learns to stop generating.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -137,6 +138,16 @@ def _read_chunks(raw: urllib3.response.HTTPResponse) -> Iterator[bytes]:
         if not data:
             return
         yield data
+
+
+def price_value(value: Any) -> float:
+    """A listed price as a float, NaN when it is not a number (the catalog refuses NaN)."""
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def parse_usage(usage: dict) -> Usage:

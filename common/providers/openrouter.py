@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from common.providers.base import ChatRequest, ModelInfo
-from common.providers.openai_format import OpenAIFormatClient, guess_capabilities
+from common.providers.openai_format import OpenAIFormatClient, guess_capabilities, price_value
 
 
 def _price(pricing: dict, key: str) -> float:
-    try:
-        return max(0.0, float(pricing.get(key) or 0))
-    except (TypeError, ValueError):
-        return 0.0  # "-1" style placeholders for variable-priced routers
+    """The price as listed; a bad one (negative, "-1" for variable-priced routers, text) is
+    passed on as it is, or as NaN, so the catalog refuses the model rather than sell it free."""
+    value = pricing.get(key)
+    return 0.0 if value is None or value == "" else price_value(value)
 
 
 class OpenRouterProvider(OpenAIFormatClient):

@@ -43,7 +43,11 @@ def _build(name: str, settings: Settings) -> OpenAIFormatClient:
         )
     if name == "openai":
         return OpenAICompatProvider(
-            settings.openai_compat_base_url, settings.openai_compat_api_key, **timeouts
+            settings.openai_compat_base_url,
+            settings.openai_compat_api_key,
+            prompt_price=settings.openai_compat_prompt_price,
+            completion_price=settings.openai_compat_completion_price,
+            **timeouts,
         )
     raise ValidationError(f"Unknown provider {name!r}.", {"providers": list(PROVIDER_NAMES)})
 

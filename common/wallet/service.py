@@ -78,6 +78,17 @@ class Settlement:
     applied_now: bool  # False when an earlier call had already closed the hold
     # The user document right after this call closed the hold (None if it closed nothing).
     user_after: dict | None = field(default=None, compare=False, repr=False)
+    # Where the charge came from (free tokens first), as its ledger entry records it.
+    from_free: int = 0
+    from_purchased: int = 0
+
+
+def _settled(key: str, entry: dict | None, applied: bool, after: dict | None = None):
+    """The `Settlement` that `entry` (the key's ledger entry) records."""
+    if entry is None:
+        return Settlement(key, 0, applied, after)
+    split = {"from_free": -int(entry["free"]), "from_purchased": -int(entry["purchased"])}
+    return Settlement(key, -entry["amount"], applied, after, **split)
 
 
 def users() -> Collection:
@@ -275,6 +286,10 @@ def _place_hold(
         "tokens.freeTokens": {"$gte": take_free},
         "tokens.purchasedTokens": {"$gte": take_purchased},
     }
+    if take_purchased and "free" in pools:
+        # Purchased tokens only once the free pool is empty: a stale view of it (a caller's
+        # hint) must not leave free tokens unspent, so the pool must be exactly as seen.
+        condition["tokens.freeTokens"] = take_free
     if active_only:
         condition["isActive"] = True
     hold = {
@@ -330,8 +345,7 @@ def settle(
         raise ValueError("also_inc may only touch usage counters, never the pools")
     hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
     if hold is None:
-        entry = ledger().find_one({"key": key}, session=session)
-        return Settlement(key, -entry["amount"] if entry else 0, False)
+        return _settled(key, ledger().find_one({"key": key}, session=session), False)
     charged = max(0, min(int(actual), int(hold["amount"])))
     from_free = min(charged, int(hold["free"]))
     entry_kind = kind if charged else "release"
@@ -350,9 +364,9 @@ def settle(
     if not _entry_matches(entry, hold):
         # The key was closed before this hold was placed: give the stray hold back whole.
         _drop_stray_hold(uid, key, hold, session)
-        return Settlement(key, -entry["amount"], False)
+        return _settled(key, entry, False)
     after = _apply_hold_entry(uid, key, hold, entry, session)
-    return Settlement(key, -entry["amount"], after is not None, user_after=after)
+    return _settled(key, entry, after is not None, after)
 
 
 def release(user_id: Any, key: str, *, reason: str = "", session=None) -> Settlement:

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from common.catalog import service as catalog
+from common.wallet import pricing
 from tests.fakes.catalog_data import model_entry
 from tests.support.http import auth
 from tests.support.services import ROOT
@@ -43,11 +44,30 @@ def test_list_shape_defaults_and_order(client, token, fake_openrouter):
     ids = [m["modelId"] for m in data["models"]]
     assert ids[:4] == list(catalog.PREFERRED_MODELS)
     assert set(data["models"][0]) == {
-        "modelId", "name", "provider", "description", "pricing", "contextWindow",
-        "capabilities", "isFree", "isAvailable",
+        "modelId", "name", "provider", "description", "pricing", "rates", "typicalCost",
+        "contextWindow", "capabilities", "isFree", "isAvailable",
     }  # fmt: skip
     _get(client, "/api/models?sort=price", token)
     assert fake_openrouter.stats()["models_calls"] == 1  # the second call hit the cache
+
+
+def test_models_carry_their_rates_and_the_cost_of_a_typical_answer(client, token, settings):
+    tariff = pricing.Tariff.from_settings(settings)
+    by_id = {m["modelId"]: m for m in _get(client, "/api/models", token)["data"]["models"]}
+    for model_id, (prompt, completion) in {
+        "openai/gpt-4o": (0.0000025, 0.00001),
+        "anthropic/claude-3-opus": (0.000015, 0.000075),
+        "deepseek/deepseek-r1:free": (0, 0),
+    }.items():
+        rates = pricing.rates_for(prompt, completion, tariff)
+        assert by_id[model_id]["rates"] == rates.as_dict()
+        assert by_id[model_id]["typicalCost"] == pricing.typical_cost(rates)
+    assert by_id["deepseek/deepseek-r1:free"]["rates"] == {
+        "prompt": settings.free_model_rate,
+        "completion": settings.free_model_rate,
+    }
+    opus, gpt = by_id["anthropic/claude-3-opus"], by_id["openai/gpt-4o"]
+    assert opus["typicalCost"] > gpt["typicalCost"] > by_id["fake/echo"]["typicalCost"]
 
 
 def test_filters_search_sort_and_pages(client, token):

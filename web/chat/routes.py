@@ -7,6 +7,7 @@ from flask import Blueprint, g, jsonify
 from common.chat import sessions
 from common.chat.cancel import cancel_message
 from common.chat.errors import MessageFailed
+from common.chat.send import estimate as estimate_send
 from common.chat.serialize import message_dict, session_dict, usage_dict
 from common.chat.waiting import wait_final
 from common.users.snapshot import snapshot_from_doc
@@ -46,10 +47,32 @@ def _answer_when_done(result):
         "session": session_dict(result.session.reload()),
         "message": message_dict(first),
         "usage": usage_dict(first),
+        "charged": first.charged,
+        "receipt": dict(first.receipt) if first.receipt else None,
         "messages": [message_dict(m) for m in final],
         "user": g.user_snapshot(),
     }
     return ok(data)
+
+
+@bp.post("/estimate")
+@login_required
+def estimate():
+    """What a send with this body would hold per model, and the likely charge; places nothing."""
+    body = parse_body(SendBody)
+    models = [
+        {
+            "modelId": e.model_id,
+            "hold": e.hold,
+            "likely": e.likely,
+            "promptTokens": e.prompt_estimate,
+            "maxTokens": e.max_tokens,
+            "rates": e.rates.as_dict(),
+        }
+        for e in estimate_send(body.command(g.user))
+    ]
+    total = sum(m["hold"] for m in models)
+    return ok({"models": models, "total": total, "user": g.user_snapshot()})
 
 
 @bp.post("/sessions")

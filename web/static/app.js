@@ -130,7 +130,10 @@ function renderModelList() {
   const hits = state.models.filter((m) => !q || m.modelId.toLowerCase().includes(q) || (m.name || "").toLowerCase().includes(q));
   for (const m of hits.slice(0, 50)) {
     const li = el("li");
-    li.append(el("span", "", m.name || m.modelId), el("span", m.isFree ? "free" : "muted", m.isFree ? "free" : `$${m.pricing.output}/1K`));
+    const label = m.typicalCost ? `≈ ${m.typicalCost.toLocaleString()} tokens/answer` : "";
+    const price = el("span", m.isFree ? "free" : "muted", m.isFree ? `free · ${label}` : label);
+    if (m.rates) price.title = `${m.rates.prompt} tokens per 1K in, ${m.rates.completion} per 1K out`;
+    li.append(el("span", "", m.name || m.modelId), price);
     li.onmousedown = (e) => {
       e.preventDefault();
       if (!state.selected.includes(m.modelId) && state.selected.length < 4) state.selected.push(m.modelId);
@@ -226,8 +229,15 @@ function finishAnswer(a, status, info = {}) {
   setStatus(a, status);
   a.node.querySelector(".text").textContent = a.text;
   const parts = [];
-  if (info.charged !== undefined) parts.push(`${info.charged} tokens`);
-  if (info.usage && info.usage.totalTokens) parts.push(`${info.usage.promptTokens} in / ${info.usage.completionTokens} out`);
+  const r = info.receipt;
+  if (r) {
+    const split = r.fromPurchased ? ` (${r.fromFree} free + ${r.fromPurchased} purchased)` : "";
+    parts.push(`${r.charged} tokens${split}`);
+    const est = r.estimated ? " (estimated)" : "";
+    parts.push(`${r.promptTokens} in × ${r.rates.prompt}/1K + ${r.completionTokens} out × ${r.rates.completion}/1K${est}`);
+  } else if (info.charged !== undefined) {
+    parts.push(`${info.charged} tokens`);
+  }
   if (info.error && info.error.message) parts.push(info.error.message);
   a.node.querySelector(".cost").textContent = parts.join(" · ");
 }

@@ -7,6 +7,7 @@ import time
 
 from common.chat.models import ChatMessage
 from common.streaming import channel
+from common.wallet import pricing
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.support.chatkit import FREE, FREE2, FREE3, tokens_of
@@ -42,11 +43,14 @@ def test_one_model_streams_settles_and_reports_usage(live, fake, ws, user):
     _assert_whole(ws, mid, WORDS)
     assert done["seq"] == len(WORDS) and done["content"] == "".join(WORDS)
     assert done["usage"] == {"promptTokens": 11, "completionTokens": 12, "totalTokens": 23}
-    assert done["charged"] == 23
-    assert done["user"]["tokens"]["balance"] == before["balance"] - 23
+    # A free model, at the free rate on both sides (common/wallet/pricing.py).
+    rates = pricing.rates_for(0, 0, pricing.Tariff.from_settings(live.settings))
+    charged = pricing.tokens_for(11, 12, rates)
+    assert done["charged"] == done["receipt"]["charged"] == charged
+    assert done["user"]["tokens"]["balance"] == before["balance"] - charged
     assert done["user"]["tokens"]["reserved"] == 0
     msg = ChatMessage.objects(id=mid).first()
-    assert msg.status == "done" and msg.charged == 23 and msg.ttftMs is not None
+    assert msg.status == "done" and msg.charged == charged and msg.ttftMs is not None
     assert LedgerEntry.objects(key=mid).count() == 1
     assert reconcile() == []
 

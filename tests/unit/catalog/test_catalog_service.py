@@ -11,6 +11,7 @@ from common.catalog.models import AIModel
 from common.errors import NotFound, ValidationError
 from common.providers.base import ModelInfo
 from common.redis_client import get_redis
+from common.wallet import pricing
 from tests.fakes.catalog_data import default_models, model_entry
 
 PREFERRED = list(catalog.PREFERRED_MODELS)
@@ -50,14 +51,17 @@ def test_default_order_preferred_then_free_by_name_then_paid_by_price(openrouter
     assert paid_prices == sorted(paid_prices) and paid_prices[0] > 0
 
 
-def test_model_view_has_the_documented_shape_and_per_1k_prices(openrouter):
+def test_model_view_has_the_documented_shape_and_per_1k_prices(openrouter, settings):
     gpt = next(m for m in _all() if m["modelId"] == "openai/gpt-4o")
+    rates = pricing.rates_for(0.0000025, 0.00001, pricing.Tariff.from_settings(settings))
     assert gpt == {
         "modelId": "openai/gpt-4o",
         "name": "OpenAI: GPT-4o",
         "provider": "openrouter",
         "description": "OpenAI: GPT-4o. A fake catalog entry for local tests.",
         "pricing": {"input": 0.0025, "output": 0.01},
+        "rates": {"prompt": rates.prompt, "completion": rates.completion},
+        "typicalCost": pricing.typical_cost(rates),
         "contextWindow": 128000,
         "capabilities": ["text", "image"],
         "isFree": False,
@@ -249,3 +253,62 @@ def test_refresh_task_and_beat_entry(openrouter):
     entry = catalog_tasks.BEAT_SCHEDULE["catalog-refresh"]
     assert entry == {"task": "catalog.refresh", "schedule": 900.0}
     assert get_redis().exists(catalog.CACHE_KEY)
+
+
+def test_models_with_bad_prices_are_not_offered(openrouter):
+    bad = {
+        "bad/negative": ("-0.000001", "0"),
+        "openrouter/auto": ("-1", "-1"),  # OpenRouter's placeholder for variable pricing
+        "bad/text": ("0", "call us"),
+        "bad/nan": ("NaN", "0"),
+        "bad/inf": ("0", "Infinity"),
+        "bad/absurd": ("1000000", "0"),
+    }
+    entries = [model_entry(i, prompt=p, completion=c) for i, (p, c) in bad.items()]
+    openrouter.set_models([*entries, model_entry("ok/paid", prompt="0.000001")])
+    catalog.refresh_catalog()
+    assert _ids(_all()) == ["ok/paid"]
+    assert AIModel.objects(modelId__in=list(bad)).count() == 0
+    for model_id in bad:
+        with pytest.raises(ValidationError):
+            catalog.get_model(model_id)
+
+
+def test_a_stored_model_whose_price_turns_bad_stops_being_offered(openrouter):
+    assert "openai/gpt-4o" in _ids(_all())
+    models = default_models()
+    next(m for m in models if m["id"] == "openai/gpt-4o")["pricing"]["prompt"] = "-1000000"
+    openrouter.set_models(models)
+    catalog.refresh_catalog()
+    assert "openai/gpt-4o" not in _ids(_all())
+    assert catalog.get_model("openai/gpt-4o").isAvailable is False
+    assert catalog.get_model("openai/gpt-4o").pricing.prompt == 0.0000025  # the last good price
+
+
+def test_free_means_both_prices_zero(openrouter):
+    openrouter.set_models(
+        [
+            model_entry("a/named-free:free", prompt="0", completion="0.000002"),
+            model_entry("b/zero", prompt="0", completion="0"),
+        ]
+    )
+    catalog.refresh_catalog()
+    by_id = {m["modelId"]: m for m in _all()}
+    assert by_id["a/named-free:free"]["isFree"] is False
+    assert by_id["b/zero"]["isFree"] is True
+    free_rate = catalog.rates_of(catalog.get_model("b/zero"))
+    assert by_id["b/zero"]["rates"] == free_rate.as_dict() == {"prompt": 1000, "completion": 1000}
+
+
+def test_an_openai_compatible_server_is_sold_at_its_configured_price(openrouter, settings_override):
+    settings_override(
+        openrouter_base_url=openrouter.base_url,
+        openai_compat_base_url=openrouter.root + "/v1",
+        openai_compat_prompt_price=0.5,  # USD per million tokens
+        openai_compat_completion_price=1.5,
+    )
+    openrouter.set_models([{"id": "llama3.1", "object": "model"}])
+    catalog.sync_provider("openai")
+    local = catalog.get_model("local:llama3.1")
+    assert (local.pricing.prompt, local.pricing.completion) == (0.5e-6, 1.5e-6)
+    assert not local.isFree

@@ -88,3 +88,33 @@ def test_production_is_recognised_whatever_the_spelling():
     for env in ("Production", "PRODUCTION", "prod"):
         with pytest.raises(ConfigError):
             load_settings({"APP_ENV": env})
+
+
+def test_pricing_settings_are_typed_with_documented_defaults():
+    s = load_settings({})
+    assert (s.token_value_inr, s.usd_inr, s.price_margin, s.free_model_rate) == (
+        0.0005,
+        85.0,
+        0.25,
+        1000,
+    )
+    s = load_settings({"TOKEN_VALUE_INR": "0.001", "USD_INR": "90", "PRICE_MARGIN": "-0.1"})
+    assert (s.token_value_inr, s.usd_inr, s.price_margin) == (0.001, 90.0, -0.1)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TOKEN_VALUE_INR": "0"},
+        {"TOKEN_VALUE_INR": "-0.001"},
+        {"TOKEN_VALUE_INR": "nan"},
+        {"USD_INR": "0"},
+        {"USD_INR": "inf"},
+        {"PRICE_MARGIN": "-1"},
+        {"FREE_MODEL_RATE": "-5"},
+        {"OPENAI_COMPAT_PROMPT_PRICE": "-1"},
+    ],
+)
+def test_pricing_settings_that_would_sell_below_cost_or_break_the_formula_refuse_to_start(env):
+    with pytest.raises(ConfigError):
+        load_settings(env)

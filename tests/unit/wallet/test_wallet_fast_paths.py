@@ -33,6 +33,18 @@ def test_fresh_hold_with_hint_returns_the_user_after_the_hold(user):
     assert reconcile() == []
 
 
+def test_a_stale_hint_never_spends_purchased_tokens_while_free_ones_remain(user):
+    """A hint claiming fewer free tokens than there are (the socket's copy of the user from
+    before an answer settled and gave tokens back) must not move the charge to the purchased
+    pool: free tokens are spent first."""
+    wallet.credit(user.id, 5_000, "buy-1", "test")
+    stale = {"freeTokens": 100, "purchasedTokens": 5_000}
+    hold = wallet.reserve(user.id, 1_000, str(ObjectId()), fresh=True, hint=stale)
+    assert (hold.free, hold.purchased) == (1_000, 0)
+    assert doc(user)["tokens"]["purchasedTokens"] == 5_000
+    assert reconcile() == []
+
+
 def test_a_stale_hint_never_overdraws(user):
     """A hint claiming more free tokens than there are is refused by the update's conditions."""
     stale = {"freeTokens": 10_000, "purchasedTokens": 0}

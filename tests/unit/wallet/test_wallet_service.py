@@ -93,7 +93,12 @@ def test_free_tokens_are_spent_before_purchased(user):
     assert (t["freeTokens"], t["purchasedTokens"], t["balance"]) == (1_000, 2_000, 3_000)
     hold = wallet.reserve(user.id, 1_500, "msg-1")
     assert (hold.free, hold.purchased) == (1_000, 500)
-    wallet.settle(user.id, "msg-1", 1_200)
+    settled = wallet.settle(user.id, "msg-1", 1_200)
+    # The settlement says where the charge came from (the receipt's fromFree / fromPurchased),
+    # and says the same when asked again.
+    again = wallet.settle(user.id, "msg-1", 1_200)
+    for result in (settled, again):
+        assert (result.charged, result.from_free, result.from_purchased) == (1_200, 1_000, 200)
     t = tokens(user)
     # 1,000 free then 200 purchased charged; the unused 300 purchased goes back.
     assert (t["freeTokens"], t["purchasedTokens"], t["balance"], t["usedTokens"]) == (
