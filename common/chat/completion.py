@@ -63,6 +63,11 @@ class _Run:
     def text(self) -> str:
         return "".join(self.parts)
 
+    @property
+    def published(self) -> str:
+        """The text its clients were sent (a cancel stops short of what is still queued)."""
+        return "".join(self.parts[: self.seq])
+
 
 class _Cancelled(Exception):
     pass
@@ -414,6 +419,7 @@ def _prompt_estimate(run: _Run) -> int:
 
 def _charged_outcome(run: _Run, status: str) -> Outcome:
     """Charge the provider's usage when it reported one, else our estimate of what was used."""
+    text = run.text if status == "done" else run.published
     if run.usage is not None:
         prompt, completion = run.usage.prompt_tokens, run.usage.completion_tokens
         charge = run.usage.total_tokens or prompt + completion
@@ -422,11 +428,11 @@ def _charged_outcome(run: _Run, status: str) -> Outcome:
         prompt = completion = charge = 0
         cost = 0.0
     else:
-        prompt, completion = _prompt_estimate(run), estimate_tokens(run.text)
+        prompt, completion = _prompt_estimate(run), estimate_tokens(text)
         charge, cost = prompt + completion, None
     if cost is None:
         cost = _price(run.msg.modelId, prompt, completion)
-    return _timed(run, Outcome(status, run.text, prompt, completion, charge, cost, run.seq))
+    return _timed(run, Outcome(status, text, prompt, completion, charge, cost, run.seq))
 
 
 def _price(model_id: str, prompt: int, completion: int) -> float:
@@ -495,5 +501,5 @@ class _Heartbeat:
                 if not channel.refresh_lease(self.run.mid, self.run.token, self.lease):
                     self.run.lost.set()
                     return
-            except Exception:  # Redis blip: try again next beat
-                log.warning("lease refresh failed for %s", self.run.mid, exc_info=True)
+            except Exception as exc:  # Redis blip: try again next beat
+                log.warning("lease refresh failed for %s: %s", self.run.mid, exc)
