@@ -3,7 +3,8 @@
 The stack here (gunicorn + a Celery worker) runs on its own redis-server and its own nx-27017
 (data in a file, so it can be killed and started again), never the shared Redis: the tests
 stop and start both. Settings are the production defaults except the short bounds that keep
-each test under ~30 s (requeue after 2 s, 2 tries, 5 s of outage retries).
+each test under ~30 s (requeue after 2 s, 2 tries, 5 s of outage retries, 1.5 s server
+selection).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import redis
 import requests
 from bson import ObjectId
 
@@ -62,7 +64,9 @@ def outage_env(base_settings, fake, tmp_path_factory):
     redis_server = RedisServer().start()
     mongo = MongoServer(tmp_path_factory.mktemp("outage-nx")).start()
     settings = base_settings.with_overrides(
-        mongodb_uri=f"mongodb://{mongo.address}/aipasta_outage?directConnection=true",
+        # A short server selection, so that the settlement's own bound is what a test meets.
+        mongodb_uri=f"mongodb://{mongo.address}/aipasta_outage?directConnection=true"
+        "&serverSelectionTimeoutMS=1500",
         redis_url=redis_server.url,
         openrouter_base_url=fake.base_url,
         pending_requeue_seconds=2,
@@ -289,6 +293,31 @@ def test_a_database_blink_as_answers_end_is_ridden_out_and_they_are_charged(env,
     _wallet_closed(uid, charged)
 
 
+def test_a_database_outage_past_the_retries_leaves_the_outcome_to_the_reaper(env, fake):
+    """The database stays down longer than the settlement retries: the worker keeps the outcome
+    in Redis and ends; once the database is back the answer is settled with it (done, charged
+    for the whole text), not interrupted."""
+    deltas = [f"m{j} " for j in range(15)]
+    fake.scenario(FREE, deltas=deltas, interval=0.1)
+    uid, token = env.user()
+    ws = WsClient(env.stack.ws_url, token)
+    try:
+        (mid,), _ = _send(ws, FREE)
+        ws.until(lambda f: f["type"] == "chunk" and f["seq"] == 10)
+        env.mongo.kill()
+        r = redis.Redis.from_url(env.settings.redis_url)
+        wait_for(lambda: r.exists(f"aipasta:chat:outcome:{mid}"), 30, 0.2, "the kept outcome")
+        env.mongo.start()
+        end = _final(ws, mid, timeout=30)  # the web's watchdog applies it
+    finally:
+        ws.close()
+    assert end["type"] == "done" and end["content"] == "".join(deltas), end
+    msg = ChatMessage.objects(id=mid).first()
+    assert msg.status == "done" and msg.lastSeq == len(deltas) and msg.charged == end["charged"] > 0
+    assert not r.exists(f"aipasta:chat:outcome:{mid}")
+    _wallet_closed(uid, msg.charged)
+
+
 # -- 8. a worker killed mid-answer --------------------------------------------------------------
 
 
@@ -323,6 +352,7 @@ def test_a_killed_worker_is_detected_within_ten_seconds_without_the_reaper(env, 
         env.stack.start_worker()
         env.stack.wait_healthy()
     assert end["type"] == "error" and end["code"] == "STREAM_INTERRUPTED", end
+    print(f"killed worker: client told after {took:.1f} s")
     assert took <= 10.0, f"the client waited {took:.1f} s"
     msg = ChatMessage.objects(id=mid).first()
     assert msg.status == "interrupted" and msg.content.startswith("k0 k1 k2 ")
