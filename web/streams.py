@@ -277,7 +277,7 @@ class Hub:
         if not followed:
             return
         alive = channel.leases_alive(list(followed))
-        unleased = [ObjectId(m) for m, up in alive.items() if not up]
+        unleased = [ObjectId(m) for m, up in alive.items() if not up and ObjectId.is_valid(m)]
         if not unleased:
             return
         statuses = ["streaming", *FINAL_STATUSES]
