@@ -205,9 +205,8 @@ def _stream(run: _Run) -> str:
         return _end(run, _failed_outcome(run, exc))
     except AppError as exc:
         return _end(run, _failed_outcome(run, exc))
-    except (
-        outage.OUR_DEPENDENCIES
-    ) as exc:  # our own store failed past its retries: not the provider
+    except outage.OUR_DEPENDENCIES as exc:
+        # Our own store failed past its retries: never blamed on the provider.
         log.warning("chat.complete %s: %s", run.mid, exc)
         error = ServiceUnavailable(
             "Our service had an outage during this answer. You were not charged; please retry.",
