@@ -85,7 +85,19 @@ class Settings:
     google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
 
     blocked_terms: tuple[str, ...] = ()
-    hold_lease_seconds: int = 30
+    # A running answer's lease (its worker's heartbeat renews it every third of this): a dead
+    # worker's answer is interrupted within about this plus a second or two (docs/chat.md).
+    hold_lease_seconds: int = 6
+    # A pending answer no worker claimed within this is enqueued again, at most
+    # `pending_max_requeues` times; then it fails (SERVICE_UNAVAILABLE) and its hold is released.
+    pending_requeue_seconds: int = 15
+    pending_max_requeues: int = 3
+    # How long a worker retries its own writes (settlement in MongoDB, frames in Redis) through
+    # an outage before it leaves the rest to the reaper.
+    outage_retry_seconds: int = 60
+    # Deleting a session first cancels its running answers and waits this long for them to end
+    # (charged for what was generated); answers still running after it make the delete a 409.
+    delete_wait_seconds: float = 10.0
     stream_buffer_ttl: int = 3600
     # Sends one web process works on at once; the rest wait their turn in arrival order.
     send_concurrency: int = 8

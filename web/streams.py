@@ -5,20 +5,38 @@ gunicorn's gevent worker, which monkey-patches `threading` and sockets before th
 A `Subscription` attaches one socket to one message: it registers for live frames first, then
 replays the buffer, then releases the live frames that arrived meanwhile — dropping any chunk
 whose seq it already sent, so the client sees every chunk once, in order, with no gap.
+
+Redis is not the only record of an ended answer: the message in MongoDB holds its final state.
+A subscription that finds no final frame in Redis for a message the store says has ended (Redis
+lost it, or the worker could not publish it) sends the final frame built from the message. The
+hub's watchdog checks, every `WATCH_SECONDS`, the leases of the answers its sockets follow: a
+streaming answer whose lease is gone lost its worker and is interrupted at once (the client hears
+STREAM_INTERRUPTED within a lease and a second), and a followed answer that ended in the store
+without its final frame reaching the socket gets it from the store.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 
+from bson import ObjectId
+
+from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.redis_client import get_redis
 from common.streaming import channel
+from config import get_settings
 
 log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 1.0
+# An answer final in the store whose final frame has not reached its socket after this long
+# gets the frame built from the stored message.
+FINAL_FROM_STORE_AFTER = 3.0
 
 
 class Outbox:
@@ -84,12 +102,14 @@ class Subscription:
         self._pending: list[str] = []
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Go live: attach, replay what the buffer holds, then flush what arrived meanwhile."""
+    def start(self, stored: ChatMessage | None = None) -> None:
+        """Go live: attach, replay what the buffer holds, then flush what arrived meanwhile.
+        `stored`: the message as just read; if it has ended and Redis has no final frame,
+        the final frame is built from it."""
         self.hub.attach(self)
-        self.resync()
+        self.resync(stored)
 
-    def resync(self) -> None:
+    def resync(self, stored: ChatMessage | None = None, check_store: bool = False) -> None:
         frames = channel.buffered(self.message_id)
         with self._lock:
             for raw in frames:
@@ -98,6 +118,20 @@ class Subscription:
                 self._emit(raw)
             self._pending.clear()
             self._ready = True
+        if not self.ended and check_store:
+            stored = ChatMessage.objects(id=ObjectId(self.message_id)).first()
+        if not self.ended and stored is not None and stored.status in FINAL_STATUSES:
+            self.end_from_store(stored)
+        if self.ended:
+            self.hub.detach(self)
+
+    def end_from_store(self, msg: ChatMessage) -> None:
+        """Send the final frame of an ended message from its stored state (Redis has none)."""
+        from common.chat.settlement import final_frame_for
+
+        frame = json.dumps(final_frame_for(msg), separators=(",", ":"), default=str)
+        with self._lock:
+            self._emit(frame)
         if self.ended:
             self.hub.detach(self)
 
@@ -139,6 +173,7 @@ class Hub:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._final_seen: dict[str, float] = {}  # final in the store, frame not yet sent
 
     def ensure_started(self, timeout: float = 10.0) -> None:
         if self._thread is None:
@@ -148,6 +183,10 @@ class Hub:
                         target=self._run, daemon=True, name="stream-hub"
                     )
                     self._thread.start()
+                    watchdog = threading.Thread(
+                        target=self._watch, daemon=True, name="stream-watchdog"
+                    )
+                    watchdog.start()
         if not self._ready.wait(timeout):
             raise RuntimeError("the stream listener could not subscribe to Redis")
 
@@ -205,10 +244,60 @@ class Hub:
             pubsub.close()
 
     def _resync_all(self) -> None:
+        """After a reconnect: replay what was missed; an answer that ended meanwhile and whose
+        final frame Redis lacks (lost in a restart) gets it from the store."""
         with self._lock:
             subs = [s for group in self._subs.values() for s in group]
         for sub in subs:
-            sub.resync()
+            try:
+                sub.resync(check_store=True)
+            except Exception:
+                log.exception("stream resync failed for %s", sub.message_id)
+
+    # -- the watchdog ---------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            try:
+                self.watch_once()
+            except Exception as exc:  # Redis or the database is down: next round
+                log.warning("stream watchdog: %s", exc)
+
+    def watch_once(self) -> None:
+        """Interrupt followed answers whose worker died; end from the store those whose final
+        frame never came."""
+        with self._lock:
+            followed = {mid: list(group) for mid, group in self._subs.items()}
+        followed = {m: [s for s in g if not s.ended] for m, g in followed.items()}
+        followed = {m: g for m, g in followed.items() if g}
+        for mid in list(self._final_seen):
+            if mid not in followed:
+                del self._final_seen[mid]
+        if not followed:
+            return
+        alive = channel.leases_alive(list(followed))
+        unleased = [ObjectId(m) for m, up in alive.items() if not up and ObjectId.is_valid(m)]
+        if not unleased:
+            return
+        statuses = ["streaming", *FINAL_STATUSES]
+        trusted = None
+        for msg in ChatMessage.objects(id__in=unleased, status__in=statuses):
+            mid = str(msg.id)
+            if msg.status == "streaming":
+                if trusted is None:
+                    trusted = channel.leases_trustworthy(get_settings().hold_lease_seconds)
+                if trusted:
+                    from common.chat.completion import interrupt
+
+                    if interrupt(msg) is not None:
+                        log.warning("chat message %s interrupted (worker gone)", mid)
+                continue
+            first = self._final_seen.setdefault(mid, time.monotonic())
+            if time.monotonic() - first >= FINAL_FROM_STORE_AFTER:
+                for sub in followed[mid]:
+                    sub.end_from_store(msg)
+                self._final_seen.pop(mid, None)
 
 
 hub = Hub()

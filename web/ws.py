@@ -95,13 +95,13 @@ class Connection:
         frame.update(code=exc.code, message=exc.message, details=exc.details, user=self.user())
         self.send(frame)
 
-    def follow(self, message_id: str, after_seq: int = 0) -> None:
+    def follow(self, message_id: str, after_seq: int = 0, stored=None) -> None:
         old = self.subs.pop(message_id, None)
         if old is not None:
             old.stop()
         sub = Subscription(hub, self.outbox, message_id, after_seq)
         self.subs[message_id] = sub
-        sub.start()
+        sub.start(stored)
 
     def close(self) -> None:
         for sub in self.subs.values():
@@ -242,7 +242,7 @@ def _subscribe(conn: Connection, frame: dict) -> None:
     msg = sessions.get_message(conn.user_id, message_id)
     if msg.role != "assistant":
         raise NotFound("Message not found.")
-    conn.follow(message_id, after)
+    conn.follow(message_id, after, stored=msg)  # an ended answer Redis forgot ends from the store
 
 
 def _cancel(conn: Connection, frame: dict) -> None:

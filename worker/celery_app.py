@@ -5,6 +5,9 @@ Run: `celery -A worker.celery_app worker -Q chat,default` and `celery -A worker.
 
 from __future__ import annotations
 
+import time
+
+import kombu.utils.functional
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
@@ -66,6 +69,15 @@ def _reconnect_after_fork(**_kwargs):
     db.connect()
 
 
+def _cooperative_reconnect_waits() -> None:
+    """kombu binds `time.sleep` when it is imported, before the worker's gevent patching: its
+    waits between broker reconnects then block the whole gevent worker, and every answer it
+    runs freezes (no heartbeat, no publish, no settlement) while the broker is down. Imported
+    after the patching, this module hands kombu the cooperative sleep."""
+    kombu.utils.functional.sleep = time.sleep
+
+
+_cooperative_reconnect_waits()
 configure_logging(get_settings().log_level)
 celery = make_celery()
 app = celery

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from common.chat import catalog_cache, settlement
-from common.chat.errors import StreamInterrupted
+from common.chat import catalog_cache, outage, settlement
+from common.chat.errors import SettlementDeferred, StreamInterrupted
 from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.chat.settlement import Outcome
 from common.chat.tokens import estimate_tokens, history_for
-from common.errors import AppError
+from common.errors import AppError, ServiceUnavailable
 from common.providers.base import (
     ALL_FAILURES,
     ChatRequest,
@@ -51,8 +51,8 @@ class _Run:
     started: float = field(default_factory=time.monotonic)
     first_at: float | None = None
     last_at: float | None = None
-    seq: int = 0
-    parts: list[str] = field(default_factory=list)
+    seq: int = 0  # chunks published (stored in Redis); `parts` may run ahead during an outage
+    parts: list[str] = field(default_factory=list)  # every delta generated, in order
     usage: Usage | None = None
     lost: threading.Event = field(default_factory=threading.Event)
 
@@ -63,6 +63,11 @@ class _Run:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def published(self) -> str:
+        """The text its clients were sent (a cancel stops short of what is still queued)."""
+        return "".join(self.parts[: self.seq])
 
 
 class _Cancelled(Exception):
@@ -90,7 +95,10 @@ def complete(message_id: str) -> str:
         with _Heartbeat(run, lease):
             return _stream(run)
     finally:
-        channel.drop_lease(message_id, token)
+        try:
+            channel.drop_lease(message_id, token)
+        except outage.REDIS_TRANSIENT:  # it expires by itself
+            log.warning("could not drop the lease of %s", message_id)
 
 
 def _oid(message_id: str) -> ObjectId | None:
@@ -106,20 +114,31 @@ def _load(message_id: str) -> ChatMessage | None:
 
 
 def _claim(oid: ObjectId, token: str) -> ChatMessage | None:
-    now = utcnow()
-    doc = settlement.messages().find_one_and_update(
-        {"_id": oid, "status": "pending"},
-        {
-            "$set": {
-                "status": "streaming",
-                "claimToken": token,
-                "startedAt": now,
-                "updatedAt": now,
+    """pending → streaming under `token`; retried through a database blip (a retry whose
+    earlier try went through finds the message streaming under its own token)."""
+
+    def attempt():
+        now = utcnow()
+        doc = settlement.messages().find_one_and_update(
+            {"_id": oid, "status": "pending"},
+            {
+                "$set": {
+                    "status": "streaming",
+                    "claimToken": token,
+                    "startedAt": now,
+                    "updatedAt": now,
+                },
+                "$inc": {"attempts": 1},
             },
-            "$inc": {"attempts": 1},
-        },
-        return_document=True,
-    )
+            return_document=True,
+        )
+        if doc is None:
+            doc = settlement.messages().find_one(
+                {"_id": oid, "status": "streaming", "claimToken": token}
+            )
+        return doc
+
+    doc = outage.retrying(attempt, f"claiming {oid}", outage.DB_TRANSIENT)
     return ChatMessage._from_son(doc) if doc else None
 
 
@@ -131,12 +150,18 @@ def _not_claimed(message_id: str) -> str:
     if msg.status in FINAL_STATUSES:
         settlement.finish(msg)
         return "already-final"
+    if not channel.leases_trustworthy(get_settings().hold_lease_seconds):
+        return "owned-elsewhere"  # Redis just restarted: its runner may be about to re-take it
     interrupt(msg)
     return "interrupted"
 
 
 def interrupt(msg: ChatMessage) -> ChatMessage | None:
-    """End a streaming message whose runner is gone: not charged, client told."""
+    """End a streaming message whose runner is gone: not charged, client told — unless the
+    runner left an outcome it could not store (the database was down): that one is applied."""
+    stashed = settlement.end_stashed(msg)
+    if stashed is not None:
+        return stashed
     mid = str(msg.id)
     text = "".join(_buffered_deltas(mid))
     err = StreamInterrupted()
@@ -166,10 +191,12 @@ def _buffered_deltas(mid: str) -> list[str]:
 def _stream(run: _Run) -> str:
     from common.providers.registry import provider_for
 
-    try:
+    def prepare():
         model = catalog_cache.model(run.msg.modelId)
-        provider = provider_for(model.provider)
-        request = _request(run.msg, model)
+        return provider_for(model.provider), _request(run.msg, model)
+
+    try:
+        provider, request = outage.retrying(prepare, f"preparing {run.mid}", outage.DB_TRANSIENT)
         _with_retries(run, provider, request)
     except _Cancelled:
         return _end(run, _charged_outcome(run, "cancelled"))
@@ -179,6 +206,14 @@ def _stream(run: _Run) -> str:
         return _end(run, _failed_outcome(run, exc))
     except AppError as exc:
         return _end(run, _failed_outcome(run, exc))
+    except outage.OUR_DEPENDENCIES as exc:
+        # Our own store failed past its retries: never blamed on the provider.
+        log.warning("chat.complete %s: %s", run.mid, exc)
+        error = ServiceUnavailable(
+            "Our service had an outage during this answer. You were not charged; please retry.",
+            {"reason": "dependency", "error": type(exc).__name__},
+        )
+        return _end(run, _failed_outcome(run, error))
     except Exception as exc:
         log.exception("chat.complete %s failed", run.mid)
         return _end(
@@ -213,7 +248,7 @@ def _with_retries(run: _Run, provider, request: ChatRequest) -> None:
             _consume(run, provider.stream_chat(request))
             return
         except ALL_FAILURES as exc:
-            if run.seq or not exc.retryable or attempt == MAX_PROVIDER_ATTEMPTS - 1:
+            if run.parts or not exc.retryable or attempt == MAX_PROVIDER_ATTEMPTS - 1:
                 raise
             _sleep_or_cancel(run, _backoff(attempt, getattr(exc, "retry_after", None)))
 
@@ -234,7 +269,11 @@ def _sleep_or_cancel(run: _Run, seconds: float) -> None:
 def _check(run: _Run) -> None:
     if run.lost.is_set():
         raise _Lost()
-    if channel.cancel_requested(run.mid):
+    try:
+        cancelled = channel.cancel_requested(run.mid)
+    except outage.REDIS_TRANSIENT:  # Redis is down: no cancel can have been asked
+        return
+    if cancelled:
         raise _Cancelled()
 
 
@@ -262,33 +301,41 @@ MAX_BATCH = 64  # deltas per publish call
 class _Publisher:
     """Publishes a run's deltas from its own thread (a greenlet under the gevent pool).
 
-    The reading loop hands each delta over and goes straight back to the provider. While one
-    publish round trip is in flight, the deltas that arrive meanwhile queue up and go together
-    in the next call, each still its own frame and seq. Without a backlog that is one call per
-    delta, made as soon as it arrives; under load, far fewer round trips than deltas.
+    The reading loop hands each delta over (it joins `run.parts`) and goes straight back to the
+    provider. While one publish round trip is in flight, the deltas that arrive meanwhile queue
+    up and go together in the next call, each still its own frame and seq. Without a backlog
+    that is one call per delta, made as soon as it arrives; under load, far fewer round trips
+    than deltas.
+
+    Redis down: the publish is retried (backoff to 1 s) while the reading loop goes on; once the
+    provider has finished, the backlog waits at most `OUTAGE_RETRY_SECONDS` more, then the run
+    ends with what it generated (`unpublished` set). Redis back without its data (a restart):
+    the chunks it lost are stored again from `run.parts` first, so seq continues with no gap.
     """
 
     def __init__(self, run: _Run):
         self.run = run
-        self._pending: list[str] = []
         self._closing = False
+        self._give_up_at: float | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.failure: BaseException | None = None
+        self.unpublished = False
         self._thread = threading.Thread(target=self._loop, name=f"publish-{run.mid}", daemon=True)
         self._thread.start()
 
     def put(self, text: str) -> None:
         if self.failure is not None:
-            raise self.failure  # a cancel, a lost lease or Redis stopped the stream
+            raise self.failure  # a cancel or a lost lease stopped the stream
         with self._lock:
-            self._pending.append(text)
+            self.run.parts.append(text)
         self._wake.set()
 
     def close(self) -> None:
         """Publish what is queued, then stop; raises whatever stopped the publishing."""
         with self._lock:
             self._closing = True
+            self._give_up_at = time.monotonic() + outage.bound()
         self._wake.set()
         self._thread.join()
         if self.failure is not None:
@@ -298,13 +345,13 @@ class _Publisher:
         try:
             while True:
                 with self._lock:
-                    batch = self._pending[:MAX_BATCH]
-                    del self._pending[:MAX_BATCH]
+                    batch = self.run.parts[self.run.seq : self.run.seq + MAX_BATCH]
                     closing = self._closing
                     if not batch and not closing:
                         self._wake.clear()  # under the lock: a `put` after this sets it again
                 if batch:
-                    self._publish(batch)
+                    if not self._publish(batch):
+                        return
                 elif closing:
                     return
                 else:
@@ -312,20 +359,55 @@ class _Publisher:
         except BaseException as exc:  # handed to the reading loop by `put` / `close`
             self.failure = exc
 
-    def _publish(self, batch: list[str]) -> None:
+    def _publish(self, batch: list[str]) -> bool:
+        """Store and publish `batch`; False if Redis stayed down past the closing bound."""
         run = self.run
-        if run.lost.is_set():
-            raise _Lost()
-        result = channel.publish_chunks(run.mid, run.seq + 1, batch)  # also checks for a cancel
+        wait = outage.FIRST_WAIT
+        while True:
+            if run.lost.is_set():
+                raise _Lost()
+            try:
+                result = channel.publish_chunks(run.mid, run.seq + 1, batch)
+                if result == channel.GAP:
+                    self._restore()
+                    continue
+            except outage.REDIS_TRANSIENT:
+                with self._lock:
+                    give_up = self._give_up_at
+                if give_up is not None and time.monotonic() >= give_up:
+                    log.error("chat %s: Redis stayed down; ending without publishing", run.mid)
+                    self.unpublished = True
+                    return False
+                log.warning("chat %s: publish failed (Redis down?); retrying", run.mid)
+                time.sleep(wait)
+                wait = min(wait * 2, 1.0)
+                continue
+            break
         if result == channel.CANCELLED:
             raise _Cancelled()
         if result != channel.PUBLISHED:
             raise _Lost()
         run.seq += len(batch)
-        run.parts.extend(batch)
         run.last_at = time.monotonic()
         if run.first_at is None:
             run.first_at = run.last_at
+        return True
+
+    def _restore(self) -> None:
+        """Redis lost the buffer (a restart): store the chunks it lost again, from memory."""
+        run = self.run
+        have = channel.buffer_length(run.mid)
+        log.warning(
+            "chat %s: Redis lost chunks %d-%d; storing them again", run.mid, have + 1, run.seq
+        )
+        while have < run.seq:
+            lost = run.parts[have : min(run.seq, have + MAX_BATCH)]
+            result = channel.publish_chunks(run.mid, have + 1, lost)
+            if result == channel.CANCELLED:
+                raise _Cancelled()
+            if result != channel.PUBLISHED:
+                raise _Lost()
+            have += len(lost)
 
 
 # -- outcomes -----------------------------------------------------------------------------------
@@ -339,20 +421,23 @@ def _prompt_estimate(msg: ChatMessage) -> int:
 
 
 def _charged_outcome(run: _Run, status: str) -> Outcome:
-    """The charge by the rule (`common.wallet.pricing`), at the rates the message was held at."""
+    """The charge by the rule (`common.wallet.pricing`), at the rates the message was held at.
+
+    A cancelled answer is charged for the text its clients were sent (`run.published`)."""
     msg, usage = run.msg, run.usage
+    text = run.text if status == "done" else run.published
     charge = pricing.charge_for(
         pricing.stored_rates(msg.rates),
         msg.reserved,
         (usage.prompt_tokens, usage.completion_tokens) if usage else None,
         _prompt_estimate(msg),
-        estimate_tokens(run.text),
-        generated=run.seq > 0,
+        estimate_tokens(text),
+        generated=bool(run.parts),
     )
     reported = usage.cost if usage else None
     prompt, completion = charge.prompt_tokens, charge.completion_tokens
     cost = reported if reported is not None else _price(msg.modelId, prompt, completion)
-    outcome = Outcome(status, run.text, prompt, completion, charge.tokens, cost, run.seq)
+    outcome = Outcome(status, text, prompt, completion, charge.tokens, cost, run.seq)
     outcome.estimated, outcome.provider_cost = charge.estimated, reported
     return _timed(run, outcome)
 
@@ -394,7 +479,10 @@ def _timed(run: _Run, outcome: Outcome) -> Outcome:
 
 
 def _end(run: _Run, outcome: Outcome) -> str:
-    final = settlement.end(run.msg, outcome, {"status": "streaming", "claimToken": run.token})
+    try:
+        final = settlement.end(run.msg, outcome, {"status": "streaming", "claimToken": run.token})
+    except SettlementDeferred:  # the database stayed down; the reaper applies the kept outcome
+        return "deferred"
     return outcome.status if final is not None else "lost"
 
 
@@ -420,5 +508,5 @@ class _Heartbeat:
                 if not channel.refresh_lease(self.run.mid, self.run.token, self.lease):
                     self.run.lost.set()
                     return
-            except Exception:  # Redis blip: try again next beat
-                log.warning("lease refresh failed for %s", self.run.mid, exc_info=True)
+            except Exception as exc:  # Redis blip: try again next beat
+                log.warning("lease refresh failed for %s: %s", self.run.mid, exc)

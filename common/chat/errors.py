@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.errors import AppError
+from common.errors import AppError, ServiceUnavailable
 
 
 class StreamInterrupted(AppError):
@@ -17,3 +17,9 @@ class MessageFailed(AppError):
         super().__init__(error.get("message"), error.get("details") or {})
         self.code = error.get("code") or "PROVIDER_ERROR"
         self.status = int(error.get("status") or 502)
+
+
+class SettlementDeferred(ServiceUnavailable):
+    """The database stayed down longer than the settlement's retries: the reaper finishes it."""
+
+    message = "We could not record this answer yet; it will be settled shortly."

@@ -2,16 +2,25 @@
 
 - A `streaming` message whose lease key has expired lost its worker (killed, OOM, host gone):
   it ends `interrupted`, its hold is released and its stream gets an `error` frame
-  STREAM_INTERRUPTED. A worker that is merely slow keeps its lease alive by heartbeat.
-- A `pending` message older than the broker's visibility timeout will never be picked up:
-  it fails and its hold is released.
+  STREAM_INTERRUPTED. A worker that is merely slow keeps its lease alive by heartbeat. Not
+  while Redis has been up for less than a lease: a restart loses every lease, and live runners
+  take theirs again at their next heartbeat. A runner that could not store its outcome (the
+  database was down past its retries) left it in Redis: that outcome is applied instead.
+- A `pending` message no worker claimed within `PENDING_REQUEUE_SECONDS` (its task was lost:
+  the web died between saving and enqueueing, or the broker lost its queue) is enqueued again —
+  the task is idempotent by its claim — up to `PENDING_MAX_REQUEUES` times; one still pending
+  after that fails with SERVICE_UNAVAILABLE, its hold released and an `error` frame published.
+- A message whose final frame could not reach Redis (`finalPending`) gets it published.
 - A chat hold older than `HOLD_GRACE` whose message is final is finished (a crash between the
-  message's final update and the wallet); one whose message does not exist is released.
+  message's final update and the wallet). One whose message is gone and no longer running is
+  charged for what its stream shows was delivered (released if nothing was).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from bson import ObjectId
@@ -20,58 +29,134 @@ from common.chat import settlement
 from common.chat.completion import interrupt
 from common.chat.dates import as_aware
 from common.chat.models import FINAL_STATUSES, ChatMessage
+from common.chat.tokens import estimate_tokens
 from common.streaming import channel
 from common.users.models import utcnow
 from common.wallet import service as wallet
+from config import get_settings
 
 log = logging.getLogger(__name__)
 
 HOLD_GRACE = timedelta(minutes=2)
-PENDING_MAX_AGE = timedelta(seconds=3600 + 300)  # the broker's visibility timeout + margin
+NOT_STARTED = "No worker could start this answer. You were not charged; please retry."
 
 
-def reap_stale() -> dict[str, int]:
-    """One sweep; returns how many messages/holds each rule touched."""
+def reap_stale(enqueue: Callable[[str], None] | None = None) -> dict[str, int]:
+    """One sweep; returns how many messages/holds each rule touched. `enqueue(message_id)`
+    sends a pending answer's task again (without it, pending answers are left alone)."""
+    requeued, failed = _requeue_pending(enqueue) if enqueue else (0, 0)
     return {
         "interrupted": _interrupt_dead_streams(),
-        "expired": _fail_old_pending(),
+        "requeued": requeued,
+        "expired": failed,
+        "finals": _republish_finals(),
         "holds": _finish_orphan_holds(),
     }
 
 
+def _each(items, what: str, work: Callable) -> int:
+    """`work(item)` for each item; a failure is logged and skips only that item."""
+    done = 0
+    for item in items:
+        try:
+            if work(item):
+                done += 1
+        except Exception:
+            log.exception("reaper: %s failed for %s", what, getattr(item, "id", item))
+    return done
+
+
 def _interrupt_dead_streams() -> int:
     streaming = list(ChatMessage.objects(status="streaming"))
+    if not streaming:
+        return 0
+    if not channel.leases_trustworthy(get_settings().hold_lease_seconds):
+        return 0
     alive = channel.leases_alive([str(m.id) for m in streaming])
-    done = 0
-    for msg in streaming:
-        if not alive[str(msg.id)] and interrupt(msg) is not None:
-            log.warning("chat message %s interrupted (worker gone)", msg.id)
-            done += 1
-    return done
+
+    def reap(msg: ChatMessage) -> bool:
+        if alive[str(msg.id)] or interrupt(msg) is None:
+            return False
+        log.warning("chat message %s interrupted (worker gone)", msg.id)
+        return True
+
+    return _each(streaming, "interrupt", reap)
 
 
-def _fail_old_pending() -> int:
-    cutoff = utcnow() - PENDING_MAX_AGE
-    done = 0
-    for msg in ChatMessage.objects(status="pending", createdAt__lt=cutoff):
-        if settlement.fail_unstarted(
-            msg, "SERVICE_UNAVAILABLE", "This answer never started. Please retry.", "expired"
-        ):
-            done += 1
-    return done
+def _requeue_pending(enqueue: Callable[[str], None]) -> tuple[int, int]:
+    settings = get_settings()
+    wait = timedelta(seconds=settings.pending_requeue_seconds)
+    now = utcnow()
+    due = [
+        m
+        for m in ChatMessage.objects(status="pending")
+        if now - (as_aware(m.requeuedAt) or as_aware(m.createdAt) or now) >= wait
+    ]
+    expired = [m for m in due if (m.requeues or 0) >= settings.pending_max_requeues]
+    again = [m for m in due if (m.requeues or 0) < settings.pending_max_requeues]
+
+    def fail(msg: ChatMessage) -> bool:
+        return bool(settlement.fail_unstarted(msg, "SERVICE_UNAVAILABLE", NOT_STARTED, "expired"))
+
+    def requeue(msg: ChatMessage) -> bool:
+        took = settlement.messages().update_one(
+            {"_id": msg.id, "status": "pending"},
+            {"$inc": {"requeues": 1}, "$set": {"requeuedAt": now}},
+        )
+        if not took.modified_count:
+            return False
+        enqueue(str(msg.id))
+        log.warning("chat message %s enqueued again (try %d)", msg.id, (msg.requeues or 0) + 1)
+        return True
+
+    return _each(again, "requeue", requeue), _each(expired, "expire", fail)
+
+
+def _republish_finals() -> int:
+    def publish(msg: ChatMessage) -> bool:
+        settlement.publish_final_once(msg)
+        settlement.messages().update_one({"_id": msg.id}, {"$unset": {"finalPending": ""}})
+        return True
+
+    pending = ChatMessage.objects(finalPending=True, status__in=list(FINAL_STATUSES))
+    return _each(list(pending), "final frame", publish)
 
 
 def _finish_orphan_holds() -> int:
-    done = 0
-    for user_id, key in _old_chat_holds(utcnow() - HOLD_GRACE):
+    def finish(item) -> bool:
+        user_id, key = item
         msg = ChatMessage.objects(id=ObjectId(key)).first()
         if msg is None:
-            wallet.release(user_id, key, reason="message gone")
-            done += 1
-        elif msg.status in FINAL_STATUSES:
+            return _settle_gone(user_id, key)
+        if msg.status in FINAL_STATUSES:
             settlement.finish(msg)
-            done += 1
-    return done
+            return True
+        return False
+
+    return _each(list(_old_chat_holds(utcnow() - HOLD_GRACE)), "hold", finish)
+
+
+def _settle_gone(user_id, key: str) -> bool:
+    """The hold's message was deleted. If its answer still runs, wait; otherwise charge what
+    its stream shows was generated (the final frame's `charged`, else an estimate of the
+    chunks), so deleting a message never gives its answer away."""
+    if channel.leases_alive([key])[key]:
+        return False
+    frames = [json.loads(raw) for raw in channel.buffered(key)]
+    final = frames[-1] if frames and frames[-1].get("type") in channel.FINAL_TYPES else None
+    if final is not None and final.get("type") in settlement.CHARGED_STATUSES:
+        amount = int(final.get("charged") or 0)
+    elif final is not None:
+        amount = 0
+    else:
+        text = "".join(f.get("delta", "") for f in frames if f.get("type") == "chunk")
+        amount = estimate_tokens(text) if text else 0
+    details = {"messageId": key, "reason": "message gone"}
+    if amount:
+        wallet.settle(user_id, key, amount, source="chat", details=details)
+    else:
+        wallet.release(user_id, key, reason="message gone")
+    return True
 
 
 def _old_chat_holds(before):

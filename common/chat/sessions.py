@@ -100,10 +100,14 @@ def rename_session(user_id: Any, session_id: str, title: str) -> ChatSession:
 def delete_session(user_id: Any, session_id: str) -> int:
     """Delete the session and its messages; returns how many messages went with it.
 
-    Open streams of the session keep their holds until they end: their worker settles or
-    releases them whether or not the message document is still there.
+    Its running answers are cancelled first and waited for (`cancel.cancel_running`): each is
+    charged for what it generated and its clients get `cancelled`; a running answer's message
+    is never deleted under it (409 CONFLICT if one outlasts the wait).
     """
+    from common.chat.cancel import cancel_running
+
     session = get_session(user_id, session_id)
+    cancel_running(session.sessionId)
     deleted = ChatMessage.objects(sessionId=session.sessionId).delete()
     session.delete()
     return deleted

@@ -15,15 +15,26 @@ Steps 1-3 run inside one transaction (`common.db.in_transaction`, retried on tra
 errors) where the server has transactions. A crash after
 step 1 leaves a final message with an open hold; `finish(...)` (from a redelivered task or the
 reaper) completes steps 2-4 from the message alone.
+
+Outages: steps 1-3 are retried on transient database errors for up to `OUTAGE_RETRY_SECONDS`
+(step 1 marks the message with this call's `endedBy`, so a retry whose earlier attempt went
+through recognises it). If the database is still down, the outcome is kept in Redis for the
+reaper, which ends the message with it (never by interrupting it), and `SettlementDeferred` is
+raised. Step 4 is retried the same way on Redis errors; if Redis stays down the message is
+marked `finalPending` and the reaper publishes its final frame later.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from common import db
+from common.chat import outage
+from common.chat.errors import SettlementDeferred
 from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
 from common.errors import AppError
 from common.streaming import channel
@@ -62,7 +73,8 @@ def messages():
 def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessage | None:
     """Move `msg` (matching `claim`, e.g. its status and token) to `outcome`, then settle and
     publish. Returns the final message, or None if another runner had already ended it."""
-    fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome)}
+    token = uuid.uuid4().hex
+    fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome), "endedBy": token}
 
     def settle_all(session) -> tuple[ChatMessage, dict | None] | None:
         doc = messages().find_one_and_update(
@@ -71,14 +83,22 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
             return_document=True,
             session=session,
         )
-        if doc is None:
-            return None
+        if doc is None:  # ended by someone else — or by an earlier try whose reply was lost
+            doc = messages().find_one({"_id": msg.id, "endedBy": token}, session=session)
+            if doc is None:
+                return None
         final = ChatMessage._from_son(doc)
         user_after = _close_hold(final, session)
         _apply_stats(final, session)
         return final, user_after
 
-    ended = db.in_transaction(settle_all)
+    try:
+        ended = outage.retrying(
+            lambda: db.in_transaction(settle_all), f"settling {msg.id}", outage.DB_TRANSIENT
+        )
+    except outage.DB_TRANSIENT as exc:
+        _defer(msg, outcome, claim)
+        raise SettlementDeferred(details={"messageId": str(msg.id)}) from exc
     if ended is None:
         return None
     final, user_after = ended
@@ -86,12 +106,43 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
     return final
 
 
+def _defer(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> None:
+    """Keep an outcome the database would not take where the reaper looks for it."""
+    log.error("settlement of %s deferred to the reaper: the database stayed down", msg.id)
+    stash = {"outcome": dataclasses.asdict(outcome), "claim": claim}
+    try:
+        outage.retrying(
+            lambda: channel.stash_outcome(str(msg.id), stash),
+            f"keeping the outcome of {msg.id}",
+            outage.REDIS_TRANSIENT,
+        )
+    except outage.REDIS_TRANSIENT:
+        log.error("outcome of %s lost: Redis is down too; the reaper will interrupt it", msg.id)
+
+
+def end_stashed(msg: ChatMessage) -> ChatMessage | None:
+    """End `msg` with an outcome a runner stashed when the database was down (None if none)."""
+    stash = channel.stashed_outcome(str(msg.id))
+    if stash is None:
+        return None
+    final = None
+    if msg.status not in FINAL_STATUSES:
+        final = end(msg, Outcome(**stash["outcome"]), stash["claim"])
+    channel.drop_outcome(str(msg.id))
+    return final or ChatMessage.objects(id=msg.id).first()
+
+
 def finish(msg: ChatMessage) -> None:
     """Complete the settlement of an already-final message (idempotent: safe to repeat)."""
     if msg.status not in FINAL_STATUSES:
         raise ValueError(f"message {msg.id} is not final ({msg.status})")
-    user_after = _close_hold(msg, None)
-    _apply_stats(msg, None)
+
+    def close():
+        user_after = _close_hold(msg, None)
+        _apply_stats(msg, None)
+        return user_after
+
+    user_after = outage.retrying(close, f"finishing {msg.id}", outage.DB_TRANSIENT)
     _publish_final(msg, user_after)
 
 
@@ -264,6 +315,20 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
 
 
 def _publish_final(msg: ChatMessage, user_after: dict | None = None) -> None:
+    """Publish the final frame, retrying through a Redis outage; if Redis stays down, mark
+    the message `finalPending` for the reaper (the final state itself is already stored)."""
+    try:
+        outage.retrying(lambda: publish_final_once(msg, user_after), f"final frame of {msg.id}")
+    except outage.TRANSIENT:
+        log.error("final frame of %s not published; the reaper will publish it", msg.id)
+        outage.retrying(
+            lambda: messages().update_one({"_id": msg.id}, {"$set": {"finalPending": True}}),
+            f"marking {msg.id} finalPending",
+            outage.DB_TRANSIENT,
+        )
+
+
+def publish_final_once(msg: ChatMessage, user_after: dict | None = None) -> None:
     """The channel keeps only the first final frame, so publishing again is harmless; the
     check first only saves the user read that a frame without `user_after` needs."""
     if user_after is None and channel.has_final(str(msg.id)):

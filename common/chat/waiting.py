@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import time
 
-from common.chat.models import ChatMessage
+from common.chat import outage
+from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.errors import ServiceUnavailable
 from common.streaming import channel
 
+STORE_CHECK_SECONDS = 1.0
+
 
 def wait_final(messages: list[ChatMessage], timeout: float = 300.0) -> list[ChatMessage]:
-    """Block until every message has its final frame (cheap Redis checks), then reload them."""
+    """Block until every message has ended: its final frame in Redis (cheap checks), or — once
+    a second, for when Redis lost or never got that frame — its final state in the store."""
     deadline = time.monotonic() + timeout
     pending = {str(m.id) for m in messages}
+    next_store_check = time.monotonic() + STORE_CHECK_SECONDS
     while pending:
-        pending = {mid for mid in pending if not channel.has_final(mid)}
+        try:
+            pending = {mid for mid in pending if not channel.has_final(mid)}
+        except outage.REDIS_TRANSIENT:
+            next_store_check = 0.0
+        if pending and time.monotonic() >= next_store_check:
+            ids = [m.id for m in messages if str(m.id) in pending]
+            ended = ChatMessage.objects(id__in=ids, status__in=list(FINAL_STATUSES)).only("id")
+            pending -= {str(m.id) for m in ended}
+            next_store_check = time.monotonic() + STORE_CHECK_SECONDS
         if not pending:
             break
         if time.monotonic() > deadline:

@@ -13,6 +13,8 @@ Frames are JSON text exactly as the websocket sends them. For message `m`:
 
 Append-and-publish is one Lua script, so chunks are stored only if the first is the next `seq`
 and no final frame exists: a second runner of the same task cannot add a duplicate or a gap.
+A buffer shorter than the seq says Redis lost its data (a restart): the script answers GAP and
+the runner, which holds every chunk it generated, stores the missing ones again first.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ _APPEND = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if ARGV[1] == 'chunk' then
   if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-  if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[2]) - 1 then return 0 end
+  local have = redis.call('LLEN', KEYS[1])
+  if have > tonumber(ARGV[2]) - 1 then return 0 end
+  if have < tonumber(ARGV[2]) - 1 then return -2 end
 else
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
 end
@@ -43,9 +47,13 @@ redis.call('PUBLISH', ARGV[4], table.concat(frames, '\\n'))
 return 1
 """
 
+# A missing lease is taken again: Redis restarted and lost it while its runner lives on.
 _REFRESH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not owner then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 """
@@ -90,7 +98,7 @@ def message_id_of(channel_name: str) -> str:
     return channel_name[len(CHANNEL_PREFIX) :]
 
 
-PUBLISHED, REFUSED, CANCELLED = 1, 0, -1
+PUBLISHED, REFUSED, CANCELLED, GAP = 1, 0, -1, -2
 
 
 def _append(message_id: str, kind: str, seq: int, frames: list[str]) -> int:
@@ -129,9 +137,11 @@ def split_frames(payload: str) -> list[str]:
 
 def publish_chunks(message_id: str, first_seq: int, deltas: list[str]) -> int:
     """Store and publish chunks `first_seq`, `first_seq + 1`, ... in one round trip, each its
-    own frame and seq; all or none are stored. PUBLISHED; REFUSED if the first is not the next
-    seq or the stream has ended; CANCELLED if a cancel was requested (checked in the same
-    script, so a cancel costs no extra round trip and nothing is published after it)."""
+    own frame and seq; all or none are stored. PUBLISHED; REFUSED if the buffer already holds
+    that seq or the stream has ended; GAP if the buffer is shorter than `first_seq - 1` (Redis
+    lost it: `buffer_length` says from where to store again); CANCELLED if a cancel was
+    requested (checked in the same script, so a cancel costs no extra round trip and nothing
+    is published after it)."""
     frames = [chunk_frame(message_id, first_seq + i, d) for i, d in enumerate(deltas)]
     return _append(message_id, "chunk", first_seq, frames)
 
@@ -154,6 +164,10 @@ def chunk_count(message_id: str) -> int:
     r = get_redis()
     length = r.llen(_buffer_key(message_id))
     return length - 1 if length and r.exists(_final_key(message_id)) else length
+
+
+def buffer_length(message_id: str) -> int:
+    return int(get_redis().llen(_buffer_key(message_id)))
 
 
 def has_final(message_id: str) -> bool:
@@ -183,6 +197,13 @@ def drop_lease(message_id: str, token: str) -> None:
     _script(_RELEASE)(keys=[_lease_key(message_id)], args=[token])
 
 
+def leases_trustworthy(lease_seconds: float) -> bool:
+    """Whether a missing lease means a dead runner: not while Redis has been up for less than
+    a lease (a restart loses every lease; a live runner's next heartbeat takes its own again)."""
+    uptime = get_redis().info("server").get("uptime_in_seconds", 0)
+    return int(uptime) >= lease_seconds
+
+
 def leases_alive(message_ids: list[str]) -> dict[str, bool]:
     if not message_ids:
         return {}
@@ -190,6 +211,26 @@ def leases_alive(message_ids: list[str]) -> dict[str, bool]:
     for mid in message_ids:
         pipe.exists(_lease_key(mid))
     return {mid: bool(alive) for mid, alive in zip(message_ids, pipe.execute(), strict=True)}
+
+
+# -- an outcome the database could not take (an outage longer than the settlement's retries) ---
+
+
+def _outcome_key(message_id: str) -> str:
+    return f"aipasta:chat:outcome:{message_id}"
+
+
+def stash_outcome(message_id: str, outcome: dict) -> None:
+    get_redis().set(_outcome_key(message_id), json.dumps(outcome), ex=7 * 86400)
+
+
+def stashed_outcome(message_id: str) -> dict | None:
+    raw = get_redis().get(_outcome_key(message_id))
+    return json.loads(raw) if raw else None
+
+
+def drop_outcome(message_id: str) -> None:
+    get_redis().delete(_outcome_key(message_id))
 
 
 # -- cancellation ---------------------------------------------------------------------------------

@@ -132,3 +132,73 @@ def wait_http(url: str, timeout: float = 30.0, proc: Proc | None = None) -> None
         return requests.get(url, timeout=1).status_code < 500
 
     wait_for(up, timeout, 0.1, url)
+
+
+class RedisServer:
+    """A private `redis-server` on a free port (no persistence), for tests that stop Redis.
+
+    Never the shared 127.0.0.1:6379: `stop()` kills only this process, `start()` brings it back
+    on the same port, empty (what a restart without persistence does).
+    """
+
+    BINARY = "/usr/bin/redis-server"
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc: Proc | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        cmd = [self.BINARY, "--port", str(self.port), "--bind", "127.0.0.1"]
+        cmd += ["--save", "", "--appendonly", "no"]
+        self.proc = Proc(f"redis-{self.port}", cmd)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        wait_for(lambda: client.ping(), 10, 0.05, "the private redis-server")
+        return self
+
+    def stop(self) -> None:
+        """SIGKILL it: whatever it held is gone."""
+        if self.proc is not None:
+            self.proc.kill(signal.SIGKILL)
+            self.proc.popen.wait(10)
+            self.proc.stop()
+            self.proc = None
+
+
+class MongoServer:
+    """A private nx-27017 on a free port with its data in a file, so it can be killed and
+    started again on the same port with its data (a database blink)."""
+
+    def __init__(self, data_dir: Path):
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.proc: Proc | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> MongoServer:
+        run = self.data_dir
+        run.mkdir(parents=True, exist_ok=True)
+        cmd = [str(VENV_BIN / "nx-27017"), "--db", str(run / "data.db"), "-p", str(self.port)]
+        cmd += ["--pid-file", str(run / "nx.pid"), "--log-file", str(run / "nx.log")]
+        self.proc = Proc(f"nx-{self.port}", cmd)
+        client = pymongo.MongoClient(
+            f"mongodb://{self.address}/?directConnection=true", serverSelectionTimeoutMS=500
+        )
+        try:
+            wait_for(lambda: client.admin.command("ping"), 30, 0.1, "the private nx-27017")
+        finally:
+            client.close()
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill(signal.SIGKILL)
+            self.proc.popen.wait(10)
+            self.proc.stop()
+            self.proc = None

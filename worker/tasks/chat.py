@@ -1,4 +1,4 @@
-"""Chat tasks: run one answer; sweep streams whose worker died."""
+"""Chat tasks: run one answer; sweep streams whose worker died and answers never started."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from celery import shared_task
 from common.chat import completion, reaper
 
 BEAT_SCHEDULE = {
-    "chat-reap-stale": {"task": "chat.reap_stale", "schedule": 10.0},
+    "chat-reap-stale": {"task": "chat.reap_stale", "schedule": 5.0},
 }
 
 
@@ -17,7 +17,12 @@ def complete(message_id: str) -> str:
     return completion.complete(message_id)
 
 
+def _enqueue(message_id: str) -> None:
+    complete.apply_async(args=[message_id], queue="chat", ignore_result=True)
+
+
 @shared_task(name="chat.reap_stale")
 def reap_stale() -> dict:
-    """Interrupt streams whose worker died and finish holds left open by a crash."""
-    return reaper.reap_stale()
+    """Interrupt streams whose worker died, enqueue again answers whose task was lost, publish
+    final frames Redis missed, and finish holds left open by a crash."""
+    return reaper.reap_stale(enqueue=_enqueue)

@@ -26,7 +26,7 @@ def test_chunks_are_appended_in_order_once_and_nothing_after_the_final(settings)
     mid = "a" * 24
     assert channel.publish_chunks(mid, 1, ["x"]) == channel.PUBLISHED
     assert channel.publish_chunks(mid, 1, ["x"]) == channel.REFUSED  # a duplicate
-    assert channel.publish_chunks(mid, 3, ["z"]) == channel.REFUSED  # a gap
+    assert channel.publish_chunks(mid, 3, ["z"]) == channel.GAP  # a gap: nothing stored
     assert channel.publish_chunks(mid, 2, ["y"]) == channel.PUBLISHED
     assert channel.publish_final(mid, {"type": "done", "seq": 2})
     assert not channel.publish_final(mid, {"type": "error", "seq": 2})
@@ -83,7 +83,7 @@ def test_a_batch_is_stored_as_separate_frames_and_published_as_one_message(setti
     wait_for(lambda: listener.get_message(timeout=1), 5, what="the subscription")
     assert channel.publish_chunks(mid, 1, ["a", "b\nc", "d"]) == channel.PUBLISHED
     assert channel.publish_chunks(mid, 3, ["again"]) == channel.REFUSED  # not the next seq
-    assert channel.publish_chunks(mid, 5, ["gap"]) == channel.REFUSED
+    assert channel.publish_chunks(mid, 5, ["gap"]) == channel.GAP
     message = wait_for(lambda: listener.get_message(timeout=1), 5, what="the batch")
     frames = channel.split_frames(message["data"])
     assert [json.loads(f) for f in frames] == [
