@@ -168,7 +168,13 @@ def test_an_answer_whose_task_was_lost_is_enqueued_again_and_answered(env, fake)
     wait_for(answered, 30, 0.5, "the lost answer to be enqueued again and answered")
     msg = ChatMessage.objects(id=mid).first()
     assert msg.content == "back from the queue" and msg.requeues == 1 and msg.charged > 0
-    assert json.loads(channel.buffered(mid)[-1])["type"] == "done"
+    # The final frame is published after the final state is committed: wait for it, not race it.
+    wait_for(
+        lambda: json.loads(channel.buffered(mid)[-1])["type"] == "done",
+        10,
+        0.1,
+        "the final frame",
+    )
     _wallet_closed(uid, msg.charged)
 
 
