@@ -82,7 +82,7 @@ class Settings:
     rate_limit_auth: str = "20/minute"
     rate_limit_api: str = "600/minute"
     rate_limit_enabled: bool = True
-    rate_limit_health: str = "120/minute"  # GET /health per client address
+    rate_limit_health: str = "300/minute"  # GET /health per client address
     health_cache_seconds: float = 2.0  # /health reuses its dependency checks this long
     # Proxies in front of the web tier that append to X-Forwarded-For (0: use the peer address).
     trusted_proxy_count: int = 0

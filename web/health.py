@@ -1,13 +1,22 @@
-"""`GET /health`: MongoDB, Redis, the Celery broker and whether a worker answers."""
+"""`GET /health`: MongoDB, Redis, the Celery broker and whether a worker answers.
+
+The checks cost up to a couple of seconds (a worker ping waits 1 s for replies), so each app
+runs them at most once per `HEALTH_CACHE_SECONDS`: callers meanwhile get the last answer, and
+callers arriving while a check runs wait for it rather than starting another. The endpoint is
+rate limited per client address (`RATE_LIMIT_HEALTH`).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import threading
+import time
+
+from flask import Blueprint, current_app, jsonify
 
 from common import db
 from common.redis_client import get_redis
 from config import get_settings
-from web.extensions import limiter
+from web.extensions import ip_only, limiter
 
 bp = Blueprint("health", __name__)
 
@@ -43,9 +52,45 @@ def _celery():
     return celery
 
 
+class _LastChecks:
+    """One app's most recent checks and when they finished."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.at = float("-inf")
+        self.checks: dict = {}
+
+
+def _health_limit() -> str:
+    return get_settings().rate_limit_health
+
+
 @bp.get("/health")
-@limiter.exempt
+@limiter.limit(_health_limit, key_func=ip_only)
 def health():
+    checks = _recent_checks()
+    healthy = all(c["status"] == "up" for c in checks.values())
+    down = [name for name, c in checks.items() if c["status"] != "up"]
+    body = {"status": "success" if healthy else "error", "data": {"checks": checks}}
+    if not healthy:
+        body.update(
+            code="SERVICE_UNAVAILABLE",
+            message="Down: " + ", ".join(down),
+            details={"down": down},
+        )
+    return jsonify(body), 200 if healthy else 503
+
+
+def _recent_checks() -> dict:
+    last = current_app.extensions.setdefault("aipasta.health", _LastChecks())
+    with last.lock:  # one check at a time; the others wait for its answer
+        if time.monotonic() - last.at >= get_settings().health_cache_seconds:
+            last.checks = _run_checks()
+            last.at = time.monotonic()
+        return last.checks
+
+
+def _run_checks() -> dict:
     checks = {
         "mongodb": _check(db.ping),
         "redis": _check(lambda: get_redis().ping() and {}),
@@ -57,13 +102,4 @@ def health():
         if checks["broker"]["status"] == "up"
         else {"status": "down", "error": "the broker is down"}
     )
-    healthy = all(c["status"] == "up" for c in checks.values())
-    down = [name for name, c in checks.items() if c["status"] != "up"]
-    body = {"status": "success" if healthy else "error", "data": {"checks": checks}}
-    if not healthy:
-        body.update(
-            code="SERVICE_UNAVAILABLE",
-            message="Down: " + ", ".join(down),
-            details={"down": down},
-        )
-    return jsonify(body), 200 if healthy else 503
+    return checks
