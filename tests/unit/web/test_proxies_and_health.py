@@ -74,6 +74,7 @@ def test_health_is_rate_limited_per_address(base_settings):
         res = client.get("/health")
         body = res.get_json()
         assert (res.status_code, body["code"]) == (429, "RATE_LIMITED"), body
+        assert 1 <= int(res.headers["Retry-After"]) <= 60
         other = client.get("/health", environ_base={"REMOTE_ADDR": "10.1.2.3"})
         assert other.status_code == 503
 
