@@ -39,5 +39,5 @@ def change_password():
             "then set it within a few minutes."
         )
     user = users.change_password(g.user, body.currentPassword, body.newPassword)
-    # Every older token stops working; the caller gets a fresh one.
+    # Every older token stops working; the caller gets a new one (not fresh: no sign-in).
     return ok({"user": profile(user), "token": issue_token(user)}, message="Password changed")
