@@ -178,8 +178,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             except ValueError as exc:
                 raise ConfigError(f"{f.name.upper()}={raw!r} is not a valid {f.type}") from exc
     settings = Settings(**values)
+    _check_rate_limits(settings)
     _validate(settings, env)
     return settings
+
+
+def _check_rate_limits(settings: Settings) -> None:
+    """Rate limits are text in `limits`' syntax ("20/minute", "60/10 seconds"): a typo stops
+    start-up here rather than failing the first request that needs the limit."""
+    from limits import parse_many
+
+    for name in ("rate_limit_auth", "rate_limit_api", "rate_limit_health", "ws_frame_rate"):
+        value = getattr(settings, name)
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f'{name.upper()}={value!r} is not a rate limit (e.g. "20/minute")'
+            ) from None
 
 
 def _validate(settings: Settings, env: Mapping[str, str]) -> None:

@@ -10,6 +10,7 @@ import threading
 import time
 
 import psutil
+import pytest
 import websocket
 from flask_jwt_extended import create_refresh_token
 
@@ -19,6 +20,16 @@ from web.validation import MAX_JSON_DEPTH
 DEEP = "[" * 100_000 + "]" * 100_000
 DEEP_FIELD = '{"type":"ping","x":' + "[" * 5_000 + "]" * 5_000 + "}"
 UNKNOWN = "0" * 24  # a message id nobody owns: `subscribe` answers NOT_FOUND after a lookup
+LIMIT = 60  # frames per socket in this module's stack
+
+
+@pytest.fixture(scope="module")
+def stack_settings(base_settings, fake):
+    """The chat stack, with the frame budget counted over a minute rather than the default 10 s
+    so that a slow machine's flood cannot outlast the window (the rule is the same)."""
+    return base_settings.with_overrides(
+        openrouter_base_url=fake.base_url, hold_lease_seconds=2, ws_frame_rate=f"{LIMIT}/minute"
+    )
 
 
 def close_code(client: WsClient, timeout: float = 10) -> int:
@@ -146,7 +157,7 @@ def test_a_flooding_socket_is_limited_and_others_are_served(live, user, make_use
     """1,000 frames as fast as one socket can send them: the server handles `WS_FRAME_RATE`
     of them, answers RATE_LIMITED (cheaply: no parse, no database) for as many more, then
     closes the socket 4429. Another user's socket is answered promptly throughout."""
-    limit = 60  # the default WS_FRAME_RATE, 60 per 10 seconds
+    limit = LIMIT
     flooder = WsClient(live.ws_url, user[1])
     _, other_token = make_user()
     other = WsClient(live.ws_url, other_token)
@@ -171,14 +182,15 @@ def test_a_flooding_socket_is_limited_and_others_are_served(live, user, make_use
 
 
 def test_rate_limited_frames_say_when_to_retry(live, ws):
-    for _ in range(61):
+    for _ in range(LIMIT + 1):
         ws.send(type="ping")
-    frames = [ws.recv(10) for _ in range(61)]
-    assert [f["type"] for f in frames[:60]] == ["pong"] * 60
-    err = frames[60]
+    frames = [ws.recv(10) for _ in range(LIMIT + 1)]
+    assert [f["type"] for f in frames[:LIMIT]] == ["pong"] * LIMIT
+    err = frames[LIMIT]
     assert (err["type"], err["code"]) == ("error", "RATE_LIMITED"), err
-    assert 1 <= err["details"]["retryAfter"] <= 10
-    assert err["details"]["limit"] == "60 per 10 second"
+    assert 1 <= err["details"]["retryAfter"] <= 60
+    assert err["details"]["limit"] == f"{LIMIT} per 1 minute"
+    assert "user" not in err  # refused without touching the database
 
 
 def _send_many(client: WsClient, text: str, count: int) -> None:

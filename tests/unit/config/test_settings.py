@@ -145,3 +145,18 @@ def test_production_is_recognised_whatever_the_spelling():
     for env in ("Production", "PRODUCTION", "prod"):
         with pytest.raises(ConfigError):
             load_settings({"APP_ENV": env})
+
+
+@pytest.mark.parametrize("name", ["RATE_LIMIT_AUTH", "WS_FRAME_RATE", "RATE_LIMIT_HEALTH"])
+def test_a_rate_limit_that_does_not_parse_stops_start_up(name):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: "sixty a minute"})
+
+
+def test_default_rate_limits_parse():
+    s = load_settings({})
+    assert (s.ws_frame_rate, s.rate_limit_health, s.trusted_proxy_count) == (
+        "60/10 seconds",
+        "300/minute",
+        0,
+    )
