@@ -16,10 +16,13 @@ install: $(STAMP)
 
 ## Start web, worker, beat and Flower (and nx-27017 / redis-server when needed). Ctrl-C stops all.
 run: install
+	mkdir -p var
 	$(BIN)/python scripts/run_stack.py
 
-## Run the whole test suite against real Redis, nx-27017 and worker processes.
+## Run the whole test suite against real Redis, nx-27017 and worker processes. First makes sure
+## Redis answers and Debian's chromium is there (apt-get installs what is missing when root).
 test: install
+	bash scripts/test_prereqs.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +18,31 @@ from dotenv import dotenv_values
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/aipasta?directConnection=true"
+
+# Secrets that were ever written down as examples: production refuses them whatever their length.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        DEV_JWT_SECRET,
+        "change-me-to-64-random-characters",  # .env.example
+        "test-secret-0123456789abcdef0123456789abcdef",  # the test suite's
+        "change-me",
+        "changeme",
+        "secret",
+        "your-secret-key",
+        "your-256-bit-secret",  # jwt.io's example
+        "super-secret-key",
+        "jwt-secret",
+    }
+)
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace-me", "your-secret", "example")
+MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT_CHARS = 10
+# Shannon entropy of the characters times the length; random hex of 32 characters measures
+# about 115 bits, a 48-character repetition of two characters 48.
+MIN_SECRET_ENTROPY_BITS = 96
+# zxcvbn's guesses (log10) for the secret: it sees repetitions, sequences and words that the
+# character count misses ("abcdefghijklmnopqrstuvwxyz012345"); 10^30 is about 100 bits.
+MIN_SECRET_GUESSES_LOG10 = 30
 
 
 class ConfigError(RuntimeError):
@@ -64,6 +90,19 @@ class Settings:
     rate_limit_auth: str = "20/minute"
     rate_limit_api: str = "600/minute"
     rate_limit_enabled: bool = True
+    rate_limit_health: str = "300/minute"  # GET /health per client address
+    health_cache_seconds: float = 2.0  # /health reuses its dependency checks this long
+    # Proxies in front of the web tier that append to X-Forwarded-For (0: use the peer address).
+    trusted_proxy_count: int = 0
+
+    # Websocket: the largest frame read (bigger ones close the socket 1009 before they are
+    # buffered) and the frames one socket may send (limits' syntax, moving window).
+    ws_max_frame_bytes: int = 1_000_000
+    ws_frame_rate: str = "60/10 seconds"
+    # zxcvbn score (0-4) a new password needs; a Google-only account setting its first
+    # password needs a sign-in at most this old.
+    password_min_score: int = 3
+    fresh_sign_in_seconds: int = 300
 
     openrouter_api_key: str = ""
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
@@ -159,8 +198,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             except ValueError as exc:
                 raise ConfigError(f"{f.name.upper()}={raw!r} is not a valid {f.type}") from exc
     settings = Settings(**values)
+    _check_rate_limits(settings)
     _validate(settings, env)
     return settings
+
+
+def _check_rate_limits(settings: Settings) -> None:
+    """Rate limits are text in `limits`' syntax ("20/minute", "60/10 seconds"): a typo stops
+    start-up here rather than failing the first request that needs the limit."""
+    from limits import parse_many
+
+    for name in ("rate_limit_auth", "rate_limit_api", "rate_limit_health", "ws_frame_rate"):
+        value = getattr(settings, name)
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f'{name.upper()}={value!r} is not a rate limit (e.g. "20/minute")'
+            ) from None
 
 
 def _validate(settings: Settings, env: Mapping[str, str]) -> None:
@@ -170,9 +225,15 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     problems = []
     if not env.get("MONGODB_URI"):
         problems.append("MONGODB_URI must be set in production")
-    secret = settings.jwt_secret_key
-    if secret == DEV_JWT_SECRET or len(secret) < 32:
-        problems.append("JWT_SECRET_KEY must be set to a random string of at least 32 characters")
+    weakness = secret_weakness(settings.jwt_secret_key)
+    if weakness:
+        problems.append(
+            f"JWT_SECRET_KEY {weakness}; set it to a random string of at least "
+            f"{MIN_SECRET_CHARS} characters (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`)"
+        )
+    if settings.trusted_proxy_count < 0:
+        problems.append("TRUSTED_PROXY_COUNT must be 0 or more")
     if problems:
         raise ConfigError("Refusing to start: " + "; ".join(problems))
 
@@ -192,6 +253,34 @@ def _validate_pricing(settings: Settings) -> None:
         problems.append("OPENAI_COMPAT_*_PRICE must not be negative")
     if problems:
         raise ConfigError("Refusing to start: " + "; ".join(problems))
+
+
+def secret_entropy_bits(secret: str) -> float:
+    """Shannon entropy of the secret's characters times its length: an upper bound on how
+    much randomness the string can hold (repetitions and small alphabets score low)."""
+    if not secret:
+        return 0.0
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_char * len(secret)
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why `secret` must not sign production tokens, or None when it looks random enough."""
+    lowered = secret.strip().lower()
+    if lowered in PLACEHOLDER_SECRETS or any(word in lowered for word in PLACEHOLDER_WORDS):
+        return "is a placeholder from an example"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    if len(set(secret)) < MIN_SECRET_DISTINCT_CHARS:
+        return f"uses fewer than {MIN_SECRET_DISTINCT_CHARS} distinct characters"
+    if secret_entropy_bits(secret) < MIN_SECRET_ENTROPY_BITS:
+        return "has too little entropy (repeated characters)"
+    from zxcvbn import zxcvbn  # only production start-up pays for the import
+
+    if zxcvbn(secret[:100])["guesses_log10"] < MIN_SECRET_GUESSES_LOG10:
+        return "is guessable (a repetition, sequence or words)"
+    return None
 
 
 _current: Settings | None = None

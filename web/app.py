@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common import db
 from config import Settings, get_settings, use_settings
@@ -12,12 +13,18 @@ from config.logging import configure_logging
 from web.errors import register_error_handlers
 from web.extensions import cors, limiter, sock, talisman
 from web.security import init_jwt
+from web.validation import BoundedJSONProvider
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = use_settings(settings) if settings else get_settings()
     configure_logging(settings.log_level)
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.json = BoundedJSONProvider(app)
+    if settings.trusted_proxy_count:
+        # The client address (rate limits, audit) is the one the last N proxies saw, read from
+        # X-Forwarded-For; without trusted proxies that header is ignored (a client could forge it).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)
     app.config.update(
         SETTINGS=settings,
         JSON_SORT_KEYS=False,
@@ -34,7 +41,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_HEADER_RETRY_AFTER="X-RateLimit-Retry-After",
         # Counters live under `aipasta:rl:` in Redis (limits' own default prefix is `LIMITS`).
         RATELIMIT_STORAGE_OPTIONS={"key_prefix": "aipasta:rl"},
-        SOCK_SERVER_OPTIONS={"ping_interval": 25},
+        # A larger frame closes the socket (1009) while it arrives, before it is buffered whole.
+        SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": settings.ws_max_frame_bytes},
     )
     db.connect(settings.mongodb_uri)
     init_jwt(app)
@@ -48,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     talisman.init_app(
         app,
         force_https=False,  # TLS ends at the load balancer
-        content_security_policy={"default-src": "'self'", "connect-src": "'self' ws: wss:"},
+        content_security_policy={"default-src": "'self'", "connect-src": "'self'"},
         session_cookie_secure=settings.is_production,
     )
     register_error_handlers(app)

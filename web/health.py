@@ -1,13 +1,28 @@
-"""`GET /health`: MongoDB, Redis, the Celery broker and whether a worker answers."""
+"""`GET /health`: MongoDB, Redis, the Celery broker and whether a worker answers.
+
+The checks cost up to a couple of seconds (a worker ping waits 1 s for replies), so each app
+runs them at most once per `HEALTH_CACHE_SECONDS`: callers meanwhile get the last answer, and
+callers arriving while a check runs wait for it rather than starting another. The endpoint is
+rate limited per client address (`RATE_LIMIT_HEALTH`), counted in the process's memory: the
+shared counters live in Redis, and /health must answer (naming Redis) when Redis is down.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import threading
+import time
+
+from flask import Blueprint, current_app, jsonify
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from common import db
+from common.errors import RateLimited
 from common.redis_client import get_redis
 from config import get_settings
-from web.extensions import limiter
+from web.errors import error_response
+from web.extensions import ip_only, limiter
 
 bp = Blueprint("health", __name__)
 
@@ -43,9 +58,59 @@ def _celery():
     return celery
 
 
+class _State:
+    """One app's most recent checks, when they finished, and its callers' counters."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.at = float("-inf")
+        self.checks: dict = {}
+        self.callers = MovingWindowRateLimiter(MemoryStorage())
+
+
+def _state() -> _State:
+    return current_app.extensions.setdefault("aipasta.health", _State())
+
+
 @bp.get("/health")
-@limiter.exempt
+@limiter.exempt  # flask-limiter counts in Redis; see the module's docstring
 def health():
+    limit = parse_limit(get_settings().rate_limit_health)
+    if not _state().callers.hit(limit, ip_only()):
+        return _refused(limit)
+    checks = _recent_checks()
+    healthy = all(c["status"] == "up" for c in checks.values())
+    down = [name for name, c in checks.items() if c["status"] != "up"]
+    body = {"status": "success" if healthy else "error", "data": {"checks": checks}}
+    if not healthy:
+        body.update(
+            code="SERVICE_UNAVAILABLE",
+            message="Down: " + ", ".join(down),
+            details={"down": down},
+        )
+    return jsonify(body), 200 if healthy else 503
+
+
+def _refused(limit):
+    reset_at, _ = _state().callers.get_window_stats(limit, ip_only())
+    retry = max(1, round(reset_at - time.time()))
+    error = RateLimited(
+        f"Too many requests ({limit}). Retry in {retry} s.",
+        {"limit": str(limit), "retryAfter": retry},
+    )
+    return error_response(error, {"Retry-After": str(retry)})
+
+
+def _recent_checks() -> dict:
+    last = _state()
+    with last.lock:  # one check at a time; the others wait for its answer
+        if time.monotonic() - last.at >= get_settings().health_cache_seconds:
+            last.checks = _run_checks()
+            last.at = time.monotonic()
+        return last.checks
+
+
+def _run_checks() -> dict:
     checks = {
         "mongodb": _check(db.ping),
         "redis": _check(lambda: get_redis().ping() and {}),
@@ -57,13 +122,4 @@ def health():
         if checks["broker"]["status"] == "up"
         else {"status": "down", "error": "the broker is down"}
     )
-    healthy = all(c["status"] == "up" for c in checks.values())
-    down = [name for name, c in checks.items() if c["status"] != "up"]
-    body = {"status": "success" if healthy else "error", "data": {"checks": checks}}
-    if not healthy:
-        body.update(
-            code="SERVICE_UNAVAILABLE",
-            message="Down: " + ", ".join(down),
-            details={"down": down},
-        )
-    return jsonify(body), 200 if healthy else 503
+    return checks

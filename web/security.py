@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Flask, g
 from flask_jwt_extended import (
@@ -26,15 +27,20 @@ from common.redis_client import get_redis
 from common.users.models import User
 from common.users.service import get_user
 from common.users.snapshot import snapshot
+from config import get_settings
 from web.errors import error_response
 from web.extensions import jwt
 
 _REVOKED = "aipasta:jwt:revoked:"
 
 
-def issue_token(user: User) -> str:
+def issue_token(user: User, fresh: bool = False) -> str:
+    """An access token; `fresh` (a sign-in with password or Google just now) marks it fresh for
+    `FRESH_SIGN_IN_SECONDS`, which setting a Google-only account's first password requires."""
+    freshness = timedelta(seconds=get_settings().fresh_sign_in_seconds) if fresh else False
     return create_access_token(
         identity=str(user.id),
+        fresh=freshness,
         additional_claims={
             "id": str(user.id),
             "email": user.email,
@@ -75,6 +81,8 @@ def authenticate_raw_token(token: str) -> tuple[User, dict]:
         raise Unauthorized("Invalid or expired token.") from exc
     except Exception as exc:
         raise Unauthorized("Invalid token.") from exc
+    if claims.get("type") != "access":  # a refresh token only ever buys a new access token
+        raise Unauthorized("Only an access token opens a socket.")
     return recheck_claims(claims), claims
 
 
@@ -118,6 +126,15 @@ def admin_required(fn: Callable) -> Callable:
 
 def current_claims() -> dict:
     return get_jwt()
+
+
+def require_fresh_sign_in(message: str) -> None:
+    """401 unless the request's token came from a sign-in within `FRESH_SIGN_IN_SECONDS`
+    (flask-jwt-extended's `fresh` claim: a flag or the time freshness ends)."""
+    fresh = get_jwt().get("fresh", False)
+    if fresh is True or (not isinstance(fresh, bool) and fresh > time.time()):
+        return
+    raise Unauthorized(message, {"reason": "FRESH_SIGN_IN_REQUIRED"})
 
 
 def init_jwt(app: Flask) -> None:

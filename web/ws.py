@@ -1,22 +1,33 @@
 """The websocket endpoint `/ws` (DESIGN.md's protocol).
 
-Auth by `?token=` or a first `{"type":"auth"}` frame, else close 4401. Then `chat.send`,
+Auth by `?token=` (an access token; refresh tokens are refused) or a first `{"type":"auth"}`
+frame, else close 4401. Then `chat.send`,
 `subscribe` (replay after `afterSeq`, then live), `cancel` and `ping`. Stream frames reach the
 socket through the process's one shared pub/sub listener (`web.streams.hub`); every frame to one
 socket goes through its `Outbox`, so sends never interleave. Errors are `error` frames built from
 the same `AppError` classes as HTTP errors.
+
+Limits (docs/security.md): a frame larger than `WS_MAX_FRAME_BYTES` closes the socket 1009 while
+it arrives (simple-websocket's `max_message_size`, set in the app factory), JSON nested deeper
+than `MAX_JSON_DEPTH` is a VALIDATION_ERROR frame, and each socket may send `WS_FRAME_RATE`
+frames (a moving window): more get RATE_LIMITED frames, and a socket that keeps going is closed
+4429.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import time
 from typing import Any
 
 from flask import Flask, request
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from simple_websocket import ConnectionClosed
 from wsproto.events import TextMessage
 
@@ -27,24 +38,26 @@ from common.errors import (
     DailyLimit,
     NotFound,
     Paywall,
+    RateLimited,
     Unauthorized,
     ValidationError,
 )
 from common.users.models import User
 from common.users.snapshot import snapshot, snapshot_from_doc
+from config import get_settings
 from web.chat.commands import send_turn
 from web.chat.schemas import SendBody
 from web.extensions import sock
 from web.security import authenticate_raw_token, recheck_claims
 from web.streams import Outbox, Subscription, hub
-from web.validation import validate
+from web.validation import loads, validate
 
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_INTERNAL = 1011
-MAX_FRAME_CHARS = 1_000_000
+CLOSE_RATE_LIMITED = 4429
 USER_REUSE_SECONDS = 5.0
 IDLE_RECHECK_SECONDS = 30.0  # a socket that sends nothing re-checks its token this often
 
@@ -62,6 +75,51 @@ class _Revoked(Exception):
     """The user behind this socket may no longer use it (deactivated or gone)."""
 
 
+class _Flooding(Exception):
+    """The socket kept sending after as many RATE_LIMITED answers as its limit allows."""
+
+
+# Frames per socket, counted in this process (a socket lives in one process): one in-memory
+# store (made on first use: it starts a timer thread) with a key per socket.
+_frame_limiters: list[MovingWindowRateLimiter] = []
+_socket_ids = itertools.count(1)
+
+
+def _frame_limiter() -> MovingWindowRateLimiter:
+    if not _frame_limiters:
+        _frame_limiters.append(MovingWindowRateLimiter(MemoryStorage()))
+    return _frame_limiters[0]
+
+
+class FrameRate:
+    """`WS_FRAME_RATE` for one socket: `allow()` counts a frame or refuses it."""
+
+    def __init__(self):
+        self.limit = parse_limit(get_settings().ws_frame_rate)
+        self.key = f"ws-socket-{next(_socket_ids)}"
+        self.refused = 0  # in a row
+
+    def allow(self) -> bool:
+        if _frame_limiter().hit(self.limit, self.key):
+            self.refused = 0
+            return True
+        self.refused += 1
+        if self.refused > self.limit.amount:
+            raise _Flooding(f"Too many frames ({self.limit}); reconnect later.")
+        return False
+
+    def refusal(self) -> RateLimited:
+        reset_at, _ = _frame_limiter().get_window_stats(self.limit, self.key)
+        retry = max(1, round(reset_at - time.time()))
+        return RateLimited(
+            f"Too many frames ({self.limit}). Retry in {retry} s.",
+            {"limit": str(self.limit), "retryAfter": retry},
+        )
+
+    def forget(self) -> None:
+        _frame_limiter().clear(self.limit, self.key)
+
+
 class Connection:
     """One authenticated socket and the streams it follows."""
 
@@ -69,6 +127,7 @@ class Connection:
         self.ws, self.user_id, self.claims = ws, user.id, claims
         self.outbox = Outbox(functools.partial(send_texts, ws))
         self.subs: dict[str, Subscription] = {}
+        self.rate = FrameRate()
         self.remember(user)
 
     def remember(self, user: User) -> None:
@@ -90,9 +149,11 @@ class Connection:
         user = User.objects(id=self.user_id).first()
         return snapshot(user) if user else None
 
-    def error(self, exc: AppError, **ids: Any) -> None:
+    def error(self, exc: AppError, with_user: bool = True, **ids: Any) -> None:
         frame = {"type": "error", **{k: v for k, v in ids.items() if v is not None}}
-        frame.update(code=exc.code, message=exc.message, details=exc.details, user=self.user())
+        frame.update(code=exc.code, message=exc.message, details=exc.details)
+        if with_user:
+            frame["user"] = self.user()
         self.send(frame)
 
     def follow(self, message_id: str, after_seq: int = 0, stored=None) -> None:
@@ -108,6 +169,7 @@ class Connection:
             sub.stop()
         self.subs.clear()
         self.outbox.close()
+        self.rate.forget()
 
 
 def register_websocket(app: Flask) -> None:
@@ -126,7 +188,10 @@ def websocket(ws) -> None:
         while True:
             raw = ws.receive(timeout=IDLE_RECHECK_SECONDS)
             if raw is not None:
-                _handle(conn, raw)
+                if conn.rate.allow():
+                    _handle(conn, raw)
+                else:  # no parsing, no database: a flood costs this socket only
+                    conn.error(conn.rate.refusal(), with_user=False)
             else:  # quiet for a while: is the token still good? (logout, password change)
                 _recheck_idle(conn)
     except ConnectionClosed:
@@ -135,6 +200,10 @@ def websocket(ws) -> None:
         conn.outbox.flush_and_close()  # the error frame goes out before the close frame
         with contextlib.suppress(Exception):
             ws.close(reason=CLOSE_UNAUTHORIZED, message=str(exc)[:120])
+    except _Flooding as exc:
+        conn.outbox.flush_and_close()
+        with contextlib.suppress(Exception):
+            ws.close(reason=CLOSE_RATE_LIMITED, message=str(exc)[:120])
     except Exception:
         log.exception("websocket failed")
         with contextlib.suppress(Exception):
@@ -173,12 +242,7 @@ def _parse(raw) -> dict:
         raise Unauthorized("No authentication received.")
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
-    if len(raw) > MAX_FRAME_CHARS:
-        raise ValidationError("The frame is too large.")
-    try:
-        frame = json.loads(raw)
-    except ValueError:
-        raise ValidationError("Frames must be JSON objects.") from None
+    frame = loads(raw, "A frame")
     if not isinstance(frame, dict):
         raise ValidationError("Frames must be JSON objects.")
     return frame
@@ -188,9 +252,12 @@ def _handle(conn: Connection, raw) -> None:
     frame: dict = {}
     try:
         frame = _parse(raw)
-        handler = _HANDLERS.get(frame.get("type"))
+        kind = frame.get("type")
+        if not isinstance(kind, str):
+            raise ValidationError("type: must be a string naming the frame.")
+        handler = _HANDLERS.get(kind)
         if handler is None:
-            raise ValidationError(f"Unknown frame type {frame.get('type')!r}.")
+            raise ValidationError(f"Unknown frame type {kind[:60]!r}.")
         handler(conn, frame)
     except AppError as exc:
         conn.error(

@@ -12,14 +12,14 @@ from mongoengine.errors import NotUniqueError
 from mongoengine.errors import ValidationError as DocumentInvalid
 
 from common.errors import Conflict, NotFound, Unauthorized, ValidationError
+from common.users import passwords
 from common.users.models import PLAN_LIMITS, User, utcnow
+from common.users.passwords import MAX_PASSWORD_BYTES
 from common.wallet import service as wallet
 from config import get_settings
 
 log = logging.getLogger(__name__)
 
-# bcrypt only looks at the first 72 bytes; longer passwords are refused rather than truncated.
-MAX_PASSWORD_BYTES = 72
 _dummy_hashes: dict[int, bytes] = {}
 
 
@@ -59,8 +59,9 @@ def get_user(user_id: Any) -> User:
 
 
 def register(email: str, password: str, name: str, role: str = "user") -> User:
-    if len(password.encode()) > MAX_PASSWORD_BYTES:
-        raise ValidationError("Password must be at most 72 bytes.", {"field": "password"})
+    """A password account (the API's sign-up, the CLI's admins). Its email is not verified:
+    Google sign-in never logs into it (see `sign_in_with_google`)."""
+    passwords.require_acceptable(password, "password", (email, name))
     user = User(
         email=normalise_email(email),
         password=hash_password(password),
@@ -96,10 +97,11 @@ def authenticate(email: str, password: str) -> User:
 
 
 def change_password(user: User, current: str, new: str) -> User:
+    """Change the password, or set the first one of a Google-only account (the caller checks
+    that such a request comes from a fresh sign-in)."""
     if user.password and not check_password(current, user.password):
         raise Unauthorized("The current password is wrong.")
-    if len(new.encode()) > MAX_PASSWORD_BYTES:
-        raise ValidationError("Password must be at most 72 bytes.", {"field": "newPassword"})
+    passwords.require_acceptable(new, "newPassword", (user.email, user.name))
     # Bumping the token version makes every token issued before this change stop working.
     User.objects(id=user.id).update_one(
         set__password=hash_password(new),
@@ -124,13 +126,43 @@ def update_profile(user: User, changes: dict[str, Any]) -> User:
     return user
 
 
-def sign_in_with_google(claims: dict[str, Any]) -> User:
-    """Create or link the account for verified Google ID-token claims."""
-    google_id, email = claims["sub"], normalise_email(claims.get("email", ""))
-    if not email or claims.get("email_verified") in (False, "false"):
+class GoogleEmailTaken(Conflict):
+    """Google vouches for an email that an account not linked to this Google identity holds.
+
+    Password accounts are never linked by email alone: the product does not verify emails, so
+    anyone could have registered the address first (account pre-hijacking). The owner signs in
+    with the password and links Google from the account (`link_google`)."""
+
+    def __init__(self, email: str):
+        super().__init__(
+            "An account with this email already exists and is not connected to this Google "
+            "account. Sign in with its password, then connect Google from your account.",
+            {"reason": "GOOGLE_NOT_LINKED", "email": email, "link": "POST /api/auth/google/link"},
+        )
+
+
+def _google_identity(claims: dict[str, Any]) -> tuple[str, str]:
+    """The Google subject and the email Google verified; `Unauthorized` when not verified."""
+    email, sub, verified = claims.get("email"), claims.get("sub"), claims.get("email_verified")
+    if not isinstance(sub, str) or not sub:
+        raise Unauthorized("The Google token is not valid.")
+    if (
+        not isinstance(email, str)
+        or not email.strip()
+        or not (verified is True or verified == "true")
+    ):
         raise Unauthorized("Google did not confirm this email address.")
-    user = User.objects(googleId=google_id).first() or User.objects(email=email).first()
+    return sub, normalise_email(email)
+
+
+def sign_in_with_google(claims: dict[str, Any]) -> User:
+    """Log into the account linked to this Google identity, or create one for a new email.
+    An email already held by another account is `GoogleEmailTaken` (409), never a login."""
+    google_id, email = _google_identity(claims)
+    user = User.objects(googleId=google_id).first()
     if user is None:
+        if User.objects(email=email).first() is not None:
+            raise GoogleEmailTaken(email)
         user = User(
             email=email,
             googleId=google_id,
@@ -139,13 +171,34 @@ def sign_in_with_google(claims: dict[str, Any]) -> User:
         )
         try:
             user.save()
-        except NotUniqueError:
-            user = User.objects(email=email).first()
-    if not user.googleId:
-        User.objects(id=user.id, googleId=None).update_one(set__googleId=google_id)
+        except NotUniqueError:  # the email was registered a moment ago
+            raise GoogleEmailTaken(email) from None
     if not user.isActive:
         raise Unauthorized("This account is deactivated.")
     return grant_signup_tokens(user)
+
+
+def link_google(user: User, claims: dict[str, Any]) -> User:
+    """Connect a Google identity to the signed-in `user`, whose password proved who they are;
+    Google's token proves the email is theirs too. Linking the same identity again is a no-op."""
+    google_id, email = _google_identity(claims)
+    if email != user.email:
+        raise Conflict(
+            f"This Google account is for {email}, but you are signed in as {user.email}.",
+            {"reason": "GOOGLE_EMAIL_MISMATCH"},
+        )
+    owner = User.objects(googleId=google_id).first()
+    if owner is not None and owner.id != user.id:
+        raise Conflict(
+            "This Google account is connected to another account.", {"reason": "GOOGLE_IN_USE"}
+        )
+    linked = User.objects(id=user.id, googleId=None).update_one(set__googleId=google_id)
+    user.reload()
+    if not linked and user.googleId != google_id:
+        raise Conflict(
+            "Your account is connected to another Google account.", {"reason": "GOOGLE_IN_USE"}
+        )
+    return user
 
 
 def set_active(user: User, active: bool, reason: str = "") -> User:

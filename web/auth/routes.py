@@ -1,4 +1,4 @@
-"""`/api/auth/*`: register, login, Google sign-in, me, logout."""
+"""`/api/auth/*`: register, login, Google sign-in and linking, me, logout."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _auth_limit() -> str:
 
 
 def _signed_in(user, status: int = 200, message: str | None = None):
-    return ok({"user": profile(user), "token": issue_token(user)}, status, message)
+    return ok({"user": profile(user), "token": issue_token(user, fresh=True)}, status, message)
 
 
 @bp.post("/register")
@@ -46,6 +46,17 @@ def google_sign_in():
     body = parse_body(GoogleBody)
     claims = google.verify_id_token(body.idToken)
     return _signed_in(users.sign_in_with_google(claims))
+
+
+@bp.post("/google/link")
+@limiter.limit(_auth_limit, key_func=ip_only)
+@login_required
+def google_link():
+    """Connect Google to the signed-in account (a Google ID token for the account's email)."""
+    body = parse_body(GoogleBody)
+    claims = google.verify_id_token(body.idToken)
+    user = users.link_google(g.user, claims)
+    return ok({"user": profile(user)}, message="Google is connected to your account")
 
 
 @bp.get("/me")

@@ -7,7 +7,7 @@ from flask import Blueprint, g
 from common.users import service as users
 from common.users.snapshot import profile
 from web.responses import ok
-from web.security import issue_token, login_required
+from web.security import issue_token, login_required, require_fresh_sign_in
 from web.user.schemas import PasswordBody, ProfileBody
 from web.validation import parse_body
 
@@ -33,6 +33,11 @@ def update_profile():
 @login_required
 def change_password():
     body = parse_body(PasswordBody)
+    if not g.user.password:  # a Google-only account: no password to confirm, so a recent sign-in
+        require_fresh_sign_in(
+            "Setting a first password needs a recent sign-in: sign in with Google again, "
+            "then set it within a few minutes."
+        )
     user = users.change_password(g.user, body.currentPassword, body.newPassword)
-    # Every older token stops working; the caller gets a fresh one.
+    # Every older token stops working; the caller gets a new one (not fresh: no sign-in).
     return ok({"user": profile(user), "token": issue_token(user)}, message="Password changed")

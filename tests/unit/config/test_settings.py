@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from dotenv import dotenv_values
 
-from config.settings import DEFAULT_MONGODB_URI, DEV_JWT_SECRET, ConfigError, load_settings
+from config.settings import (
+    DEFAULT_MONGODB_URI,
+    DEV_JWT_SECRET,
+    ConfigError,
+    load_settings,
+    secret_entropy_bits,
+)
 
-STRONG = "k" * 48
+# A `secrets.token_urlsafe(32)`: what a production secret looks like.
+STRONG = "fkWlG_GFmaWoVt9JxaNisKzQ8ZT79FVVw2Gq4ACQtzs"
+PRODUCTION = {"APP_ENV": "production", "MONGODB_URI": "mongodb://db:27017/aipasta"}
+ENV_EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
 
 
 def test_development_defaults_work_out_of_the_box():
@@ -56,10 +68,55 @@ def test_production_needs_mongodb_uri_and_a_strong_secret():
 
 
 def test_production_refuses_a_weak_or_default_secret():
-    base = {"APP_ENV": "production", "MONGODB_URI": "mongodb://db:27017/aipasta"}
     for secret in ("short-secret", DEV_JWT_SECRET, ""):
         with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
-            load_settings({**base, "JWT_SECRET_KEY": secret})
+            load_settings({**PRODUCTION, "JWT_SECRET_KEY": secret})
+
+
+def test_production_refuses_the_placeholder_secret_of_env_example():
+    placeholder = dotenv_values(ENV_EXAMPLE)["JWT_SECRET_KEY"]
+    assert len(placeholder) >= 32  # long enough: only knowing it is a placeholder refuses it
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY is a placeholder"):
+        load_settings({**PRODUCTION, "JWT_SECRET_KEY": placeholder})
+    with pytest.raises(ConfigError, match="placeholder"):  # whatever the case or padding
+        load_settings({**PRODUCTION, "JWT_SECRET_KEY": placeholder.upper() + "-2026"})
+
+
+@pytest.mark.parametrize(
+    "secret, why",
+    [
+        ("k" * 48, "distinct characters"),
+        ("ab" * 16, "distinct characters"),
+        ("x" * 30 + "Q7m#pL2v9Z", "entropy"),  # 11 distinct characters, mostly one
+        ("abcdefghijk" * 3 + "abc", "guessable"),  # a period of 11
+        ("0123456789abcdef" * 2, "guessable"),  # a repetition of a 16-character block
+        ("abcdefghijklmnopqrstuvwxyz012345", "guessable"),  # a sequence
+        ("mysecretkeymysecretkey1234567890", "guessable"),  # words and a sequence
+    ],
+)
+def test_production_refuses_low_entropy_secrets(secret, why):
+    assert len(secret) >= 32
+    with pytest.raises(ConfigError, match=f"JWT_SECRET_KEY .*{why}"):
+        load_settings({**PRODUCTION, "JWT_SECRET_KEY": secret})
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        STRONG,
+        "c4599eab08cf9c6a959b748437bf8c98",  # secrets.token_hex(16)
+        "d0e99748fb58c6af040b0ffa6aa0c1affe222562a4935928ca810bc48bbad6f5",  # token_hex(32)
+    ],
+)
+def test_production_accepts_random_secrets(secret):
+    assert load_settings({**PRODUCTION, "JWT_SECRET_KEY": secret}).jwt_secret_key == secret
+
+
+def test_secret_entropy_counts_characters_not_length():
+    assert secret_entropy_bits("") == 0
+    assert secret_entropy_bits("k" * 48) == 0
+    assert secret_entropy_bits("ab" * 24) == 48
+    assert secret_entropy_bits(STRONG) > 150
 
 
 def test_production_refuses_a_missing_mongodb_uri():
@@ -118,3 +175,18 @@ def test_pricing_settings_are_typed_with_documented_defaults():
 def test_pricing_settings_that_would_sell_below_cost_or_break_the_formula_refuse_to_start(env):
     with pytest.raises(ConfigError):
         load_settings(env)
+
+
+@pytest.mark.parametrize("name", ["RATE_LIMIT_AUTH", "WS_FRAME_RATE", "RATE_LIMIT_HEALTH"])
+def test_a_rate_limit_that_does_not_parse_stops_start_up(name):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: "sixty a minute"})
+
+
+def test_default_rate_limits_parse():
+    s = load_settings({})
+    assert (s.ws_frame_rate, s.rate_limit_health, s.trusted_proxy_count) == (
+        "60/10 seconds",
+        "300/minute",
+        0,
+    )

@@ -33,9 +33,9 @@ def test_wrong_method_is_405_json(client):
 def test_body_over_the_limit_is_413(base_settings):
     with fresh_app(base_settings, max_body_bytes=2_000) as app:
         client = app.test_client()
-        big = {"email": "big@example.com", "password": "p" * 20, "name": "x" * 3_000}
+        big = {"email": "big@example.com", "password": "correct-horse-1", "name": "x" * 3_000}
         assert_error(client.post("/api/auth/register", json=big), 413, "PAYLOAD_TOO_LARGE")
-        small = {"email": "small@example.com", "password": "p" * 20, "name": "Small"}
+        small = {"email": "small@example.com", "password": "correct-horse-1", "name": "Small"}
         assert client.post("/api/auth/register", json=small).status_code == 201
 
 
