@@ -2,8 +2,10 @@
 
 Checks run in the documented order — validation, paywall, daily limit, balance — and nothing is
 written until all pass. Then, per model, one wallet hold (keyed by the assistant message id) and
-one pending assistant message; the user message and session stats; and only then the tasks are
-enqueued, so a worker always finds what it was sent for.
+one pending assistant message; the user message and the session (a new one's document, or the
+turn counted on an existing one); and only then the tasks are enqueued, so a worker always finds
+everything it was sent for — settlement adds the answer's totals to the session document, which
+must exist by then.
 """
 
 from __future__ import annotations
@@ -84,8 +86,8 @@ _sends = Admission(lambda: get_settings().send_concurrency)
 def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model.
 
-    The three writes before the enqueue — today's request count (Redis), the holds and the
-    messages (MongoDB) — do not depend on each other, so they run at once (each is a round trip
+    The four writes before the enqueue — today's request count (Redis), the holds, the
+    messages and the session (MongoDB) — do not depend on each other, so they run at once (each is a round trip
     on the path to the first delta). If any fails, the others are undone and the first failure
     in the documented order (daily limit, then balance) is raised.
     """
@@ -101,19 +103,20 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
     plans = _plan_all(session, text, models, max_tokens)
     result = _documents(cmd, session, text, plans, user_message_id)
-    daily, held, stored = _concurrently(
+    daily, held, stored, noted = _concurrently(
         lambda: _count_daily(cmd.user, len(models)),
         lambda: _hold_all(cmd.user, plans),
         lambda: _insert(result),
+        lambda: _note_session(result, text, new_session=session is None),
     )
-    failure = next((r for r in (daily, held, stored) if isinstance(r, BaseException)), None)
+    writes = (daily, held, stored, noted)
+    failure = next((r for r in writes if isinstance(r, BaseException)), None)
     if failure is not None:
-        _undo(cmd.user, plans, result, daily, held, stored)
+        _undo(cmd.user, plans, result, *writes)
         raise failure
     result.user_after = plans[-1].user_after if plans else None
-    for msg in result.messages:
+    for msg in result.messages:  # only now: every write above is stored (enqueue after commit)
         _enqueue_one(msg, enqueue)
-    _note_session(cmd, result, text, new_session=session is None)
     return result
 
 
@@ -137,8 +140,8 @@ def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, stored) -> None:
-    """Take back whichever of the three writes succeeded (each step is safe to repeat)."""
+def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, stored, noted) -> None:
+    """Take back whichever of the four writes succeeded (each step is safe to repeat)."""
     if not isinstance(daily, BaseException):
         _uncount_daily(user, daily)
     if not isinstance(held, BaseException):
@@ -146,6 +149,8 @@ def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, store
     if not isinstance(stored, BaseException):
         ids = [result.user_message.id, *(m.id for m in result.messages)]
         ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
+    if not isinstance(noted, BaseException):
+        sessions.unnote_turn(result.session, noted, 1 + len(result.messages))
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -329,11 +334,7 @@ def _documents(
     plans: list[_Plan],
     user_message_id: ObjectId,
 ) -> SendResult:
-    """The user message and one pending assistant message per model, not yet stored.
-
-    A new session's document is written after the tasks are enqueued (`_note_session`): the
-    worker needs only the messages, and this keeps the session write off the first delta's path.
-    """
+    """The user message and one pending assistant message per model, not yet stored."""
     session = session or ChatSession(sessionId=sessions.new_session_id(), userId=cmd.user.id)
     user_msg = ChatMessage(
         id=user_message_id,
@@ -353,7 +354,9 @@ def _insert(result: SendResult) -> None:
     ChatMessage._get_collection().insert_many(docs, ordered=True)
 
 
-def _note_session(cmd: SendCommand, result: SendResult, text: str, new_session: bool) -> None:
+def _note_session(result: SendResult, text: str, new_session: bool) -> bool:
+    """Store a new session, or count the turn on an existing one; returns `new_session`
+    (what `_undo` needs to take it back)."""
     session = result.session
     if new_session:
         session.title = sessions.title_from(text)
@@ -365,6 +368,7 @@ def _note_session(cmd: SendCommand, result: SendResult, text: str, new_session: 
             session, text, [m.modelId for m in result.messages], 1 + len(result.messages)
         )
         session.reload()
+    return new_session
 
 
 def _assistant(

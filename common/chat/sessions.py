@@ -120,6 +120,16 @@ def get_message(user_id: Any, message_id: str) -> ChatMessage:
     return msg
 
 
+def unnote_turn(session: ChatSession, was_new: bool, count: int) -> None:
+    """Take back a new session's insert, or `note_turn`'s count, for a send that failed."""
+    if was_new:
+        ChatSession._get_collection().delete_one({"_id": session.id})
+    else:
+        ChatSession._get_collection().update_one(
+            {"_id": session.id}, {"$inc": {"messageCount": -count}}
+        )
+
+
 def note_turn(session: ChatSession, first_text: str, model_ids: list[str], count: int) -> None:
     """A user turn was stored: count its messages, note the models, title an untitled session."""
     now = utcnow()
