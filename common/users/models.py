@@ -88,6 +88,9 @@ class User(Document):
     usage = EmbeddedDocumentField(Usage, default=Usage)
     tokens = EmbeddedDocumentField(Tokens, default=Tokens)
     credits = IntField(default=0)  # legacy mirror of tokens.balance
+    # +1 in the same update as every write of the wallet fields (tokens, credits, holds), so a
+    # client can tell the newer of two snapshots (see common.wallet.service.VERSION_INC).
+    walletVersion = IntField(default=0)  # noqa: N815
     subscription = EmbeddedDocumentField(Subscription, default=Subscription)
     # Open wallet holds, keyed by idempotency key: {amount, free, purchased, at}.
     holds = DictField(default=dict)
