@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 
 from common.admission import Admission
-from common.chat import catalog_cache, sessions
+from common.chat import catalog_cache, idempotency, sessions
 from common.chat.dates import as_aware
 from common.chat.models import ChatMessage, ChatSession, MessageOptions
 from common.chat.tokens import estimate_prompt, trim
@@ -59,6 +59,9 @@ class SendCommand:
     models: list[str]
     session_id: str | None = None
     options: SendOptions = field(default_factory=SendOptions)
+    # The client's key for this send (`Idempotency-Key`, a websocket `requestId`): a repeat
+    # within the window answers with this send (see `common.chat.idempotency`).
+    idempotency_key: str | None = None
 
 
 @dataclass
@@ -67,6 +70,7 @@ class SendResult:
     user_message: ChatMessage
     messages: list[ChatMessage]
     user_after: dict | None = None  # the user document after the holds (for the snapshot)
+    replayed: bool = False  # the answer of an earlier send with the same idempotency key
 
 
 @dataclass
@@ -103,6 +107,11 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
     plans = _plan_all(session, text, models, max_tokens)
     result = _documents(cmd, session, text, plans, user_message_id)
+    claim = _claim(cmd, result, new_session=session is None)
+    if isinstance(claim, idempotency.Replay):
+        return _replayed(cmd.user, claim, enqueue)
+    if claim is not None and claim.abandoned:
+        _abandon(cmd.user, claim.abandoned)  # a dead attempt's writes, before ours
     daily, held, stored, noted = _concurrently(
         lambda: _count_daily(cmd.user, len(models)),
         lambda: _hold_all(cmd.user, plans),
@@ -113,7 +122,15 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     failure = next((r for r in writes if isinstance(r, BaseException)), None)
     if failure is not None:
         _undo(cmd.user, plans, result, *writes)
+        if claim is not None:
+            idempotency.drop(claim)
         raise failure
+    if claim is not None and not idempotency.commit(claim):
+        # A retry took the key over, taking this attempt for dead: take our writes back and
+        # answer with the send that owns the key now.
+        _uncount_daily(cmd.user, daily)
+        _abandon(cmd.user, _planned(result, new_session=session is None))
+        return _send(cmd, enqueue)
     result.user_after = plans[-1].user_after if plans else None
     for msg in result.messages:  # only now: every write above is stored (enqueue after commit)
         _enqueue_one(msg, enqueue)
@@ -151,6 +168,80 @@ def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, store
         ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
     if not isinstance(noted, BaseException):
         sessions.unnote_turn(result.session, noted, 1 + len(result.messages))
+
+
+# -- idempotency keys -----------------------------------------------------------------------------
+
+
+def _claim(
+    cmd: SendCommand, result: SendResult, new_session: bool
+) -> idempotency.Claim | idempotency.Replay | None:
+    if not cmd.idempotency_key:
+        return None
+    request = {
+        "message": cmd.message,
+        "models": cmd.models,
+        "sessionId": cmd.session_id,
+        "options": asdict(cmd.options),
+    }
+    digest = idempotency.fingerprint(request)
+    planned = _planned(result, new_session)
+    return idempotency.claim(cmd.user.id, cmd.idempotency_key, digest, planned)
+
+
+def _planned(result: SendResult, new_session: bool) -> dict:
+    """The ids a send writes under its key: enough to answer a repeat, or to undo it."""
+    return {
+        "sessionId": result.session.sessionId,
+        "newSession": new_session,
+        "userMessageId": str(result.user_message.id),
+        "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
+    }
+
+
+def _abandon(user: User, planned: dict) -> None:
+    """Undo the writes of an attempt that lost its key. Safe to repeat, by anyone: a hold is
+    released once (and not at all if it was never placed), deletes and the recount are
+    idempotent. Today's request count is left as it is (counting one more is the safe side)."""
+    for m in planned["messages"]:
+        wallet.release(user.id, m["messageId"], reason="send retried")
+    ids = [planned["userMessageId"], *(m["messageId"] for m in planned["messages"])]
+    ChatMessage._get_collection().delete_many({"_id": {"$in": [ObjectId(i) for i in ids]}})
+    sessions.forget_turn(planned["sessionId"], planned["newSession"])
+
+
+def _replayed(user: User, replay: idempotency.Replay, enqueue: Callable[[str], None]) -> SendResult:
+    """The first send's answer, from the documents it stored (they may have moved on since)."""
+    planned = replay.planned
+    session = ChatSession.objects(sessionId=planned["sessionId"]).first() or ChatSession(
+        sessionId=planned["sessionId"], userId=user.id
+    )
+    ids = [ObjectId(planned["userMessageId"])]
+    ids += [ObjectId(m["messageId"]) for m in planned["messages"]]
+    stored = {m.id: m for m in ChatMessage.objects(id__in=ids)}
+
+    def message(oid: ObjectId, role: str, model_id: str | None = None) -> ChatMessage:
+        gone = ChatMessage(id=oid, sessionId=session.sessionId, userId=user.id, role=role)
+        gone.modelId, gone.status = model_id, "deleted"
+        return stored.get(oid) or gone
+
+    user_message = message(ids[0], "user")
+    messages = [
+        message(oid, "assistant", m["modelId"])
+        for oid, m in zip(ids[1:], planned["messages"], strict=True)
+    ]
+    _redrive(messages, replay, enqueue)
+    return SendResult(session, user_message, messages, replayed=True)
+
+
+def _redrive(messages: list[ChatMessage], replay: idempotency.Replay, enqueue) -> None:
+    """Enqueue again an answer still pending long after its send: the first attempt may have
+    died between committing and enqueueing. A second task for a message is a no-op."""
+    age = (utcnow() - replay.started_at).total_seconds()
+    if age > get_settings().idempotency_stale_seconds:
+        for msg in messages:
+            if msg.status == "pending":
+                _enqueue_one(msg, enqueue)
 
 
 # -- checks ---------------------------------------------------------------------------------------
