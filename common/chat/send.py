@@ -113,7 +113,7 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     if claim is not None and claim.abandoned:
         _abandon(cmd.user, claim.abandoned)  # a dead attempt's writes, before ours
     daily, held, stored, noted = _concurrently(
-        lambda: _count_daily(cmd.user, len(models)),
+        lambda: _count_daily(cmd.user, plans),
         lambda: _hold_all(cmd.user, plans),
         lambda: _insert(result),
         lambda: _note_session(result, text, new_session=session is None),
@@ -316,14 +316,26 @@ def _daily_key(user: User) -> str:
     return f"aipasta:daily:{user.id}:{datetime.now(UTC):%Y-%m-%d}"
 
 
-def _count_daily(user: User, n: int) -> int:
-    """Count `n` provider requests against today's allowance (UTC), atomically in Redis."""
+def _count_daily(user: User, plans: list[_Plan]) -> int:
+    """Count this send's provider requests (one per model) against today's allowance (UTC),
+    atomically in Redis; returns how many it counted.
+
+    Redis is a cache of the count: when today's key is missing — the day's first send, or Redis
+    lost its data — it is rebuilt from MongoDB (today's answers), so a wiped Redis never
+    reopens a spent allowance.
+    """
+    n = len(plans)
     limit = int(user.subscription.limits.requestsPerDay or 0)
     key = _daily_key(user)
     pipe = get_redis().pipeline()
+    pipe.set(key, 0, nx=True, ex=2 * 86400)
     pipe.incrby(key, n)
     pipe.expire(key, 2 * 86400)
-    used = pipe.execute()[0]
+    created, used, _ = pipe.execute()
+    if created:
+        earlier = _requests_today(user, exclude={p.message_id for p in plans})
+        if earlier:
+            used = get_redis().incrby(key, earlier)
     if limit and used > limit:
         get_redis().decrby(key, n)
         raise DailyLimit(
@@ -331,6 +343,15 @@ def _count_daily(user: User, n: int) -> int:
             {"limit": limit, "used": used - n, "requested": n},
         )
     return n
+
+
+def _requests_today(user: User, exclude: set[ObjectId]) -> int:
+    """Today's (UTC) answers of this user in MongoDB, not counting this send's own.
+
+    `userId__in`: nx-27017 matches an ObjectId field other than `_id` only through `$in`."""
+    start = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC)
+    ids = ChatMessage.objects(userId__in=[user.id], createdAt__gte=start, role="assistant")
+    return sum(1 for oid in ids.scalar("id") if oid not in exclude)
 
 
 def _uncount_daily(user: User, n: int) -> None:

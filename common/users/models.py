@@ -78,6 +78,8 @@ class User(Document):
     passwordChangedAt = DateTimeField()  # noqa: N815
     # Bumped on password change; tokens carry it as `tv`, and an older one is refused.
     tokenVersion = IntField(default=0)  # noqa: N815
+    # Logged-out tokens still unexpired: {jti: expiry (epoch seconds)} (common.users.revocation).
+    revokedTokens = DictField(default=dict)  # noqa: N815
     googleId = StringField()  # noqa: N815
     name = StringField(required=True, max_length=100)
     avatar = StringField()
