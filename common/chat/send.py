@@ -91,9 +91,11 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model.
 
     The four writes before the enqueue — today's request count (Redis), the holds, the
-    messages and the session (MongoDB) — do not depend on each other, so they run at once (each is a round trip
-    on the path to the first delta). If any fails, the others are undone and the first failure
-    in the documented order (daily limit, then balance) is raised.
+    messages and the session (MongoDB) — do not depend on each other, so they run at once (each
+    is a round trip on the path to the first delta). If any fails, the others are undone and the
+    first failure in the documented order (daily limit, then balance) is raised. With an
+    idempotency key, the key is claimed before them and committed after them, before the
+    enqueue (`common.chat.idempotency`).
     """
     with _sends.slot():
         return _send(cmd, enqueue)
