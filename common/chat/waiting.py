@@ -12,7 +12,9 @@ from common.streaming import channel
 def wait_final(messages: list[ChatMessage], timeout: float = 300.0) -> list[ChatMessage]:
     """Block until every message has its final frame (cheap Redis checks), then reload them."""
     deadline = time.monotonic() + timeout
-    pending = {str(m.id) for m in messages}
+    # Only those still running: a replayed send's answers may have ended long ago (their final
+    # frames gone from Redis) or been deleted.
+    pending = {str(m.id) for m in messages if m.status in ("pending", "streaming")}
     while pending:
         pending = {mid for mid in pending if not channel.has_final(mid)}
         if not pending:

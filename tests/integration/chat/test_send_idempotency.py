@@ -17,6 +17,7 @@ from common.chat.models import ChatMessage, ChatSession
 from common.chat.send import SendCommand, send
 from common.errors import Conflict
 from common.redis_client import get_redis
+from common.streaming import channel
 from common.users.models import User
 from common.wallet import service as wallet
 from common.wallet.reconcile import reconcile
@@ -138,10 +139,16 @@ def test_a_refused_send_can_be_retried_with_its_key(live, user):
 def test_the_key_survives_a_redis_wipe(live, user):
     info, token = user
     first = _post(live, token, "wipe-proof")
-    _settled(_ids(first)[2][0])
+    mid = _ids(first)[2][0]
+    _settled(mid)
+    wait_for(lambda: channel.has_final(mid), 30, what="the final frame")  # then wipe it
     get_redis().flushdb()  # the test's private database
     again = _post(live, token, "wipe-proof")
     assert again.status_code == 202 and _ids(again) == _ids(first)
+    # `wait` only shapes the answer: the same send, answered from MongoDB (Redis has no frames).
+    waited = _post(live, token, "wipe-proof", {**BODY, "wait": True})
+    assert waited.status_code == 200 and waited.headers["Idempotent-Replayed"] == "true"
+    assert waited.json()["data"]["message"]["id"] == _ids(first)[2][0]
     assert len(_charges(info["id"])) == 1
     assert reconcile() == []
 
