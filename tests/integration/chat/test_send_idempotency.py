@@ -259,3 +259,16 @@ def test_a_repeat_while_the_first_is_running_waits_then_gets_409(live, user):
     assert busy.value.details["inProgress"] is True and time.monotonic() - started >= 0.3
     idempotency.commit(claim)
     assert isinstance(idempotency.claim(owner.id, key, digest, planned), idempotency.Replay)
+
+
+def test_a_key_past_its_window_is_a_new_send(live, user):
+    info, _ = user
+    use_settings(live.settings.with_overrides(idempotency_window_seconds=1))
+    owner = User.objects.get(id=info["id"])
+    cmd = SendCommand(user=owner, message="again later", models=[FREE], idempotency_key="old")
+    first = send(cmd, lambda mid: None)
+    assert send(cmd, lambda mid: None).replayed  # within the window
+    time.sleep(1.2)
+    owner.reload()
+    later = send(cmd, lambda mid: None)
+    assert not later.replayed and later.messages[0].id != first.messages[0].id
