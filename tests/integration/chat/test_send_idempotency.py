@@ -272,3 +272,39 @@ def test_a_key_past_its_window_is_a_new_send(live, user):
     owner.reload()
     later = send(cmd, lambda mid: None)
     assert not later.replayed and later.messages[0].id != first.messages[0].id
+
+
+def test_a_slow_attempt_taken_over_undoes_itself_and_answers_with_the_retry(
+    live, user, monkeypatch
+):
+    """The first attempt is alive but slower than `IDEMPOTENCY_STALE_SECONDS`: a retry takes
+    the key over and sends; the first finds its commit refused, undoes its own writes and
+    answers with the retry's send. One hold, one answer."""
+    info, _ = user
+    use_settings(live.settings.with_overrides(idempotency_stale_seconds=0.3))
+    owner = User.objects.get(id=info["id"])
+    cmd = SendCommand(user=owner, message="slow", models=[FREE], idempotency_key="slow-one")
+    queued: list[str] = []
+    real_commit, retry = idempotency.commit, {}
+
+    def commit_after_a_retry(claim):
+        if not retry:  # the first attempt, stalled just before its commit
+            retry["started"] = True
+            time.sleep(0.4)
+            retry["result"] = send(cmd, queued.append)
+        return real_commit(claim)
+
+    monkeypatch.setattr(idempotency, "commit", commit_after_a_retry)
+    first = send(cmd, queued.append)
+    second = retry["result"]
+    assert first.replayed and not second.replayed
+    assert [m.id for m in first.messages] == [m.id for m in second.messages]
+    (mid,) = [str(m.id) for m in second.messages]
+    # Only the retry's answer is enqueued (the first's replay may enqueue it again once it is
+    # older than the tiny stale time used here: a second task for an answer is a no-op).
+    assert set(queued) == {mid}
+    assert list(tokens_of(info["id"])["holds"]) == [mid]
+    assert ChatMessage.objects(role="assistant").count() == 1 and ChatSession.objects.count() == 1
+    assert complete(mid) == "done"
+    assert [e["key"] for e in _charges(info["id"])] == [mid]
+    assert reconcile() == []
