@@ -45,10 +45,16 @@ def _ids(res: requests.Response) -> tuple:
 
 
 def _settled(mid: str) -> ChatMessage:
+    """The answer is done and its charge applied (the message turns done a moment before)."""
     return wait_for(
-        lambda: (m := ChatMessage.objects(id=mid).first()) and m.status == "done" and m,
+        lambda: (
+            (m := ChatMessage.objects(id=mid).first())
+            and m.status == "done"
+            and wallet.ledger().find_one({"key": mid, "applied": True})
+            and m
+        ),
         60,
-        what=f"answer {mid} to finish",
+        what=f"answer {mid} to be charged",
     )
 
 

@@ -80,9 +80,12 @@ def test_a_killed_web_process_and_retried_sends_charge_each_send_once(live, fake
     mids = [mid for ids in answers.values() for mid in ids]
     assert len(set(mids)) == SENDS
     wait_for(
-        lambda: all(m.status == "done" for m in ChatMessage.objects(role="assistant")),
+        lambda: (
+            all(m.status == "done" for m in ChatMessage.objects(role="assistant"))
+            and tokens_of(info["id"])["reserved"] == 0
+        ),
         120,
-        what="every answer to finish",
+        what="every answer to finish and be charged",
     )
     stored = sorted(str(m.id) for m in ChatMessage.objects(role="assistant"))
     assert stored == sorted(mids)  # no second answer for any send
