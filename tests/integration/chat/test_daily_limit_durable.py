@@ -16,7 +16,11 @@ def _send(api, models) -> int:
 
 
 def _all_done() -> bool:
-    return all(m.status == "done" for m in ChatMessage.objects(role="assistant"))
+    """Every answer done and settled (no hold left open)."""
+    answers = ChatMessage.objects(role="assistant")
+    return all(m.status == "done" for m in answers) and not any(
+        u.tokens.reserved for u in User.objects
+    )
 
 
 def test_a_redis_wipe_does_not_reopen_the_daily_limit(live, api, user):
