@@ -18,6 +18,7 @@ import os
 import statistics
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -99,7 +100,14 @@ async def pasta_once(
         await go.wait()
         t0 = time.perf_counter()
         await ws.send(
-            json.dumps({"type": "chat.send", "requestId": "b", "message": "hi", "models": [MODEL]})
+            json.dumps(
+                {
+                    "type": "chat.send",
+                    "requestId": uuid.uuid4().hex,
+                    "message": "hi",
+                    "models": [MODEL],
+                }
+            )
         )
         first = last = accepted = None
         seqs: list[int] = []
@@ -145,7 +153,12 @@ async def warm_sends(ws_url: str, token: str, count: int) -> list[float]:
     async with websockets.connect(f"{ws_url}?token={token}", max_size=None) as ws:
         for i in range(count):
             t0 = time.perf_counter()
-            frame = {"type": "chat.send", "requestId": f"w{i}", "message": "hi", "models": [MODEL]}
+            frame = {
+                "type": "chat.send",
+                "requestId": f"w{i}-{uuid.uuid4().hex}",
+                "message": "hi",
+                "models": [MODEL],
+            }
             await ws.send(json.dumps(frame))
             first = None
             while True:

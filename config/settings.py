@@ -140,6 +140,14 @@ class Settings:
     stream_buffer_ttl: int = 3600
     # Sends one web process works on at once; the rest wait their turn in arrival order.
     send_concurrency: int = 8
+    # A send repeated with the same key (Idempotency-Key, websocket requestId) within this many
+    # seconds answers with the first one (docs/chat.md).
+    idempotency_window_seconds: int = 24 * 3600
+    # A repeat that finds the first send still running waits this long for it, then gets 409.
+    idempotency_wait_seconds: float = 10.0
+    # A send still unfinished after this long is taken as dead (its web process was killed):
+    # a repeat takes its key over, undoes its writes and sends again.
+    idempotency_stale_seconds: float = 30.0
 
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -1,8 +1,9 @@
 """Issuing, checking and revoking access tokens (JWT, HS256 only) and role checks.
 
-A token stops working when it expires, is logged out (its `jti` in a Redis blocklist until it
-would have expired), was issued before the user's last password change, or its user is
-deactivated or gone. Every failure is 401 UNAUTHORIZED; a wrong role is 403 FORBIDDEN.
+A token stops working when it expires, is logged out (its `jti` on the user document until it
+would have expired), was issued before the user's last password change or logout everywhere
+(`tokenVersion`), or its user is deactivated or gone. All of it is in MongoDB
+(`common.users.revocation`): losing Redis revives no token. Every failure is 401 UNAUTHORIZED; a wrong role is 403 FORBIDDEN.
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ from flask_jwt_extended import (
 from jwt import PyJWTError
 
 from common.errors import Forbidden, Unauthorized
-from common.redis_client import get_redis
+from common.users import revocation
 from common.users.models import User
 from common.users.service import get_user
 from common.users.snapshot import snapshot
 from config import get_settings
 from web.errors import error_response
 from web.extensions import jwt
-
-_REVOKED = "aipasta:jwt:revoked:"
 
 
 def issue_token(user: User, fresh: bool = False) -> str:
@@ -51,16 +50,12 @@ def issue_token(user: User, fresh: bool = False) -> str:
 
 
 def revoke(claims: dict) -> None:
-    ttl = max(1, int(claims["exp"] - time.time()) + 1)
-    get_redis().set(_REVOKED + claims["jti"], "1", ex=ttl)
-
-
-def is_revoked(claims: dict) -> bool:
-    return bool(get_redis().exists(_REVOKED + claims.get("jti", "")))
+    revocation.revoke_token(claims["sub"], claims["jti"], claims["exp"])
 
 
 def user_for_claims(claims: dict) -> User | None:
-    """The token's user if the token is still good for it, else None."""
+    """The token's user if the token is still good for it, else None (`Unauthorized` if it was
+    logged out)."""
     try:
         user = get_user(claims["sub"])
     except Exception:
@@ -69,6 +64,8 @@ def user_for_claims(claims: dict) -> User | None:
         return None
     if claims.get("tv", 0) != (user.tokenVersion or 0):
         return None
+    if revocation.is_revoked(user, claims.get("jti", "")):
+        raise Unauthorized("This token was logged out.")
     return user
 
 
@@ -89,8 +86,6 @@ def authenticate_raw_token(token: str) -> tuple[User, dict]:
 def recheck_claims(claims: dict) -> User:
     """The user of already-decoded claims, if the token is still good: not logged out, not
     older than a password change, its user active. Otherwise `Unauthorized`."""
-    if is_revoked(claims):
-        raise Unauthorized("This token was logged out.")
     if claims.get("exp", float("inf")) < time.time():
         raise Unauthorized("Your session expired. Log in again.")
     user = user_for_claims(claims)
@@ -139,10 +134,6 @@ def require_fresh_sign_in(message: str) -> None:
 
 def init_jwt(app: Flask) -> None:
     jwt.init_app(app)
-
-    @jwt.token_in_blocklist_loader
-    def _blocked(_header, claims):
-        return is_revoked(claims)
 
     @jwt.user_lookup_loader
     def _lookup(_header, claims):

@@ -33,6 +33,7 @@ from wsproto.events import TextMessage
 
 from common.chat import sessions
 from common.chat.cancel import cancel_message
+from common.chat.idempotency import check_key
 from common.errors import (
     AppError,
     DailyLimit,
@@ -278,12 +279,15 @@ def _chat_send(conn: Connection, frame: dict) -> None:
     body = validate(
         SendBody, {k: v for k, v in frame.items() if k not in ("type", "requestId", "wait")}
     )
+    # A string requestId is the send's idempotency key, per user (docs/chat.md).
+    key = frame.get("requestId")
+    key = check_key(key, "requestId") if isinstance(key, str) else None
     try:
-        result = send_turn(body.command(conn.fresh_user()))
+        result = send_turn(body.command(conn.fresh_user(), key))
     except (Paywall, DailyLimit):
         # The plan may have changed since the copy we reused (a purchase): decide on a fresh one.
         conn.cached_at = float("-inf")
-        result = send_turn(body.command(conn.fresh_user()))
+        result = send_turn(body.command(conn.fresh_user(), key))
     if result.user_after:
         conn.remember(User._from_son(result.user_after))
     conn.send(
@@ -293,6 +297,7 @@ def _chat_send(conn: Connection, frame: dict) -> None:
             "sessionId": result.session.sessionId,
             "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
             "user": snapshot_from_doc(result.user_after) if result.user_after else conn.user(),
+            **({"replayed": True} if result.replayed else {}),
         }
     )
     for msg in result.messages:

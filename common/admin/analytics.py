@@ -25,7 +25,7 @@ from typing import Any
 
 from common import db
 from common.admin import rollups
-from common.admin.queries import in_range, object_id
+from common.admin.queries import object_id
 from common.errors import ValidationError
 from common.users.models import User
 
@@ -107,22 +107,18 @@ def _daily_revenue(r: Range) -> dict[str, int]:
 
 
 def revenue_by_plan(r: Range) -> dict[str, Any]:
-    """Captured payments per plan; the exact date range (few orders, so cheap everywhere)."""
-    rows = _orders().aggregate(
-        [
-            {"$match": {**in_range("paidAt", r.start, r.end), "status": {"$in": list(CAPTURED)}}},
-            {
-                "$group": {
-                    "_id": "$planId",
-                    "plan": {"$max": "$plan"},
-                    "currency": {"$max": "$currency"},
-                    "payments": {"$sum": 1},
-                    "gross": {"$sum": "$amount"},
-                    "refunded": {"$sum": "$refundedAmount"},
-                    "tokens": {"$sum": "$tokens"},
-                }
-            },
-        ]
+    """Captured payments per plan, by the day of `paidAt` (the same days as the series)."""
+    accumulators = {
+        "plan": {"$max": "$plan"},
+        "currency": {"$max": "$currency"},
+        "payments": {"$sum": 1},
+        "gross": {"$sum": "$amount"},
+        "refunded": {"$sum": "$refundedAmount"},
+        "tokens": {"$sum": "$tokens"},
+    }
+    match = {"status": {"$in": list(CAPTURED)}}
+    rows = rollups.by_key_in_days(
+        _orders(), "paidAt", r.first, r.last, match, "planId", accumulators
     )
     plans = []
     for row in rows:

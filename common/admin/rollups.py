@@ -181,6 +181,37 @@ def by_day(
     return {row["_id"]: {k: v or 0 for k, v in row.items() if k != "_id"} for row in rows}
 
 
+def by_key_in_days(
+    collection: Collection,
+    field: str,
+    first: date,
+    last: date,
+    match: dict,
+    key: str,
+    accumulators: dict,
+) -> list[dict]:
+    """`accumulators` (e.g. `{"n": {"$sum": 1}}`) per value of `key`, over the documents whose
+    `field` falls on the UTC days `first`..`last`.
+
+    The same shape as `by_day`, for a grouping other than the day: a `$gte` bound, then the
+    day as text beside each document, matched as a string range, then the `$group`. A date
+    range on `field` itself cannot be used on nx-27017: combined with another condition (an
+    `$in` on the status) it drops the documents whose date was written by `$currentDate` —
+    every real payment — while keeping dates written by an insert.
+    """
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    day = {"$dateToString": {"format": "%Y-%m-%d", "date": f"${field}"}}
+    rows = collection.aggregate(
+        [
+            {"$match": {field: {"$gte": start}, **match}},
+            {"$addFields": {"_day": day}},
+            {"$match": {"_day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}},
+            {"$group": {"_id": f"${key}", **accumulators}},
+        ]
+    )
+    return list(rows)
+
+
 def charged_by_day(first: date, last: date) -> dict[str, dict]:
     """Chat charges in the ledger per day they were made, positive (they are negative there).
 

@@ -299,7 +299,9 @@ def reset_free_tokens(actor: Actor, user_id: Any, reset_id: str | None = None) -
     _, applied = wallet.credit(
         user.id, missing, key, "admin", pool="free", kind="reset", details=details
     )
-    wallet.users().update_one({"_id": user.id}, touch("tokens.lastResetDate"))
+    wallet.users().update_one(
+        {"_id": user.id}, {**touch("tokens.lastResetDate"), "$inc": wallet.VERSION_INC}
+    )
     user.reload()
     if applied:
         after = {**wallet_state(user), "amount": missing, "key": key}

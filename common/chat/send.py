@@ -2,8 +2,10 @@
 
 Checks run in the documented order — validation, paywall, daily limit, balance — and nothing is
 written until all pass. Then, per model, one wallet hold (keyed by the assistant message id) and
-one pending assistant message; the user message and session stats; and only then the tasks are
-enqueued, so a worker always finds what it was sent for.
+one pending assistant message; the user message and the session (a new one's document, or the
+turn counted on an existing one); and only then the tasks are enqueued, so a worker always finds
+everything it was sent for — settlement adds the answer's totals to the session document, which
+must exist by then.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +21,7 @@ from bson import ObjectId
 
 from common.admission import Admission
 from common.catalog import service as catalog
-from common.chat import catalog_cache, sessions
+from common.chat import catalog_cache, idempotency, sessions
 from common.chat.dates import as_aware
 from common.chat.models import ChatMessage, ChatSession, MessageOptions
 from common.chat.tokens import estimate_prompt, trim
@@ -59,6 +61,9 @@ class SendCommand:
     models: list[str]
     session_id: str | None = None
     options: SendOptions = field(default_factory=SendOptions)
+    # The client's key for this send (`Idempotency-Key`, a websocket `requestId`): a repeat
+    # within the window answers with this send (see `common.chat.idempotency`).
+    idempotency_key: str | None = None
 
 
 @dataclass
@@ -67,6 +72,7 @@ class SendResult:
     user_message: ChatMessage
     messages: list[ChatMessage]
     user_after: dict | None = None  # the user document after the holds (for the snapshot)
+    replayed: bool = False  # the answer of an earlier send with the same idempotency key
 
 
 @dataclass
@@ -88,10 +94,12 @@ _sends = Admission(lambda: get_settings().send_concurrency)
 def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model.
 
-    The three writes before the enqueue — today's request count (Redis), the holds and the
-    messages (MongoDB) — do not depend on each other, so they run at once (each is a round trip
-    on the path to the first delta). If any fails, the others are undone and the first failure
-    in the documented order (daily limit, then balance) is raised.
+    The four writes before the enqueue — today's request count (Redis), the holds, the
+    messages and the session (MongoDB) — do not depend on each other, so they run at once (each
+    is a round trip on the path to the first delta). If any fails, the others are undone and the
+    first failure in the documented order (daily limit, then balance) is raised. With an
+    idempotency key, the key is claimed before them and committed after them, before the
+    enqueue (`common.chat.idempotency`).
     """
     with _sends.slot():
         return _send(cmd, enqueue)
@@ -105,19 +113,33 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
     plans = _plan_all(session, text, models, max_tokens)
     result = _documents(cmd, session, text, plans, user_message_id)
-    daily, held, stored = _concurrently(
-        lambda: _count_daily(cmd.user, len(models)),
+    claim = _claim(cmd, result, new_session=session is None)
+    if isinstance(claim, idempotency.Replay):
+        return _replayed(cmd.user, claim, enqueue)
+    if claim is not None and claim.abandoned:
+        _abandon(cmd.user, claim.abandoned)  # a dead attempt's writes, before ours
+    daily, held, stored, noted = _concurrently(
+        lambda: _count_daily(cmd.user, plans),
         lambda: _hold_all(cmd.user, plans),
         lambda: _insert(result),
+        lambda: _note_session(result, text, new_session=session is None),
     )
-    failure = next((r for r in (daily, held, stored) if isinstance(r, BaseException)), None)
+    writes = (daily, held, stored, noted)
+    failure = next((r for r in writes if isinstance(r, BaseException)), None)
     if failure is not None:
-        _undo(cmd.user, plans, result, daily, held, stored)
+        _undo(cmd.user, plans, result, *writes)
+        if claim is not None:
+            idempotency.drop(claim)
         raise failure
+    if claim is not None and not idempotency.commit(claim):
+        # A retry took the key over, taking this attempt for dead: take our writes back and
+        # answer with the send that owns the key now.
+        _uncount_daily(cmd.user, daily)
+        _abandon(cmd.user, _planned(result, new_session=session is None))
+        return _send(cmd, enqueue)
     result.user_after = plans[-1].user_after if plans else None
-    for msg in result.messages:
+    for msg in result.messages:  # only now: every write above is stored (enqueue after commit)
         _enqueue_one(msg, enqueue)
-    _note_session(cmd, result, text, new_session=session is None)
     return result
 
 
@@ -169,8 +191,8 @@ def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, stored) -> None:
-    """Take back whichever of the three writes succeeded (each step is safe to repeat)."""
+def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, stored, noted) -> None:
+    """Take back whichever of the four writes succeeded (each step is safe to repeat)."""
     if not isinstance(daily, BaseException):
         _uncount_daily(user, daily)
     if not isinstance(held, BaseException):
@@ -178,6 +200,82 @@ def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, store
     if not isinstance(stored, BaseException):
         ids = [result.user_message.id, *(m.id for m in result.messages)]
         ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
+    if not isinstance(noted, BaseException):
+        sessions.unnote_turn(result.session, noted, 1 + len(result.messages))
+
+
+# -- idempotency keys -----------------------------------------------------------------------------
+
+
+def _claim(
+    cmd: SendCommand, result: SendResult, new_session: bool
+) -> idempotency.Claim | idempotency.Replay | None:
+    if not cmd.idempotency_key:
+        return None
+    request = {
+        "message": cmd.message,
+        "models": cmd.models,
+        "sessionId": cmd.session_id,
+        "options": asdict(cmd.options),
+    }
+    digest = idempotency.fingerprint(request)
+    planned = _planned(result, new_session)
+    return idempotency.claim(cmd.user.id, cmd.idempotency_key, digest, planned)
+
+
+def _planned(result: SendResult, new_session: bool) -> dict:
+    """The ids a send writes under its key: enough to answer a repeat, or to undo it."""
+    return {
+        "sessionId": result.session.sessionId,
+        "newSession": new_session,
+        "userMessageId": str(result.user_message.id),
+        "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
+    }
+
+
+def _abandon(user: User, planned: dict) -> None:
+    """Undo the writes of an attempt that lost its key. Safe to repeat, by anyone: a hold is
+    released once (and not at all if it was never placed), deletes and the recount are
+    idempotent. Today's request count is left as it is (counting one more is the safe side)."""
+    for m in planned["messages"]:
+        wallet.release(user.id, m["messageId"], reason="send retried")
+    ids = [planned["userMessageId"], *(m["messageId"] for m in planned["messages"])]
+    ChatMessage._get_collection().delete_many({"_id": {"$in": [ObjectId(i) for i in ids]}})
+    sessions.forget_turn(planned["sessionId"], planned["newSession"])
+
+
+def _replayed(user: User, replay: idempotency.Replay, enqueue: Callable[[str], None]) -> SendResult:
+    """The first send's answer, from the documents it stored (they may have moved on since)."""
+    planned = replay.planned
+    session = ChatSession.objects(sessionId=planned["sessionId"]).first() or ChatSession(
+        sessionId=planned["sessionId"], userId=user.id
+    )
+    ids = [ObjectId(planned["userMessageId"])]
+    ids += [ObjectId(m["messageId"]) for m in planned["messages"]]
+    stored = {m.id: m for m in ChatMessage.objects(id__in=ids)}
+
+    def message(oid: ObjectId, role: str, model_id: str | None = None) -> ChatMessage:
+        gone = ChatMessage(id=oid, sessionId=session.sessionId, userId=user.id, role=role)
+        gone.modelId, gone.status = model_id, "deleted"
+        return stored.get(oid) or gone
+
+    user_message = message(ids[0], "user")
+    messages = [
+        message(oid, "assistant", m["modelId"])
+        for oid, m in zip(ids[1:], planned["messages"], strict=True)
+    ]
+    _redrive(messages, replay, enqueue)
+    return SendResult(session, user_message, messages, replayed=True)
+
+
+def _redrive(messages: list[ChatMessage], replay: idempotency.Replay, enqueue) -> None:
+    """Enqueue again an answer still pending long after its send: the first attempt may have
+    died between committing and enqueueing. A second task for a message is a no-op."""
+    age = (utcnow() - replay.started_at).total_seconds()
+    if age > get_settings().idempotency_stale_seconds:
+        for msg in messages:
+            if msg.status == "pending":
+                _enqueue_one(msg, enqueue)
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -252,14 +350,26 @@ def _daily_key(user: User) -> str:
     return f"aipasta:daily:{user.id}:{datetime.now(UTC):%Y-%m-%d}"
 
 
-def _count_daily(user: User, n: int) -> int:
-    """Count `n` provider requests against today's allowance (UTC), atomically in Redis."""
+def _count_daily(user: User, plans: list[_Plan]) -> int:
+    """Count this send's provider requests (one per model) against today's allowance (UTC),
+    atomically in Redis; returns how many it counted.
+
+    Redis is a cache of the count: when today's key is missing — the day's first send, or Redis
+    lost its data — it is rebuilt from MongoDB (today's answers), so a wiped Redis never
+    reopens a spent allowance.
+    """
+    n = len(plans)
     limit = int(user.subscription.limits.requestsPerDay or 0)
     key = _daily_key(user)
     pipe = get_redis().pipeline()
+    pipe.set(key, 0, nx=True, ex=2 * 86400)
     pipe.incrby(key, n)
     pipe.expire(key, 2 * 86400)
-    used = pipe.execute()[0]
+    created, used, _ = pipe.execute()
+    if created:
+        earlier = _requests_today(user, exclude={p.message_id for p in plans})
+        if earlier:
+            used = get_redis().incrby(key, earlier)
     if limit and used > limit:
         get_redis().decrby(key, n)
         raise DailyLimit(
@@ -267,6 +377,15 @@ def _count_daily(user: User, n: int) -> int:
             {"limit": limit, "used": used - n, "requested": n},
         )
     return n
+
+
+def _requests_today(user: User, exclude: set[ObjectId]) -> int:
+    """Today's (UTC) answers of this user in MongoDB, not counting this send's own.
+
+    `userId__in`: nx-27017 matches an ObjectId field other than `_id` only through `$in`."""
+    start = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC)
+    ids = ChatMessage.objects(userId__in=[user.id], createdAt__gte=start, role="assistant")
+    return sum(1 for oid in ids.scalar("id") if oid not in exclude)
 
 
 def _uncount_daily(user: User, n: int) -> None:
@@ -364,11 +483,7 @@ def _documents(
     plans: list[_Plan],
     user_message_id: ObjectId,
 ) -> SendResult:
-    """The user message and one pending assistant message per model, not yet stored.
-
-    A new session's document is written after the tasks are enqueued (`_note_session`): the
-    worker needs only the messages, and this keeps the session write off the first delta's path.
-    """
+    """The user message and one pending assistant message per model, not yet stored."""
     session = session or ChatSession(sessionId=sessions.new_session_id(), userId=cmd.user.id)
     user_msg = ChatMessage(
         id=user_message_id,
@@ -388,7 +503,9 @@ def _insert(result: SendResult) -> None:
     ChatMessage._get_collection().insert_many(docs, ordered=True)
 
 
-def _note_session(cmd: SendCommand, result: SendResult, text: str, new_session: bool) -> None:
+def _note_session(result: SendResult, text: str, new_session: bool) -> bool:
+    """Store a new session, or count the turn on an existing one; returns `new_session`
+    (what `_undo` needs to take it back)."""
     session = result.session
     if new_session:
         session.title = sessions.title_from(text)
@@ -400,6 +517,7 @@ def _note_session(cmd: SendCommand, result: SendResult, text: str, new_session: 
             session, text, [m.modelId for m in result.messages], 1 + len(result.messages)
         )
         session.reload()
+    return new_session
 
 
 def _assistant(

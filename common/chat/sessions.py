@@ -124,6 +124,27 @@ def get_message(user_id: Any, message_id: str) -> ChatMessage:
     return msg
 
 
+def unnote_turn(session: ChatSession, was_new: bool, count: int) -> None:
+    """Take back a new session's insert, or `note_turn`'s count, for a send that failed."""
+    if was_new:
+        ChatSession._get_collection().delete_one({"_id": session.id})
+    else:
+        ChatSession._get_collection().update_one(
+            {"_id": session.id}, {"$inc": {"messageCount": -count}}
+        )
+
+
+def forget_turn(session_id: str, was_new: bool) -> None:
+    """After a turn's messages were deleted (an abandoned send): a session created for it goes
+    too; an existing one's message count is recounted (idempotent, unlike a decrement)."""
+    coll = ChatSession._get_collection()
+    if was_new:
+        coll.delete_one({"sessionId": session_id})
+    else:
+        count = len(ChatMessage.objects(sessionId=session_id).scalar("id"))
+        coll.update_one({"sessionId": session_id}, {"$set": {"messageCount": count}})
+
+
 def note_turn(session: ChatSession, first_text: str, model_ids: list[str], count: int) -> None:
     """A user turn was stored: count its messages, note the models, title an untitled session."""
     now = utcnow()

@@ -16,7 +16,9 @@ def wait_final(messages: list[ChatMessage], timeout: float = 300.0) -> list[Chat
     """Block until every message has ended: its final frame in Redis (cheap checks), or — once
     a second, for when Redis lost or never got that frame — its final state in the store."""
     deadline = time.monotonic() + timeout
-    pending = {str(m.id) for m in messages}
+    # Only those still running: a replayed send's answers may have ended long ago (their final
+    # frames gone from Redis) or been deleted.
+    pending = {str(m.id) for m in messages if m.status in ("pending", "streaming")}
     next_store_check = time.monotonic() + STORE_CHECK_SECONDS
     while pending:
         try:

@@ -78,6 +78,8 @@ class User(Document):
     passwordChangedAt = DateTimeField()  # noqa: N815
     # Bumped on password change; tokens carry it as `tv`, and an older one is refused.
     tokenVersion = IntField(default=0)  # noqa: N815
+    # Logged-out tokens still unexpired: {jti: expiry (epoch seconds)} (common.users.revocation).
+    revokedTokens = DictField(default=dict)  # noqa: N815
     googleId = StringField()  # noqa: N815
     name = StringField(required=True, max_length=100)
     avatar = StringField()
@@ -88,6 +90,9 @@ class User(Document):
     usage = EmbeddedDocumentField(Usage, default=Usage)
     tokens = EmbeddedDocumentField(Tokens, default=Tokens)
     credits = IntField(default=0)  # legacy mirror of tokens.balance
+    # +1 in the same update as every write of the wallet fields (tokens, credits, holds), so a
+    # client can tell the newer of two snapshots (see common.wallet.service.VERSION_INC).
+    walletVersion = IntField(default=0)  # noqa: N815
     subscription = EmbeddedDocumentField(Subscription, default=Subscription)
     # Open wallet holds, keyed by idempotency key: {amount, free, purchased, at}.
     holds = DictField(default=dict)

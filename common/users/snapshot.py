@@ -27,6 +27,7 @@ def snapshot(user: User) -> dict[str, Any]:
             "reserved": t.reserved,
         },
         "credits": user.credits,
+        "walletVersion": user.walletVersion or 0,
         "subscription": {
             "plan": sub.plan,
             "expiresAt": iso(sub.expiresAt),

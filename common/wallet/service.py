@@ -59,6 +59,8 @@ POOLS = ("free", "purchased")
 _POOL_FIELD = {"free": "tokens.freeTokens", "purchased": "tokens.purchasedTokens"}
 _RETRIES = 200
 _MARKED_KINDS = ("credit", "grant", "reset")
+# Every update of a user's wallet fields carries this `$inc`: the snapshot's `walletVersion`.
+VERSION_INC = {"walletVersion": 1}
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,7 @@ def _place_hold(
     if details:
         hold["details"] = details
     update = {
-        "$inc": {**_pool_inc(-take_free, -take_purchased), "tokens.reserved": want},
+        "$inc": {**_pool_inc(-take_free, -take_purchased), "tokens.reserved": want, **VERSION_INC},
         "$set": {f"holds.{key}": hold, "updatedAt": utcnow()},
     }
     after = users().find_one_and_update(condition, update, return_document=ReturnDocument.AFTER)
@@ -401,6 +403,7 @@ def _close_hold(
                 **_pool_inc(refund_free, refund_purchased),
                 "tokens.reserved": -int(hold["amount"]),
                 "tokens.usedTokens": used,
+                **VERSION_INC,
             },
             "$set": {"updatedAt": utcnow()},
         },
@@ -489,7 +492,7 @@ def _apply_marked_entry(entry: dict) -> bool:
     res = users().update_one(
         {"_id": entry["user"], f"applying.{key}": {"$exists": False}},
         {
-            "$inc": _pool_inc(int(entry["free"]), int(entry["purchased"])),
+            "$inc": {**_pool_inc(int(entry["free"]), int(entry["purchased"])), **VERSION_INC},
             "$set": {f"applying.{key}": utcnow(), "updatedAt": utcnow()},
         },
     )

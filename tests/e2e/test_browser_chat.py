@@ -129,3 +129,26 @@ def test_paid_model_shows_the_paywall(page, fake):
     expect(page.locator("#send-error")).to_contain_text("plan")
     expect(page.locator(".answer")).to_have_count(0)
     expect(page.locator("#wallet")).to_have_text("10,000 tokens")
+
+
+def test_an_older_wallet_snapshot_never_replaces_a_newer_one(page):
+    """Snapshots reach the page out of order (several streams, REST, the socket): the wallet
+    shown is the one with the highest `walletVersion`."""
+    register(page, "versions@example.com")
+    shown = page.evaluate("() => state.user")
+    assert shown["walletVersion"] == 1
+
+    def offer(version: int, balance: int) -> None:
+        snap = {
+            **shown,
+            "walletVersion": version,
+            "tokens": {**shown["tokens"], "balance": balance},
+        }
+        page.evaluate("(u) => showUser(u)", snap)
+
+    offer(5, 9_000)
+    expect(page.locator("#wallet")).to_have_text("9,000 tokens")
+    offer(4, 9_500)  # older: ignored
+    expect(page.locator("#wallet")).to_have_text("9,000 tokens")
+    offer(6, 8_000)
+    expect(page.locator("#wallet")).to_have_text("8,000 tokens")

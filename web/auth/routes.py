@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from common.users import google
+from common.users import google, revocation
 from common.users import service as users
 from common.users.snapshot import profile
 from config import get_settings
@@ -70,3 +70,11 @@ def me():
 def logout():
     revoke(current_claims())
     return ok({}, message="Logged out")
+
+
+@bp.post("/logout-all")
+@login_required
+def logout_everywhere():
+    """Every token of this user stops working, this one included."""
+    revocation.revoke_all(g.user.id)
+    return ok({}, message="Logged out everywhere")

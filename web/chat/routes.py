@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 
 from common.chat import sessions
 from common.chat.cancel import cancel_message
 from common.chat.errors import MessageFailed
+from common.chat.idempotency import check_key
 from common.chat.send import estimate as estimate_send
 from common.chat.serialize import message_dict, session_dict, usage_dict
 from common.chat.waiting import wait_final
@@ -24,9 +25,11 @@ bp = Blueprint("chat", __name__, url_prefix="/api/chat", cli_group=None)
 @login_required
 def send_message():
     body = parse_body(SendBody)
-    result = send_turn(body.command(g.user))
+    key = request.headers.get("Idempotency-Key")
+    result = send_turn(body.command(g.user, check_key(key) if key is not None else None))
+    replayed = {"Idempotent-Replayed": "true"} if result.replayed else None
     if body.wait:
-        return _answer_when_done(result)
+        return _answer_when_done(result, replayed)
     data = {
         "session": session_dict(result.session),
         "userMessage": message_dict(result.user_message),
@@ -35,10 +38,10 @@ def send_message():
         ],
         "user": snapshot_from_doc(result.user_after) if result.user_after else g.user_snapshot(),
     }
-    return ok(data, 202)
+    return ok(data, 202, headers=replayed)
 
 
-def _answer_when_done(result):
+def _answer_when_done(result, headers=None):
     final = wait_final(result.messages)
     first = final[0]
     if len(final) == 1 and first.status == "failed":
@@ -52,7 +55,7 @@ def _answer_when_done(result):
         "messages": [message_dict(m) for m in final],
         "user": g.user_snapshot(),
     }
-    return ok(data)
+    return ok(data, headers=headers)
 
 
 @bp.post("/estimate")

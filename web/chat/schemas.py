@@ -36,7 +36,7 @@ class SendBody(Body):
             return list(self.models)
         return [self.modelId] if self.modelId else []
 
-    def command(self, user: User) -> SendCommand:
+    def command(self, user: User, idempotency_key: str | None = None) -> SendCommand:
         o = self.options
         return SendCommand(
             user=user,
@@ -44,6 +44,7 @@ class SendBody(Body):
             models=self.model_ids(),
             session_id=self.sessionId or None,
             options=SendOptions(temperature=o.temperature, max_tokens=o.maxTokens, top_p=o.topP),
+            idempotency_key=idempotency_key,
         )
 
 

@@ -86,6 +86,9 @@ function logout() {
 
 function showUser(user) {
   if (!user || !user.tokens) return;
+  // Snapshots arrive out of order (several streams, REST and the socket): keep the newest wallet.
+  const shown = state.user;
+  if (shown && shown.id === user.id && (user.walletVersion || 0) < (shown.walletVersion || 0)) return;
   state.user = user;
   const t = user.tokens;
   $("#wallet").textContent = `${t.balance.toLocaleString()} tokens` + (t.reserved ? ` (${t.reserved.toLocaleString()} held)` : "");
@@ -322,7 +325,8 @@ function sendMessage(event) {
     $("#send-error").textContent = "Pick at least one model.";
     return;
   }
-  const requestId = `r${++state.requestSeq}`;
+  // The server treats a requestId as an idempotency key for 24 h: unique per send, not per page.
+  const requestId = `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}-${++state.requestSeq}`;
   state.pending.set(requestId, addTurn(message));
   const frame = {
     type: "chat.send",

@@ -4,6 +4,7 @@ the fake OpenRouter, driven through HTTP and the websocket protocol."""
 from __future__ import annotations
 
 import time
+import uuid
 
 from common.chat.models import ChatMessage
 from common.streaming import channel
@@ -17,8 +18,9 @@ from tests.support.wsclient import WsClient
 WORDS = [f"w{i} " for i in range(12)]
 
 
-def _send(ws, models, message="hello there", **options):
-    ws.send(type="chat.send", requestId="r1", message=message, models=models, options=options)
+def _send(ws, models, message="hello there", request_id="r1", **options):
+    request_id = f"{request_id}-{uuid.uuid4().hex}"  # a requestId is an idempotency key
+    ws.send(type="chat.send", requestId=request_id, message=message, models=models, options=options)
     accepted = ws.until(lambda f: f["type"] in ("accepted", "error"))
     assert accepted["type"] == "accepted", accepted
     return [m["messageId"] for m in accepted["messages"]], accepted
@@ -36,7 +38,7 @@ def test_one_model_streams_settles_and_reports_usage(live, fake, ws, user):
     )
     before = tokens_of(user[0]["id"])
     (mid,), accepted = _send(ws, FREE, maxTokens=200)
-    assert accepted["requestId"] == "r1" and accepted["sessionId"].startswith("chat_")
+    assert accepted["requestId"].startswith("r1-") and accepted["sessionId"].startswith("chat_")
     assert accepted["user"]["tokens"]["reserved"] > 0
     done = ws.finals([mid])[mid]
     assert done["type"] == "done", done
