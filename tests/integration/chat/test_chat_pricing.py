@@ -4,6 +4,8 @@ stack's tariff, the provider's usage), never written down as bare numbers."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import requests
 
@@ -46,7 +48,13 @@ def pro(live, user):
 
 
 def _send(ws, model, message="the same prompt for both", **options):
-    ws.send(type="chat.send", requestId="r", message=message, models=[model], options=options)
+    ws.send(
+        type="chat.send",
+        requestId=uuid.uuid4().hex,
+        message=message,
+        models=[model],
+        options=options,
+    )
     accepted = ws.until(lambda f: f["type"] in ("accepted", "error"))
     assert accepted["type"] == "accepted", accepted
     return accepted["messages"][0]["messageId"], accepted
