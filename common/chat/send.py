@@ -48,6 +48,7 @@ class SendOptions:
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
+    stop: list[str] | None = None
 
 
 @dataclass
@@ -57,6 +58,10 @@ class SendCommand:
     models: list[str]
     session_id: str | None = None
     options: SendOptions = field(default_factory=SendOptions)
+    # The OpenAI-compatible API: the whole conversation comes with the request (it is the
+    # prompt, not the session's history), and the key it came through is checked and recorded.
+    prompt: list[dict] | None = None
+    api_key: Any = None  # common.apikeys.models.ApiKey
 
 
 @dataclass
@@ -96,11 +101,12 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
 def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
-    _check_content(text)
+    _check_content(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
     _check_paywall(cmd.user, models)
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
-    plans = _plan_all(session, text, models, max_tokens)
+    plans = _plan_all(session, text, models, max_tokens, cmd.prompt)
     result = _documents(cmd, session, text, plans, user_message_id)
+    _take_key_caps(cmd, plans, result)
     daily, held, stored = _concurrently(
         lambda: _count_daily(cmd.user, len(models)),
         lambda: _hold_all(cmd.user, plans),
@@ -109,6 +115,7 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     failure = next((r for r in (daily, held, stored) if isinstance(r, BaseException)), None)
     if failure is not None:
         _undo(cmd.user, plans, result, daily, held, stored)
+        _give_back_key_caps(cmd, plans, result)
         raise failure
     result.user_after = plans[-1].user_after if plans else None
     for msg in result.messages:
@@ -269,20 +276,52 @@ def _turns_for(history: list[ChatMessage], model_id: str) -> list[dict]:
     ]
 
 
-def _plan_all(session, text: str, models: list, max_tokens: int) -> list[_Plan]:
+def _plan_all(
+    session, text: str, models: list, max_tokens: int, prompt: list[dict] | None = None
+) -> list[_Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
-    and the hold it needs. Reads the session's history once; writes nothing."""
-    history = _history(session)
+    and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
+    (the API's `messages`) is sent as it is: if it does not fit, the send is refused."""
+    history = _history(session) if prompt is None else []
     plans = []
     for model in models:
         window = int(getattr(model, "contextWindow", 0) or 4096)
         room = min(max_tokens, max(1, window // 2))
-        turns = trim(
-            _turns_for(history, model.modelId) + [{"role": "user", "content": text}],
-            window - room,
-        )
+        if prompt is not None:
+            turns = _fitting(prompt, window - room, model.modelId)
+        else:
+            turns = trim(
+                _turns_for(history, model.modelId) + [{"role": "user", "content": text}],
+                window - room,
+            )
         plans.append(_Plan(model, ObjectId(), room, estimate_prompt(turns) + room, turns))
     return plans
+
+
+def _fitting(prompt: list[dict], budget: int, model_id: str) -> list[dict]:
+    if estimate_prompt(prompt) > budget:
+        raise ValidationError(
+            f"messages: about {estimate_prompt(prompt)} tokens, more than {model_id} has room "
+            f"for ({budget} with the completion's room). Shorten the conversation or lower "
+            "max_tokens.",
+            {"field": "messages", "reason": "context_length_exceeded"},
+        )
+    return [dict(turn) for turn in prompt]
+
+
+def _take_key_caps(cmd: SendCommand, plans: list[_Plan], result: SendResult) -> None:
+    """An API key's daily/monthly caps count the holds (see `common.apikeys.caps`)."""
+    if cmd.api_key is not None:
+        from common.apikeys import caps
+
+        caps.take(cmd.api_key, sum(p.estimate for p in plans), result.messages[0].day)
+
+
+def _give_back_key_caps(cmd: SendCommand, plans: list[_Plan], result: SendResult) -> None:
+    if cmd.api_key is not None:
+        from common.apikeys import caps
+
+        caps.give_back(str(cmd.api_key.id), sum(p.estimate for p in plans), result.messages[0].day)
 
 
 def _hold_all(user: User, plans: list[_Plan]) -> list[_Plan]:
@@ -379,10 +418,17 @@ def _assistant(
         parentId=user_msg.id,
         status="pending",
         reserved=plan.estimate,
-        prompt=plan.turns if _prompt_size(plan.turns) <= PROMPT_INLINE_BYTES else None,
+        # A request's own conversation always travels on the message: it is not the history.
+        prompt=plan.turns
+        if cmd.prompt is not None or _prompt_size(plan.turns) <= PROMPT_INLINE_BYTES
+        else None,
         metadata=MessageOptions(
-            temperature=cmd.options.temperature, maxTokens=plan.max_tokens, topP=cmd.options.top_p
+            temperature=cmd.options.temperature,
+            maxTokens=plan.max_tokens,
+            topP=cmd.options.top_p,
+            stop=cmd.options.stop or None,
         ),
+        apiKeyId=str(cmd.api_key.id) if cmd.api_key is not None else None,
     )
     msg.validate()
     return msg
