@@ -187,7 +187,7 @@ def test_worker_killed_mid_stream_ends_with_an_error_event_and_no_charge(live, s
                 live.kill_worker()
                 live.restart_worker()
                 mid = _mid(chunk.id)
-                wait_for(lambda: _reaped(live, mid), 60, 0.5, "the reaper to end the answer")
+                wait_for(lambda m=mid: _reaped(live, m), 60, 0.5, "the reaper to end the answer")
     assert err.value.code == "stream_interrupted" and "not charged" in err.value.message
     assert "".join(received).startswith("k0 k1 k2")
     assert tokens_of(user[0]["id"]) == {**tokens_of(user[0]["id"]), "balance": 10_000, "holds": {}}
