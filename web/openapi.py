@@ -27,6 +27,7 @@ class Operation:
     summary: str
     tags: tuple[str, ...] = ()
     body: type[pydantic.BaseModel] | None = None
+    body_required: bool = True  # False: the body may be left out altogether
     query: type[pydantic.BaseModel] | None = None
     # status -> the model of the answer's `data` (None: no fixed shape)
     responses: dict[int, type[pydantic.BaseModel] | None] = field(default_factory=dict)
@@ -105,13 +106,13 @@ _STATUS_TEXT = {
 
 
 def document(app: Flask) -> dict[str, Any]:
-    ops: list[tuple[str, str, Operation, list[str]]] = []
+    ops: list[tuple[str, str, Operation, dict[str, dict]]] = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         op = operation_for(app, rule.endpoint)
         if op is None:
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            ops.append((_path(rule.rule), method.lower(), op, sorted(rule.arguments)))
+            ops.append((_path(rule.rule), method.lower(), op, _path_schemas(rule.rule)))
     schemas = _schemas([op for _, _, op, _ in ops])
     paths: dict[str, dict] = {}
     for path, method, op, params in ops:
@@ -145,8 +146,25 @@ def document(app: Flask) -> dict[str, Any]:
     }
 
 
+_VARIABLE = re.compile(r"<(?:([^:<>]+):)?([^<>:]+)>")
+
+
 def _path(rule: str) -> str:
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+    return _VARIABLE.sub(lambda m: "{" + m.group(2) + "}", rule)
+
+
+def _path_schemas(rule: str) -> dict[str, dict]:
+    """Each path variable's schema: `any(a, b)` is an enum, others are non-empty strings
+    (a `path` variable may hold slashes, as model ids do)."""
+    schemas = {}
+    for m in _VARIABLE.finditer(rule):
+        converter, name = m.group(1) or "", m.group(2)
+        if converter.startswith("any("):
+            choices = [c.strip() for c in converter[4:-1].split(",")]
+            schemas[name] = {"type": "string", "enum": choices}
+        else:
+            schemas[name] = {"type": "string", "minLength": 1}
+    return schemas
 
 
 def _schemas(ops: list[Operation]) -> dict[str, Any]:
@@ -166,7 +184,7 @@ def _ref(model: type) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _operation(op: Operation, params: list[str], op_id: str) -> dict[str, Any]:
+def _operation(op: Operation, params: dict[str, dict], op_id: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "summary": op.summary,
         "operationId": re.sub(r"[^A-Za-z0-9]+", "_", op_id).strip("_"),
@@ -176,7 +194,7 @@ def _operation(op: Operation, params: list[str], op_id: str) -> dict[str, Any]:
     if op.description:
         out["description"] = op.description
     parameters = [
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+        {"name": p, "in": "path", "required": True, "schema": params[p]} for p in sorted(params)
     ]
     if op.query is not None:
         parameters += _query_parameters(op.query)
@@ -184,7 +202,7 @@ def _operation(op: Operation, params: list[str], op_id: str) -> dict[str, Any]:
         out["parameters"] = parameters
     if op.body is not None:
         out["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {"application/json": {"schema": _ref(op.body)}},
         }
     out["security"] = [{op.auth: []}] if op.auth else []
