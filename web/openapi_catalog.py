@@ -30,7 +30,7 @@ def register() -> None:
 
 
 def _auth() -> None:
-    ok = {"tags": (AUTH,), "auth": None, "errors": (400, 401, 409, 429)}
+    ok = {"tags": (AUTH,), "auth": None, "errors": (400, 401, 409, 429, 503)}
     describe("auth.register", "Create an account (10,000 free tokens)", body=RegisterBody,
              responses={201: out.SignedIn}, **ok)  # fmt: skip
     describe("auth.login", "Log in", body=LoginBody, responses={200: out.SignedIn}, **ok)
@@ -91,7 +91,7 @@ def _models_and_plans() -> None:
     describe("plans.verify_payment", "Confirm a Razorpay payment", tags=(PLANS,),
              body=VerifyPaymentBody, responses=ANY, errors=(400, 404, 409))  # fmt: skip
     describe("plans.webhook", "Razorpay's webhook (signed with the webhook secret)",
-             tags=(PLANS,), auth=None, responses=ANY, errors=(400,))  # fmt: skip
+             tags=(PLANS,), auth=None, responses=ANY, errors=(400, 503))  # fmt: skip
 
 
 def _admin() -> None:

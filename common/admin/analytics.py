@@ -55,10 +55,19 @@ class Range:
         return (self.last - self.first).days + 1
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2999
+
+
 def make_range(first: date | None, last: date | None, granularity: str = "day") -> Range:
     """The requested days; by default the `DEFAULT_DAYS` ending today (UTC)."""
     last = last or datetime.now(UTC).date()
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    for name, day in (("from", first), ("to", last)):
+        # BSON dates (ms since 1970) cannot hold far years; no usage exists outside these anyway
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ValidationError(
+                f"{name} must be between {MIN_YEAR} and {MAX_YEAR}", {"field": name}
+            )
     if first > last:
         raise ValidationError("from must not be after to", {"field": "from"})
     days = (last - first).days + 1
