@@ -82,24 +82,30 @@ def test_every_operation_answers_as_documented(live, signed_in):
         bearer = secret if operation.path.startswith("/v1") else token
         headers = {"Authorization": f"Bearer {bearer}"}
 
-        @hypothesis.given(case=operation.as_strategy())
-        @hypothesis.settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-            phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-        )
-        def check(case):
-            case.call_and_validate(
-                base_url=live.base_url, session=session, headers=headers, checks=CHECKS, timeout=60
-            )
-
         try:
-            check()
+            _fuzz(operation, live.base_url, session, headers)
             ran += 1
         except (Exception, BaseExceptionGroup) as exc:  # collect every failure, report them all
             failures.append(f"{operation.label}: {exc}"[:2000])
     assert failures == [], "\n\n".join(failures)
     assert ran >= 45
+
+
+def _fuzz(operation, base_url: str, session: requests.Session, headers: dict) -> None:
+    """Run up to `EXAMPLES` generated requests per generation mode against one operation."""
+
+    @hypothesis.given(case=operation.as_strategy())
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+    )
+    def check(case):
+        case.call_and_validate(
+            base_url=base_url, session=session, headers=headers, checks=CHECKS, timeout=60
+        )
+
+    check()
