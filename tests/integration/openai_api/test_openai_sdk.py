@@ -250,3 +250,37 @@ def test_twenty_concurrent_streams_on_a_small_balance_never_overdraw(sdk, fake, 
     charged = sum(m.charged for m in ChatMessage.objects(role="assistant"))
     assert after["holds"] == {} and after["balance"] == 5_500 - charged >= 0
     assert reconcile() == []
+
+
+def test_daily_limit_is_429_with_retry_after_until_midnight(sdk, fake, user):
+    from common.users.models import User
+
+    fake.scenario(FREE, deltas=["ok"])
+    User.objects(id=user[0]["id"]).update_one(set__subscription__limits__requestsPerDay=1)
+    client = sdk()
+    ask = {"model": FREE, "messages": [{"role": "user", "content": "hi"}]}
+    client.chat.completions.create(**ask)
+    with pytest.raises(openai.RateLimitError) as err:
+        client.chat.completions.create(**ask)
+    assert err.value.code == "daily_limit"
+    assert 0 < int(err.value.response.headers["Retry-After"]) <= 86_401
+
+
+def test_bad_requests_are_400_in_openai_shape(live, new_key):
+    headers = {"Authorization": f"Bearer {new_key()[1]}"}
+    url = live.base_url + "/v1/chat/completions"
+    for body in (
+        {"model": FREE},
+        {"model": FREE, "messages": []},
+        {"model": FREE, "messages": [{"role": "tool", "content": "x"}]},
+        {"model": FREE, "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+        {"model": FREE, "messages": [{"role": "user", "content": "x"}], "n": 2},
+        {"model": FREE, "messages": [{"role": "user", "content": "x"}], "max_tokens": 10**6},
+        {"model": FREE, "messages": [{"role": "user", "content": "x"}], "temperature": "hot"},
+    ):
+        res = requests.post(url, json=body, headers=headers, timeout=30)
+        error = res.json()["error"]
+        assert res.status_code == 400, body
+        assert error["type"] == "invalid_request_error" and error["message"], body
+    res = requests.get(live.base_url + "/v1/chat/completions", headers=headers, timeout=30)
+    assert res.status_code == 405 and "error" in res.json()
