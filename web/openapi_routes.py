@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 from flask import Blueprint, current_app, jsonify, render_template
+from markupsafe import Markup, escape
 
 bp = Blueprint(
     "openapi",
@@ -20,6 +23,7 @@ bp = Blueprint(
 
 _cache: dict[int, dict] = {}
 _METHODS = ("get", "post", "put", "patch", "delete")
+TAG_ORDER = ("Auth", "User", "API keys", "Chat", "Models", "Plans", "OpenAI-compatible", "Admin")
 
 
 def _document() -> dict:
@@ -47,7 +51,14 @@ def reference():
         groups=_by_tag(doc),
         schemas=doc["components"]["schemas"],
         type_of=type_of,
+        prose=prose,
     )
+
+
+def prose(text: str | None) -> Markup:
+    """Escaped text with `code` spans (the descriptions' only markup)."""
+    escaped = str(escape(text or ""))
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
 def _by_tag(doc: dict) -> list[tuple[str, list[dict]]]:
@@ -58,7 +69,8 @@ def _by_tag(doc: dict) -> list[tuple[str, list[dict]]]:
                 op = item[method]
                 tag = (op.get("tags") or ["Other"])[0]
                 groups.setdefault(tag, []).append({"path": path, "method": method, **op})
-    return list(groups.items())
+    rank = {tag: i for i, tag in enumerate(TAG_ORDER)}
+    return sorted(groups.items(), key=lambda item: rank.get(item[0], len(rank)))
 
 
 def type_of(schema: dict[str, Any] | None) -> str:
@@ -75,6 +87,8 @@ def type_of(schema: dict[str, Any] | None) -> str:
         if key in schema:
             return " | ".join(type_of(s) for s in schema[key])
     kind = schema.get("type", "object")
+    if "format" in schema:
+        kind = f"{kind} ({schema['format']})"
     if kind == "array":
         return f"array of {type_of(schema.get('items'))}"
     if kind == "object" and "additionalProperties" in schema and schema["additionalProperties"]:
