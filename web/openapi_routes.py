@@ -6,9 +6,8 @@ stylesheet: no script, nothing from another origin, so it runs under the app's C
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template
 from markupsafe import Markup, escape
