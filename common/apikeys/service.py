@@ -12,7 +12,9 @@ refused at once, in every web process.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +29,8 @@ from common.apikeys.models import ApiKey
 from common.chat.dates import as_aware, iso
 from common.errors import NotFound, ValidationError
 from common.users.models import User, utcnow
+
+log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "ap-"
 SHOWN_PREFIX_CHARS = 10  # "ap-" and 7 characters of the secret
@@ -141,7 +145,15 @@ def _note_used(key: ApiKey) -> None:
     if now - _last_used_written.get(kid, -LAST_USED_EVERY) < LAST_USED_EVERY:
         return
     _last_used_written[kid] = now
-    ApiKey._get_collection().update_one({"_id": key.id}, {"$set": {"lastUsedAt": utcnow()}})
+    # Off the request's path (a greenlet under gevent): nothing waits for this write.
+    threading.Thread(target=_write_last_used, args=(key.id, utcnow()), daemon=True).start()
+
+
+def _write_last_used(key_id: ObjectId, when: datetime) -> None:
+    try:
+        ApiKey._get_collection().update_one({"_id": key_id}, {"$set": {"lastUsedAt": when}})
+    except Exception:  # a missed "last used" is not worth failing anything for
+        log.warning("could not record the last use of key %s", key_id, exc_info=True)
 
 
 def allows(key: ApiKey, model_id: str) -> bool:

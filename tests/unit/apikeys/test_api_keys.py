@@ -126,3 +126,17 @@ def test_admin_lists_and_revokes_a_users_keys(client, owner, make_admin):
     entry = AuditLog.objects(action="apikey.revoke").first()
     assert entry.adminId == admin["id"] and entry.targetId == key["id"]
     assert client.get(path, headers=auth(admin_token)).get_json()["data"]["keys"][0]["revokedAt"]
+
+
+def test_last_used_is_recorded(client, owner):
+    from tests.support.services import wait_for
+
+    data = create(client, owner[1])
+    assert data["key"]["lastUsedAt"] is None
+    assert client.get("/v1/models", headers=auth(data["secret"])).status_code == 200
+
+    def listed_last_used():
+        keys = client.get(KEYS, headers=auth(owner[1])).get_json()["data"]["keys"]
+        return keys[0]["lastUsedAt"]
+
+    wait_for(listed_last_used, 10, 0.05, "lastUsedAt to be written")
