@@ -28,7 +28,13 @@ from web.chat.commands import send_turn
 from web.extensions import limiter
 from web.openai import auth
 from web.openai.errors import body_for
-from web.openai.schemas import ChatCompletionBody, ChatCompletionOut, ModelListOut, usage_out
+from web.openai.schemas import (
+    ChatCompletionBody,
+    ChatCompletionOut,
+    ModelListOut,
+    ModelOut,
+    usage_out,
+)
 from web.openai.sse import KEEPALIVE_SECONDS, Follow
 from web.openapi import API_KEY, operation
 from web.validation import parse_body
@@ -62,12 +68,37 @@ _FAILURE_STATUS = {
 def list_models():
     models = [m for m in catalog.catalog() if keys.allows(g.api_key, m["modelId"])]
     created = int(time.time())
-    data = [
-        {"id": m["modelId"], "object": "model", "created": created, "owned_by": m["provider"]}
-        for m in models
-        if m.get("isAvailable", True)
-    ]
+    data = [_model_out(m, created) for m in models if m.get("isAvailable", True)]
     return jsonify({"object": "list", "data": data})
+
+
+def _model_out(model: dict, created: int) -> dict[str, Any]:
+    return {
+        "id": model["modelId"],
+        "object": "model",
+        "created": created,
+        "owned_by": model["provider"],
+    }
+
+
+@bp.get("/models/<path:model_id>")
+@auth.api_key_required
+@operation(
+    "One model this key may use",
+    tags=TAGS,
+    responses={200: ModelOut},
+    auth=API_KEY,
+    envelope=False,
+    errors=(401, 404, 429),
+    error_shape="OpenAIError",
+)
+def get_model(model_id: str):
+    for m in catalog.catalog():
+        if m["modelId"] == model_id and keys.allows(g.api_key, model_id):
+            return jsonify(_model_out(m, int(time.time())))
+    err = NotFound(f"The model '{model_id}' does not exist.", {"field": "model"})
+    err.code = "MODEL_NOT_FOUND"
+    raise err
 
 
 @bp.post("/chat/completions")

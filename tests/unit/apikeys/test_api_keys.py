@@ -109,6 +109,10 @@ def test_models_lists_only_the_allow_list(client, owner):
     secret = create(client, owner[1], models=["fake/echo"])["secret"]
     body = client.get("/v1/models", headers=auth(secret)).get_json()
     assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["fake/echo"]
+    one = client.get("/v1/models/fake/echo", headers=auth(secret)).get_json()
+    assert one == {**body["data"][0], "created": one["created"]}
+    res = client.get("/v1/models/openai/gpt-4o", headers=auth(secret))  # outside the allow-list
+    assert res.status_code == 404 and res.get_json()["error"]["code"] == "model_not_found"
     everything = create(client, owner[1], name="all")["secret"]
     assert len(client.get("/v1/models", headers=auth(everything)).get_json()["data"]) > 1
 
