@@ -144,3 +144,24 @@ def test_last_used_is_recorded(client, owner):
         return keys[0]["lastUsedAt"]
 
     wait_for(listed_last_used, 10, 0.05, "lastUsedAt to be written")
+
+
+def test_v1_is_rate_limited_per_key_in_openai_shape(base_settings, fake_openrouter):
+    from tests.support.apps import fresh_app
+
+    with fresh_app(
+        base_settings, rate_limit_api="3/minute", openrouter_base_url=fake_openrouter.base_url
+    ) as app:
+        client = app.test_client()
+        res = client.post(
+            "/api/auth/register",
+            json={"email": "rl@example.com", "password": "correct-horse-1", "name": "R"},
+        )
+        token = res.get_json()["data"]["token"]
+        first, second = (create(client, token, name=n)["secret"] for n in ("a", "b"))
+        for _ in range(3):
+            assert client.get("/v1/models", headers=auth(first)).status_code == 200
+        res = client.get("/v1/models", headers=auth(first))
+        assert res.status_code == 429 and res.get_json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(res.headers["Retry-After"]) <= 60
+        assert client.get("/v1/models", headers=auth(second)).status_code == 200  # its own budget
