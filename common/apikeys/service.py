@@ -119,10 +119,15 @@ def _oid_or_none(value: Any) -> ObjectId | None:
 
 
 def authenticate(secret: str | None) -> tuple[ApiKey, User]:
-    """The key and its active user for a presented secret; `InvalidApiKey` (401) otherwise."""
+    """The key and its active user for a presented secret; `InvalidApiKey` (401) otherwise.
+
+    Both documents are read fresh on every request (a revocation counts at once). A key's owner
+    never changes, so once this process has seen a key, the two reads run at the same time.
+    """
     if not secret or not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         raise InvalidApiKey()
-    key = ApiKey.objects(secretHash=hash_secret(secret)).first()
+    digest = hash_secret(secret)
+    key, user = _read_key_and_user(digest)
     if key is None:
         raise InvalidApiKey()
     if key.revokedAt:
@@ -130,11 +135,38 @@ def authenticate(secret: str | None) -> tuple[ApiKey, User]:
     expires = as_aware(key.expiresAt)
     if expires is not None and expires <= utcnow():
         raise InvalidApiKey(f"This API key expired at {expires.isoformat()}. Create a new one.")
-    user = User.objects(id=key.userId).first()
+    if user is None or user.id != key.userId:
+        user = User.objects(id=key.userId).first()
     if user is None or not user.isActive:
         raise InvalidApiKey("The account of this API key is not active.")
+    if len(_owners) > MAX_REMEMBERED_OWNERS:
+        _owners.clear()
+    _owners[digest] = key.userId
     _note_used(key)
     return key, user
+
+
+_owners: dict[str, ObjectId] = {}  # secret hash -> the key's user id (never changes)
+MAX_REMEMBERED_OWNERS = 100_000
+
+
+def _read_key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
+    owner = _owners.get(digest)
+    if owner is None:
+        return ApiKey.objects(secretHash=digest).first(), None
+    found: dict[str, Any] = {}
+
+    def read_user() -> None:
+        try:
+            found["user"] = User.objects(id=owner).first()
+        except Exception:  # read again, in order, by the caller (and fail there if it must)
+            found["user"] = None
+
+    reader = threading.Thread(target=read_user, daemon=True)
+    reader.start()
+    key = ApiKey.objects(secretHash=digest).first()
+    reader.join()
+    return key, found.get("user")
 
 
 def _note_used(key: ApiKey) -> None:
