@@ -165,3 +165,13 @@ def test_v1_is_rate_limited_per_key_in_openai_shape(base_settings, fake_openrout
         assert res.status_code == 429 and res.get_json()["error"]["code"] == "rate_limited"
         assert 1 <= int(res.headers["Retry-After"]) <= 60
         assert client.get("/v1/models", headers=auth(second)).status_code == 200  # its own budget
+
+
+def test_a_deactivated_account_cannot_use_its_keys(client, owner):
+    from common.users.models import User
+
+    secret = create(client, owner[1])["secret"]
+    assert client.get("/v1/models", headers=auth(secret)).status_code == 200
+    User.objects(id=owner[0]["id"]).update_one(set__isActive=False)
+    res = client.get("/v1/models", headers=auth(secret))
+    assert res.status_code == 401 and "not active" in res.get_json()["error"]["message"]
