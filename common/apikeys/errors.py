@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.errors import AppError, Forbidden, Unauthorized
+from common.errors import AppError, Forbidden, NotFound, Unauthorized
 
 
 class InvalidApiKey(Unauthorized):
@@ -22,3 +22,12 @@ class KeyCapReached(AppError):
 
 class ModelNotAllowed(Forbidden):
     code = "MODEL_NOT_ALLOWED"
+
+
+class ModelNotFound(NotFound):
+    """No such model, or one the key may not see (`/v1` answers 404 as OpenAI does)."""
+
+    code = "MODEL_NOT_FOUND"
+
+    def __init__(self, model_id: str):
+        super().__init__(f"The model '{model_id}' does not exist.", {"field": "model"})

@@ -18,11 +18,12 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, stream_with_context
 
 from common.apikeys import service as keys
+from common.apikeys.errors import ModelNotFound
 from common.catalog import service as catalog
 from common.chat import catalog_cache
 from common.chat.cancel import cancel_message
 from common.chat.errors import MessageFailed
-from common.errors import AppError, NotFound, ValidationError
+from common.errors import AppError, ValidationError
 from config import get_settings
 from web.chat.commands import send_turn
 from web.extensions import limiter
@@ -96,9 +97,7 @@ def get_model(model_id: str):
     for m in catalog.catalog():
         if m["modelId"] == model_id and keys.allows(g.api_key, model_id):
             return jsonify(_model_out(m, int(time.time())))
-    err = NotFound(f"The model '{model_id}' does not exist.", {"field": "model"})
-    err.code = "MODEL_NOT_FOUND"
-    raise err
+    raise ModelNotFound(model_id)
 
 
 @bp.post("/chat/completions")
@@ -145,9 +144,7 @@ def _check(body: ChatCompletionBody) -> None:
     try:
         catalog_cache.model(body.model)
     except ValidationError:
-        err = NotFound(f"The model '{body.model}' does not exist.", {"field": "model"})
-        err.code = "MODEL_NOT_FOUND"
-        raise err from None
+        raise ModelNotFound(body.model) from None
     keys.check_model(g.api_key, body.model)
     chars = sum(len(m.text()) for m in body.messages)
     if chars > get_settings().max_message_chars * 4:
