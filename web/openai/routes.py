@@ -224,14 +224,17 @@ def _stream(message_id: str, user_id: str, meta: dict, include_usage: bool) -> I
     try:
         with Follow(message_id) as follow:
             yield _event(_chunk(meta, {"role": "assistant", "content": ""}))
-            for frame in follow.frames(keepalive=KEEPALIVE_SECONDS):
-                if frame is None:
-                    yield ": keep-alive\n\n"
-                elif frame["type"] == "chunk":
-                    yield _event(_chunk(meta, {"content": frame.get("delta", "")}))
-                else:
-                    ended = True
-                    yield from _final_events(frame, meta, include_usage)
+            try:
+                for frame in follow.frames(keepalive=KEEPALIVE_SECONDS):
+                    if frame is None:
+                        yield ": keep-alive\n\n"
+                    elif frame["type"] == "chunk":
+                        yield _event(_chunk(meta, {"content": frame.get("delta", "")}))
+                    else:
+                        ended = True
+                        yield from _final_events(frame, meta, include_usage)
+            except AppError as exc:  # the stream went silent: tell the client, then stop
+                yield _event(body_for(exc))
     finally:
         if not ended:
             _cancel_quietly(user_id, message_id)

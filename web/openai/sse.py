@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from common.errors import ServiceUnavailable
 from web.streams import Subscription, hub
 
 KEEPALIVE_SECONDS = 2.0  # an SSE comment while waiting; a write to a gone client fails soon
@@ -55,7 +56,9 @@ class Follow:
                 raw = self.sink.frames.get(timeout=wait)
             except queue.Empty:
                 if time.monotonic() - silent_since > MAX_SILENCE_SECONDS:
-                    raise TimeoutError(f"no frame for {self.message_id}") from None
+                    raise ServiceUnavailable(
+                        "The answer stopped arriving. It was not charged if it did not finish."
+                    ) from None
                 yield None
                 continue
             silent_since = time.monotonic()
