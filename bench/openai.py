@@ -4,7 +4,7 @@
 Starts everything itself as `bench.stream` does (nx-27017, a private Redis database, the fake
 OpenRouter in its own process, gunicorn with one gevent worker, one Celery worker). For each N,
 N clients stream one completion each straight from the fake, then N clients (each its own user
-and API key) stream one through AI Pasta's `/v1`, with the same plain SSE client. The fake waits
+and API key) stream one through AI Pasta's `/v1`, with the same plain SSE client (on an already open connection for AI Pasta, see `run`). The fake waits
 50 ms, then sends 20 deltas 10 ms apart. Lost or duplicated deltas are counted from the text.
 Run: `.venv/bin/python -m bench.openai [--n 1 50 200] [--rounds-1 20]`.
 """
@@ -40,12 +40,14 @@ from tests.support.stack import Stack
 BODY = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
 
-def stream_once(url: str, headers: dict | None = None) -> tuple[float, float, list[str]]:
+def stream_once(
+    session: requests.Session, url: str, headers: dict | None = None
+) -> tuple[float, float, list[str]]:
     """One streamed completion: (time to first delta s, streaming phase s, the deltas)."""
     t0 = time.perf_counter()
     first = last = None
     deltas: list[str] = []
-    with requests.post(url, json=BODY, headers=headers, stream=True, timeout=120) as res:
+    with session.post(url, json=BODY, headers=headers, stream=True, timeout=120) as res:
         res.raise_for_status()
         for line in res.iter_lines():
             if not line.startswith(b"data: ") or line == b"data: [DONE]":
@@ -63,12 +65,21 @@ def stream_once(url: str, headers: dict | None = None) -> tuple[float, float, li
 
 
 def run(url: str, headers: list[dict | None]) -> dict:
-    """All clients at once (they start together behind a barrier)."""
+    """All clients at once, started together behind a barrier. A client of AI Pasta (`headers`
+    given) first opens its connection with a cheap GET of the models list, as an SDK keeps one
+    open and as `bench.stream` connects its sockets before it starts the clock. Direct clients
+    open a fresh connection inside the timing, as in `bench.stream`: the fake provider's server
+    does not set TCP_NODELAY, so on a reused connection its deltas would wait for delayed ACKs
+    (~40 ms) and the baseline would be wrong."""
     start = threading.Barrier(len(headers))
+    models_url = url.rsplit("/chat/completions", 1)[0] + "/models"
 
     def one(h):
-        start.wait()
-        return stream_once(url, h)
+        with requests.Session() as session:
+            if h is not None:
+                session.get(models_url, headers=h, timeout=120).raise_for_status()
+            start.wait()
+            return stream_once(session, url, h)
 
     with ThreadPoolExecutor(len(headers)) as pool:
         results = list(pool.map(one, headers))
