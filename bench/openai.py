@@ -34,6 +34,7 @@ from bench.stream import (
     web_worker_pid,
 )
 from config import load_settings, use_settings
+from tests.support import stack as stack_module
 from tests.support.services import mongo_server, private_redis_db
 from tests.support.stack import Stack
 
@@ -167,6 +168,9 @@ def main() -> None:
         from web import create_app
 
         app = create_app(settings)
+        # Clients open their connection, then wait for the others (seconds at N = 200):
+        # gunicorn's default 2 s keep-alive would close it meanwhile.
+        stack_module.WEB_COMMAND = [*stack_module.WEB_COMMAND, "--keep-alive", "120"]
         stack = Stack(settings, name="bench-openai").start()
         try:
             fake.scenario(MODEL, **SCENARIO)
