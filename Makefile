@@ -36,6 +36,7 @@ format: install
 
 bench: install
 	$(BIN)/python bench/stream.py
+	$(BIN)/python -m bench.openai
 	$(BIN)/python bench/analytics.py
 
 clean:

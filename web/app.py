@@ -70,10 +70,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from web.admin.reports import bp as chat_reports_bp
     from web.admin.routes import bp as admin_bp
+    from web.apikeys.routes import admin_bp as admin_apikeys_bp
+    from web.apikeys.routes import bp as apikeys_bp
     from web.auth.routes import bp as auth_bp
     from web.chat.routes import bp as chat_bp
     from web.health import bp as health_bp
     from web.models.routes import bp as models_bp
+    from web.openai.routes import bp as openai_bp
+    from web.openapi_routes import bp as openapi_bp
     from web.pages import bp as pages_bp
     from web.plans.routes import bp as plans_bp
     from web.plans.user_payments import bp as user_payments_bp
@@ -84,4 +88,6 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(chat_reports_bp)
     app.register_blueprint(user_payments_bp)
+    for bp in (apikeys_bp, admin_apikeys_bp, openai_bp, openapi_bp):
+        app.register_blueprint(bp)
     register_websocket(app)

@@ -42,6 +42,14 @@ _HTTP_TO_APP = {
 def error_response(error: AppError, headers: dict | None = None):
     from flask import g
 
+    from web.openai import errors as openai_errors
+
+    if openai_errors.applies():  # `/v1` answers errors in OpenAI's shape
+        headers = dict(headers or {})
+        wait = openai_errors.retry_after(error)
+        if wait is not None:
+            headers.setdefault("Retry-After", str(wait))
+        return jsonify(openai_errors.body_for(error)), error.status, headers
     body = error.to_dict()
     snapshot = getattr(g, "user_snapshot", None)
     if snapshot is not None:

@@ -55,10 +55,19 @@ class Range:
         return (self.last - self.first).days + 1
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2999
+
+
 def make_range(first: date | None, last: date | None, granularity: str = "day") -> Range:
     """The requested days; by default the `DEFAULT_DAYS` ending today (UTC)."""
     last = last or datetime.now(UTC).date()
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    for name, day in (("from", first), ("to", last)):
+        # BSON dates (ms since 1970) cannot hold far years; no usage exists outside these anyway
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ValidationError(
+                f"{name} must be between {MIN_YEAR} and {MAX_YEAR}", {"field": name}
+            )
     if first > last:
         raise ValidationError("from must not be after to", {"field": "from"})
     days = (last - first).days + 1
@@ -89,6 +98,7 @@ def report(r: Range, top: int = 10) -> dict[str, Any]:
         "models": per_model(days),
         "revenue": revenue,
         "topUsers": top_users(days, top),
+        "apiKeys": per_api_key(days),
     }
 
 
@@ -213,6 +223,37 @@ def top_users(days: dict[str, dict], limit: int = 10) -> list[dict]:
         }
         for uid, u in ranked
     ]
+
+
+def per_api_key(days: dict[str, dict]) -> list[dict]:
+    """Usage through each API key in the range (`/v1`), with its name, prefix and owner.
+    Days stored before keys existed have no `apiKeys` figures: they had no API usage."""
+    merged: dict[str, dict] = {}
+    for figures in days.values():
+        for row in figures.get("apiKeys", []):
+            k = merged.setdefault(row["apiKeyId"], {"requests": 0, "tokens": 0, "charged": 0})
+            for name in k:
+                k[name] += row.get(name, 0)
+    from common.apikeys.models import ApiKey
+
+    ids = [object_id(kid) for kid in merged]
+    stored = {
+        str(doc["_id"]): doc
+        for doc in ApiKey._get_collection().find(
+            {"_id": {"$in": [i for i in ids if i]}}, {"name": 1, "prefix": 1, "userId": 1}
+        )
+    }
+    rows = [
+        {
+            "apiKeyId": kid,
+            "name": stored.get(kid, {}).get("name"),
+            "prefix": stored.get(kid, {}).get("prefix"),
+            "userId": str(stored[kid]["userId"]) if kid in stored else None,
+            **k,
+        }
+        for kid, k in merged.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["tokens"], -r["requests"], r["apiKeyId"]))
 
 
 def _bucket(day: date, granularity: str) -> date:

@@ -39,6 +39,7 @@ MODEL_SUMS = {
     "tpsSum": "$tokensPerSecond",
 }
 USER_SUMS = {"requests": 1, "tokens": "$usage.totalTokens", "charged": "$charged"}
+KEY_SUMS = {"requests": 1, "tokens": "$usage.totalTokens", "charged": "$charged"}
 
 
 def stored() -> Collection:
@@ -153,7 +154,13 @@ def day_usage(day: str) -> dict:
         "tokens": [row["tokens"] or 0 for row in rows],
         "charged": [row["charged"] or 0 for row in rows],
     }
-    return {"models": models, "users": users}
+    # Answers asked through the OpenAI-compatible API, per API key (web answers have no key).
+    keys = [
+        {"apiKeyId": row.pop("_id"), **{k: v or 0 for k, v in row.items()}}
+        for row in _group(match, "apiKeyId", KEY_SUMS)
+        if row["_id"]
+    ]
+    return {"models": models, "users": users, "apiKeys": keys}
 
 
 # -- grouping any collection by day ------------------------------------------------------------

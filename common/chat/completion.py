@@ -232,6 +232,7 @@ def _request(msg: ChatMessage, model) -> ChatRequest:
         temperature=opts.temperature if opts else None,
         max_tokens=max_tokens,
         top_p=opts.topP if opts else None,
+        extra={"stop": list(opts.stop)} if opts and opts.stop else {},
     )
 
 

@@ -37,6 +37,7 @@ class MessageOptions(EmbeddedDocument):
     temperature = FloatField()
     maxTokens = IntField()  # noqa: N815
     topP = FloatField()  # noqa: N815
+    stop = ListField(StringField(), default=None)  # stop sequences (the OpenAI-compatible API)
 
 
 class Moderation(EmbeddedDocument):
@@ -119,6 +120,8 @@ class ChatMessage(Document):
     # The conversation as sent (trimmed to the context window), carried from the send to the
     # worker when small so the worker need not query the history; unset when the answer ends.
     prompt = ListField(DictField(), default=None)
+    # The API key an answer was asked through (`/v1`); its ledger entry is marked as API usage.
+    apiKeyId = StringField()  # noqa: N815
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
     # UTC day of creation ("YYYY-MM-DD"): the analytics range filter (common.admin.analytics)
     day = StringField(default=lambda: utcnow().date().isoformat())

@@ -52,6 +52,7 @@ class SendOptions:
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
+    stop: list[str] | None = None
 
 
 @dataclass
@@ -64,6 +65,10 @@ class SendCommand:
     # The client's key for this send (`Idempotency-Key`, a websocket `requestId`): a repeat
     # within the window answers with this send (see `common.chat.idempotency`).
     idempotency_key: str | None = None
+    # The OpenAI-compatible API: the whole conversation comes with the request (it is the
+    # prompt, not the session's history), and the key it came through is checked and recorded.
+    prompt: list[dict] | None = None
+    api_key: Any = None  # common.apikeys.models.ApiKey
 
 
 @dataclass
@@ -108,16 +113,17 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
 def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
-    _check_content(text)
+    _check_content(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
     _check_paywall(cmd.user, models)
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
-    plans = _plan_all(session, text, models, max_tokens)
+    plans = _plan_all(session, text, models, max_tokens, cmd.prompt)
     result = _documents(cmd, session, text, plans, user_message_id)
     claim = _claim(cmd, result, new_session=session is None)
     if isinstance(claim, idempotency.Replay):
         return _replayed(cmd.user, claim, enqueue)
     if claim is not None and claim.abandoned:
         _abandon(cmd.user, claim.abandoned)  # a dead attempt's writes, before ours
+    _take_key_caps(cmd, plans, result)
     daily, held, stored, noted = _concurrently(
         lambda: _count_daily(cmd.user, plans),
         lambda: _hold_all(cmd.user, plans),
@@ -128,6 +134,7 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     failure = next((r for r in writes if isinstance(r, BaseException)), None)
     if failure is not None:
         _undo(cmd.user, plans, result, *writes)
+        _give_back_key_caps(cmd, plans, result)
         if claim is not None:
             idempotency.drop(claim)
         raise failure
@@ -136,6 +143,7 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         # answer with the send that owns the key now.
         _uncount_daily(cmd.user, daily)
         _abandon(cmd.user, _planned(result, new_session=session is None))
+        _give_back_key_caps(cmd, plans, result)
         return _send(cmd, enqueue)
     result.user_after = plans[-1].user_after if plans else None
     for msg in result.messages:  # only now: every write above is stored (enqueue after commit)
@@ -420,23 +428,55 @@ def _turns_for(history: list[ChatMessage], model_id: str) -> list[dict]:
     ]
 
 
-def _plan_all(session, text: str, models: list, max_tokens: int) -> list[_Plan]:
+def _plan_all(
+    session, text: str, models: list, max_tokens: int, prompt: list[dict] | None = None
+) -> list[_Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
-    and the hold it needs. Reads the session's history once; writes nothing."""
-    history = _history(session)
+    and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
+    (the API's `messages`) is sent as it is: if it does not fit, the send is refused."""
+    history = _history(session) if prompt is None else []
     plans = []
     for model in models:
         window = int(getattr(model, "contextWindow", 0) or 4096)
         room = min(max_tokens, max(1, window // 2))
-        turns = trim(
-            _turns_for(history, model.modelId) + [{"role": "user", "content": text}],
-            window - room,
-        )
-        prompt, rates = estimate_prompt(turns), catalog.rates_of(model)
-        hold = pricing.hold_for(prompt, room, rates)
-        plan = _Plan(model, ObjectId(), room, hold, turns, prompt_estimate=prompt, rates=rates)
+        if prompt is not None:
+            turns = _fitting(prompt, window - room, model.modelId)
+        else:
+            turns = trim(
+                _turns_for(history, model.modelId) + [{"role": "user", "content": text}],
+                window - room,
+            )
+        estimate, rates = estimate_prompt(turns), catalog.rates_of(model)
+        hold = pricing.hold_for(estimate, room, rates)
+        plan = _Plan(model, ObjectId(), room, hold, turns, prompt_estimate=estimate, rates=rates)
         plans.append(plan)
     return plans
+
+
+def _fitting(prompt: list[dict], budget: int, model_id: str) -> list[dict]:
+    if estimate_prompt(prompt) > budget:
+        raise ValidationError(
+            f"messages: about {estimate_prompt(prompt)} tokens, more than {model_id} has room "
+            f"for ({budget} with the completion's room). Shorten the conversation or lower "
+            "max_tokens.",
+            {"field": "messages", "reason": "context_length_exceeded"},
+        )
+    return [dict(turn) for turn in prompt]
+
+
+def _take_key_caps(cmd: SendCommand, plans: list[_Plan], result: SendResult) -> None:
+    """An API key's daily/monthly caps count the holds (see `common.apikeys.caps`)."""
+    if cmd.api_key is not None:
+        from common.apikeys import caps
+
+        caps.take(cmd.api_key, sum(p.estimate for p in plans), result.messages[0].day)
+
+
+def _give_back_key_caps(cmd: SendCommand, plans: list[_Plan], result: SendResult) -> None:
+    if cmd.api_key is not None:
+        from common.apikeys import caps
+
+        caps.give_back(str(cmd.api_key.id), sum(p.estimate for p in plans), result.messages[0].day)
 
 
 def _hold_all(user: User, plans: list[_Plan]) -> list[_Plan]:
@@ -534,10 +574,17 @@ def _assistant(
         reserved=plan.estimate,
         promptEstimate=plan.prompt_estimate,
         rates=plan.rates.as_dict(),
-        prompt=plan.turns if _prompt_size(plan.turns) <= PROMPT_INLINE_BYTES else None,
+        # A request's own conversation always travels on the message: it is not the history.
+        prompt=plan.turns
+        if cmd.prompt is not None or _prompt_size(plan.turns) <= PROMPT_INLINE_BYTES
+        else None,
         metadata=MessageOptions(
-            temperature=cmd.options.temperature, maxTokens=plan.max_tokens, topP=cmd.options.top_p
+            temperature=cmd.options.temperature,
+            maxTokens=plan.max_tokens,
+            topP=cmd.options.top_p,
+            stop=cmd.options.stop or None,
         ),
+        apiKeyId=str(cmd.api_key.id) if cmd.api_key is not None else None,
     )
     msg.validate()
     return msg

@@ -102,6 +102,8 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
     if ended is None:
         return None
     final, user_after = ended
+    if final.apiKeyId:
+        _give_back_key_cap(final)
     _publish_final(final, user_after)
     return final
 
@@ -206,6 +208,17 @@ def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
     return fields
 
 
+def _give_back_key_cap(msg: ChatMessage) -> None:
+    """An API key's caps counted the hold; give back what was not charged (see
+    `common.apikeys.caps`). Runs once: only the runner that ended the message gets here."""
+    from common.apikeys import caps
+
+    try:
+        caps.give_back(msg.apiKeyId, (msg.reserved or 0) - (msg.charged or 0), msg.day)
+    except Exception:  # the counters stay high: the key is limited early, never late
+        log.warning("could not give back the key cap of %s", msg.id, exc_info=True)
+
+
 def _close_hold(msg: ChatMessage, session) -> dict | None:
     """Settle (or release) the message's hold; returns the user document if this call closed it.
 
@@ -222,6 +235,8 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             "usage": {"prompt": msg.usage.promptTokens, "completion": msg.usage.completionTokens},
             "rates": dict(msg.rates) if msg.rates else None,  # the entry explains its amount
         }
+        if msg.apiKeyId:
+            details["apiKeyId"] = msg.apiKeyId
         usage = {
             "usage.totalRequests": 1,
             "usage.totalTokens": msg.usage.totalTokens,
@@ -231,7 +246,7 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             msg.userId,
             key,
             msg.charged,
-            source="chat",
+            source="api" if msg.apiKeyId else "chat",
             details=details,
             session=session,
             also_inc=usage,
@@ -266,6 +281,10 @@ def _apply_stats(msg: ChatMessage, session) -> None:
         },
         session=session,
     )
+    if msg.apiKeyId:
+        from common.apikeys.service import note_spend
+
+        note_spend(msg.apiKeyId, msg.charged, session)
 
 
 def user_snapshot(user_id) -> dict | None:

@@ -1,0 +1,228 @@
+"""Creating, listing, revoking and checking personal API keys.
+
+The secret is `ap-` + 43 URL-safe characters from `secrets.token_urlsafe(32)` (256 random bits).
+Only its SHA-256 is stored. A slow password hash (bcrypt) protects low-entropy secrets chosen by
+people; a 256-bit random secret cannot be guessed from a fast hash either, and a fast hash lets
+every request find its key with one indexed lookup instead of a bcrypt check (~ms of CPU each).
+
+Every check runs on every request against the stored document, so a revoked or expired key is
+refused at once, in every web process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from common.admin.audit import Actor, record
+from common.apikeys.errors import InvalidApiKey, ModelNotAllowed
+from common.apikeys.models import ApiKey
+from common.chat.dates import as_aware, iso
+from common.errors import NotFound, ValidationError
+from common.users.models import User, utcnow
+
+log = logging.getLogger(__name__)
+
+SECRET_PREFIX = "ap-"
+SHOWN_PREFIX_CHARS = 10  # "ap-" and 7 characters of the secret
+MAX_KEYS_PER_USER = 50
+LAST_USED_EVERY = 60.0  # seconds: `lastUsedAt` is written at most this often per key and process
+
+_last_used_written: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class NewKey:
+    name: str
+    models: list[str]
+    daily_token_cap: int | None = None
+    monthly_token_cap: int | None = None
+    expires_at: datetime | None = None
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(user: User, new: NewKey, actor: Actor) -> tuple[ApiKey, str]:
+    """Store a new key for `user`; returns it and its secret (shown once, never again)."""
+    if len(list_keys(user.id)) >= MAX_KEYS_PER_USER:
+        raise ValidationError(f"At most {MAX_KEYS_PER_USER} API keys; revoke one first.")
+    expires = as_aware(new.expires_at)
+    if expires is not None and expires <= utcnow():
+        raise ValidationError("expiresAt: must be in the future", {"field": "expiresAt"})
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        userId=user.id,
+        name=new.name,
+        prefix=secret[:SHOWN_PREFIX_CHARS],
+        secretHash=hash_secret(secret),
+        models=list(dict.fromkeys(new.models)),
+        dailyTokenCap=new.daily_token_cap,
+        monthlyTokenCap=new.monthly_token_cap,
+        expiresAt=expires,
+    ).save(force_insert=True)
+    record(actor, "apikey.create", "apikey", key.id, after=key_dict(key))
+    return key, secret
+
+
+def list_keys(user_id: Any, include_revoked: bool = False) -> list[ApiKey]:
+    # `userId__in`: nx-27017 matches nothing on equality with a non-_id ObjectId (docs/chat.md)
+    keys = ApiKey.objects(userId__in=[_oid(user_id)])
+    rows = [k for k in keys if include_revoked or not k.revokedAt]
+    return sorted(rows, key=lambda k: as_aware(k.createdAt), reverse=True)
+
+
+def revoke_key(user_id: Any, key_id: str, actor: Actor) -> ApiKey:
+    """Revoke one of `user_id`'s keys; idempotent (revoking again changes and records nothing)."""
+    key = _owned(user_id, key_id)
+    if key.revokedAt:
+        return key
+    now = utcnow()
+    changed = ApiKey._get_collection().update_one(
+        {"_id": key.id, "revokedAt": None}, {"$set": {"revokedAt": now, "revokedBy": actor.id}}
+    )
+    key.reload()
+    if changed.modified_count:
+        record(actor, "apikey.revoke", "apikey", key.id, {"revokedAt": None}, key_dict(key))
+    return key
+
+
+def _owned(user_id: Any, key_id: str) -> ApiKey:
+    key = ApiKey.objects(id=_oid_or_none(key_id)).first() if _oid_or_none(key_id) else None
+    if key is None or str(key.userId) != str(user_id):
+        raise NotFound("No such API key.")
+    return key
+
+
+def _oid(value: Any) -> ObjectId:
+    return value if isinstance(value, ObjectId) else ObjectId(str(value))
+
+
+def _oid_or_none(value: Any) -> ObjectId | None:
+    try:
+        return _oid(value)
+    except (InvalidId, TypeError):
+        return None
+
+
+# -- use on a request -----------------------------------------------------------------------------
+
+
+def authenticate(secret: str | None) -> tuple[ApiKey, User]:
+    """The key and its active user for a presented secret; `InvalidApiKey` (401) otherwise.
+
+    Both documents are read fresh on every request (a revocation counts at once). A key's owner
+    never changes, so once this process has seen a key, the two reads run at the same time.
+    """
+    if not secret or not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
+        raise InvalidApiKey()
+    digest = hash_secret(secret)
+    key, user = _read_key_and_user(digest)
+    if key is None:
+        raise InvalidApiKey()
+    if key.revokedAt:
+        raise InvalidApiKey("This API key was revoked. Create a new one.")
+    expires = as_aware(key.expiresAt)
+    if expires is not None and expires <= utcnow():
+        raise InvalidApiKey(f"This API key expired at {expires.isoformat()}. Create a new one.")
+    if user is None or user.id != key.userId:
+        user = User.objects(id=key.userId).first()
+    if user is None or not user.isActive:
+        raise InvalidApiKey("The account of this API key is not active.")
+    if len(_owners) > MAX_REMEMBERED_OWNERS:
+        _owners.clear()
+    _owners[digest] = key.userId
+    _note_used(key)
+    return key, user
+
+
+_owners: dict[str, ObjectId] = {}  # secret hash -> the key's user id (never changes)
+MAX_REMEMBERED_OWNERS = 100_000
+
+
+def _read_key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
+    owner = _owners.get(digest)
+    if owner is None:
+        return ApiKey.objects(secretHash=digest).first(), None
+    found: dict[str, Any] = {}
+
+    def read_user() -> None:
+        try:
+            found["user"] = User.objects(id=owner).first()
+        except Exception:  # read again, in order, by the caller (and fail there if it must)
+            found["user"] = None
+
+    reader = threading.Thread(target=read_user, daemon=True)
+    reader.start()
+    key = ApiKey.objects(secretHash=digest).first()
+    reader.join()
+    return key, found.get("user")
+
+
+def _note_used(key: ApiKey) -> None:
+    """Record the key's last use, at most once a minute per key and process (a write per
+    request would be a database round trip on every answer's path)."""
+    now = time.monotonic()
+    kid = str(key.id)
+    if now - _last_used_written.get(kid, -LAST_USED_EVERY) < LAST_USED_EVERY:
+        return
+    _last_used_written[kid] = now
+    # Off the request's path (a greenlet under gevent): nothing waits for this write.
+    threading.Thread(target=_write_last_used, args=(key.id, utcnow()), daemon=True).start()
+
+
+def _write_last_used(key_id: ObjectId, when: datetime) -> None:
+    try:
+        ApiKey._get_collection().update_one({"_id": key_id}, {"$set": {"lastUsedAt": when}})
+    except Exception:  # a missed "last used" is not worth failing anything for
+        log.warning("could not record the last use of key %s", key_id, exc_info=True)
+
+
+def allows(key: ApiKey, model_id: str) -> bool:
+    return not key.models or model_id in key.models
+
+
+def check_model(key: ApiKey, model_id: str) -> None:
+    if not allows(key, model_id):
+        raise ModelNotAllowed(
+            f"This API key may not use {model_id}. Allowed: {', '.join(key.models)}.",
+            {"modelId": model_id, "allowed": list(key.models)},
+        )
+
+
+def note_spend(key_id: str, charged: int, session=None) -> None:
+    """Count one charged answer on its key. Called once per answer (the settlement's
+    `statsApplied` guard), inside the settlement's transaction where there is one."""
+    oid = _oid_or_none(key_id)
+    if oid is not None:
+        ApiKey._get_collection().update_one(
+            {"_id": oid}, {"$inc": {"spentTokens": int(charged), "requests": 1}}, session=session
+        )
+
+
+def key_dict(key: ApiKey) -> dict[str, Any]:
+    """A key as the API shows it (never the secret or its hash)."""
+    return {
+        "id": str(key.id),
+        "name": key.name,
+        "prefix": key.prefix,
+        "models": list(key.models or []),
+        "dailyTokenCap": key.dailyTokenCap,
+        "monthlyTokenCap": key.monthlyTokenCap,
+        "expiresAt": iso(as_aware(key.expiresAt)),
+        "createdAt": iso(as_aware(key.createdAt)),
+        "lastUsedAt": iso(as_aware(key.lastUsedAt)),
+        "revokedAt": iso(as_aware(key.revokedAt)),
+        "spentTokens": key.spentTokens or 0,
+        "requests": key.requests or 0,
+    }

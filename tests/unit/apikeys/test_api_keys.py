@@ -1,0 +1,177 @@
+"""Personal API keys through the HTTP API (Flask's client, nx-27017, real Redis)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from common.admin.models import AuditLog
+from common.apikeys.models import ApiKey
+from tests.support.http import auth
+
+KEYS = "/api/user/api-keys"
+
+
+@pytest.fixture(autouse=True)
+def catalog(fake_openrouter, settings_override):
+    from common.catalog.service import invalidate_cache, sync_provider
+
+    settings_override(openrouter_base_url=fake_openrouter.base_url)
+    invalidate_cache()
+    sync_provider("openrouter")
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user()
+
+
+def create(client, token, **body):
+    res = client.post(KEYS, json={"name": "laptop", **body}, headers=auth(token))
+    assert res.status_code == 201, res.get_json()
+    return res.get_json()["data"]
+
+
+def test_secret_is_shown_once_and_stored_only_as_its_hash(client, owner):
+    data = create(client, owner[1], dailyTokenCap=500, models=["fake/echo"])
+    secret, key = data["secret"], data["key"]
+    assert secret.startswith("ap-") and len(secret) >= 40
+    assert key["prefix"] == secret[:10] and key["dailyTokenCap"] == 500
+    stored = ApiKey._get_collection().find_one({})
+    assert secret not in str(stored)
+    assert stored["secretHash"] == hashlib.sha256(secret.encode()).hexdigest()
+    listed = client.get(KEYS, headers=auth(owner[1])).get_json()["data"]["keys"]
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert secret not in str(listed) and "secretHash" not in listed[0]
+    assert set(listed[0]) >= {"prefix", "name", "createdAt", "lastUsedAt", "spentTokens"}
+
+
+def test_bad_bodies_are_validation_errors(client, owner):
+    for body in (
+        {},
+        {"name": ""},
+        {"name": {"$ne": None}},
+        {"name": "x", "dailyTokenCap": 0},
+        {"name": "x", "models": ["no/such-model"]},
+        {"name": "x", "expiresAt": "2001-01-01T00:00:00Z"},
+        {"name": "x", "expiresAt": "not a date"},
+    ):
+        res = client.post(KEYS, json=body, headers=auth(owner[1]))
+        assert res.status_code == 400, (body, res.get_json())
+        assert res.get_json()["code"] == "VALIDATION_ERROR"
+
+
+def test_revoke_is_audited_idempotent_and_only_for_the_owner(client, owner, make_user):
+    key = create(client, owner[1])["key"]
+    _, other = make_user()
+    assert client.delete(f"{KEYS}/{key['id']}", headers=auth(other)).status_code == 404
+    res = client.delete(f"{KEYS}/{key['id']}", headers=auth(owner[1]))
+    assert res.status_code == 200 and res.get_json()["data"]["key"]["revokedAt"]
+    assert client.delete(f"{KEYS}/{key['id']}", headers=auth(owner[1])).status_code == 200
+    assert client.get(KEYS, headers=auth(owner[1])).get_json()["data"]["keys"] == []
+    actions = [e.action for e in AuditLog.objects(targetId=key["id"]).order_by("createdAt")]
+    assert actions == ["apikey.create", "apikey.revoke"]
+    assert client.delete(f"{KEYS}/not-an-id", headers=auth(owner[1])).status_code == 404
+
+
+def test_a_key_is_not_a_login_token(client, owner):
+    secret = create(client, owner[1])["secret"]
+    for path in ("/api/user/profile", KEYS, "/api/chat/sessions"):
+        res = client.get(path, headers=auth(secret))
+        assert res.status_code == 401 and res.get_json()["code"] == "UNAUTHORIZED", path
+
+
+def test_a_login_token_is_not_a_key(client, owner):
+    res = client.get("/v1/models", headers=auth(owner[1]))
+    assert res.status_code == 401
+    assert res.get_json()["error"]["code"] == "invalid_api_key"
+
+
+def test_revoked_and_expired_keys_are_refused_at_once(client, owner):
+    data = create(client, owner[1])
+    assert client.get("/v1/models", headers=auth(data["secret"])).status_code == 200
+    client.delete(f"{KEYS}/{data['key']['id']}", headers=auth(owner[1]))
+    res = client.get("/v1/models", headers=auth(data["secret"]))
+    assert res.status_code == 401 and "revoked" in res.get_json()["error"]["message"]
+
+    soon = (datetime.now(UTC) + timedelta(seconds=60)).isoformat()
+    data = create(client, owner[1], expiresAt=soon)
+    assert client.get("/v1/models", headers=auth(data["secret"])).status_code == 200
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    ApiKey.objects(id=data["key"]["id"]).update_one(set__expiresAt=past)
+    res = client.get("/v1/models", headers=auth(data["secret"]))
+    assert res.status_code == 401 and "expired" in res.get_json()["error"]["message"]
+
+
+def test_models_lists_only_the_allow_list(client, owner):
+    secret = create(client, owner[1], models=["fake/echo"])["secret"]
+    body = client.get("/v1/models", headers=auth(secret)).get_json()
+    assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["fake/echo"]
+    one = client.get("/v1/models/fake/echo", headers=auth(secret)).get_json()
+    assert one == {**body["data"][0], "created": one["created"]}
+    res = client.get("/v1/models/openai/gpt-4o", headers=auth(secret))  # outside the allow-list
+    assert res.status_code == 404 and res.get_json()["error"]["code"] == "model_not_found"
+    everything = create(client, owner[1], name="all")["secret"]
+    assert len(client.get("/v1/models", headers=auth(everything)).get_json()["data"]) > 1
+
+
+def test_admin_lists_and_revokes_a_users_keys(client, owner, make_admin):
+    key = create(client, owner[1])["key"]
+    admin, admin_token = make_admin()
+    uid = owner[0]["id"]
+    path = f"/api/admin/users/{uid}/api-keys"
+    assert client.get(path, headers=auth(owner[1])).status_code == 403
+    listed = client.get(path, headers=auth(admin_token)).get_json()["data"]["keys"]
+    assert [k["id"] for k in listed] == [key["id"]]
+    res = client.delete(f"{path}/{key['id']}", headers=auth(admin_token))
+    assert res.status_code == 200
+    entry = AuditLog.objects(action="apikey.revoke").first()
+    assert entry.adminId == admin["id"] and entry.targetId == key["id"]
+    assert client.get(path, headers=auth(admin_token)).get_json()["data"]["keys"][0]["revokedAt"]
+
+
+def test_last_used_is_recorded(client, owner):
+    from tests.support.services import wait_for
+
+    data = create(client, owner[1])
+    assert data["key"]["lastUsedAt"] is None
+    assert client.get("/v1/models", headers=auth(data["secret"])).status_code == 200
+
+    def listed_last_used():
+        keys = client.get(KEYS, headers=auth(owner[1])).get_json()["data"]["keys"]
+        return keys[0]["lastUsedAt"]
+
+    wait_for(listed_last_used, 10, 0.05, "lastUsedAt to be written")
+
+
+def test_v1_is_rate_limited_per_key_in_openai_shape(base_settings, fake_openrouter):
+    from tests.support.apps import fresh_app
+
+    with fresh_app(
+        base_settings, rate_limit_api="3/minute", openrouter_base_url=fake_openrouter.base_url
+    ) as app:
+        client = app.test_client()
+        res = client.post(
+            "/api/auth/register",
+            json={"email": "rl@example.com", "password": "correct-horse-1", "name": "R"},
+        )
+        token = res.get_json()["data"]["token"]
+        first, second = (create(client, token, name=n)["secret"] for n in ("a", "b"))
+        for _ in range(3):
+            assert client.get("/v1/models", headers=auth(first)).status_code == 200
+        res = client.get("/v1/models", headers=auth(first))
+        assert res.status_code == 429 and res.get_json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(res.headers["Retry-After"]) <= 60
+        assert client.get("/v1/models", headers=auth(second)).status_code == 200  # its own budget
+
+
+def test_a_deactivated_account_cannot_use_its_keys(client, owner):
+    from common.users.models import User
+
+    secret = create(client, owner[1])["secret"]
+    assert client.get("/v1/models", headers=auth(secret)).status_code == 200
+    User.objects(id=owner[0]["id"]).update_one(set__isActive=False)
+    res = client.get("/v1/models", headers=auth(secret))
+    assert res.status_code == 401 and "not active" in res.get_json()["error"]["message"]

@@ -1,0 +1,260 @@
+"""The OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions`.
+
+A completion goes through the web client's own path (`common.chat.send`: validation, paywall,
+daily limit, the key's caps, the hold, one pending assistant message, the Celery worker,
+settlement), with the request's `messages` as the prompt and the key recorded on the message
+(its ledger entry is marked as API usage). The answer reaches the response through the Redis
+replay buffer and pub/sub (`web.openai.sse`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, stream_with_context
+
+from common.apikeys import service as keys
+from common.apikeys.errors import ModelNotFound
+from common.catalog import service as catalog
+from common.chat import catalog_cache
+from common.chat.cancel import cancel_message
+from common.chat.errors import MessageFailed
+from common.errors import AppError, ValidationError
+from config import get_settings
+from web.chat.commands import send_turn
+from web.extensions import limiter
+from web.openai import auth
+from web.openai.errors import body_for
+from web.openai.schemas import (
+    ChatCompletionBody,
+    ChatCompletionOut,
+    ModelListOut,
+    ModelOut,
+    usage_out,
+)
+from web.openai.sse import KEEPALIVE_SECONDS, Follow
+from web.openapi import API_KEY, operation
+from web.validation import parse_body
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("openai", __name__, url_prefix="/v1")
+limiter.limit(lambda: get_settings().rate_limit_api, key_func=auth.rate_limit_key)(bp)
+
+TAGS = ("OpenAI-compatible",)
+ERRORS = (400, 401, 402, 403, 404, 429, 502, 503)
+# What a stored failure's code means as an HTTP status (for a non-streaming answer).
+_FAILURE_STATUS = {
+    "STREAM_INTERRUPTED": 503,
+    "PROVIDER_UNAVAILABLE": 503,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+
+@bp.get("/models")
+@auth.api_key_required
+@operation(
+    "The models this key may use",
+    tags=TAGS,
+    responses={200: ModelListOut},
+    auth=API_KEY,
+    envelope=False,
+    errors=(401, 429),
+    error_shape="OpenAIError",
+)
+def list_models():
+    models = [m for m in catalog.catalog() if keys.allows(g.api_key, m["modelId"])]
+    created = int(time.time())
+    data = [_model_out(m, created) for m in models if m.get("isAvailable", True)]
+    return jsonify({"object": "list", "data": data})
+
+
+def _model_out(model: dict, created: int) -> dict[str, Any]:
+    return {
+        "id": model["modelId"],
+        "object": "model",
+        "created": created,
+        "owned_by": model["provider"],
+    }
+
+
+@bp.get("/models/<path:model_id>")
+@auth.api_key_required
+@operation(
+    "One model this key may use",
+    tags=TAGS,
+    responses={200: ModelOut},
+    auth=API_KEY,
+    envelope=False,
+    errors=(401, 404, 429),
+    error_shape="OpenAIError",
+)
+def get_model(model_id: str):
+    for m in catalog.catalog():
+        if m["modelId"] == model_id and keys.allows(g.api_key, model_id):
+            return jsonify(_model_out(m, int(time.time())))
+    raise ModelNotFound(model_id)
+
+
+@bp.post("/chat/completions")
+@auth.api_key_required
+@operation(
+    "Create a chat completion (OpenAI's Chat Completions API)",
+    tags=TAGS,
+    body=ChatCompletionBody,
+    responses={200: ChatCompletionOut},
+    auth=API_KEY,
+    envelope=False,
+    stream=True,
+    errors=ERRORS,
+    error_shape="OpenAIError",
+    description="With `stream: true` the answer is server-sent events: `chat.completion.chunk` "
+    "objects, a usage chunk when `stream_options.include_usage` is true, then `data: [DONE]`; a "
+    'failure after the stream began is one `data: {"error": {...}}` event. See docs/openai.md.',
+)
+def chat_completions():
+    body = parse_body(ChatCompletionBody)
+    _check(body)
+    result = send_turn(body.command(g.user, g.api_key))
+    msg = result.messages[0]
+    meta = {
+        "id": f"chatcmpl-{msg.id}",
+        "created": int(time.time()),
+        "model": body.model,
+        "limit": msg.metadata.maxTokens,
+    }
+    if body.stream:
+        stream = _stream(str(msg.id), str(g.user.id), meta, body.wants_usage)
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
+    with Follow(str(msg.id)) as follow:
+        final = follow.wait_final()
+    return jsonify(_completion(final, meta))
+
+
+def _check(body: ChatCompletionBody) -> None:
+    limit = get_settings().max_tokens_per_request
+    if (body.limit() or 0) > limit:
+        field = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
+        raise ValidationError(f"{field}: must be at most {limit}", {"field": field, "max": limit})
+    try:
+        catalog_cache.model(body.model)
+    except ValidationError:
+        raise ModelNotFound(body.model) from None
+    keys.check_model(g.api_key, body.model)
+    chars = sum(len(m.text()) for m in body.messages)
+    if chars > get_settings().max_message_chars * 4:
+        raise ValidationError("messages: the conversation is too long", {"field": "messages"})
+
+
+def _finish_reason(final: dict, meta: dict) -> str:
+    completion = (final.get("usage") or {}).get("completionTokens", 0)
+    return "length" if meta["limit"] and completion >= meta["limit"] else "stop"
+
+
+def _completion(final: dict, meta: dict) -> dict[str, Any]:
+    if final.get("type") != "done":
+        raise _failure(final)
+    return {
+        "id": meta["id"],
+        "object": "chat.completion",
+        "created": meta["created"],
+        "model": meta["model"],
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": final.get("content", ""),
+                    "refusal": None,
+                },
+                "finish_reason": _finish_reason(final, meta),
+                "logprobs": None,
+            }
+        ],
+        "usage": usage_out(final.get("usage") or {}),
+        "system_fingerprint": None,
+        "charged": final.get("charged", 0),
+    }
+
+
+def _failure(final: dict) -> AppError:
+    if final.get("type") == "cancelled":
+        return MessageFailed(
+            {"code": "CANCELLED", "message": "The answer was cancelled.", "status": 409}
+        )
+    code = final.get("code") or "PROVIDER_ERROR"
+    return MessageFailed(
+        {
+            "code": code,
+            "message": final.get("message"),
+            "details": final.get("details") or {},
+            "status": _FAILURE_STATUS.get(code, 502),
+        }
+    )
+
+
+# -- streaming ------------------------------------------------------------------------------------
+
+
+def _event(payload: dict | str) -> str:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n"
+
+
+def _chunk(meta: dict, delta: dict, finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": meta["id"],
+        "object": "chat.completion.chunk",
+        "created": meta["created"],
+        "model": meta["model"],
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+
+
+def _stream(message_id: str, user_id: str, meta: dict, include_usage: bool) -> Iterator[str]:
+    """SSE for one answer. If the client goes away before the end (the write fails and the
+    server closes this generator), the answer is cancelled: charged only for what was made."""
+    ended = False
+    try:
+        with Follow(message_id) as follow:
+            yield _event(_chunk(meta, {"role": "assistant", "content": ""}))
+            try:
+                for frame in follow.frames(keepalive=KEEPALIVE_SECONDS):
+                    if frame is None:
+                        yield ": keep-alive\n\n"
+                    elif frame["type"] == "chunk":
+                        yield _event(_chunk(meta, {"content": frame.get("delta", "")}))
+                    else:
+                        ended = True
+                        yield from _final_events(frame, meta, include_usage)
+            except AppError as exc:  # the stream went silent: tell the client, then stop
+                yield _event(body_for(exc))
+    finally:
+        if not ended:
+            _cancel_quietly(user_id, message_id)
+
+
+def _final_events(frame: dict, meta: dict, include_usage: bool) -> Iterator[str]:
+    if frame["type"] == "error":
+        yield _event(body_for(_failure(frame)))
+        return
+    yield _event(_chunk(meta, {}, _finish_reason(frame, meta)))
+    if include_usage:
+        usage = _chunk(meta, {})
+        usage["choices"] = []
+        usage["usage"] = usage_out(frame.get("usage") or {})
+        yield _event(usage)
+    yield _event("[DONE]")
+
+
+def _cancel_quietly(user_id: str, message_id: str) -> None:
+    try:
+        cancel_message(user_id, message_id)
+    except Exception:
+        log.warning("could not cancel %s after its client left", message_id, exc_info=True)

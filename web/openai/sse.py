@@ -1,0 +1,74 @@
+"""Following one answer's stream for an HTTP response (the `/v1` streaming and waiting answers).
+
+The answer's frames come through the same Redis replay buffer and pub/sub hub as the websocket's
+(`web.streams`): a `Subscription` replays what is buffered, then goes live, and drops any chunk
+seen twice, so every delta reaches the response once and in order. Frames land in a queue that
+the response's generator reads.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from common.errors import ServiceUnavailable
+from web.streams import Subscription, hub
+
+KEEPALIVE_SECONDS = 2.0  # an SSE comment while waiting; a write to a gone client fails soon
+MAX_SILENCE_SECONDS = 600.0  # no frame for this long: give up (the reaper ends dead answers)
+
+
+class _Sink:
+    """Where the subscription puts frames (the websocket's `Outbox` has the same `put`)."""
+
+    def __init__(self):
+        self.frames: queue.Queue[str] = queue.Queue()
+
+    def put(self, text: str) -> None:
+        self.frames.put(text)
+
+
+class Follow:
+    """The frames of message `message_id`, decoded, as they come; ends after the final one."""
+
+    def __init__(self, message_id: str):
+        self.message_id = message_id
+        self.sink = _Sink()
+        self.sub = Subscription(hub, self.sink, message_id, 0)
+        self.final: dict[str, Any] | None = None
+
+    def __enter__(self) -> Follow:
+        self.sub.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sub.stop()
+
+    def frames(self, keepalive: float | None = None) -> Iterator[dict[str, Any] | None]:
+        """Each frame as a dict; `None` every `keepalive` seconds of silence (if given)."""
+        wait = keepalive or MAX_SILENCE_SECONDS
+        silent_since = time.monotonic()
+        while self.final is None:
+            try:
+                raw = self.sink.frames.get(timeout=wait)
+            except queue.Empty:
+                if time.monotonic() - silent_since > MAX_SILENCE_SECONDS:
+                    raise ServiceUnavailable(
+                        "The answer stopped arriving. It was not charged if it did not finish."
+                    ) from None
+                yield None
+                continue
+            silent_since = time.monotonic()
+            frame = json.loads(raw)
+            if frame.get("type") != "chunk":
+                self.final = frame
+            yield frame
+
+    def wait_final(self) -> dict[str, Any]:
+        for _ in self.frames():
+            pass
+        assert self.final is not None
+        return self.final
