@@ -149,3 +149,23 @@ class PlanList(Open):
 
 class Health(Open):
     status: str
+
+
+class RatesOut(Open):
+    prompt: int
+    completion: int
+
+
+class ModelEstimateOut(Open):
+    modelId: str  # noqa: N815
+    hold: int
+    likely: int
+    promptTokens: int  # noqa: N815
+    maxTokens: int  # noqa: N815
+    rates: RatesOut
+
+
+class SendEstimate(Open):
+    models: list[ModelEstimateOut]
+    total: int
+    user: UserSnapshot

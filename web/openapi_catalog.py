@@ -53,6 +53,21 @@ def _auth() -> None:
         **ok,
     )
     describe(
+        "auth.google_link",
+        "Connect Google to the signed-in account (an ID token for the account's email)",
+        tags=(AUTH,),
+        body=GoogleBody,
+        responses={200: out.UserData},
+        errors=(400, 401, 409, 429),
+    )
+    describe(
+        "auth.logout_everywhere",
+        "Sign out of every device (every token issued so far stops working)",
+        tags=(AUTH,),
+        responses=ANY,
+        errors=(401,),
+    )
+    describe(
         "auth.me", "The signed-in user", tags=(AUTH,), responses={200: out.UserData}, errors=(401,)
     )
     describe(
@@ -91,6 +106,14 @@ def _auth() -> None:
 
 def _chat() -> None:
     t = (CHAT,)
+    describe(
+        "chat.estimate",
+        "What a send with this body would hold per model, and its likely charge (places nothing)",
+        tags=t,
+        body=SendBody,
+        responses={200: out.SendEstimate},
+        errors=(400, 404, 413, 503),
+    )
     describe(
         "chat.send_message",
         "Send a message to one or several models",
