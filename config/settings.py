@@ -35,6 +35,7 @@ class Settings:
     app_env: str = "development"
     port: int = 5000
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (one JSON object a line, with requestId / messageId)
 
     mongodb_uri: str = DEFAULT_MONGODB_URI
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -80,6 +81,19 @@ class Settings:
     stream_buffer_ttl: int = 3600
     # Sends one web process works on at once; the rest wait their turn in arrival order.
     send_concurrency: int = 8
+
+    # Operations (docs/operations.md). `/metrics` on the web tier: with a token, only requests
+    # bearing it; without one, only loopback clients. The worker serves its own metrics on
+    # `worker_metrics_port` (0: off), bound to `worker_metrics_bind`, with the same token rule.
+    metrics_token: str = ""
+    worker_metrics_port: int = 0
+    worker_metrics_bind: str = "127.0.0.1"
+    # prometheus_client's multiprocess directory (gunicorn's workers share it); read by the
+    # library itself from PROMETHEUS_MULTIPROC_DIR, listed here so it is documented and checked.
+    prometheus_multiproc_dir: str = ""
+    # Worker warm shutdown (SIGTERM): answers in flight get this long to finish, then end
+    # `interrupted` (hold released, client told).
+    worker_drain_seconds: float = 30.0
 
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -143,6 +157,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _validate(settings: Settings, env: Mapping[str, str]) -> None:
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT={settings.log_format!r}: use text or json")
     if not settings.is_production:
         return
     problems = []
@@ -171,3 +187,16 @@ def use_settings(settings: Settings) -> Settings:
     global _current
     _current = settings
     return settings
+
+
+def export_library_environment(settings: Settings) -> None:
+    """Hand libraries that read the environment themselves what `.env` set for them.
+
+    prometheus_client decides on import whether to keep its values in multiprocess files, from
+    PROMETHEUS_MULTIPROC_DIR alone; a value that came from `.env` is copied into the process
+    environment (and its directory made) before that import.
+    """
+    path = settings.prometheus_multiproc_dir
+    if path:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", path)
+        Path(path).mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,8 @@ def _reconnect_after_fork(**_kwargs):
     db.connect()
 
 
-configure_logging(get_settings().log_level)
+configure_logging(get_settings().log_level, get_settings().log_format)
 celery = make_celery()
 app = celery
+
+from worker import operations  # noqa: E402,F401 (log ids, metrics endpoint, drain: signal handlers)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from common import metrics
 from common.chat import catalog_cache, settlement
 from common.chat.errors import StreamInterrupted
 from common.chat.models import FINAL_STATUSES, ChatMessage
@@ -40,6 +41,8 @@ from config import get_settings
 log = logging.getLogger(__name__)
 
 MAX_PROVIDER_ATTEMPTS = 4
+# The answers this process is running (message id -> claim token), for a draining worker.
+running: dict[str, str] = {}
 MAX_RETRY_WAIT = 10.0
 
 
@@ -86,9 +89,11 @@ def complete(message_id: str) -> str:
         if claimed is None:
             return _not_claimed(message_id)
         run = _Run(claimed, token)
+        running[message_id] = token
         with _Heartbeat(run, lease):
             return _stream(run)
     finally:
+        running.pop(message_id, None)
         channel.drop_lease(message_id, token)
 
 
@@ -212,6 +217,7 @@ def _with_retries(run: _Run, provider, request: ChatRequest) -> None:
             _consume(run, provider.stream_chat(request))
             return
         except ALL_FAILURES as exc:
+            metrics.provider_error(getattr(provider, "name", ""), exc)
             if run.seq or not exc.retryable or attempt == MAX_PROVIDER_ATTEMPTS - 1:
                 raise
             _sleep_or_cancel(run, _backoff(attempt, getattr(exc, "retry_after", None)))

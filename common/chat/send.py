@@ -17,6 +17,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from common import metrics
 from common.admission import Admission
 from common.chat import catalog_cache, sessions
 from common.chat.dates import as_aware
@@ -89,7 +90,7 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     on the path to the first delta). If any fails, the others are undone and the first failure
     in the documented order (daily limit, then balance) is raised.
     """
-    with _sends.slot():
+    with _sends.slot(), metrics.counting_send():
         return _send(cmd, enqueue)
 
 

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from common import db
+from common import db, metrics
 from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
 from common.errors import AppError
 from common.streaming import channel
@@ -79,6 +79,7 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
     if ended is None:
         return None
     final, user_after = ended
+    metrics.answer_ended(final.modelId, outcome)
     _publish_final(final, user_after)
     return final
 

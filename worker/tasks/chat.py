@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from common import metrics
 from common.chat import completion, reaper
 
 BEAT_SCHEDULE = {
@@ -20,4 +21,6 @@ def complete(message_id: str) -> str:
 @shared_task(name="chat.reap_stale")
 def reap_stale() -> dict:
     """Interrupt streams whose worker died and finish holds left open by a crash."""
-    return reaper.reap_stale()
+    counts = reaper.reap_stale()
+    metrics.reaper_swept(counts)
+    return counts
