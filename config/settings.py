@@ -197,6 +197,8 @@ def export_library_environment(settings: Settings) -> None:
     environment (and its directory made) before that import.
     """
     path = settings.prometheus_multiproc_dir
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]  # set but empty would turn the mode on
     if path:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", path)
         Path(path).mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """What an operator sees of a worker, and how it leaves the fleet (docs/operations.md).
 
-- Logs: every line written while a task runs carries its `messageId` (chat tasks) and the
+- Logs: LOG_LEVEL and LOG_FORMAT (not Celery's `-l`); every line written while a task runs carries its `messageId` (chat tasks) and the
   `requestId` of the web request that enqueued it (sent as a task header).
 - Metrics: with `WORKER_METRICS_PORT` set, `GET /metrics` on `WORKER_METRICS_BIND` (default
   127.0.0.1), under the same token rule as the web tier's.
@@ -17,16 +17,29 @@ import logging
 import threading
 import time
 
-from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutting_down
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_ready,
+    worker_shutting_down,
+)
 
 from common import metrics
 from config import get_settings
-from config.logging import TASK_REQUEST_ID_HEADER, message_id, request_id
+from config.logging import TASK_REQUEST_ID_HEADER, configure_logging, message_id, request_id
 
 log = logging.getLogger(__name__)
 
 _stopping = {"since": None}
 _tokens: dict[str, list] = {}
+
+
+@setup_logging.connect
+def _our_logging(**_kwargs):
+    """Celery would configure the root logger from `-l`; LOG_LEVEL and LOG_FORMAT decide."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
 
 
 @task_prerun.connect
