@@ -41,8 +41,8 @@ from config import get_settings
 log = logging.getLogger(__name__)
 
 MAX_PROVIDER_ATTEMPTS = 4
-# The answers this process is running (message id -> claim token), for a draining worker.
-running: dict[str, str] = {}
+# The answers this process is running, by message id (a draining worker stops them).
+running: dict[str, _Run] = {}
 MAX_RETRY_WAIT = 10.0
 
 
@@ -89,7 +89,7 @@ def complete(message_id: str) -> str:
         if claimed is None:
             return _not_claimed(message_id)
         run = _Run(claimed, token)
-        running[message_id] = token
+        running[message_id] = run
         with _Heartbeat(run, lease):
             return _stream(run)
     finally:

@@ -83,6 +83,7 @@ class Stack:
         self.web_count, self.worker_count = webs, workers
         self.env = settings_env(settings, **(env or {}))
         self.webs: list[Web] = []
+        self.retired: list[Web] = []  # terminated webs, still stopped (and logged) at the end
         self.workers: list[Proc] = []
         self.web: Proc | None = None
         self.worker: Proc | None = None
@@ -164,6 +165,14 @@ class Stack:
                 print(f"--- {proc.name} ---\n{proc.log_tail()}")
             raise
 
+    def terminate_web(self, web: Web) -> None:
+        """SIGTERM one gunicorn master (a deploy); it drains and exits. The stack forgets it."""
+        web.proc.popen.send_signal(signal.SIGTERM)
+        self.webs.remove(web)
+        self.retired.append(web)
+        if self.webs and self.web is web.proc:
+            self.web, self.port = self.webs[0].proc, self.webs[0].port
+
     def kill_worker(self) -> None:
         """SIGKILL the worker's whole process group, as a crashed host would."""
         assert self.worker is not None
@@ -181,5 +190,6 @@ class Stack:
         return self.celery.send_task("chat.reap_stale").get(timeout=timeout)
 
     def stop(self) -> None:
-        for proc in [*self.workers, *(w.proc for w in self.webs)]:
+        webs = [*self.webs, *self.retired]
+        for proc in [*self.workers, *(w.proc for w in webs)]:
             proc.stop()
