@@ -110,6 +110,11 @@ PAYMENTS = Counter(
     ["source", "outcome"],
     namespace=NS,
 )
+STREAM_MESSAGES = Counter(
+    "stream_messages_received",
+    "Pub/sub messages a web process received for the streams its sockets follow",
+    namespace=NS,
+)
 DRAIN_ACTIONS = Counter(
     "drain_actions",
     "What a draining process did (sockets told to reconnect, answers ended)",
@@ -189,6 +194,10 @@ def reaper_swept(counts: dict[str, int]) -> None:
 
 def payment_event(source: str, outcome: str) -> None:
     PAYMENTS.labels(_code(source), _code(outcome)).inc()
+
+
+def stream_message_received() -> None:
+    STREAM_MESSAGES.inc()
 
 
 def drained(tier: str, action: str, n: int = 1) -> None:
