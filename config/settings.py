@@ -94,6 +94,8 @@ class Settings:
     # Worker warm shutdown (SIGTERM): answers in flight get this long to finish, then end
     # `interrupted` (hold released, client told).
     worker_drain_seconds: float = 30.0
+    # `user:password` pairs for Flower (docker-compose starts it through `worker.flower`).
+    flower_basic_auth: str = ""
 
     extra: Mapping[str, str] = field(default_factory=dict)
 
