@@ -22,7 +22,8 @@ dict merged into the error object, e.g. `{"metadata": {"reasons": [...]}}`) + `r
 `fail_times` (only the first N requests get the error), `midstream_error_after` (N deltas, then
 an error chunk), `stall_after` (N deltas, then silence until the client leaves or
 `stall_seconds`, default 60), `models_status` (make `/models` fail with this status; use model
-"*" or any model). A spec for model "*" applies to models without their own.
+"*" or any model), `stamp` (append `@<unix time of sending>|` to each delta). A spec for model
+"*" applies to models without their own.
 
 Use it in-process (`with FakeOpenRouter() as fake: fake.base_url`) or as its own process:
 `python -m tests.fakes.openrouter --port N` (prints `READY <base_url>` when listening).
@@ -344,6 +345,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._stall(spec)
             if index:
                 self._pause(interval)
+            if spec.get("stamp"):  # the send time, for benchmarks measuring the delay to a client
+                text = f"{text}@{time.time():.6f}|"
             delta = {"role": "assistant", "content": text}
             self._event(
                 {
