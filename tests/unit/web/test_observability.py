@@ -135,3 +135,33 @@ def test_the_access_log_line_carries_the_request_id(client, json_logs):
     access = [line for line in json_logs() if line["logger"] == "aipasta.access"]
     assert access and access[-1]["requestId"] == "trace-me-1"
     assert access[-1]["status"] == 200 and access[-1]["msg"].startswith("GET /api/plans 200")
+
+
+def test_the_worker_endpoint_serves_its_metrics_under_the_same_token_rule(settings_override):
+    import requests
+
+    from common import metrics
+    from tests.support.services import free_port, wait_for
+
+    port = free_port()
+    metrics.serve(port, "127.0.0.1")
+    url = f"http://127.0.0.1:{port}/metrics"
+    wait_for(lambda: requests.get(url, timeout=2), 10, 0.1, "the worker metrics endpoint")
+    assert requests.get(url, timeout=5).status_code == 200  # loopback, no token configured
+    assert requests.get(url.replace("/metrics", "/other"), timeout=5).status_code == 404
+    settings_override(metrics_token="worker-scrape-secret")
+    assert requests.get(url, timeout=5).status_code == 401
+    wrong = requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert wrong.status_code == 401
+    right = requests.get(url, headers={"Authorization": "Bearer worker-scrape-secret"}, timeout=5)
+    assert right.status_code == 200 and "aipasta_answers_total" in right.text
+    assert "aipasta_holds_open" not in right.text  # fleet readings come from the web tier only
+
+
+def test_without_a_token_only_loopback_addresses_may_scrape(settings):
+    from common import metrics
+
+    assert metrics.allowed(None, "127.0.0.1") == (True, 403)
+    assert metrics.allowed(None, "::1") == (True, 403)
+    assert metrics.allowed(None, "10.0.0.7")[0] is False
+    assert metrics.allowed("Bearer anything", "10.0.0.7")[0] is False
