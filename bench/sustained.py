@@ -136,9 +136,9 @@ def main() -> None:
                 results = asyncio.run(run(urls, tokens, args.deltas))
             wall = time.monotonic() - started
             after = [stream_messages(w.base_url) or 0 for w in stack.webs]
-            report(
-                args, results, meter.used, wall, [a - b for a, b in zip(after, before, strict=True)]
-            )
+            received = [a - b for a, b in zip(after, before, strict=True)]
+            report(args, results, meter.used, wall, received)
+            print(f"most provider streams open at once: {fake.stats()['max_active_streams']}")
         finally:
             stack.stop()
             fake_proc.stop()
