@@ -26,7 +26,7 @@ import requests
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.stream import CpuMeter, make_users, nx_pid, pct, start_fake
+from bench.stream import TUNABLES, CpuMeter, make_users, nx_pid, pct, start_fake
 from config import load_settings, use_settings
 from tests.support.services import mongo_server, private_redis_db
 from tests.support.stack import Stack
@@ -101,6 +101,7 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "BCRYPT_ROUNDS": "4",
         }
+        env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
         settings = use_settings(load_settings(env))
         from web import create_app
 
