@@ -178,6 +178,7 @@ class Hub:
                 self._pubsub.subscribe(name)
             confirmed = self._waiting.get(name)
         if confirmed is not None and not confirmed.wait(timeout):
+            self.detach(sub)  # not left registered half-way (it would never replay)
             raise RuntimeError(f"Redis did not confirm the subscription to {name}")
 
     def detach(self, sub: Subscription) -> None:
