@@ -35,40 +35,49 @@ MODEL = "fake/echo"
 STAMP = re.compile(r"^(tok\d+ )@(\d+\.\d+)\|$")
 
 
-async def one_answer(ws_url: str, token: str, go: asyncio.Event, deltas: int) -> dict:
+async def one_answer(ws, go: asyncio.Event, deltas: int) -> dict:
     delays: list[float] = []
     seqs: list[int] = []
-    async with websockets.connect(f"{ws_url}?token={token}", max_size=None) as ws:
-        await go.wait()
-        await ws.send(
-            json.dumps({"type": "chat.send", "requestId": "s", "message": "hi", "models": [MODEL]})
-        )
-        final = None
-        while final is None:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 300))
-            now = time.time()
-            if frame["type"] == "chunk":
-                seqs.append(frame["seq"])
-                stamped = STAMP.match(frame["delta"])
-                if stamped:
-                    delays.append(now - float(stamped.group(2)))
-            elif frame["type"] in ("done", "cancelled"):
-                final = frame["type"]
-            elif frame["type"] == "error":
-                final = f"error {frame.get('code')}"
+    await go.wait()
+    message = {"type": "chat.send", "requestId": "s", "message": "hi", "models": [MODEL]}
+    await ws.send(json.dumps(message))
+    final = None
+    while final is None:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 300))
+        now = time.time()
+        if frame["type"] == "chunk":
+            seqs.append(frame["seq"])
+            stamped = STAMP.match(frame["delta"])
+            if stamped:
+                delays.append(now - float(stamped.group(2)))
+        elif frame["type"] in ("done", "cancelled"):
+            final = frame["type"]
+        elif frame["type"] == "error":
+            final = f"error {frame.get('code')}"
     lost = len(set(range(1, deltas + 1)) - set(seqs))
     return {"delays": delays, "lost": lost, "dup": len(seqs) - len(set(seqs)), "final": final}
 
 
 async def run(urls: list[str], tokens: list[str], deltas: int) -> list[dict]:
+    """Connect every socket first (100 at a time, as a population of users would, not all in
+    the same millisecond), then send every answer at once."""
+    targets = [f"{urls[i % len(urls)]}?token={t}" for i, t in enumerate(tokens)]
+    socks = []
+    for i in range(0, len(targets), 100):
+        batch = [websockets.connect(url, max_size=None) for url in targets[i : i + 100]]
+        socks += await asyncio.gather(*batch, return_exceptions=True)
     go = asyncio.Event()
     tasks = [
-        asyncio.create_task(one_answer(urls[i % len(urls)], token, go, deltas))
-        for i, token in enumerate(tokens)
+        asyncio.create_task(one_answer(ws, go, deltas))
+        for ws in socks
+        if not isinstance(ws, BaseException)
     ]
-    await asyncio.sleep(1.0 + len(tokens) * 0.01)  # every socket connected and authenticated
     go.set()
-    return await asyncio.gather(*tasks, return_exceptions=True)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(
+        *(ws.close() for ws in socks if not isinstance(ws, BaseException)), return_exceptions=True
+    )
+    return [ws for ws in socks if isinstance(ws, BaseException)] + list(results)
 
 
 def stream_messages(base_url: str) -> float | None:
