@@ -3,7 +3,8 @@
 Starts nx-27017, a private Redis database, the fake OpenRouter in its own process (stamping each
 delta with the time it sends it), two gunicorn masters (one gevent worker each) and two Celery
 workers (gevent pool), then opens N websockets — half on each web process, each its own user —
-and sends one answer on each at once. Prints, per delta, the delay from the provider's send to
+and sends one answer on each at once. The fake holds every stream until all N have reached it,
+then releases them together, so N answers really stream at the same time. Prints, per delta, the delay from the provider's send to
 the client's receive (p50/p90/p99/max), lost and duplicated deltas, the answers' outcomes, CPU
 per answer for every process (AI Pasta's and the harness's), and how many pub/sub messages each
 web process received (per-message subscriptions: about its own half).
@@ -20,6 +21,7 @@ import json
 import os
 import re
 import statistics
+import threading
 import time
 
 import requests
@@ -80,6 +82,21 @@ async def run(urls: list[str], tokens: list[str], deltas: int) -> list[dict]:
     return [ws for ws in socks if isinstance(ws, BaseException)] + list(results)
 
 
+def release_when_all_open(fake, n: int, patience: float = 120.0) -> None:
+    """Release the held streams once all N are open at the provider (or none has opened for
+    `patience` seconds: then whatever is open goes, and the report says how many)."""
+    last, since = -1, time.monotonic()
+    while True:
+        active = fake.stats()["active_streams"]
+        if active >= n or time.monotonic() - since > patience:
+            break
+        if active != last:
+            last, since = active, time.monotonic()
+        time.sleep(0.2)
+    print(f"{active} provider streams open; releasing them", flush=True)
+    fake.release()
+
+
 def stream_messages(base_url: str) -> float | None:
     try:
         text = requests.get(base_url + "/metrics", timeout=10).text
@@ -122,6 +139,7 @@ def main() -> None:
                 deltas=[f"tok{i} " for i in range(args.deltas)],
                 interval=args.interval_ms / 1000,
                 stamp=True,
+                hold=True,  # every stream waits for the release: all N stream at once
             )
             from common.catalog.service import sync_provider
 
@@ -142,8 +160,11 @@ def main() -> None:
             before = [stream_messages(w.base_url) or 0 for w in stack.webs]
             urls = [w.ws_url for w in stack.webs]
             started = time.monotonic()
+            releaser = threading.Thread(target=release_when_all_open, args=(fake, args.n))
+            releaser.start()
             with CpuMeter(pids) as meter:
                 results = asyncio.run(run(urls, tokens, args.deltas))
+            releaser.join()
             wall = time.monotonic() - started
             after = [stream_messages(w.base_url) or 0 for w in stack.webs]
             received = [a - b for a, b in zip(after, before, strict=True)]
