@@ -6,9 +6,9 @@ COPY config ./config
 COPY common ./common
 COPY web ./web
 COPY worker ./worker
-COPY wsgi.py ./
+COPY wsgi.py gunicorn.conf.py ./
 RUN pip install .
 RUN useradd --create-home aipasta && mkdir -p /app/var && chown aipasta /app/var
 USER aipasta
 EXPOSE 5000
-CMD ["gunicorn", "-k", "gevent", "--worker-connections", "2000", "--bind", "0.0.0.0:5000", "wsgi:app"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "-k", "gevent", "--worker-connections", "2000", "--bind", "0.0.0.0:5000", "wsgi:app"]

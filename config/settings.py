@@ -62,6 +62,7 @@ class Settings:
     app_env: str = "development"
     port: int = 5000
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (one JSON object a line, with requestId / messageId)
 
     mongodb_uri: str = DEFAULT_MONGODB_URI
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -149,6 +150,21 @@ class Settings:
     # a repeat takes its key over, undoes its writes and sends again.
     idempotency_stale_seconds: float = 30.0
 
+    # Operations (docs/operations.md). `/metrics` on the web tier: with a token, only requests
+    # bearing it; without one, only loopback clients. The worker serves its own metrics on
+    # `worker_metrics_port` (0: off), bound to `worker_metrics_bind`, with the same token rule.
+    metrics_token: str = ""
+    worker_metrics_port: int = 0
+    worker_metrics_bind: str = "127.0.0.1"
+    # prometheus_client's multiprocess directory (gunicorn's workers share it); read by the
+    # library itself from PROMETHEUS_MULTIPROC_DIR, listed here so it is documented and checked.
+    prometheus_multiproc_dir: str = ""
+    # Worker warm shutdown (SIGTERM): answers in flight get this long to finish, then end
+    # `interrupted` (hold released, client told).
+    worker_drain_seconds: float = 30.0
+    # `user:password` pairs for Flower (docker-compose starts it through `worker.flower`).
+    flower_basic_auth: str = ""
+
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -228,6 +244,8 @@ def _check_rate_limits(settings: Settings) -> None:
 
 def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     _validate_pricing(settings)
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT={settings.log_format!r}: use text or json")
     if not settings.is_production:
         return
     problems = []
@@ -307,3 +325,18 @@ def use_settings(settings: Settings) -> Settings:
     global _current
     _current = settings
     return settings
+
+
+def export_library_environment(settings: Settings) -> None:
+    """Hand libraries that read the environment themselves what `.env` set for them.
+
+    prometheus_client decides on import whether to keep its values in multiprocess files, from
+    PROMETHEUS_MULTIPROC_DIR alone; a value that came from `.env` is copied into the process
+    environment (and its directory made) before that import.
+    """
+    path = settings.prometheus_multiproc_dir
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]  # set but empty would turn the mode on
+    if path:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", path)
+        Path(path).mkdir(parents=True, exist_ok=True)

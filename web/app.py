@@ -12,13 +12,14 @@ from config import Settings, get_settings, use_settings
 from config.logging import configure_logging
 from web.errors import register_error_handlers
 from web.extensions import cors, limiter, sock, talisman
+from web.observability import init_observability
 from web.security import init_jwt
 from web.validation import BoundedJSONProvider
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = use_settings(settings) if settings else get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.json = BoundedJSONProvider(app)
     if settings.trusted_proxy_count:
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # A larger frame closes the socket (1009) while it arrives, before it is buffered whole.
         SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": settings.ws_max_frame_bytes},
     )
+    init_observability(app)  # first, so even a rate-limited request gets its id
     db.connect(settings.mongodb_uri)
     init_jwt(app)
     limiter.init_app(app)

@@ -1,7 +1,8 @@
 """The web process's one Redis pub/sub listener, fanning stream frames out to its sockets.
 
-One pattern subscription (`aipasta:stream:*`) per process, on a daemon thread (a greenlet under
-gunicorn's gevent worker, which monkey-patches `threading` and sockets before the app loads).
+One pub/sub connection per process, subscribed to the channels its sockets follow (`Hub`), read
+on a daemon thread (a greenlet under gunicorn's gevent worker, which monkey-patches `threading`
+and sockets before the app loads).
 A `Subscription` attaches one socket to one message: it registers for live frames first, then
 replays the buffer, then releases the live frames that arrived meanwhile — dropping any chunk
 whose seq it already sent, so the client sees every chunk once, in order, with no gap.
@@ -22,10 +23,12 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from bson import ObjectId
 
+from common import metrics
 from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.redis_client import get_redis
 from common.streaming import channel
@@ -165,11 +168,22 @@ class Subscription:
 
 
 class Hub:
-    """Per-process registry of live subscriptions, fed by the one pub/sub listener."""
+    """Per-process registry of live subscriptions, fed by the process's one pub/sub connection.
+
+    The connection is subscribed only to the channels of the messages this process's sockets
+    follow: the first subscription to a message SUBSCRIBEs its channel (and waits for Redis to
+    confirm, so the replay that follows cannot miss a frame), the last one to leave
+    UNSUBSCRIBEs it. A private control channel keeps the connection subscribed while no socket
+    follows anything. So a process receives the frames of its own sockets' answers, not every
+    chunk of every answer in the fleet (bench/fanout.py measures the difference).
+    """
 
     def __init__(self):
         self._subs: dict[str, set[Subscription]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _subs, _waiting and every command on _pubsub
+        self._waiting: dict[str, threading.Event] = {}  # channels sent, not yet confirmed
+        self._pubsub = None
+        self._control = f"aipasta:hub:{uuid.uuid4().hex}"
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -190,10 +204,21 @@ class Hub:
         if not self._ready.wait(timeout):
             raise RuntimeError("the stream listener could not subscribe to Redis")
 
-    def attach(self, sub: Subscription) -> None:
+    def attach(self, sub: Subscription, timeout: float = 10.0) -> None:
+        """Register `sub`; returns once its channel is subscribed (so a replay misses nothing)."""
         self.ensure_started()
+        name = channel.channel(sub.message_id)
         with self._lock:
-            self._subs.setdefault(sub.message_id, set()).add(sub)
+            subs = self._subs.setdefault(sub.message_id, set())
+            first = not subs
+            subs.add(sub)
+            if first and self._pubsub is not None:
+                self._waiting[name] = threading.Event()
+                self._pubsub.subscribe(name)
+            confirmed = self._waiting.get(name)
+        if confirmed is not None and not confirmed.wait(timeout):
+            self.detach(sub)  # not left registered half-way (it would never replay)
+            raise RuntimeError(f"Redis did not confirm the subscription to {name}")
 
     def detach(self, sub: Subscription) -> None:
         with self._lock:
@@ -202,12 +227,20 @@ class Hub:
                 subs.discard(sub)
                 if not subs:
                     del self._subs[sub.message_id]
+                    if self._pubsub is not None:
+                        self._pubsub.unsubscribe(channel.channel(sub.message_id))
 
     def count(self) -> int:
         with self._lock:
             return sum(len(s) for s in self._subs.values())
 
+    def channels(self) -> int:
+        """How many message channels this process is subscribed to."""
+        with self._lock:
+            return len(self._subs)
+
     def _dispatch(self, channel_name: str, raw: str) -> None:
+        metrics.stream_message_received()
         with self._lock:
             targets = list(self._subs.get(channel.message_id_of(channel_name), ()))
         for sub in targets:
@@ -215,6 +248,16 @@ class Hub:
                 sub.on_live(raw)
             except Exception:
                 log.exception("stream fan-out failed for %s", sub.message_id)
+
+    def _confirmed(self, channel_name: str) -> None:
+        if channel_name == self._control:  # subscribed last: every channel before it is live
+            self._ready.set()
+            self._resync_all()  # frames published while we were disconnected
+            return
+        with self._lock:
+            waiter = self._waiting.pop(channel_name, None)
+        if waiter is not None:
+            waiter.set()
 
     def _run(self) -> None:
         backoff = 0.1
@@ -224,22 +267,26 @@ class Hub:
             except Exception:
                 log.warning("stream listener lost Redis; reconnecting", exc_info=True)
             self._ready.clear()
+            with self._lock:
+                self._pubsub = None
+                waiting, self._waiting = self._waiting, {}
+            for waiter in waiting.values():  # resubscribed on reconnect, then replayed
+                waiter.set()
             time.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
     def _listen(self) -> None:
         pubsub = get_redis().pubsub()
         try:
-            pubsub.psubscribe(channel.CHANNEL_PATTERN)
-            while True:  # wait for Redis to confirm before anyone replays a buffer
-                msg = pubsub.get_message(timeout=5)
-                if msg and msg["type"] == "psubscribe":
-                    break
-            self._ready.set()
-            self._resync_all()  # frames published while we were disconnected
+            with self._lock:
+                names = [channel.channel(mid) for mid in self._subs]
+                pubsub.subscribe(*names, self._control)
+                self._pubsub = pubsub
             for msg in pubsub.listen():
-                if msg["type"] == "pmessage":
+                if msg["type"] == "message":
                     self._dispatch(msg["channel"], msg["data"])
+                elif msg["type"] == "subscribe":
+                    self._confirmed(msg["channel"])
         finally:
             pubsub.close()
 

@@ -21,6 +21,7 @@ import functools
 import itertools
 import json
 import logging
+import threading
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ from limits.strategies import MovingWindowRateLimiter
 from simple_websocket import ConnectionClosed
 from wsproto.events import TextMessage
 
+from common import metrics
 from common.chat import sessions
 from common.chat.cancel import cancel_message
 from common.chat.idempotency import check_key
@@ -46,6 +48,7 @@ from common.errors import (
 from common.users.models import User
 from common.users.snapshot import snapshot, snapshot_from_doc
 from config import get_settings
+from web import drain
 from web.chat.commands import send_turn
 from web.chat.schemas import SendBody
 from web.extensions import sock
@@ -130,6 +133,9 @@ class Connection:
         self.subs: dict[str, Subscription] = {}
         self.rate = FrameRate()
         self.remember(user)
+        self.busy = threading.Lock()  # held while a frame is handled (a drain waits for it)
+        drain.track(self)
+        metrics.websocket_opened()
 
     def remember(self, user: User) -> None:
         """Keep the freshest copy of the user (from auth, a reload, or a hold's answer)."""
@@ -171,6 +177,16 @@ class Connection:
         self.subs.clear()
         self.outbox.close()
         self.rate.forget()
+        drain.untrack(self)
+        metrics.websocket_closed()
+
+    def reconnect_elsewhere(self) -> None:
+        """Draining (web.drain): finish the frame in hand, send what is queued, close 4503."""
+        with self.busy:
+            self.outbox.flush_and_close()
+            with contextlib.suppress(ConnectionClosed):
+                self.ws.close(reason=drain.CLOSE_RECONNECT, message=drain.RECONNECT_MESSAGE)
+            self.ws.event.set()  # wake the reader blocked in `receive` (simple-websocket 1.1)
 
 
 def register_websocket(app: Flask) -> None:
@@ -186,11 +202,14 @@ def websocket(ws) -> None:
         if signed_in is None:
             return
         conn = Connection(ws, *signed_in)
+        if drain.draining():
+            conn.reconnect_elsewhere()
         while True:
             raw = ws.receive(timeout=IDLE_RECHECK_SECONDS)
             if raw is not None:
                 if conn.rate.allow():
-                    _handle(conn, raw)
+                    with conn.busy:
+                        _handle(conn, raw)
                 else:  # no parsing, no database: a flood costs this socket only
                     conn.error(conn.rate.refusal(), with_user=False)
             else:  # quiet for a while: is the token still good? (logout, password change)

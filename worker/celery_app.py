@@ -78,6 +78,8 @@ def _cooperative_reconnect_waits() -> None:
 
 
 _cooperative_reconnect_waits()
-configure_logging(get_settings().log_level)
+configure_logging(get_settings().log_level, get_settings().log_format)
 celery = make_celery()
 app = celery
+
+from worker import operations  # noqa: E402,F401 (log ids, metrics endpoint, drain: signal handlers)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from common import metrics
 from common.chat import catalog_cache, outage, settlement
 from common.chat.errors import SettlementDeferred, StreamInterrupted
 from common.chat.models import FINAL_STATUSES, ChatMessage
@@ -41,6 +42,8 @@ from config import get_settings
 log = logging.getLogger(__name__)
 
 MAX_PROVIDER_ATTEMPTS = 4
+# The answers this process is running, by message id (a draining worker stops them).
+running: dict[str, _Run] = {}
 MAX_RETRY_WAIT = 10.0
 
 
@@ -92,9 +95,11 @@ def complete(message_id: str) -> str:
         if claimed is None:
             return _not_claimed(message_id)
         run = _Run(claimed, token)
+        running[message_id] = run
         with _Heartbeat(run, lease):
             return _stream(run)
     finally:
+        running.pop(message_id, None)
         try:
             channel.drop_lease(message_id, token)
         except outage.REDIS_TRANSIENT:  # it expires by itself
@@ -249,6 +254,7 @@ def _with_retries(run: _Run, provider, request: ChatRequest) -> None:
             _consume(run, provider.stream_chat(request))
             return
         except ALL_FAILURES as exc:
+            metrics.provider_error(getattr(provider, "name", ""), exc)
             if run.parts or not exc.retryable or attempt == MAX_PROVIDER_ATTEMPTS - 1:
                 raise
             _sleep_or_cancel(run, _backoff(attempt, getattr(exc, "retry_after", None)))

@@ -19,6 +19,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from common import metrics
 from common.admission import Admission
 from common.catalog import service as catalog
 from common.chat import catalog_cache, idempotency, sessions
@@ -106,7 +107,7 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     idempotency key, the key is claimed before them and committed after them, before the
     enqueue (`common.chat.idempotency`).
     """
-    with _sends.slot():
+    with _sends.slot(), metrics.counting_send():
         return _send(cmd, enqueue)
 
 

@@ -32,7 +32,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from common import db
+from common import db, metrics
 from common.chat import outage
 from common.chat.errors import SettlementDeferred
 from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
@@ -104,6 +104,7 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
     final, user_after = ended
     if final.apiKeyId:
         _give_back_key_cap(final)
+    metrics.answer_ended(final.modelId, outcome)
     _publish_final(final, user_after)
     return final
 

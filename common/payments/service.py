@@ -25,6 +25,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from common import metrics
 from common.errors import Conflict, NotFound, ValidationError
 from common.payments import subscriptions
 from common.payments.gateway import RazorpayGateway
@@ -130,11 +131,13 @@ def verify_payment(
     if order.razorpayPaymentId != payment_id:
         _check_fetched_payment(order, payment_id, gateway)
     try:
-        return apply_payment(order, PaymentFacts(payment_id))
+        applied = apply_payment(order, PaymentFacts(payment_id))
     except (PaymentRejected, Conflict) as exc:
         outcome = "conflict" if isinstance(exc, Conflict) else "rejected"
         record("verify", outcome, exc.message, order, PaymentFacts(payment_id))
         raise
+    metrics.payment_event("verify", "applied")
+    return applied
 
 
 def _check_fetched_payment(order: Order, payment_id: str, gateway: RazorpayGateway) -> None:
@@ -397,6 +400,7 @@ def record(
     **extra: Any,
 ) -> None:
     """Write one line of the payment event log (never raises: it must not block a payment)."""
+    metrics.payment_event(source, outcome)
     try:
         PaymentEvent(
             source=source,

@@ -22,7 +22,9 @@ dict merged into the error object, e.g. `{"metadata": {"reasons": [...]}}`) + `r
 `fail_times` (only the first N requests get the error), `midstream_error_after` (N deltas, then
 an error chunk), `stall_after` (N deltas, then silence until the client leaves or
 `stall_seconds`, default 60), `models_status` (make `/models` fail with this status; use model
-"*" or any model). A spec for model "*" applies to models without their own.
+"*" or any model), `stamp` (append `@<unix time of sending>|` to each delta), `hold` (send
+nothing but keep-alive comments until `POST {root}/_fake/release`, so a benchmark can start every
+stream at once). A spec for model "*" applies to models without their own.
 
 Use it in-process (`with FakeOpenRouter() as fake: fake.base_url`) or as its own process:
 `python -m tests.fakes.openrouter --port N` (prints `READY <base_url>` when listening).
@@ -78,6 +80,7 @@ class _State:
             }
             self.last_requests: deque = deque(maxlen=50)
             self.last_headers: deque = deque(maxlen=50)
+            self.released = threading.Event()  # for `hold` specs
 
     def spec_for(self, model: str) -> dict:
         return self.specs.get(model) or self.specs.get("*") or {}
@@ -236,6 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/_fake/models":
             with state.lock:
                 state.models = list(body.get("data") or [])
+        elif path == "/_fake/release":
+            state.released.set()
         else:
             return self._send_error(404, f"No route {path}")
         return self._send_json(200, {"ok": True})
@@ -337,6 +342,9 @@ class _Handler(BaseHTTPRequestHandler):
         error_after = spec.get("midstream_error_after")
         stall_after = spec.get("stall_after")
         self._chunk(": OPENROUTER PROCESSING\n\n")
+        if spec.get("hold"):  # wait for POST /_fake/release, with keep-alive comments
+            while not self.state.released.wait(5.0):
+                self._chunk(": OPENROUTER PROCESSING\n\n")
         for index, text in enumerate(deltas):
             if error_after is not None and index >= int(error_after):
                 return self._midstream_error(base)
@@ -344,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._stall(spec)
             if index:
                 self._pause(interval)
+            if spec.get("stamp"):  # the send time, for benchmarks measuring the delay to a client
+                text = f"{text}@{time.time():.6f}|"
             delta = {"role": "assistant", "content": text}
             self._event(
                 {
@@ -505,6 +515,9 @@ class FakeOpenRouterClient:
 
     def set_models(self, models: list[dict]) -> None:
         self._post("/_fake/models", {"data": models})
+
+    def release(self) -> None:
+        self._post("/_fake/release", {})
 
     def stats(self) -> dict:
         res = requests.get(self.root + "/_fake/stats", timeout=10)

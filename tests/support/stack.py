@@ -1,23 +1,26 @@
 """The whole service as real processes, for integration tests and the benchmark.
 
-`Stack(settings, provider_base_url)` runs gunicorn (gevent worker, `wsgi:app`) and one Celery
-worker (threads pool, queues chat + default) with an environment built from `settings`, waits
-until `/health` says every part is up, and offers what the tests need: the base and websocket
-URLs, a Celery client on the same broker, `kill_worker()` (SIGKILL), `start_worker()` and
-`reap()` (runs `chat.reap_stale` through the worker, standing in for beat).
+`Stack(settings)` runs gunicorn (gevent worker, `wsgi:app`) and one Celery worker (gevent pool,
+queues chat + default) with an environment built from `settings` — or, with `webs=2, workers=2`,
+several of each as separate processes (the scale-out tests) — waits until `/health` says every
+part is up, and offers what the tests need: the base and websocket URLs (of the first web; each
+`Web` in `webs` has its own), a Celery client on the same broker, `kill_worker()` (SIGKILL),
+`start_worker()` and `reap()` (runs `chat.reap_stale` through the worker, standing in for beat).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import signal
 import uuid
+from pathlib import Path
 
 import requests
 from celery import Celery
 
 from config import Settings
-from tests.support.services import VENV_BIN, Proc, free_port, wait_for
+from tests.support.services import LOG_DIR, VENV_BIN, Proc, free_port, wait_for
 
 WEB_COMMAND = ["gunicorn", "-k", "gevent", "--worker-connections", "2000", "-w", "1"]
 WORKER_COMMAND = ["celery", "-A", "worker.celery_app", "worker", "-Q", "chat,default"]
@@ -36,20 +39,55 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
             value = ",".join(value)
         elif isinstance(value, bool):
             value = "true" if value else "false"
+        if value == "":  # unset (read back as the default); an empty variable may mean "on"
+            continue
         env[f.name.upper()] = str(value)
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
+class Web:
+    """One gunicorn master (and its workers) on its own port."""
+
+    def __init__(self, proc: Proc, port: int, metrics_dir: Path):
+        self.proc, self.port, self.metrics_dir = proc, port, metrics_dir
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
 class Stack:
-    def __init__(self, settings: Settings, name: str = "stack", web_workers: int = 1):
+    """`webs` gunicorn masters (each `web_workers` processes) and `workers` Celery workers.
+
+    `self.web` / `self.port` / `base_url` are the first web; `self.worker` is the worker started
+    last. Each web gets its own PROMETHEUS_MULTIPROC_DIR; `env` is added to every process's.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        name: str = "stack",
+        web_workers: int = 1,
+        webs: int = 1,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ):
         self.settings = settings
         self.name = name
         self.web_workers = web_workers
-        self.port = free_port()
-        self.env = settings_env(settings)
+        self.web_count, self.worker_count = webs, workers
+        self.env = settings_env(settings, **(env or {}))
+        self.webs: list[Web] = []
+        self.retired: list[Web] = []  # terminated webs, still stopped (and logged) at the end
+        self.workers: list[Proc] = []
         self.web: Proc | None = None
         self.worker: Proc | None = None
+        self.port = free_port()
         self.celery = Celery(
             "stack-client", broker=settings.broker_url, backend=settings.result_backend
         )
@@ -68,15 +106,30 @@ class Stack:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> Stack:
-        cmd = [str(VENV_BIN / WEB_COMMAND[0]), *WEB_COMMAND[1:]]
-        cmd[cmd.index("-w") + 1] = str(self.web_workers)
-        cmd += ["-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "2", "wsgi:app"]
-        self.web = Proc(f"{self.name}-web", cmd, self.env)
-        self.start_worker()
+        for _ in range(self.web_count):
+            self.start_web()
+        for _ in range(self.worker_count):
+            self.start_worker()
         self.wait_healthy()
         return self
 
-    def start_worker(self) -> None:
+    def start_web(self, env: dict[str, str] | None = None) -> Web:
+        port = self.port if not self.webs else free_port()
+        metrics_dir = LOG_DIR / f"prom-{self.name}-{port}"
+        if metrics_dir.exists():
+            shutil.rmtree(metrics_dir)
+        metrics_dir.mkdir(parents=True)
+        cmd = [str(VENV_BIN / WEB_COMMAND[0]), *WEB_COMMAND[1:]]
+        cmd[cmd.index("-w") + 1] = str(self.web_workers)
+        cmd += ["-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "wsgi:app"]
+        proc_env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **(env or {})}
+        suffix = f"-{len(self.webs)}" if self.webs else ""
+        web = Web(Proc(f"{self.name}-web{suffix}", cmd, proc_env), port, metrics_dir)
+        self.webs.append(web)
+        self.web = self.web or web.proc
+        return web
+
+    def start_worker(self, env: dict[str, str] | None = None) -> Proc:
         cmd = [str(VENV_BIN / WORKER_COMMAND[0]), *WORKER_COMMAND[1:], *WORKER_POOL]
         cmd += [
             "-n",
@@ -85,23 +138,40 @@ class Stack:
             "--without-mingle",
         ]
         cmd += ["-l", "WARNING"]
-        self.worker = Proc(f"{self.name}-worker", cmd, self.env)
+        suffix = f"-{len(self.workers)}" if self.workers else ""
+        self.worker = Proc(f"{self.name}-worker{suffix}", cmd, {**self.env, **(env or {})})
+        self.workers.append(self.worker)
+        return self.worker
+
+    def _procs(self) -> list[Proc]:
+        return [w.proc for w in self.webs] + self.workers
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
         def healthy():
+            for web in self.webs:
+                if web.proc.alive():
+                    res = requests.get(web.base_url + "/health", timeout=5)
+                    if res.status_code != 200:
+                        return False
             for proc in (self.web, self.worker):
                 if proc is not None and not proc.alive():
                     raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
-            res = requests.get(self.base_url + "/health", timeout=5)
-            return res.status_code == 200
+            return True
 
         try:
             wait_for(healthy, timeout, 0.3, "the stack's /health")
         except Exception:
-            for proc in (self.web, self.worker):
-                if proc is not None:
-                    print(f"--- {proc.name} ---\n{proc.log_tail()}")
+            for proc in self._procs():
+                print(f"--- {proc.name} ---\n{proc.log_tail()}")
             raise
+
+    def terminate_web(self, web: Web) -> None:
+        """SIGTERM one gunicorn master (a deploy); it drains and exits. The stack forgets it."""
+        web.proc.popen.send_signal(signal.SIGTERM)
+        self.webs.remove(web)
+        self.retired.append(web)
+        if self.webs and self.web is web.proc:
+            self.web, self.port = self.webs[0].proc, self.webs[0].port
 
     def kill_worker(self) -> None:
         """SIGKILL the worker's whole process group, as a crashed host would."""
@@ -120,6 +190,6 @@ class Stack:
         return self.celery.send_task("chat.reap_stale").get(timeout=timeout)
 
     def stop(self) -> None:
-        for proc in (self.worker, self.web):
-            if proc is not None:
-                proc.stop()
+        webs = [*self.webs, *self.retired]
+        for proc in [*self.workers, *(w.proc for w in webs)]:
+            proc.stop()

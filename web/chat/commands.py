@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from common.chat.send import SendCommand, SendResult, send
+from config.logging import TASK_REQUEST_ID_HEADER, request_id
+
+log = logging.getLogger(__name__)
 
 
 def enqueue_completion(message_id: str) -> None:
@@ -15,7 +20,10 @@ def enqueue_completion(message_id: str) -> None:
         args=[message_id],
         queue="chat",
         ignore_result=True,
+        # The worker's log lines for this answer carry the request that caused it.
+        headers={TASK_REQUEST_ID_HEADER: request_id.get() or ""},
     )
+    log.info("answer enqueued", extra={"messageId": message_id})
 
 
 def send_turn(cmd: SendCommand) -> SendResult:

@@ -266,7 +266,8 @@ function connect() {
     state.wsReady = false;
     $("#conn").classList.remove("up");
     if (event.code === 4401) return logout();
-    if (state.token) setTimeout(connect, 1000);
+    // 4503: this server is restarting; reconnect now (spread out) and resume every stream.
+    if (state.token) setTimeout(connect, event.code === 4503 ? Math.random() * 500 : 1000);
   };
 }
 

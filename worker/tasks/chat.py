@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from common import metrics
 from common.chat import completion, reaper
 
 BEAT_SCHEDULE = {
@@ -25,4 +26,6 @@ def _enqueue(message_id: str) -> None:
 def reap_stale() -> dict:
     """Interrupt streams whose worker died, enqueue again answers whose task was lost, publish
     final frames Redis missed, and finish holds left open by a crash."""
-    return reaper.reap_stale(enqueue=_enqueue)
+    counts = reaper.reap_stale(enqueue=_enqueue)
+    metrics.reaper_swept(counts)
+    return counts

@@ -132,3 +132,30 @@ def test_the_outbox_sends_frames_queued_during_a_write_together_in_order():
     release.set()
     box.flush_and_close()
     assert writes == [["1"], ["2", "3", "4"]]
+
+
+def test_a_hub_subscribes_only_to_the_channels_its_sockets_follow(settings, monkeypatch):
+    from common.redis_client import get_redis
+
+    hub, out, followed, other = Hub(), Collector(), "a1" * 12, "b2" * 12
+    received: list[str] = []
+    dispatch = hub._dispatch
+    monkeypatch.setattr(hub, "_dispatch", lambda ch, raw: (received.append(ch), dispatch(ch, raw)))
+
+    def subscribers(mid: str) -> int:
+        return dict(get_redis().pubsub_numsub(channel.channel(mid)))[channel.channel(mid)]
+
+    sub = Subscription(hub, out, followed, after_seq=0)
+    sub.start()
+    assert (subscribers(followed), subscribers(other)) == (1, 0)
+    channel.publish_chunks(other, 1, ["not ours"])
+    channel.publish_chunks(followed, 1, ["ours"])
+    wait_for(lambda: out.frames, 10, what="the followed chunk")
+    assert received == [channel.channel(followed)]  # the other answer's chunk never came
+    sub.stop()
+    wait_for(lambda: subscribers(followed) == 0, 10, what="the unsubscribe")
+    channel.publish_chunks(followed, 2, ["after"])
+    again = Subscription(hub, Collector(), followed, after_seq=2)
+    again.start()  # subscribes afresh
+    assert subscribers(followed) == 1 and hub.channels() == 1
+    again.stop()
