@@ -9,7 +9,9 @@ import schemathesis
 from web.chat.schemas import SendBody
 from web.openai.schemas import ChatCompletionBody
 
-UNDOCUMENTED = {"static", "websocket", "pages.index", "openapi.static"}
+# Not client API: the page, its files, the websocket (docs/websocket.md) and the operators'
+# Prometheus scrape endpoint (docs/operations.md).
+UNDOCUMENTED = {"static", "websocket", "pages.index", "openapi.static", "observability.scrape"}
 
 
 def test_every_route_is_in_the_document(app, client):
