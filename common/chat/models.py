@@ -61,6 +61,7 @@ class ChatSession(Document):
     messageCount = IntField(default=0)  # noqa: N815
     totalTokens = IntField(default=0)  # noqa: N815
     totalCost = FloatField(default=0.0)  # noqa: N815
+    pinned = BooleanField(default=False)  # kept at the top of the owner's list
     lastMessageAt = DateTimeField(default=utcnow)  # noqa: N815
     moderation = EmbeddedDocumentField(Moderation, default=Moderation)
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
@@ -72,6 +73,8 @@ class ChatSession(Document):
             {"fields": ["sessionId"], "unique": True},
             {"fields": ["userId", "-lastMessageAt"]},
             {"fields": ["moderation.flagged"]},
+            # Search on MongoDB (`common.chat.search`); nx-27017 accepts it and scans.
+            {"fields": ["$title"], "default_language": "none"},
         ],
     }
 
@@ -124,5 +127,6 @@ class ChatMessage(Document):
             {"fields": ["createdAt"]},
             {"fields": ["day", "role"]},
             {"fields": ["moderation.flagged"]},
+            {"fields": ["$content"], "default_language": "none"},
         ],
     }

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+from bson.errors import InvalidId
 
 from common.admission import Admission
 from common.chat import catalog_cache, sessions
@@ -25,6 +26,7 @@ from common.chat.tokens import estimate_prompt, trim
 from common.errors import (
     DailyLimit,
     InsufficientTokens,
+    NotFound,
     PayloadTooLarge,
     Paywall,
     ProviderUnavailable,
@@ -57,6 +59,8 @@ class SendCommand:
     models: list[str]
     session_id: str | None = None
     options: SendOptions = field(default_factory=SendOptions)
+    # Regenerate: answer this stored user message of `session_id` again (no new user message).
+    parent_id: str | None = None
 
 
 @dataclass
@@ -65,6 +69,7 @@ class SendResult:
     user_message: ChatMessage
     messages: list[ChatMessage]
     user_after: dict | None = None  # the user document after the holds (for the snapshot)
+    regenerated: bool = False  # `user_message` is the stored parent, not a new one
 
 
 @dataclass
@@ -94,13 +99,16 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
 
 
 def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
+    parent = _parent(cmd) if cmd.parent_id else None
+    if parent is not None:
+        cmd = replace(cmd, message=parent.content or "")
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     _check_content(text)
     _check_paywall(cmd.user, models)
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
-    plans = _plan_all(session, text, models, max_tokens)
-    result = _documents(cmd, session, text, plans, user_message_id)
+    plans = _plan_all(session, text, models, max_tokens, before=parent)
+    result = _documents(cmd, session, text, plans, parent or user_message_id)
     daily, held, stored = _concurrently(
         lambda: _count_daily(cmd.user, len(models)),
         lambda: _hold_all(cmd.user, plans),
@@ -115,6 +123,22 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         _enqueue_one(msg, enqueue)
     _note_session(cmd, result, text, new_session=session is None)
     return result
+
+
+def _parent(cmd: SendCommand) -> ChatMessage:
+    """The user message a regenerate answers again: the caller's, in the named session."""
+    if not cmd.session_id:
+        raise ValidationError("sessionId: required with parentId", {"field": "sessionId"})
+    try:
+        oid = ObjectId(str(cmd.parent_id))
+    except (InvalidId, TypeError):
+        raise NotFound("Message not found.") from None
+    msg = ChatMessage.objects(
+        id=oid, userId__in=[cmd.user.id], sessionId=cmd.session_id, role="user"
+    ).first()
+    if msg is None:
+        raise NotFound("Message not found.")
+    return msg
 
 
 def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
@@ -144,7 +168,7 @@ def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, store
     if not isinstance(held, BaseException):
         _release(user, plans, "send failed")
     if not isinstance(stored, BaseException):
-        ids = [result.user_message.id, *(m.id for m in result.messages)]
+        ids = [m.id for m in _new_documents(result)]
         ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
 
 
@@ -255,24 +279,34 @@ def _history(session: ChatSession | None) -> list[ChatMessage]:
     return list(
         ChatMessage.objects(sessionId=session.sessionId)
         .order_by("createdAt", "id")
-        .only("role", "content", "modelId", "status")
+        .only("role", "content", "modelId", "status", "parentId")
     )
 
 
 def _turns_for(history: list[ChatMessage], model_id: str) -> list[dict]:
-    """The user's turns and this model's finished answers (what this model said before)."""
+    """The user's turns and this model's finished answers (what this model said before); of
+    answers regenerated for one turn, only the newest."""
+    newest = {}
+    for m in history:
+        if m.role == "assistant" and m.status == "done" and m.modelId == model_id:
+            newest[m.parentId] = m.id
+    kept = set(newest.values())
     return [
         {"role": m.role, "content": m.content or ""}
         for m in history
-        if m.role == "user"
-        or (m.role == "assistant" and m.status == "done" and m.modelId == model_id)
+        if m.role == "user" or m.id in kept
     ]
 
 
-def _plan_all(session, text: str, models: list, max_tokens: int) -> list[_Plan]:
+def _plan_all(
+    session, text: str, models: list, max_tokens: int, before: ChatMessage | None = None
+) -> list[_Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
-    and the hold it needs. Reads the session's history once; writes nothing."""
+    and the hold it needs. Reads the session's history once; writes nothing. With `before`
+    (a regenerate), the conversation ends at that user message."""
     history = _history(session)
+    if before is not None:
+        history = history[: next((i for i, m in enumerate(history) if m.id == before.id), 0)]
     plans = []
     for model in models:
         window = int(getattr(model, "contextWindow", 0) or 4096)
@@ -327,7 +361,7 @@ def _documents(
     session: ChatSession | None,
     text: str,
     plans: list[_Plan],
-    user_message_id: ObjectId,
+    user_message: ObjectId | ChatMessage,
 ) -> SendResult:
     """The user message and one pending assistant message per model, not yet stored.
 
@@ -335,21 +369,30 @@ def _documents(
     worker needs only the messages, and this keeps the session write off the first delta's path.
     """
     session = session or ChatSession(sessionId=sessions.new_session_id(), userId=cmd.user.id)
-    user_msg = ChatMessage(
-        id=user_message_id,
-        sessionId=session.sessionId,
-        userId=cmd.user.id,
-        role="user",
-        content=text,
-        status="done",
+    regenerated = isinstance(user_message, ChatMessage)
+    user_msg = (
+        user_message
+        if regenerated
+        else ChatMessage(
+            id=user_message,
+            sessionId=session.sessionId,
+            userId=cmd.user.id,
+            role="user",
+            content=text,
+            status="done",
+        )
     )
     messages = [_assistant(cmd, session, user_msg, plan) for plan in plans]
-    return SendResult(session, user_msg, messages)
+    return SendResult(session, user_msg, messages, regenerated=regenerated)
+
+
+def _new_documents(result: SendResult) -> list[ChatMessage]:
+    return result.messages if result.regenerated else [result.user_message, *result.messages]
 
 
 def _insert(result: SendResult) -> None:
     """Store the user message and the pending assistant messages in one round trip."""
-    docs = [m.to_mongo() for m in [result.user_message, *result.messages]]
+    docs = [m.to_mongo() for m in _new_documents(result)]
     ChatMessage._get_collection().insert_many(docs, ordered=True)
 
 
@@ -362,7 +405,7 @@ def _note_session(cmd: SendCommand, result: SendResult, text: str, new_session: 
         session.save(force_insert=True)
     else:
         sessions.note_turn(
-            session, text, [m.modelId for m in result.messages], 1 + len(result.messages)
+            session, text, [m.modelId for m in result.messages], len(_new_documents(result))
         )
         session.reload()
 
