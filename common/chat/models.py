@@ -73,8 +73,6 @@ class ChatSession(Document):
             {"fields": ["sessionId"], "unique": True},
             {"fields": ["userId", "-lastMessageAt"]},
             {"fields": ["moderation.flagged"]},
-            # Search on MongoDB (`common.chat.search`); nx-27017 accepts it and scans.
-            {"fields": ["$title"], "default_language": "none"},
         ],
     }
 
@@ -127,6 +125,5 @@ class ChatMessage(Document):
             {"fields": ["createdAt"]},
             {"fields": ["day", "role"]},
             {"fields": ["moderation.flagged"]},
-            {"fields": ["$content"], "default_language": "none"},
         ],
     }

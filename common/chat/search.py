@@ -1,9 +1,11 @@
 """Search over one user's conversations: session titles and message text, owner-only.
 
-On MongoDB the query uses the text indexes (`$title` on sessions, `$content` on messages:
-whole words, no stemming). nx-27017 answers `$text` with substring matches and no index, so
-there the same search is a case-insensitive `$regex` of the escaped phrase (README deviation
-table); both return the same shape.
+On MongoDB the query uses text indexes (`title` on sessions, `content` on messages: whole
+words, no stemming), created here on first use rather than in the documents' `meta`: nx-27017
+fails ("constraint failed") when a second process re-creates an existing text index, and
+mongoengine re-creates `meta` indexes in every process. nx-27017 answers `$text` with substring
+matches and no index, so there the same search is a case-insensitive `$regex` of the escaped
+phrase (README deviation table); both return the same shape.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def search(user_id: Any, query: str, page: int = 1, limit: int = 20) -> Page:
     text = " ".join((query or "").split())
     if not text:
         raise ValidationError("q: must not be empty", {"field": "q"})
+    ensure_text_indexes()
     owner = {"userId": {"$in": [ObjectId(str(user_id))]}}
     by_session = _message_hits(owner, text)
     titled = {
@@ -57,6 +60,19 @@ def search(user_id: Any, query: str, page: int = 1, limit: int = 20) -> Page:
         else:
             hits.append(Hit(s, None, s.title or ""))
     return Page(hits, page, limit, len(sessions))
+
+
+_indexed: dict[str, bool] = {}
+
+
+def ensure_text_indexes() -> None:
+    """Create the text indexes on MongoDB (idempotent there); nothing on nx-27017."""
+    if _indexed.get("done") or db.is_embedded():
+        return
+    options = {"default_language": "none"}
+    ChatSession._get_collection().create_index([("title", "text")], **options)
+    ChatMessage._get_collection().create_index([("content", "text")], **options)
+    _indexed["done"] = True
 
 
 def _match(field: str, text: str) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, current_app, g, jsonify
 
 from common.chat import search as chat_search
 from common.chat import sessions
@@ -131,6 +131,8 @@ def limits():
         "maxModels": MAX_MODELS,
         "maxTokensPerRequest": settings.max_tokens_per_request,
         "maxMessageChars": settings.max_message_chars,
+        # Whether this server has `POST /api/chat/estimate` (clients fall back to the prices).
+        "estimate": any(r.rule == "/api/chat/estimate" for r in current_app.url_map.iter_rules()),
     }
     return ok({"limits": data, "user": g.user_snapshot()})
 

@@ -97,6 +97,7 @@ async function start(token, user) {
   ]);
   if (state.token !== token) return; // logged out meanwhile
   if (limits.limits) state.limits = limits.limits;
+  state.estimateApi = Boolean(state.limits.estimate);
   state.models = models.models || [];
   $("#max-tokens").max = String(state.limits.maxTokensPerRequest);
   picker.setModels(state.models, state.limits.maxModels);

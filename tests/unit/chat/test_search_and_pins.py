@@ -30,7 +30,8 @@ def _session(user_id: str, title: str, age_minutes: int, *texts: str) -> str:
 @pytest.fixture(params=["embedded", "mongodb"])
 def server_kind(request, monkeypatch):
     """Run each search test on the `$regex` path and on the `$text` path (nx-27017 answers
-    `$text` too, by substring, so the MongoDB query shape is exercised here for real)."""
+    `$text` too, by substring, once the text index exists, so the MongoDB query shape is
+    exercised here for real)."""
     monkeypatch.setattr(db, "is_embedded", lambda: request.param == "embedded")
     return request.param
 
@@ -100,13 +101,15 @@ def test_pinned_sessions_list_first_and_unpin(client, make_user):
         assert res.status_code == 400, bad
 
 
-def test_limits_are_the_servers(client, make_user, settings):
+def test_limits_are_the_servers(app, client, make_user, settings):
     _, token = make_user()
     limits = client.get("/api/chat/limits", headers=_auth(token)).get_json()["data"]["limits"]
+    has_estimate = any(r.rule == "/api/chat/estimate" for r in app.url_map.iter_rules())
     assert limits == {
         "maxModels": MAX_MODELS,
         "maxTokensPerRequest": settings.max_tokens_per_request,
         "maxMessageChars": settings.max_message_chars,
+        "estimate": has_estimate,
     }
 
 
