@@ -448,7 +448,8 @@ def test_phone_layout_has_a_drawer_and_no_horizontal_scroll(tab, fake, size):
     if size == "phone":
         expect(page.locator("#sidebar")).not_to_be_in_viewport()
         page.click("#menu")
-        expect(page.locator("#sidebar")).to_be_in_viewport()
+        expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)
+        page.wait_for_timeout(300)  # the slide-in
         tab.shot("drawer")
         page.keyboard.press("Escape")
         expect(page.locator("#sidebar")).not_to_be_in_viewport()

@@ -565,7 +565,7 @@ function onStreamFrame(f) {
     if (f.charged !== undefined) a.charged = f.charged;
     if (f.type === "error") a.error = { message: f.message, code: f.code };
     updateStopAll();
-    if (f.type === "done") announce(`${a.modelId} finished`);
+    if (f.type === "done") announce(`${a.modelId} finished`, { quiet: true });
   }
   scheduleRender(a);
 }

@@ -121,7 +121,7 @@ export class Sidebar {
       h("button", { type: "button", "data-act": "export-json", text: "Export JSON" }),
       h("button.danger-text", { type: "button", "data-act": "delete", text: "Delete" }));
     const toggle = h("button.session-more", { type: "button", "aria-label": `More actions for ${title}`, "aria-expanded": "false", "aria-controls": menuId, "data-act": "menu", text: "⋯" });
-    return h("li.session", { "data-session-id": s.sessionId }, h("div.session-row", {}, link, s.pinned ? h("span.pin", { "aria-label": "pinned", text: "📌" }) : null, toggle), menu);
+    return h("li.session", { "data-session-id": s.sessionId }, h("div.session-row", {}, link, toggle), menu);
   }
 
   onClick(e) {
