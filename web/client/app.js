@@ -172,8 +172,15 @@ function route() {
   return id ? openSession(id) : newChat();
 }
 
+/** Answers of other conversations are dropped (reopening one rebuilds it from the server). */
+function forgetAnswers() {
+  state.answers.clear();
+  updateStopAll();
+}
+
 function newChat() {
   state.openGen += 1;
+  forgetAnswers();
   state.sessionId = null;
   state.session = null;
   state.turns = [];
@@ -199,6 +206,7 @@ async function loadAllMessages(sessionId) {
 
 async function openSession(sessionId) {
   const gen = ++state.openGen;
+  forgetAnswers();
   state.sessionId = sessionId;
   sidebar.setActive(sessionId);
   $("#welcome").hidden = true;
