@@ -371,6 +371,8 @@ def test_compare_models_stop_one_and_continue_with_the_other(tab, fake, size):
     # Keyboard: arrows move, Enter picks (and does not submit), Esc closes.
     page.fill("#prompt", "Compare yourselves")
     page.fill("#model-search", "deepseek r1")
+    expect(page.locator("#model-list li.option").first).to_contain_text("free")
+    tab.shot("picker")
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")

@@ -19,6 +19,6 @@ export function announce(text, { quiet = false } = {}) {
     region.textContent = text;
     region.hidden = false;
     clearTimeout(timer);
-    timer = setTimeout(() => (region.hidden = true), 5000);
+    timer = setTimeout(() => (region.hidden = true), 3000);
   }, 30);
 }

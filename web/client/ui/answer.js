@@ -100,7 +100,7 @@ function statsLine(a) {
   const tps = a.tps ?? live.tps;
   const parts = [`TTFT ${formatMs(ttft)}`, `${tps ? tps.toFixed(1) : "–"} tok/s`];
   const total = a.usage && a.usage.totalTokens;
-  parts.push(total ? `${fmtInt(total)} tokens` : `~${fmtInt(live.tokens)} tokens`);
+  parts.push(total ? `${fmtInt(total)} tokens` : `~${fmtInt(live.tokens)} tokens out`);
   if (a.charged !== undefined && a.charged !== null && !isLive(a)) parts.push(`cost ${fmtInt(a.charged)} tokens`);
   return parts.join(" · ");
 }
