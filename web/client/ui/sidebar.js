@@ -58,10 +58,22 @@ export class Sidebar {
     this.page = Math.ceil(this.sessions.length / PAGE) || 1;
     this.loading = null;
     this.render();
+    this.keepFilling();
+  }
+
+  /** The bottom of the list is in view (the observer fires only when that changes). */
+  sentinelInView() {
+    const bar = $("#sidebar").getBoundingClientRect();
+    return $("#sessions-sentinel").getBoundingClientRect().top < bar.bottom + 200;
+  }
+
+  keepFilling() {
+    if (!this.query && this.page > 0 && this.sessions.length < this.total && this.sentinelInView()) this.more();
   }
 
   async more() {
-    if (this.query || this.loading || this.sessions.length >= this.total) return;
+    // Before the first page, or while a page loads, the load in progress calls keepFilling.
+    if (this.query || this.loading || this.page === 0 || this.sessions.length >= this.total) return;
     const gen = this.generation;
     this.loading = this.api("/api/chat/sessions", { query: { page: this.page + 1, limit: PAGE } })
       .then((data) => {
@@ -77,9 +89,7 @@ export class Sidebar {
         if (gen === this.generation) this.loading = null;
       });
     await this.loading;
-    // Still at the bottom (a tall screen): keep going.
-    const sentinel = $("#sessions-sentinel").getBoundingClientRect();
-    if (!this.query && sentinel.top < window.innerHeight && this.sessions.length < this.total) this.more();
+    this.keepFilling(); // still at the bottom (a tall screen, or scrolled meanwhile)
   }
 
   setActive(sessionId) {
