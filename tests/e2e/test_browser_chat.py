@@ -104,6 +104,9 @@ def test_markdown_code_and_math_render_and_nothing_from_the_answer_runs(tab, fak
     tab.no_horizontal_scroll()
     tab.axe("conversation")
     tab.shot("rendered-answer")
+    page.click("#theme")
+    tab.axe("conversation-other-theme")
+    tab.shot("rendered-answer-other-theme")
 
 
 def test_a_long_answer_renders_incrementally_one_card_at_a_time(tab, fake, size):

@@ -7,6 +7,9 @@ import { applyMathStyles, renderMarkdown } from "../core/markdown.js";
 import { formatMs, liveStats } from "../lib/stats.js";
 
 const LIVE = new Set(["pending", "streaming"]);
+// A long answer is re-parsed whole on each paint: past this size, at most every SLOW_MS.
+const LONG_TEXT = 20_000;
+const SLOW_MS = 250;
 const dirty = new Set();
 let frame = 0;
 
@@ -19,11 +22,17 @@ export function scheduleRender(answer) {
   if (!frame) frame = requestAnimationFrame(flush);
 }
 
-function flush() {
+function flush(now) {
   frame = 0;
   const follow = nearBottom();
-  for (const a of dirty) paint(a);
-  dirty.clear();
+  for (const a of dirty) {
+    const slow = isLive(a) && a.stream.text.length > LONG_TEXT && now - (a.paintedAt || 0) < SLOW_MS;
+    if (slow) continue;
+    paint(a);
+    a.paintedAt = now;
+    dirty.delete(a);
+  }
+  if (dirty.size) frame = requestAnimationFrame(flush);
   if (follow) scrollToBottom();
 }
 

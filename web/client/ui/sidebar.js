@@ -31,6 +31,15 @@ export class Sidebar {
       }
     });
     this.list.addEventListener("click", (e) => this.onClick(e));
+    this.list.addEventListener("keydown", (e) => {
+      const menu = e.target.closest(".session-menu");
+      if (e.key !== "Escape" || !menu) return;
+      e.stopPropagation();
+      menu.hidden = true;
+      const toggle = menu.closest("li.session").querySelector(".session-more");
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.focus();
+    });
   }
 
   reset() {
