@@ -56,10 +56,10 @@ test("price and context labels", () => {
 
 test("the fallback estimate is the server's hold: prompt + max tokens per model", () => {
   const est = estimateSend(MODELS, [{ role: "user", content: "x".repeat(40) }], 512);
-  assert.deepEqual(est.models.map((m) => m.hold), [14 + 512, 14 + 512]);
-  assert.equal(est.total, 2 * 526);
+  assert.deepEqual(est.models.map((m) => m.hold), [16 + 512, 16 + 512]);
+  assert.equal(est.total, 2 * 528);
   const small = estimateSend([{ modelId: "m", contextWindow: 100 }], [{ content: "" }], 512);
-  assert.equal(small.total, 4 + 50); // max tokens capped at half the context window
+  assert.equal(small.total, 6 + 50); // max tokens capped at half the context window
 });
 
 test("advice names the action at hand for each refusal", () => {

@@ -317,7 +317,7 @@ function setupComposer() {
   });
   $("#low-balance").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-action]");
-    if (b) runAction(b.dataset.action);
+    if (b) runAction(b.dataset.action, state.balanceAdvice);
   });
 }
 
@@ -426,8 +426,9 @@ function clearSendError() {
   $("#send-error").hidden = true;
 }
 
-async function runAction(action) {
-  const err = state.lastError || {};
+/** The action a refusal (or the low-balance notice, `from`) offered. */
+async function runAction(action, from = state.lastError) {
+  const err = from || {};
   if (action === "pickModel") {
     clearSendError();
     picker.focus();
@@ -522,7 +523,7 @@ function checkBalance() {
       box.replaceChildren(h("span", { text }),
         h("button.ghost.small", { type: "button", "data-action": "lowerMaxTokens", text: "Lower max tokens" }),
         h("button.ghost.small", { type: "button", "data-action": "upgrade", text: "See plans" }));
-      state.lastError = { code: "INSUFFICIENT_TOKENS", details: { required: state.estimate.total, available: balance } };
+      state.balanceAdvice = { code: "INSUFFICIENT_TOKENS", details: { required: state.estimate.total, available: balance } };
     }
   } else {
     box.dataset.text = "";

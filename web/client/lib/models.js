@@ -40,9 +40,10 @@ function fmt(n) {
   return Number(n).toLocaleString("en-US", { maximumFractionDigits: 4 });
 }
 
-/** The server's own prompt estimate (common/chat/tokens.py): about chars/4 + 4 per turn. */
+/** The server's own prompt estimate (common/chat/tokens.py): chars/4 rounded up, + 4 per
+ * turn, + 2. */
 export function estimatePromptTokens(turns) {
-  return turns.reduce((sum, t) => sum + Math.ceil((t.content || "").length / 4) + 4, 0);
+  return turns.reduce((sum, t) => sum + Math.ceil((t.content || "").length / 4) + 4, 2);
 }
 
 /**
