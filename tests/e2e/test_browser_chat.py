@@ -147,6 +147,7 @@ def test_reload_mid_stream_resumes_in_the_same_conversation_without_gap_or_dupli
     expect(page.locator(".user-msg")).to_have_text("Count slowly")
     # The resumed answer shows its real usage, not "0 tokens".
     expect(answer.locator(".stats")).not_to_contain_text(" 0 tokens")
+    expect(answer.locator(".stats")).to_contain_text(re.compile(r"TTFT \d"))  # the server's
     tab.shot("resumed")
 
 

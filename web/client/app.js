@@ -575,8 +575,20 @@ function onStreamFrame(f) {
     if (f.type === "error") a.error = { message: f.message, code: f.code };
     updateStopAll();
     if (f.type === "done") announce(`${a.modelId} finished`, { quiet: true });
+    if (f.type === "done" && !a.sentAt) fillServerStats(a); // resumed: this tab did not time it
   }
   scheduleRender(a);
+}
+
+/** The server's own time to first token and tokens/s for an answer this tab did not send. */
+function fillServerStats(a) {
+  api(`/api/chat/messages/${encodeURIComponent(a.id)}`)
+    .then((d) => {
+      a.ttftMs = d.message.ttftMs ?? null;
+      a.tps = d.message.tokensPerSecond ?? null;
+      scheduleRender(a);
+    })
+    .catch(() => {});
 }
 
 /** After a (re)connect: pick up every live answer where it stands. */
