@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint format bench clean
+.PHONY: run test install client lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# The browser client: pinned npm packages (package-lock.json), bundled into web/static/dist/.
+NODE_STAMP := node_modules/.installed-stamp
+CLIENT_SOURCES := $(shell find web/client -type f 2>/dev/null) web/static/index.html
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+web/static/dist/app.js: $(NODE_STAMP) $(CLIENT_SOURCES)
+	npm run --silent build
+
+client: web/static/dist/app.js
+
+install: $(STAMP) client
 
 ## Start web, worker, beat and Flower (and nx-27017 / redis-server when needed). Ctrl-C stops all.
 run: install
@@ -24,11 +37,14 @@ run: install
 test: install
 	bash scripts/test_prereqs.sh
 	$(BIN)/ruff check .
+	npm run --silent lint
+	npm test --silent
 	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	npm run --silent lint
 
 format: install
 	$(BIN)/ruff format .
@@ -40,4 +56,4 @@ bench: install
 	$(BIN)/python bench/analytics.py
 
 clean:
-	rm -rf $(VENV) var/*.db var/test-logs
+	rm -rf $(VENV) var/*.db var/test-logs node_modules web/static/dist

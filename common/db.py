@@ -22,7 +22,7 @@ from config import get_settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_state: dict = {"pid": None, "uri": None, "txn": None}
+_state: dict = {"pid": None, "uri": None, "txn": None, "embedded": None}
 
 
 def connect(uri: str | None = None) -> Database:
@@ -31,13 +31,13 @@ def connect(uri: str | None = None) -> Database:
     if _state["pid"] != os.getpid() or _state["uri"] != uri:
         mongoengine.disconnect_all()
         mongoengine.connect(host=uri, uuidRepresentation="standard", tz_aware=True)
-        _state.update(pid=os.getpid(), uri=uri, txn=None)
+        _state.update(pid=os.getpid(), uri=uri, txn=None, embedded=None)
     return mongoengine.get_db()
 
 
 def disconnect() -> None:
     mongoengine.disconnect_all()
-    _state.update(pid=None, uri=None, txn=None)
+    _state.update(pid=None, uri=None, txn=None, embedded=None)
 
 
 def get_db() -> Database:
@@ -50,6 +50,15 @@ def supports_transactions() -> bool:
         hello = get_db().client.admin.command("hello")
         _state["txn"] = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
     return _state["txn"]
+
+
+def is_embedded() -> bool:
+    """True when the server is nx-27017 (its `buildInfo` names the process), whose text search
+    matches substrings rather than MongoDB's stemmed words: callers pick `$regex` there."""
+    if _state["embedded"] is None or _state["pid"] != os.getpid():
+        info = get_db().client.admin.command("buildInfo")
+        _state["embedded"] = str(info.get("process", "")).startswith("nx_27017")
+    return _state["embedded"]
 
 
 def in_transaction(work: Callable[[ClientSession | None], T]) -> T:

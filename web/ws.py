@@ -314,6 +314,7 @@ def _chat_send(conn: Connection, frame: dict) -> None:
             "type": "accepted",
             "requestId": _str(frame.get("requestId")),
             "sessionId": result.session.sessionId,
+            "userMessageId": str(result.user_message.id),
             "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
             "user": snapshot_from_doc(result.user_after) if result.user_after else conn.user(),
             **({"replayed": True} if result.replayed else {}),

@@ -62,6 +62,7 @@ class ChatSession(Document):
     messageCount = IntField(default=0)  # noqa: N815
     totalTokens = IntField(default=0)  # noqa: N815
     totalCost = FloatField(default=0.0)  # noqa: N815
+    pinned = BooleanField(default=False)  # kept at the top of the owner's list
     lastMessageAt = DateTimeField(default=utcnow)  # noqa: N815
     moderation = EmbeddedDocumentField(Moderation, default=Moderation)
     createdAt = DateTimeField(default=utcnow)  # noqa: N815

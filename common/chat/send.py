@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+from bson.errors import InvalidId
 
 from common import metrics
 from common.admission import Admission
@@ -29,6 +30,7 @@ from common.chat.tokens import estimate_prompt, trim
 from common.errors import (
     DailyLimit,
     InsufficientTokens,
+    NotFound,
     PayloadTooLarge,
     Paywall,
     ProviderUnavailable,
@@ -70,6 +72,8 @@ class SendCommand:
     # prompt, not the session's history), and the key it came through is checked and recorded.
     prompt: list[dict] | None = None
     api_key: Any = None  # common.apikeys.models.ApiKey
+    # Regenerate: answer this stored user message of `session_id` again (no new user message).
+    parent_id: str | None = None
 
 
 @dataclass
@@ -79,6 +83,7 @@ class SendResult:
     messages: list[ChatMessage]
     user_after: dict | None = None  # the user document after the holds (for the snapshot)
     replayed: bool = False  # the answer of an earlier send with the same idempotency key
+    regenerated: bool = False  # `user_message` is the stored parent, not a new one
 
 
 @dataclass
@@ -112,13 +117,16 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
 
 
 def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
+    parent = _parent(cmd) if cmd.parent_id else None
+    if parent is not None:
+        cmd = replace(cmd, message=parent.content or "")
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     _check_content(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
     _check_paywall(cmd.user, models)
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
-    plans = _plan_all(session, text, models, max_tokens, cmd.prompt)
-    result = _documents(cmd, session, text, plans, user_message_id)
+    plans = _plan_all(session, text, models, max_tokens, cmd.prompt, before=parent)
+    result = _documents(cmd, session, text, plans, parent or user_message_id)
     claim = _claim(cmd, result, new_session=session is None)
     if isinstance(claim, idempotency.Replay):
         return _replayed(cmd.user, claim, enqueue)
@@ -165,6 +173,9 @@ class ModelEstimate:
 def estimate(cmd: SendCommand) -> list[ModelEstimate]:
     """Per model, the hold `send(cmd)` would place and the likely charge. Validates as a send
     does (same errors) but checks no plan, limit or balance and writes nothing."""
+    parent = _parent(cmd) if cmd.parent_id else None
+    if parent is not None:
+        cmd = replace(cmd, message=parent.content or "")
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     return [
@@ -176,8 +187,24 @@ def estimate(cmd: SendCommand) -> list[ModelEstimate]:
             p.max_tokens,
             p.rates,
         )
-        for p in _plan_all(session, text, models, max_tokens)
+        for p in _plan_all(session, text, models, max_tokens, before=parent)
     ]
+
+
+def _parent(cmd: SendCommand) -> ChatMessage:
+    """The user message a regenerate answers again: the caller's, in the named session."""
+    if not cmd.session_id:
+        raise ValidationError("sessionId: required with parentId", {"field": "sessionId"})
+    try:
+        oid = ObjectId(str(cmd.parent_id))
+    except (InvalidId, TypeError):
+        raise NotFound("Message not found.") from None
+    msg = ChatMessage.objects(
+        id=oid, userId__in=[cmd.user.id], sessionId=cmd.session_id, role="user"
+    ).first()
+    if msg is None:
+        raise NotFound("Message not found.")
+    return msg
 
 
 def _concurrently(*calls: Callable[[], Any]) -> list[Any]:
@@ -207,10 +234,10 @@ def _undo(user: User, plans: list[_Plan], result: SendResult, daily, held, store
     if not isinstance(held, BaseException):
         _release(user, plans, "send failed")
     if not isinstance(stored, BaseException):
-        ids = [result.user_message.id, *(m.id for m in result.messages)]
+        ids = [m.id for m in _new_documents(result)]
         ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
     if not isinstance(noted, BaseException):
-        sessions.unnote_turn(result.session, noted, 1 + len(result.messages))
+        sessions.unnote_turn(result.session, noted, len(_new_documents(result)))
 
 
 # -- idempotency keys -----------------------------------------------------------------------------
@@ -226,6 +253,8 @@ def _claim(
         "models": cmd.models,
         "sessionId": cmd.session_id,
         "options": asdict(cmd.options),
+        "parentId": cmd.parent_id,
+        "prompt": cmd.prompt,
     }
     digest = idempotency.fingerprint(request)
     planned = _planned(result, new_session)
@@ -238,6 +267,7 @@ def _planned(result: SendResult, new_session: bool) -> dict:
         "sessionId": result.session.sessionId,
         "newSession": new_session,
         "userMessageId": str(result.user_message.id),
+        "regenerated": result.regenerated,  # the user message was stored before: keep it
         "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
     }
 
@@ -248,7 +278,9 @@ def _abandon(user: User, planned: dict) -> None:
     idempotent. Today's request count is left as it is (counting one more is the safe side)."""
     for m in planned["messages"]:
         wallet.release(user.id, m["messageId"], reason="send retried")
-    ids = [planned["userMessageId"], *(m["messageId"] for m in planned["messages"])]
+    ids = [m["messageId"] for m in planned["messages"]]
+    if not planned.get("regenerated"):
+        ids.append(planned["userMessageId"])
     ChatMessage._get_collection().delete_many({"_id": {"$in": [ObjectId(i) for i in ids]}})
     sessions.forget_turn(planned["sessionId"], planned["newSession"])
 
@@ -415,27 +447,40 @@ def _history(session: ChatSession | None) -> list[ChatMessage]:
     return list(
         ChatMessage.objects(sessionId=session.sessionId)
         .order_by("createdAt", "id")
-        .only("role", "content", "modelId", "status")
+        .only("role", "content", "modelId", "status", "parentId")
     )
 
 
 def _turns_for(history: list[ChatMessage], model_id: str) -> list[dict]:
-    """The user's turns and this model's finished answers (what this model said before)."""
+    """The user's turns and this model's finished answers (what this model said before); of
+    answers regenerated for one turn, only the newest."""
+    newest = {}
+    for m in history:
+        if m.role == "assistant" and m.status == "done" and m.modelId == model_id:
+            newest[m.parentId] = m.id
+    kept = set(newest.values())
     return [
         {"role": m.role, "content": m.content or ""}
         for m in history
-        if m.role == "user"
-        or (m.role == "assistant" and m.status == "done" and m.modelId == model_id)
+        if m.role == "user" or m.id in kept
     ]
 
 
 def _plan_all(
-    session, text: str, models: list, max_tokens: int, prompt: list[dict] | None = None
+    session,
+    text: str,
+    models: list,
+    max_tokens: int,
+    prompt: list[dict] | None = None,
+    before: ChatMessage | None = None,
 ) -> list[_Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
     and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
-    (the API's `messages`) is sent as it is: if it does not fit, the send is refused."""
+    (the API's `messages`) is sent as it is: if it does not fit, the send is refused. With
+    `before` (a regenerate), the conversation ends at that user message."""
     history = _history(session) if prompt is None else []
+    if before is not None:
+        history = history[: next((i for i, m in enumerate(history) if m.id == before.id), 0)]
     plans = []
     for model in models:
         window = int(getattr(model, "contextWindow", 0) or 4096)
@@ -522,25 +567,34 @@ def _documents(
     session: ChatSession | None,
     text: str,
     plans: list[_Plan],
-    user_message_id: ObjectId,
+    user_message: ObjectId | ChatMessage,
 ) -> SendResult:
     """The user message and one pending assistant message per model, not yet stored."""
     session = session or ChatSession(sessionId=sessions.new_session_id(), userId=cmd.user.id)
-    user_msg = ChatMessage(
-        id=user_message_id,
-        sessionId=session.sessionId,
-        userId=cmd.user.id,
-        role="user",
-        content=text,
-        status="done",
+    regenerated = isinstance(user_message, ChatMessage)
+    user_msg = (
+        user_message
+        if regenerated
+        else ChatMessage(
+            id=user_message,
+            sessionId=session.sessionId,
+            userId=cmd.user.id,
+            role="user",
+            content=text,
+            status="done",
+        )
     )
     messages = [_assistant(cmd, session, user_msg, plan) for plan in plans]
-    return SendResult(session, user_msg, messages)
+    return SendResult(session, user_msg, messages, regenerated=regenerated)
+
+
+def _new_documents(result: SendResult) -> list[ChatMessage]:
+    return result.messages if result.regenerated else [result.user_message, *result.messages]
 
 
 def _insert(result: SendResult) -> None:
     """Store the user message and the pending assistant messages in one round trip."""
-    docs = [m.to_mongo() for m in [result.user_message, *result.messages]]
+    docs = [m.to_mongo() for m in _new_documents(result)]
     ChatMessage._get_collection().insert_many(docs, ordered=True)
 
 
@@ -555,7 +609,7 @@ def _note_session(result: SendResult, text: str, new_session: bool) -> bool:
         session.save(force_insert=True)
     else:
         sessions.note_turn(
-            session, text, [m.modelId for m in result.messages], 1 + len(result.messages)
+            session, text, [m.modelId for m in result.messages], len(_new_documents(result))
         )
         session.reload()
     return new_session

@@ -15,6 +15,7 @@ def session_dict(session: ChatSession) -> dict[str, Any]:
         "hidden": _is_hidden(session),
         "userId": str(session.userId),
         "models": list(session.models or []),
+        "pinned": bool(session.pinned),
         "messageCount": session.messageCount,
         "totalTokens": session.totalTokens,
         "totalCost": round(session.totalCost or 0.0, 8),

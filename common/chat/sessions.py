@@ -71,10 +71,13 @@ def get_session(user_id: Any, session_id: str) -> ChatSession:
 
 
 def list_sessions(user_id: Any, page: int = 1, limit: int = 20) -> Page:
-    """Most recent first. Sorted here rather than by the server: nx-27017 stores `$set` dates
-    as text, which would sort apart from inserted ones (and its count misses ObjectId filters)."""
-    rows = list(ChatSession.objects(userId__in=_owner(user_id)).only("id", "lastMessageAt"))
-    rows.sort(key=lambda s: sort_key(s.lastMessageAt), reverse=True)
+    """Pinned first, then most recent first. Sorted here rather than by the server: nx-27017
+    stores `$set` dates as text, which would sort apart from inserted ones (and its count misses
+    ObjectId filters)."""
+    rows = list(
+        ChatSession.objects(userId__in=_owner(user_id)).only("id", "lastMessageAt", "pinned")
+    )
+    rows.sort(key=lambda s: (bool(s.pinned), sort_key(s.lastMessageAt)), reverse=True)
     ids = [s.id for s in rows[(page - 1) * limit : page * limit]]
     by_id = {s.id: s for s in ChatSession.objects(id__in=ids)}
     return Page([by_id[i] for i in ids if i in by_id], page, limit, len(rows))
@@ -93,6 +96,13 @@ def rename_session(user_id: Any, session_id: str, title: str) -> ChatSession:
         raise ValidationError("title: must not be empty", {"field": "title"})
     session = get_session(user_id, session_id)
     session.update(set__title=title[:200], set__updatedAt=utcnow())
+    session.reload()
+    return session
+
+
+def set_pinned(user_id: Any, session_id: str, pinned: bool) -> ChatSession:
+    session = get_session(user_id, session_id)
+    session.update(set__pinned=bool(pinned), set__updatedAt=utcnow())
     session.reload()
     return session
 

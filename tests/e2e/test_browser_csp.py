@@ -69,7 +69,7 @@ def test_the_chat_page_streams_under_connect_src_self(page, fake):
     page.fill("#auth-password", "correct-horse-1")
     page.click("#auth-submit")
     expect(page.locator("#conn")).to_have_class(re.compile(r"\bup\b"))
-    expect(page.locator("#model-chips .chip")).to_have_text(f"{FREE_MODEL} ×")  # models loaded
+    expect(page.locator("#model-chips .chip")).to_have_count(1)  # models loaded
     page.fill("#prompt", "Stream please")
     page.press("#prompt", "Enter")
     answer = page.locator(".answer").first

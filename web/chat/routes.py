@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
+from common.chat import search as chat_search
 from common.chat import sessions
 from common.chat.cancel import cancel_message
 from common.chat.errors import MessageFailed
 from common.chat.idempotency import check_key
+from common.chat.send import MAX_MODELS
 from common.chat.send import estimate as estimate_send
 from common.chat.serialize import message_dict, session_dict, usage_dict
 from common.chat.waiting import wait_final
 from common.users.snapshot import snapshot_from_doc
+from config import get_settings
 from web.chat.commands import send_turn
-from web.chat.schemas import MessagesPageQuery, PageQuery, RenameBody, SendBody, SessionBody
+from web.chat.schemas import (
+    MessagesPageQuery,
+    PageQuery,
+    SearchQuery,
+    SendBody,
+    SessionBody,
+    SessionPatchBody,
+)
 from web.responses import ok
 from web.security import login_required
 from web.validation import parse_body, parse_query
@@ -106,9 +116,13 @@ def get_session(session_id: str):
 
 @bp.patch("/sessions/<session_id>")
 @login_required
-def rename_session(session_id: str):
-    body = parse_body(RenameBody)
-    session = sessions.rename_session(g.user.id, session_id, body.title)
+def patch_session(session_id: str):
+    body = parse_body(SessionPatchBody)
+    session = sessions.get_session(g.user.id, session_id)
+    if body.title is not None:
+        session = sessions.rename_session(g.user.id, session_id, body.title)
+    if body.pinned is not None:
+        session = sessions.set_pinned(g.user.id, session_id, body.pinned)
     return ok({"session": session_dict(session), "user": g.user_snapshot()})
 
 
@@ -120,6 +134,33 @@ def delete_session(session_id: str):
         {"sessionId": session_id, "deletedMessages": deleted, "user": g.user_snapshot()},
         message="Chat session deleted",
     )
+
+
+@bp.get("/search")
+@login_required
+def search_sessions():
+    q = parse_query(SearchQuery)
+    page = chat_search.search(g.user.id, q.q, q.page, q.limit)
+    results = [
+        {"session": session_dict(h.session), "messageId": h.message_id, "snippet": h.snippet}
+        for h in page.items
+    ]
+    return _paged({"results": results}, page)
+
+
+@bp.get("/limits")
+@login_required
+def limits():
+    """What a client needs to validate a send before making it."""
+    settings = get_settings()
+    data = {
+        "maxModels": MAX_MODELS,
+        "maxTokensPerRequest": settings.max_tokens_per_request,
+        "maxMessageChars": settings.max_message_chars,
+        # Whether this server has `POST /api/chat/estimate` (clients fall back to the prices).
+        "estimate": any(r.rule == "/api/chat/estimate" for r in current_app.url_map.iter_rules()),
+    }
+    return ok({"limits": data, "user": g.user_snapshot()})
 
 
 @bp.get("/messages/<message_id>")

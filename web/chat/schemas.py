@@ -16,10 +16,12 @@ class OptionsBody(Body):
 
 
 class SendBody(Body):
-    message: str = Field(max_length=1_000_000)
+    message: str = Field(default="", max_length=1_000_000)
     modelId: str | None = Field(default=None, max_length=200)  # noqa: N815
     models: list[str] | str | None = None
     sessionId: str | None = Field(default=None, max_length=100)  # noqa: N815
+    # Regenerate: answer this user message of `sessionId` again (`message` is then ignored).
+    parentId: str | None = Field(default=None, max_length=100)  # noqa: N815
     options: OptionsBody = Field(default_factory=OptionsBody)
     wait: bool = False
 
@@ -43,6 +45,7 @@ class SendBody(Body):
             message=self.message,
             models=self.model_ids(),
             session_id=self.sessionId or None,
+            parent_id=self.parentId or None,
             options=SendOptions(temperature=o.temperature, max_tokens=o.maxTokens, top_p=o.topP),
             idempotency_key=idempotency_key,
         )
@@ -53,8 +56,23 @@ class SessionBody(Body):
     modelId: str | None = Field(default=None, max_length=200)  # noqa: N815
 
 
-class RenameBody(Body):
-    title: str = Field(min_length=1, max_length=200)
+class SessionPatchBody(Body):
+    """Rename and/or pin: at least one of the two."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    pinned: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.title is None and self.pinned is None:
+            raise ValueError("give title and/or pinned")
+        return self
+
+
+class SearchQuery(Query):
+    q: str = Field(min_length=1, max_length=200)
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=20, ge=1, le=100)
 
 
 class PageQuery(Query):

@@ -1,0 +1,7 @@
+// Entry point (bundled by build.mjs into web/static/dist/app.js and app.css).
+import "katex/dist/katex.min.css";
+import "./styles/app.css";
+import { boot } from "./app.js";
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+else boot();

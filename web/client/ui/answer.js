@@ -1,0 +1,124 @@
+// One answer card: header (model, status, alternatives), the rendered markdown, live figures
+// (time to first token, tokens/s, tokens, charge) and its actions. Only a dirty card re-renders,
+// at most once per animation frame, so a long stream never re-renders the history.
+
+import { h, fmtInt } from "./dom.js";
+import { applyMathStyles, renderMarkdown } from "../core/markdown.js";
+import { formatMs, liveStats } from "../lib/stats.js";
+
+const LIVE = new Set(["pending", "streaming"]);
+// A long answer is re-parsed whole on each paint: past this size, at most every SLOW_MS.
+const LONG_TEXT = 20_000;
+const SLOW_MS = 250;
+const dirty = new Set();
+let frame = 0;
+
+export function isLive(answer) {
+  return LIVE.has(answer.status);
+}
+
+export function scheduleRender(answer) {
+  dirty.add(answer);
+  if (!frame) frame = requestAnimationFrame(flush);
+}
+
+function flush(now) {
+  frame = 0;
+  const follow = nearBottom();
+  for (const a of dirty) {
+    const slow = isLive(a) && a.stream.text.length > LONG_TEXT && now - (a.paintedAt || 0) < SLOW_MS;
+    if (slow) continue;
+    paint(a);
+    a.paintedAt = now;
+    dirty.delete(a);
+  }
+  if (dirty.size) frame = requestAnimationFrame(flush);
+  if (follow) scrollToBottom();
+}
+
+function nearBottom() {
+  const box = document.getElementById("messages");
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+}
+
+export function scrollToBottom() {
+  const box = document.getElementById("messages");
+  box.scrollTop = box.scrollHeight;
+}
+
+/** Build the card's DOM (once); `paint` fills it. */
+export function mount(answer, { compare }) {
+  const text = h("div.text.markdown");
+  const node = h("article.answer", { "data-message-id": answer.id, "data-model-id": answer.modelId, "aria-label": `Answer from ${answer.modelId}` },
+    h("header.answer-head", {},
+      h("span.model", { text: answer.modelId }),
+      h("span.status", { text: "" }),
+      h("span.alt-nav", { hidden: true },
+        h("button.ghost.small", { type: "button", "data-act": "prev", "aria-label": "Previous answer", text: "‹" }),
+        h("span.alt-pos", { text: "" }),
+        h("button.ghost.small", { type: "button", "data-act": "next", "aria-label": "Next answer", text: "›" }))),
+    text,
+    h("p.answer-error", { hidden: true }),
+    h("footer.answer-foot", {},
+      h("span.stats", {}),
+      h("span.actions", {},
+        h("button.ghost.small.stop", { type: "button", "data-act": "stop", text: "Stop", "aria-label": `Stop ${answer.modelId}` }),
+        h("button.ghost.small", { type: "button", "data-act": "copy", text: "Copy", "aria-label": `Copy the answer from ${answer.modelId}` }),
+        h("button.ghost.small", { type: "button", "data-act": "regenerate", text: "Regenerate", "aria-label": `Regenerate the answer from ${answer.modelId}` }),
+        compare ? h("button.ghost.small", { type: "button", "data-act": "continue", text: "Continue with this model" }) : null)));
+  answer.node = node;
+  answer.textNode = text;
+  answer.painted = null;
+  paint(answer);
+  return node;
+}
+
+function paint(a) {
+  const node = a.node;
+  if (!node) return;
+  node.className = `answer ${a.status}`;
+  node.querySelector(".status").textContent = statusLabel(a);
+  if (a.painted !== a.stream.text) {
+    a.textNode.innerHTML = renderMarkdown(a.stream.text);
+    applyMathStyles(a.textNode);
+    a.painted = a.stream.text;
+  }
+  const live = isLive(a);
+  node.querySelector(".stop").hidden = !live;
+  for (const act of ["copy", "regenerate", "continue"]) {
+    const b = node.querySelector(`[data-act=${act}]`);
+    if (b) b.hidden = live;
+  }
+  const err = node.querySelector(".answer-error");
+  err.hidden = !a.error;
+  err.textContent = a.error ? a.error.message : "";
+  node.querySelector(".stats").textContent = statsLine(a);
+}
+
+function statusLabel(a) {
+  switch (a.status) {
+    case "pending": return "waiting…";
+    case "streaming": return "streaming…";
+    default: return a.status;
+  }
+}
+
+function statsLine(a) {
+  const live = liveStats({ sentAt: a.sentAt, firstAt: a.firstAt, endAt: a.endAt || (isLive(a) ? performance.now() : null), completionTokens: a.usage && a.usage.completionTokens, text: a.stream.text });
+  const ttft = a.ttftMs ?? live.ttftMs;
+  const tps = a.tps ?? live.tps;
+  const parts = [`TTFT ${formatMs(ttft)}`, `${tps ? tps.toFixed(1) : "–"} tok/s`];
+  const total = a.usage && a.usage.totalTokens;
+  parts.push(total ? `${fmtInt(total)} tokens` : `~${fmtInt(live.tokens)} tokens out`);
+  if (a.charged !== undefined && a.charged !== null && !isLive(a)) parts.push(`cost ${fmtInt(a.charged)} tokens`);
+  return parts.join(" · ");
+}
+
+/** Set which of `count` alternatives is shown (1-based position). */
+export function showAltNav(answer, position, count) {
+  const nav = answer.node.querySelector(".alt-nav");
+  nav.hidden = count < 2;
+  nav.querySelector(".alt-pos").textContent = `${position} / ${count}`;
+  nav.querySelector("[data-act=prev]").disabled = position <= 1;
+  nav.querySelector("[data-act=next]").disabled = position >= count;
+}

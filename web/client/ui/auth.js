@@ -1,0 +1,35 @@
+// The login / registration form.
+
+import { $ } from "./dom.js";
+
+export function setupAuth({ api, onLoggedIn }) {
+  let registering = false;
+  const setMode = (on) => {
+    registering = on;
+    $("#name-row").hidden = !on;
+    $("#auth-title").textContent = on ? "Create your account" : "Log in";
+    $("#auth-submit").textContent = on ? "Create account" : "Log in";
+    $("#auth-switch").textContent = on ? "Have an account? Log in" : "New here? Create an account";
+    $("#auth-password").autocomplete = on ? "new-password" : "current-password";
+  };
+  $("#auth-switch").addEventListener("click", () => setMode(!registering));
+  $("#auth-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("#auth-error").textContent = "";
+    const email = $("#auth-email").value.trim();
+    const body = { email, password: $("#auth-password").value };
+    if (registering) body.name = $("#auth-name").value.trim() || email.split("@")[0];
+    $("#auth-submit").disabled = true;
+    try {
+      const data = await api(`/api/auth/${registering ? "register" : "login"}`, { method: "POST", body });
+      $("#auth-form").reset();
+      setMode(false);
+      await onLoggedIn(data.token, data.user);
+    } catch (err) {
+      $("#auth-error").textContent = err.message;
+    } finally {
+      $("#auth-submit").disabled = false;
+    }
+  });
+  return { reset: () => { $("#auth-form").reset(); setMode(false); $("#auth-error").textContent = ""; } };
+}
