@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, g
 from flask_jwt_extended import (
@@ -26,6 +27,7 @@ from common.redis_client import get_redis
 from common.users.models import User
 from common.users.service import get_user
 from common.users.snapshot import snapshot
+from config import Settings
 from web.errors import error_response
 from web.extensions import jwt
 
@@ -141,3 +143,26 @@ def init_jwt(app: Flask) -> None:
     jwt.user_lookup_error_loader(
         lambda h, c: _unauthorized("This token is no longer valid. Please log in again.")
     )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(settings: Settings) -> dict[str, str]:
+    """The page's CSP: our own origin, plus exactly what Razorpay Checkout and Google Identity
+    Services need (their script's origin; Checkout's payment frame on Razorpay's API origin)."""
+    checkout = _origin(settings.razorpay_checkout_url)
+    gis = _origin(settings.google_gis_url) if settings.google_client_id else ""
+    razorpay_api = "https://api.razorpay.com"
+    third = " ".join(o for o in (checkout, gis) if o)
+    frames = " ".join(dict.fromkeys(o for o in (checkout, razorpay_api, gis) if o))
+    return {
+        "default-src": "'self'",
+        "script-src": f"'self' {third}".strip(),
+        "frame-src": frames,
+        "connect-src": f"'self' ws: wss: {third}".strip(),
+        "style-src": f"'self' {gis + '/gsi/style' if gis else ''}".strip(),
+        "img-src": "'self' data: https:",  # avatars are https URLs
+    }

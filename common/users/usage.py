@@ -1,0 +1,102 @@
+"""A user's own usage: tokens and charges per day and per model, and their ledger, newest first.
+
+Read from the stored assistant messages (what each answer used and was charged) and the wallet
+ledger (every token in and out). Both are grouped with constructs equally right on MongoDB and
+nx-27017 (`$match` + `$group` on a compound `_id`; the day is the message's stored `day`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from common.chat.models import ChatMessage
+from common.users.models import utcnow
+from common.users.snapshot import iso
+from common.wallet.models import LedgerEntry
+
+SETTLED = ("done", "cancelled")
+
+
+def usage(user_id, days: int) -> dict[str, Any]:
+    """`{days, from, to, byDay: [{date, requests, tokens, charged, cost}] (every day, zeros
+    included), byModel: [{modelId, ...}] (most tokens first), totals}`."""
+    today = utcnow().date()
+    first = today - timedelta(days=days - 1)
+    rows = ChatMessage._get_collection().aggregate(
+        [
+            {
+                "$match": {
+                    "userId": user_id,
+                    "role": "assistant",
+                    "status": {"$in": list(SETTLED)},
+                    "day": {"$gte": first.isoformat()},
+                }
+            },
+            {
+                "$group": {
+                    "_id": {"day": "$day", "modelId": "$modelId"},
+                    "requests": {"$sum": 1},
+                    "tokens": {"$sum": "$usage.totalTokens"},
+                    "charged": {"$sum": "$charged"},
+                    "cost": {"$sum": "$cost"},
+                }
+            },
+        ]
+    )
+    by_day = {(first + timedelta(days=i)).isoformat(): _zero() for i in range(days)}
+    by_model: dict[str, dict[str, Any]] = {}
+    totals = _zero()
+    for row in rows:
+        key = row["_id"]
+        day, model = key.get("day"), key.get("modelId") or "unknown"
+        for bucket in (by_day.get(day), by_model.setdefault(model, _zero()), totals):
+            if bucket is not None:
+                _add(bucket, row)
+    models = sorted(by_model.items(), key=lambda kv: (-kv[1]["tokens"], kv[0]))
+    return {
+        "days": days,
+        "from": first.isoformat(),
+        "to": today.isoformat(),
+        "byDay": [{"date": d, **_rounded(v)} for d, v in by_day.items()],
+        "byModel": [{"modelId": m, **_rounded(v)} for m, v in models],
+        "totals": _rounded(totals),
+    }
+
+
+def ledger(user_id, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The user's ledger entries, newest first, one page."""
+    query = LedgerEntry.objects(user=user_id)
+    total = query.count()
+    rows = query.order_by("-createdAt", "-id").skip((page - 1) * limit).limit(limit)
+    return [ledger_json(e) for e in rows], total
+
+
+def ledger_json(entry: LedgerEntry) -> dict[str, Any]:
+    details = dict(entry.details or {})
+    return {
+        "id": str(entry.id),
+        "key": entry.key,
+        "kind": entry.kind,
+        "amount": entry.amount,
+        "free": entry.free,
+        "purchased": entry.purchased,
+        "source": entry.source,
+        "details": {k: v for k, v in details.items() if isinstance(v, (str, int, float, bool))},
+        "pending": not entry.applied,
+        "createdAt": iso(entry.createdAt),
+    }
+
+
+def _zero() -> dict[str, Any]:
+    return {"requests": 0, "tokens": 0, "charged": 0, "cost": 0.0}
+
+
+def _add(bucket: dict[str, Any], row: dict[str, Any]) -> None:
+    for field in ("requests", "tokens", "charged"):
+        bucket[field] += int(row.get(field) or 0)
+    bucket["cost"] += float(row.get("cost") or 0)
+
+
+def _rounded(v: dict[str, Any]) -> dict[str, Any]:
+    return {**v, "cost": round(v["cost"], 6)}
