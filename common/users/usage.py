@@ -1,14 +1,16 @@
 """A user's own usage: tokens and charges per day and per model, and their ledger, newest first.
 
 Read from the stored assistant messages (what each answer used and was charged) and the wallet
-ledger (every token in and out). Both are grouped with constructs equally right on MongoDB and
-nx-27017 (`$match` + `$group` on a compound `_id`; the day is the message's stored `day`).
+ledger (every token in and out). Both are read with constructs equally right on MongoDB and
+nx-27017 (a `find` with `$in` on the owner, summed in Python; the day is the message's stored `day`).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+
+from bson import ObjectId
 
 from common.chat.models import ChatMessage
 from common.users.models import utcnow
@@ -23,36 +25,36 @@ def usage(user_id, days: int) -> dict[str, Any]:
     included), byModel: [{modelId, ...}] (most tokens first), totals}`."""
     today = utcnow().date()
     first = today - timedelta(days=days - 1)
-    rows = ChatMessage._get_collection().aggregate(
-        [
-            {
-                "$match": {
-                    "userId": user_id,
-                    "role": "assistant",
-                    "status": {"$in": list(SETTLED)},
-                    "day": {"$gte": first.isoformat()},
-                }
-            },
-            {
-                "$group": {
-                    "_id": {"day": "$day", "modelId": "$modelId"},
-                    "requests": {"$sum": 1},
-                    "tokens": {"$sum": "$usage.totalTokens"},
-                    "charged": {"$sum": "$charged"},
-                    "cost": {"$sum": "$cost"},
-                }
-            },
-        ]
-    )
+    match = {
+        # `$in`, not equality: nx-27017 misses equality on a non-`_id` ObjectId field.
+        "userId": {"$in": [ObjectId(str(user_id))]},
+        "role": "assistant",
+        "status": {"$in": list(SETTLED)},
+        "day": {"$gte": first.isoformat()},
+    }
     by_day = {(first + timedelta(days=i)).isoformat(): _zero() for i in range(days)}
     by_model: dict[str, dict[str, Any]] = {}
     totals = _zero()
-    for row in rows:
-        key = row["_id"]
-        day, model = key.get("day"), key.get("modelId") or "unknown"
-        for bucket in (by_day.get(day), by_model.setdefault(model, _zero()), totals):
-            if bucket is not None:
-                _add(bucket, row)
+    # Summed here from a projected `find`: nx-27017's aggregation `$match` misses ObjectId
+    # values (even with `$in`), and a user's 90 days of answers are few enough to read.
+    fields = {
+        "day": 1,
+        "modelId": 1,
+        "usage": 1,
+        "charged": 1,
+        "cost": 1,
+    }  # whole `usage`: see README
+    for doc in ChatMessage._get_collection().find(match, fields):
+        row = {
+            "requests": 1,
+            "tokens": (doc.get("usage") or {}).get("totalTokens"),
+            "charged": doc.get("charged"),
+            "cost": doc.get("cost"),
+        }
+        if doc.get("day") in by_day:
+            _add(by_day[doc["day"]], row)
+            _add(totals, row)
+            _add(by_model.setdefault(doc.get("modelId") or "unknown", _zero()), row)
     models = sorted(by_model.items(), key=lambda kv: (-kv[1]["tokens"], kv[0]))
     return {
         "days": days,
@@ -66,8 +68,8 @@ def usage(user_id, days: int) -> dict[str, Any]:
 
 def ledger(user_id, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     """The user's ledger entries, newest first, one page."""
-    query = LedgerEntry.objects(user=user_id)
-    total = query.count()
+    query = LedgerEntry.objects(user__in=[ObjectId(str(user_id))])
+    total = len(query.scalar("id"))  # not `count()`: nx-27017 counts 0 with an ObjectId filter
     rows = query.order_by("-createdAt", "-id").skip((page - 1) * limit).limit(limit)
     return [ledger_json(e) for e in rows], total
 
