@@ -12,6 +12,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from common.chat.dates import as_aware
 from common.chat.models import ChatMessage
 from common.users.models import utcnow
 from common.users.snapshot import iso
@@ -67,27 +68,39 @@ def usage(user_id, days: int) -> dict[str, Any]:
 
 
 def ledger(user_id, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The user's ledger entries, newest first, one page."""
-    query = LedgerEntry.objects(user__in=[ObjectId(str(user_id))])
-    total = len(query.scalar("id"))  # not `count()`: nx-27017 counts 0 with an ObjectId filter
-    rows = query.order_by("-createdAt", "-id").skip((page - 1) * limit).limit(limit)
-    return [ledger_json(e) for e in rows], total
+    """The user's ledger entries, newest first, one page. Read raw: the wallet writes fields
+    of its own on entries (e.g. `alsoInc`) that the document class does not declare."""
+    coll = LedgerEntry._get_collection()
+    match = {"user": {"$in": [ObjectId(str(user_id))]}}  # `$in`: see the module docstring
+    total = len(list(coll.find(match, {"_id": 1})))  # nx-27017 counts 0 with an ObjectId filter
+    rows = coll.find(match).sort([("createdAt", -1), ("_id", -1)]).skip((page - 1) * limit)
+    return [ledger_json(e) for e in rows.limit(limit)], total
 
 
-def ledger_json(entry: LedgerEntry) -> dict[str, Any]:
-    details = dict(entry.details or {})
+def ledger_json(entry: dict[str, Any]) -> dict[str, Any]:
+    details = dict(entry.get("details") or {})
     return {
-        "id": str(entry.id),
-        "key": entry.key,
-        "kind": entry.kind,
-        "amount": entry.amount,
-        "free": entry.free,
-        "purchased": entry.purchased,
-        "source": entry.source,
-        "details": {k: v for k, v in details.items() if isinstance(v, (str, int, float, bool))},
-        "pending": not entry.applied,
-        "createdAt": iso(entry.createdAt),
+        "id": str(entry["_id"]),
+        "key": entry.get("key"),
+        "kind": entry.get("kind"),
+        "amount": entry.get("amount", 0),
+        "free": entry.get("free", 0),
+        "purchased": entry.get("purchased", 0),
+        "source": entry.get("source", ""),
+        "details": {k: _plain(v) for k, v in details.items() if _plain(v) is not None},
+        "pending": not entry.get("applied"),
+        "createdAt": iso(as_aware(entry.get("createdAt"))),
     }
+
+
+def _plain(value: Any) -> Any:
+    """A detail as JSON shows it: scalars, and maps of scalars (a receipt's usage and rates)."""
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        flat = {str(k): v for k, v in value.items() if isinstance(v, (str, int, float, bool))}
+        return flat or None
+    return None
 
 
 def _zero() -> dict[str, Any]:

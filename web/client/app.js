@@ -111,6 +111,8 @@ async function start(token, user) {
   $("#max-tokens").max = String(state.limits.maxTokensPerRequest);
   picker.setModels(state.models, state.limits.maxModels);
   const prefs = (profile.user && profile.user.preferences) || {};
+  if (prefs.maxTokens) $("#max-tokens").value = String(Math.min(prefs.maxTokens, state.limits.maxTokensPerRequest));
+  state.temperature = Number.isFinite(prefs.temperature) ? prefs.temperature : null;
   state.defaults = (prefs.defaultModels || []).filter((id) => state.models.some((m) => m.modelId === id));
   if (!state.defaults.length) {
     const def = await api("/api/models/default").catch(() => null);
@@ -358,6 +360,7 @@ function submitComposer() {
 function sendTurn(text, { kind, parentId = null, models = picker.selected, editor = null }) {
   const requestId = `r${++state.requestSeq}`;
   const frame = { type: "chat.send", requestId, message: text, models: [...models], options: { maxTokens: maxTokens() } };
+  if (Number.isFinite(state.temperature)) frame.options.temperature = state.temperature;
   if (state.sessionId) frame.sessionId = state.sessionId;
   if (parentId) frame.parentId = parentId;
   let turn = null;

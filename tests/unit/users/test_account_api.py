@@ -122,6 +122,16 @@ def test_usage_and_ledger_are_the_callers_own(client, make_user):
     ledger = client.get("/api/user/ledger?limit=1", headers=auth(ann_token)).get_json()["data"]
     assert ledger["total"] == 1 and ledger["entries"][0]["kind"] == "grant"
     assert ledger["entries"][0]["amount"] == 10_000
+    # A chat charge as the settlement writes it (with its receipt and the wallet's own fields).
+    key = f"msg-{ann['id']}"
+    wallet.reserve(ann["id"], 500, key)
+    receipt = {"modelId": "m/a", "usage": {"prompt": 10, "completion": 20}, "rates": {"prompt": 1}}
+    wallet.settle(ann["id"], key, 40, details=receipt, also_inc={"usage.totalRequests": 1})
+    ledger = client.get("/api/user/ledger", headers=auth(ann_token)).get_json()["data"]
+    assert ledger["total"] == 2
+    charge = ledger["entries"][0]
+    assert (charge["kind"], charge["amount"], charge["details"]) == ("charge", -40, receipt)
+    assert sum(e["amount"] for e in ledger["entries"]) == 10_000 - 40
     error_of(
         client.get("/api/user/ledger?page=0", headers=auth(ann_token)), 400, "VALIDATION_ERROR"
     )
