@@ -8,6 +8,7 @@ import csv
 import io
 import itertools
 import re
+import uuid
 
 from playwright.sync_api import expect
 
@@ -15,10 +16,11 @@ from common.users.models import User
 from tests.e2e.conftest import PASSWORD
 
 _n = itertools.count(1)
+RUN = uuid.uuid4().hex[:8]  # the test database outlives a run
 
 
 def email(tag: str, size: str) -> str:
-    return f"account-{tag}-{size}-{next(_n)}@example.com"
+    return f"account-{tag}-{size}-{next(_n)}-{RUN}@example.com"
 
 
 def answer_done(page, nth: int = 0) -> None:

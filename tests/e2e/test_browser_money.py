@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 
 import pytest
 from bson import ObjectId
@@ -24,10 +25,11 @@ from tests.support.stack import Stack
 PAID_MODEL = "openai/gpt-4o"
 FRAME = "iframe.razorpay-checkout-frame"
 _n = itertools.count(1)
+RUN = uuid.uuid4().hex[:8]  # the test database outlives a run
 
 
 def email(tag: str, size: str) -> str:
-    return f"money-{tag}-{size}-{next(_n)}@example.com"
+    return f"money-{tag}-{size}-{next(_n)}-{RUN}@example.com"
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,8 @@ let state = freshState();
 
 const api = createApi({
   getToken: () => state.token,
-  onSnapshot: (snap) => showUser(snap),
+  // Only the signed-in user's own snapshots: an admin's answers carry other users' (`data.user`).
+  onSnapshot: (snap) => (!state.user || !snap || snap.id === state.user.id) && showUser(snap),
   onUnauthorized: () => logout(false),
 });
 
