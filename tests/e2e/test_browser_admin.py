@@ -52,7 +52,7 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         screen = page.locator("#screen")
         screen.get_by_label("Search").fill(person)
         screen.get_by_role("button", name="Search").click()
-        expect(screen.locator("#users-list tbody tr")).to_have_count(1)
+        expect(screen.locator("#users-list tbody tr")).to_have_count(1, timeout=20_000)
         tab.axe("admin-users")
         tab.shot("admin-users")
         screen.get_by_role("button", name=person).click()

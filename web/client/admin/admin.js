@@ -95,12 +95,14 @@ export class AdminScreen {
     const f = this.users;
     const query = { page: f.page, limit: 20 };
     for (const k of ["q", "role", "active", "plan"]) if (f[k]) query[k] = f[k];
+    const seq = (this.usersSeq = (this.usersSeq || 0) + 1);
     let data;
     try {
       data = await this.ctx.api("/api/admin/users", { query });
     } catch (err) {
       return this.fail(err);
     }
+    if (seq !== this.usersSeq) return; // a newer search is on its way
     const box = this.body && this.body.querySelector("#users-list");
     if (!box) return;
     const p = data.pagination || { page: 1, pages: 1, total: 0 };
@@ -357,12 +359,14 @@ export class AdminScreen {
     const f = this.audit;
     const query = { page: f.page, limit: 50 };
     for (const k of ["action", "adminId", "targetType", "targetId"]) if (f[k]) query[k] = f[k];
+    const seq = (this.auditSeq = (this.auditSeq || 0) + 1);
     let data;
     try {
       data = await this.ctx.api("/api/admin/audit", { query });
     } catch (err) {
       return this.fail(err);
     }
+    if (seq !== this.auditSeq) return; // a newer filter is on its way
     const box = this.body && this.body.querySelector("#audit-list");
     if (!box) return;
     const p = data.pagination || { page: 1, pages: 1 };
