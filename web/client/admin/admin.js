@@ -107,7 +107,7 @@ export class AdminScreen {
     if (!box) return;
     const p = data.pagination || { page: 1, pages: 1, total: 0 };
     box.replaceChildren(
-      h("p.muted", { text: `${int(p.total)} users` }),
+      h("p.muted", { text: `${int(p.total)} ${p.total === 1 ? "user" : "users"}` }),
       table("Users", [
         { label: "User", value: (u) => h("button.link.open-user", { type: "button", "data-user": u.id, text: u.email, onclick: () => this.openUser(u.id) }) },
         { label: "Name", value: (u) => u.name },
@@ -123,7 +123,7 @@ export class AdminScreen {
       }, "User pages") || "");
   }
 
-  async openUser(id) {
+  async openUser(id, said = null) {
     let d;
     let audit;
     try {
@@ -144,8 +144,7 @@ export class AdminScreen {
     const act = async (path, body, done) => {
       try {
         await this.ctx.api(`/api/admin/users/${encodeURIComponent(id)}${path}`, { method: path === "/role" ? "PATCH" : "POST", body });
-        tell(note, "success", done);
-        await Promise.all([this.openUser(id), this.loadUsers()]);
+        await Promise.all([this.openUser(id, done), this.loadUsers()]);
         this.ctx.announce(done);
       } catch (err) {
         tell(note, "error", err.message);
@@ -192,7 +191,8 @@ export class AdminScreen {
       ], d.ledger || []),
       h("h3", { text: "Audit of this user" }),
       auditTable(audit.entries || [], `Audit of ${u.email}`)));
-    box.querySelector("#user-title").focus();
+    if (said) tell(note, "success", said);
+    else box.querySelector("#user-title").focus();
   }
 
   // -- analytics --------------------------------------------------------------------------------
