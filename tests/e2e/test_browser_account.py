@@ -119,6 +119,9 @@ def test_profile_preferences_and_password(tab, size):
 
 def test_delete_account_says_what_happens_to_the_wallet(tab, size):
     page = tab.page
+    # No GOOGLE_CLIENT_ID on this stack: no Google button, no request for Google's script.
+    expect(page.locator("#auth-view")).to_be_visible()
+    expect(page.locator("#google-signin")).to_be_hidden()
     address = email("delete", size)
     uid = tab.register(address)
     page.goto(tab.base_url + "/account/security")

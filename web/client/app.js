@@ -21,6 +21,7 @@ import { Conversation } from "./ui/conversation.js";
 import { isLive, scheduleRender, scrollToBottom } from "./ui/answer.js";
 import { Screens } from "./screens/index.js";
 import { planForError } from "./lib/money.js";
+import { setupGoogle } from "./account/google.js";
 
 const TOKEN_KEY = "aipasta.token";
 const LOW_BALANCE = 1000;
@@ -86,6 +87,7 @@ export function boot() {
     socket.close();
     socket.connect(t);
   } });
+  setupGoogle({ api, config: () => screens.config(), onLoggedIn: (token, user) => start(token, user) });
   window.addEventListener("popstate", () => state.token && route());
   const token = localStorage.getItem(TOKEN_KEY);
   if (token) start(token).catch(() => logout(false));
