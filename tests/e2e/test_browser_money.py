@@ -9,6 +9,7 @@ import re
 import uuid
 
 import pytest
+import requests
 from bson import ObjectId
 from playwright.sync_api import expect
 
@@ -19,7 +20,7 @@ from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from config import use_settings
 from tests.fakes.checkout import FakeCheckout
-from tests.fakes.razorpay import FakeRazorpay
+from tests.fakes.razorpay import FakeRazorpay, signed_webhook, webhook_event
 from tests.support.stack import Stack
 
 PAID_MODEL = "openai/gpt-4o"
@@ -213,3 +214,28 @@ def test_refusals_link_to_the_plan_that_helps(tab, size):
     tab.shot("wallet-suggested")
     page.go_back()
     expect(page.locator("#prompt")).to_have_value("Hello paid model")
+
+
+def test_a_refund_shows_in_the_payment_history(tab, live, razorpay, size):
+    page = tab.page
+    uid = tab.register(email("refund", size))
+    open_wallet(tab)
+    page.locator("[data-plan='tokens-50k'] button.buy").click()
+    checkout_frame(page).get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.locator("#wallet-total")).to_have_text("60,000")
+    (payment_id,) = razorpay.payments
+    refund = razorpay.refund(payment_id, 4_950)  # half of ₹99.00
+    event = webhook_event("refund.processed", refund=refund, payment=razorpay.payment(payment_id))
+    body, headers = signed_webhook(event, razorpay.webhook_secret)
+    res = requests.post(
+        f"{live.base_url}/api/plans/webhook", data=body, headers=headers, timeout=30
+    )
+    assert res.status_code == 200, res.text
+    page.reload()
+    row = page.locator("#payments-body tbody tr").first
+    expect(row).to_contain_text("partly refunded")
+    expect(row.locator(".refunds")).to_contain_text("₹49.50 (25,000 tokens)")
+    expect(page.locator("#wallet-total")).to_have_text("35,000")
+    tab.shot("wallet-refund")
+    assert User.objects.get(id=uid).tokens.balance == 35_000
+    assert reconcile() == []
