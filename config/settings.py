@@ -120,9 +120,13 @@ class Settings:
     razorpay_key_secret: str = ""
     razorpay_webhook_secret: str = ""
     razorpay_base_url: str = "https://api.razorpay.com/v1"
+    # The browser loads Razorpay Checkout from here (the CSP allows its origin and its frame).
+    razorpay_checkout_url: str = "https://checkout.razorpay.com/v1/checkout.js"
 
     google_client_id: str = ""
     google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    # Google Identity Services' script for the sign-in button (shown when GOOGLE_CLIENT_ID is set).
+    google_gis_url: str = "https://accounts.google.com/gsi/client"
 
     blocked_terms: tuple[str, ...] = ()
     # A running answer's lease (its worker's heartbeat renews it every third of this): a dead

@@ -13,7 +13,7 @@ from config.logging import configure_logging
 from web.errors import register_error_handlers
 from web.extensions import cors, limiter, sock, talisman
 from web.observability import init_observability
-from web.security import init_jwt
+from web.security import content_security_policy, init_jwt
 from web.validation import BoundedJSONProvider
 
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     talisman.init_app(
         app,
         force_https=False,  # TLS ends at the load balancer
-        content_security_policy={"default-src": "'self'", "connect-src": "'self'"},
+        content_security_policy=content_security_policy(settings),
         session_cookie_secure=settings.is_production,
     )
     register_error_handlers(app)
@@ -83,7 +83,9 @@ def _register_blueprints(app: Flask) -> None:
     from web.pages import bp as pages_bp
     from web.plans.routes import bp as plans_bp
     from web.plans.user_payments import bp as user_payments_bp
+    from web.public_config import bp as public_config_bp
     from web.user.routes import bp as user_bp
+    from web.user.usage import bp as user_usage_bp
     from web.ws import register_websocket
 
     for bp in (pages_bp, health_bp, auth_bp, user_bp, chat_bp, models_bp, plans_bp, admin_bp):
@@ -92,4 +94,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(user_payments_bp)
     for bp in (apikeys_bp, admin_apikeys_bp, openai_bp, openapi_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(public_config_bp)
+    app.register_blueprint(user_usage_bp)
     register_websocket(app)

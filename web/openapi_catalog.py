@@ -9,11 +9,19 @@ from __future__ import annotations
 from web import api_models as out
 from web.admin import schemas as admin
 from web.auth.schemas import GoogleBody, LoginBody, RegisterBody
-from web.chat.schemas import MessagesPageQuery, PageQuery, RenameBody, SendBody, SessionBody
+from web.chat.schemas import (
+    MessagesPageQuery,
+    PageQuery,
+    SearchQuery,
+    SendBody,
+    SessionBody,
+    SessionPatchBody,
+)
 from web.models.schemas import ModelListQuery
 from web.openapi import describe
 from web.plans.schemas import PaymentsQuery, VerifyPaymentBody
-from web.user.schemas import PasswordBody, ProfileBody
+from web.user.schemas import DeleteAccountBody, PasswordBody, ProfileBody
+from web.user.usage import LedgerQuery, UsageQuery
 
 AUTH, USER, CHAT, MODELS, PLANS, ADMIN = "Auth", "User", "Chat", "Models", "Plans", "Admin"
 ANY = {200: None}
@@ -76,6 +84,44 @@ def _auth() -> None:
         tags=(AUTH,),
         responses=ANY,
         errors=(401,),
+    )
+    describe(
+        "user.logout_everywhere",
+        "Sign out of every device (every token issued so far stops working)",
+        tags=(USER,),
+        responses=ANY,
+        errors=(401,),
+    )
+    describe(
+        "user.delete_account",
+        "Delete your account (its tokens are forfeited; payments and the ledger are kept)",
+        tags=(USER,),
+        body=DeleteAccountBody,
+        responses=ANY,
+        errors=(400, 401),
+    )
+    describe(
+        "user_usage.get_usage",
+        "Your tokens and cost per day and per model over 7, 30 or 90 days",
+        tags=(USER,),
+        query=UsageQuery,
+        responses=ANY,
+        errors=(400,),
+    )
+    describe(
+        "user_usage.get_ledger",
+        "Your wallet's ledger, newest first (paginated)",
+        tags=(USER,),
+        query=LedgerQuery,
+        responses=ANY,
+        errors=(400,),
+    )
+    describe(
+        "public_config.client_config",
+        "Public client settings (Checkout and Google script URLs, Google client id)",
+        tags=(USER,),
+        responses=ANY,
+        auth=None,
     )
     describe("user.get_profile", "Your profile", tags=(USER,), responses={200: out.UserData})
     describe(
@@ -149,12 +195,26 @@ def _chat() -> None:
         errors=(400, 404),
     )
     describe(
-        "chat.rename_session",
-        "Rename a session",
+        "chat.patch_session",
+        "Rename a session, or pin / unpin it (pinned sessions list first)",
         tags=t,
-        body=RenameBody,
+        body=SessionPatchBody,
         responses={200: out.SessionData},
         errors=(400, 404),
+    )
+    describe(
+        "chat.search_sessions",
+        "Search your sessions' titles and message text (paginated)",
+        tags=t,
+        query=SearchQuery,
+        responses=ANY,
+        errors=(400,),
+    )
+    describe(
+        "chat.limits",
+        "The server's limits a client shows (models per send, max tokens, message size)",
+        tags=t,
+        responses=ANY,
     )
     describe(
         "chat.delete_session",

@@ -12,6 +12,7 @@ import functools
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, g
 from flask_jwt_extended import (
@@ -28,7 +29,7 @@ from common.users import revocation
 from common.users.models import User
 from common.users.service import get_user
 from common.users.snapshot import snapshot
-from config import get_settings
+from config import Settings, get_settings
 from web.errors import error_response
 from web.extensions import jwt
 
@@ -149,3 +150,27 @@ def init_jwt(app: Flask) -> None:
     jwt.user_lookup_error_loader(
         lambda h, c: _unauthorized("This token is no longer valid. Please log in again.")
     )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(settings: Settings) -> dict[str, str]:
+    """The page's CSP: our own origin, plus exactly what Razorpay Checkout and Google Identity
+    Services need (their script's origin; Checkout's payment frame on Razorpay's API origin)."""
+    checkout = _origin(settings.razorpay_checkout_url)
+    gis = _origin(settings.google_gis_url) if settings.google_client_id else ""
+    razorpay_api = "https://api.razorpay.com"
+    third = " ".join(o for o in (checkout, gis) if o)
+    frames = " ".join(dict.fromkeys(o for o in (checkout, razorpay_api, gis) if o))
+    return {
+        "default-src": "'self'",
+        "script-src": f"'self' {third}".strip(),
+        "frame-src": frames,
+        # Same-origin websockets only ('self' covers ws/wss to this host): no socket elsewhere.
+        "connect-src": f"'self' {third} {razorpay_api}".strip(),
+        "style-src": f"'self' {gis + '/gsi/style' if gis else ''}".strip(),
+        "img-src": "'self' data: https:",  # avatars are https URLs
+    }

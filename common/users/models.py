@@ -38,6 +38,8 @@ class Preferences(EmbeddedDocument):
     theme = StringField(choices=THEMES, default="auto")
     defaultModels = ListField(StringField(), default=list)  # noqa: N815 (guide's field names)
     language = StringField(default="en", max_length=16)
+    temperature = FloatField(min_value=0, max_value=2)  # the composer's default, when set
+    maxTokens = IntField(min_value=1)  # noqa: N815  the composer's default, when set
 
 
 class Usage(EmbeddedDocument):

@@ -119,7 +119,13 @@ def update_profile(user: User, changes: dict[str, Any]) -> User:
         updates["set__name"] = changes["name"].strip()
     if "avatar" in changes:
         updates["set__avatar"] = changes["avatar"]
-    for key, value in (changes.get("preferences") or {}).items():
+    prefs = changes.get("preferences") or {}
+    cap = get_settings().max_tokens_per_request
+    if (prefs.get("maxTokens") or 0) > cap:
+        raise ValidationError(
+            f"Max tokens can be at most {cap}.", {"field": "preferences.maxTokens", "max": cap}
+        )
+    for key, value in prefs.items():
         updates[f"set__preferences__{key}"] = value
     User.objects(id=user.id).update_one(**updates)
     user.reload()

@@ -49,7 +49,11 @@ def profile(user: User) -> dict[str, Any]:
             "theme": user.preferences.theme,
             "defaultModels": list(user.preferences.defaultModels),
             "language": user.preferences.language,
+            "temperature": user.preferences.temperature,
+            "maxTokens": user.preferences.maxTokens,
         },
+        hasPassword=bool(user.password),
+        googleLinked=bool(user.googleId),
         usage={
             "totalRequests": user.usage.totalRequests,
             "totalTokens": user.usage.totalTokens,

@@ -225,8 +225,10 @@ def test_paid_model_refusal_offers_upgrade_and_another_model(tab, size):
     expect(page.locator("#prompt")).to_have_value("Hello paid model")
     expect(page.locator("#wallet")).to_have_text("10,000 tokens")
     error.locator("button", has_text="See plans").click()
-    expect(page.locator("#dialog")).to_contain_text("Plans")
-    page.keyboard.press("Escape")
+    expect(page).to_have_url(re.compile(r"/wallet"))
+    expect(page.locator("#screen h1")).to_have_text("Wallet")
+    page.go_back()
+    expect(page.locator("#prompt")).to_be_visible()
     error.locator("button", has_text="Pick another model").click()
     expect(page.locator("#model-search")).to_be_focused()
 

@@ -12,13 +12,16 @@ import { estimateSend } from "./lib/models.js";
 import { fileName, toJSON, toMarkdown } from "./lib/exporter.js";
 import { $, copyText, download, fmtInt, h } from "./ui/dom.js";
 import { announce } from "./ui/announcer.js";
-import { askDialog, confirmDialog, infoDialog } from "./ui/dialog.js";
+import { askDialog, confirmDialog } from "./ui/dialog.js";
 import { setupAuth } from "./ui/auth.js";
 import { setupTheme } from "./ui/theme.js";
 import { Sidebar } from "./ui/sidebar.js";
 import { Picker } from "./ui/picker.js";
 import { Conversation } from "./ui/conversation.js";
 import { isLive, scheduleRender, scrollToBottom } from "./ui/answer.js";
+import { Screens } from "./screens/index.js";
+import { planForError } from "./lib/money.js";
+import { setupGoogle } from "./account/google.js";
 
 const TOKEN_KEY = "aipasta.token";
 const LOW_BALANCE = 1000;
@@ -46,7 +49,8 @@ let state = freshState();
 
 const api = createApi({
   getToken: () => state.token,
-  onSnapshot: (snap) => showUser(snap),
+  // Only the signed-in user's own snapshots: an admin's answers carry other users' (`data.user`).
+  onSnapshot: (snap) => (!state.user || !snap || snap.id === state.user.id) && showUser(snap),
   onUnauthorized: () => logout(false),
 });
 
@@ -65,6 +69,7 @@ let sidebar;
 let picker;
 let conversation;
 let auth;
+let screens;
 
 // -- start, login, logout ------------------------------------------------------------------------
 
@@ -76,6 +81,13 @@ export function boot() {
   conversation = new Conversation({ answers: state.answers, onAnswerAction: answerAction, onEdit: userAction });
   setupComposer();
   setupChrome();
+  screens = new Screens({ api, getUser: () => state.user, go, announce, logout, setToken: (t) => {
+    state.token = t;
+    localStorage.setItem(TOKEN_KEY, t);
+    socket.close();
+    socket.connect(t);
+  } });
+  setupGoogle({ api, config: () => screens.config(), onLoggedIn: (token, user) => start(token, user) });
   window.addEventListener("popstate", () => state.token && route());
   const token = localStorage.getItem(TOKEN_KEY);
   if (token) start(token).catch(() => logout(false));
@@ -102,6 +114,8 @@ async function start(token, user) {
   $("#max-tokens").max = String(state.limits.maxTokensPerRequest);
   picker.setModels(state.models, state.limits.maxModels);
   const prefs = (profile.user && profile.user.preferences) || {};
+  if (prefs.maxTokens) $("#max-tokens").value = String(Math.min(prefs.maxTokens, state.limits.maxTokensPerRequest));
+  state.temperature = Number.isFinite(prefs.temperature) ? prefs.temperature : null;
   state.defaults = (prefs.defaultModels || []).filter((id) => state.models.some((m) => m.modelId === id));
   if (!state.defaults.length) {
     const def = await api("/api/models/default").catch(() => null);
@@ -130,6 +144,7 @@ async function logout(tellServer = true) {
   conversation.answers = state.answers;
   conversation.clear();
   sidebar.reset();
+  screens.reset();
   picker.setModels([], 5);
   picker.setSelected([], { quiet: true });
   $("#composer").reset();
@@ -155,6 +170,7 @@ function showUser(snap) {
   $("#plan").textContent = next.subscription ? next.subscription.plan : "";
   $("#who").textContent = next.name || next.email;
   checkBalance();
+  screens.userChanged(next);
 }
 
 // -- routes and sessions -------------------------------------------------------------------------
@@ -167,7 +183,16 @@ function navigate(sessionId) {
   return route();
 }
 
+/** Go to an address of the app (a chat or a screen: /wallet, /account, /admin). */
+function go(path) {
+  if (location.pathname + location.search !== path) history.pushState(null, "", path);
+  closeDrawer();
+  return route();
+}
+
 function route() {
+  if (screens.show(location.pathname)) return Promise.resolve();
+  if (!$("#screen").hidden) screens.hide();
   const id = sessionFromPath(location.pathname);
   return id ? openSession(id) : newChat();
 }
@@ -346,6 +371,7 @@ function submitComposer() {
 function sendTurn(text, { kind, parentId = null, models = picker.selected, editor = null }) {
   const requestId = `r${++state.requestSeq}`;
   const frame = { type: "chat.send", requestId, message: text, models: [...models], options: { maxTokens: maxTokens() } };
+  if (Number.isFinite(state.temperature)) frame.options.temperature = state.temperature;
   if (state.sessionId) frame.sessionId = state.sessionId;
   if (parentId) frame.parentId = parentId;
   let turn = null;
@@ -446,22 +472,9 @@ async function runAction(action, from = state.lastError) {
     if (last && last.parentId) sendTurn(last.text, { kind: "regenerate", parentId: last.parentId });
     else submitComposer();
   } else if (action === "upgrade") {
-    showPlans();
-  }
-}
-
-async function showPlans() {
-  try {
-    const data = await api("/api/plans");
-    const rows = (data.plans || []).map((p) =>
-      h("li.plan-row", {},
-        h("strong", { text: p.name }),
-        h("span", { text: ` ${(p.price / 100).toLocaleString("en-IN", { style: "currency", currency: p.currency || "INR" })} · ${fmtInt(p.tokens)} tokens` }),
-        p.limits ? h("span.muted", { text: ` · ${p.limits.requestsPerDay ? `${fmtInt(p.limits.requestsPerDay)} requests/day` : "unlimited requests"}` }) : null,
-        p.unlocksPaidModels ? h("span.badge.paid", { text: "paid models" }) : null));
-    infoDialog("Plans", h("div", {}, h("ul.plans", {}, rows), h("p.muted", { text: "Plans are bought through Razorpay from your account." })));
-  } catch (e) {
-    announce(e.message);
+    const plans = await api("/api/plans").then((d) => d.plans || []).catch(() => []);
+    const plan = planForError(err, plans, state.user);
+    go(plan ? `/wallet?plan=${encodeURIComponent(plan.id)}` : "/wallet");
   }
 }
 

@@ -1,14 +1,15 @@
-"""`/api/user/*`: profile, preferences, password."""
+"""`/api/user/*`: profile, preferences, password, sign out everywhere, delete the account."""
 
 from __future__ import annotations
 
 from flask import Blueprint, g
 
+from common.users import account
 from common.users import service as users
 from common.users.snapshot import profile
 from web.responses import ok
 from web.security import issue_token, login_required, require_fresh_sign_in
-from web.user.schemas import PasswordBody, ProfileBody
+from web.user.schemas import DeleteAccountBody, PasswordBody, ProfileBody
 from web.validation import parse_body
 
 bp = Blueprint("user", __name__, url_prefix="/api/user")
@@ -41,3 +42,19 @@ def change_password():
     user = users.change_password(g.user, body.currentPassword, body.newPassword)
     # Every older token stops working; the caller gets a new one (not fresh: no sign-in).
     return ok({"user": profile(user), "token": issue_token(user)}, message="Password changed")
+
+
+@bp.post("/logout-all")
+@login_required
+def logout_everywhere():
+    """Sign out of every device, this one included: every token issued so far stops working."""
+    account.sign_out_everywhere(g.user)
+    return ok({}, message="Signed out everywhere")
+
+
+@bp.delete("")
+@login_required
+def delete_account():
+    body = parse_body(DeleteAccountBody)
+    account.delete_account(g.user, body.password)
+    return ok({"deleted": True}, message="Account deleted")

@@ -13,6 +13,15 @@ class PreferencesBody(Body):
     theme: Literal["light", "dark", "auto"] | None = None
     defaultModels: list[ModelId] | None = Field(default=None, max_length=10)  # noqa: N815
     language: str | None = Field(default=None, min_length=2, max_length=16)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    maxTokens: int | None = Field(default=None, ge=1, le=1_000_000)  # noqa: N815
+
+
+class DeleteAccountBody(Body):
+    """Deleting an account asks for the password (none for a Google-only account) and the word."""
+
+    password: str = Field(default="", max_length=128)
+    confirm: Literal["DELETE"]
 
 
 class ProfileBody(Body):

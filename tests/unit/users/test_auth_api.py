@@ -285,7 +285,13 @@ def test_profile_get_and_update(client, ann):
     assert res.status_code == 200
     profile = res.get_json()["data"]["user"]
     assert profile["tokens"]["balance"] == 10_000
-    assert profile["preferences"] == {"theme": "auto", "defaultModels": [], "language": "en"}
+    assert profile["preferences"] == {
+        "theme": "auto",
+        "defaultModels": [],
+        "language": "en",
+        "temperature": None,
+        "maxTokens": None,
+    }
     assert profile["usage"] == {"totalRequests": 0, "totalTokens": 0, "totalCost": 0.0}
     res = client.put(
         "/api/user/profile",
@@ -306,6 +312,8 @@ def test_profile_get_and_update(client, ann):
         "theme": "dark",
         "defaultModels": ["openai/gpt-4o-mini"],
         "language": "fr",
+        "temperature": None,
+        "maxTokens": None,
     }
     # A partial update keeps the other preferences.
     res = client.put(

@@ -1,0 +1,47 @@
+"""What a user does to their own account beyond the profile: sign out everywhere, delete it."""
+
+from __future__ import annotations
+
+from common.chat.models import ChatMessage, ChatSession
+from common.errors import Conflict, Unauthorized
+from common.users.models import User, utcnow
+from common.users.service import check_password
+
+
+def sign_out_everywhere(user: User) -> None:
+    """Every token issued so far stops working (the token version they carry is now old)."""
+    User.objects(id=user.id).update_one(inc__tokenVersion=1, set__updatedAt=utcnow())
+
+
+def delete_account(user: User, password: str) -> None:
+    """Close the account for good: sign-in is refused, the email and name are scrubbed (the
+    address can register again, as a new account), the conversations are deleted.
+
+    The wallet is not paid out: its tokens are forfeited and stay on the closed record, which,
+    with the ledger and the payments, is kept for accounting. Refused (409) while answers are
+    in progress, so no hold is left on a closed wallet."""
+    if user.password and not check_password(password, user.password):
+        raise Unauthorized("The password is wrong.")
+    user.reload()
+    if user.holds:
+        raise Conflict(
+            "Answers are still in progress. Stop them or wait a minute, then try again.",
+            {"openHolds": len(user.holds)},
+        )
+    uid = user.id
+    # A hold placed after the check above still settles or is released as usual (the worker
+    # and the reaper do not need the account to be active), so the wallet stays whole.
+    User.objects(id=uid).update_one(
+        set__isActive=False,
+        set__deactivatedReason="deleted by the user",
+        set__email=f"deleted-{uid}@deleted.invalid",
+        set__name="Deleted user",
+        unset__avatar=True,
+        unset__password=True,
+        unset__googleId=True,
+        inc__tokenVersion=1,
+        set__updatedAt=utcnow(),
+    )
+    owner = [uid]  # `$in`: nx-27017 misses equality on a non-`_id` ObjectId field
+    ChatMessage.objects(userId__in=owner).delete()
+    ChatSession.objects(userId__in=owner).delete()

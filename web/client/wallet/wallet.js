@@ -1,0 +1,212 @@
+// The wallet: balance (free, purchased, held), plan, limits and expiry, today's requests, the
+// plans and packs on sale with what they buy, buying through Razorpay Checkout, and payments.
+
+import { h } from "../ui/dom.js";
+import { checkoutMessage, fmtPrice, isPack, paymentRow, planFacts } from "../lib/money.js";
+import { frame, pager, table, when } from "../screens/index.js";
+import { buy } from "./checkout.js";
+
+const int = (n) => Number(n || 0).toLocaleString("en-US");
+
+export class WalletScreen {
+  constructor(ctx, root) {
+    this.ctx = ctx;
+    this.root = root;
+    this.plans = null;
+    this.today = null;
+    this.payments = { rows: [], page: 1, pages: 1 };
+    this.busy = false;
+    this.message = null;
+  }
+
+  async open(_tab, params) {
+    this.highlight = params.get("plan");
+    const { node, body } = frame("Wallet", [], null);
+    this.body = body;
+    this.root.replaceChildren(node);
+    document.title = "Wallet · AI Pasta";
+    this.render();
+    node.querySelector("h1").focus();
+    await Promise.all([this.loadPlans(), this.loadToday(), this.loadPayments(1)]);
+    if (this.highlight) {
+      const card = this.body.querySelector(`[data-plan="${CSS.escape(this.highlight)}"]`);
+      if (card) card.scrollIntoView({ block: "center" });
+    }
+  }
+
+  destroy() {
+    this.body = null;
+  }
+
+  userChanged() {
+    if (this.body) this.renderBalance();
+  }
+
+  async loadPlans() {
+    try {
+      this.plans = (await this.ctx.api("/api/plans")).plans || [];
+    } catch (err) {
+      this.plans = [];
+      this.say("error", err.message);
+    }
+    this.render();
+  }
+
+  async loadToday() {
+    try {
+      this.today = (await this.ctx.api("/api/user/usage", { query: { days: 7 } })).today;
+    } catch {
+      this.today = null;
+    }
+    this.renderBalance();
+  }
+
+  async loadPayments(page) {
+    try {
+      const data = await this.ctx.api("/api/user/payments", { query: { page, limit: 10 } });
+      this.payments = { rows: data.payments || [], page, pages: Math.max(1, Math.ceil((data.total || 0) / 10)) };
+    } catch (err) {
+      this.say("error", err.message);
+    }
+    this.renderPayments();
+  }
+
+  say(kind, text) {
+    this.message = { kind, text };
+    const box = this.body && this.body.querySelector("#wallet-message");
+    if (!box) return;
+    box.className = `notice ${kind}`;
+    box.textContent = text;
+    box.hidden = false;
+    this.ctx.announce(text);
+  }
+
+  render() {
+    if (!this.body) return;
+    this.body.replaceChildren(
+      h("section.wallet-top", { "aria-label": "Balance and plan" }, h("div", { id: "wallet-balance" }), h("div", { id: "wallet-plan" })),
+      h("p.notice", { id: "wallet-message", role: "status", hidden: !this.message, text: this.message ? this.message.text : "" }),
+      this.offers("Plans", "Paid plans set your plan for their days and add their tokens.", (p) => !isPack(p)),
+      this.offers("Token packs", "Packs add purchased tokens to your wallet; they never expire.", isPack),
+      h("section.payments", { "aria-labelledby": "payments-title" }, h("h2", { id: "payments-title", text: "Payment history" }), h("div", { id: "payments-body" })),
+    );
+    if (this.message) this.body.querySelector("#wallet-message").className = `notice ${this.message.kind}`;
+    this.renderBalance();
+    this.renderPayments();
+  }
+
+  renderBalance() {
+    const u = this.ctx.getUser();
+    const box = this.body && this.body.querySelector("#wallet-balance");
+    if (!u || !box) return;
+    const t = u.tokens;
+    const stat = (label, value, id, hint) => h("div.stat", {}, h("span.stat-label", { text: label }),
+      h("span.stat-value", { id, text: int(value) }), hint ? h("span.stat-hint.muted", { text: hint }) : null);
+    box.replaceChildren(
+      h("h2", { text: "Balance" }),
+      h("div.stats", {},
+        stat("Spendable", t.balance, "wallet-total", "tokens"),
+        stat("Free", t.freeTokens, "wallet-free", "spent first"),
+        stat("Purchased", t.purchasedTokens, "wallet-purchased", "never expire"),
+        stat("Held", t.reserved, "wallet-held", "for answers in progress")),
+    );
+    const sub = u.subscription || { plan: "free", limits: {} };
+    const limits = sub.limits || {};
+    const today = this.today;
+    const used = today ? today.requests : null;
+    const cap = limits.requestsPerDay || (today && today.limit) || 0;
+    const planBox = this.body.querySelector("#wallet-plan");
+    planBox.replaceChildren(
+      h("h2", { text: "Plan" }),
+      h("p.plan-name", {}, h("strong", { id: "wallet-plan-name", text: sub.plan }),
+        sub.expiresAt ? h("span.muted", { text: ` · until ${when(sub.expiresAt)}` }) : h("span.muted", { text: sub.plan === "free" ? " · no expiry" : "" })),
+      h("ul.limits", {},
+        h("li", { text: cap ? `${int(cap)} requests a day` : "Unlimited requests a day" }),
+        h("li", { text: limits.tokensPerMonth ? `${int(limits.tokensPerMonth)} tokens a month` : "No monthly token cap" }),
+        h("li", { text: sub.plan === "free" ? "Free models only" : "Paid models included" })),
+      used === null ? null : h("div.today", {},
+        h("label", { for: "today-meter", text: `Today: ${int(used)}${cap ? ` of ${int(cap)}` : ""} requests` }),
+        cap ? h("meter", { id: "today-meter", min: "0", max: String(cap), value: String(Math.min(used, cap)), high: String(Math.floor(cap * 0.9)) }) : null),
+    );
+  }
+
+  offers(title, note, which) {
+    const id = `offers-${title.toLowerCase().replace(/\W+/g, "-")}`;
+    const section = h("section.offers", { "aria-labelledby": id }, h("h2", { id, text: title }), h("p.muted", { text: note }));
+    if (this.plans === null) {
+      section.append(h("p.muted", { text: "Loading…" }));
+      return section;
+    }
+    const list = this.plans.filter(which);
+    if (!list.length) {
+      section.append(h("p.muted", { text: "Nothing on sale right now." }));
+      return section;
+    }
+    section.append(h("div.offer-grid", {}, list.map((p) => this.card(p))));
+    return section;
+  }
+
+  card(p) {
+    const recommended = p.id === this.highlight;
+    const nameId = `plan-${p.id}-name`;
+    return h(`article.offer${recommended ? ".recommended" : ""}`, { "data-plan": p.id, "aria-labelledby": nameId },
+      recommended ? h("p.badge-recommended", { text: "Suggested for you" }) : null,
+      h("h3", { id: nameId, text: p.name }),
+      h("p.price", { text: fmtPrice(p.price, p.currency) }),
+      h("ul.facts", {}, planFacts(p).map((f) => h("li", { text: f }))),
+      p.description ? h("p.muted.desc", { text: p.description }) : null,
+      h("button.primary.wide.buy", {
+        type: "button",
+        "data-buy": p.id,
+        "aria-describedby": nameId,
+        text: `Buy ${p.name}`,
+        onclick: (e) => this.purchase(p, e.currentTarget),
+      }));
+  }
+
+  async purchase(plan, button) {
+    if (this.busy) return;
+    this.busy = true;
+    const buttons = [...this.body.querySelectorAll("button.buy")];
+    for (const b of buttons) b.disabled = true;
+    this.say("info", `Opening Razorpay Checkout for ${plan.name}…`);
+    const result = await buy(plan, {
+      api: this.ctx.api,
+      config: this.ctx.config,
+      onFailedAttempt: (reason) => this.say("error", checkoutMessage("failed", { reason })),
+    });
+    this.busy = false;
+    if (!this.body) return;
+    for (const b of this.body.querySelectorAll("button.buy")) b.disabled = false;
+    if (result.kind === "paid") {
+      this.say("success", checkoutMessage("paid", { plan: plan.name }));
+      this.renderBalance();
+      this.loadToday();
+    } else {
+      this.say(result.kind === "dismissed" ? "info" : "error", checkoutMessage(result.kind, result));
+    }
+    this.loadPayments(1);
+    if (button && button.isConnected) button.focus();
+  }
+
+  renderPayments() {
+    const box = this.body && this.body.querySelector("#payments-body");
+    if (!box) return;
+    const name = (o) => (this.plans || []).find((p) => p.id === o.planId)?.name || o.planId;
+    const columns = [
+      { label: "Date", value: (o) => when(o.paidAt || o.createdAt) },
+      { label: "Item", value: (o) => name(o) },
+      { label: "Amount", value: (o) => fmtPrice(o.amount, o.currency) },
+      { label: "Tokens", value: (o) => int(o.tokens) },
+      { label: "Status", value: (o) => h(`span.status.status-${paymentRow(o).label.replace(/\s+/g, "-")}`, { text: paymentRow(o).label }) },
+      { label: "Receipt", value: (o) => h("span.receipt", {}, h("code", { text: o.receipt || "" }), o.razorpayPaymentId ? h("span.muted", { text: ` ${o.razorpayPaymentId}` }) : null) },
+      { label: "Refunds", value: (o) => (o.refunds && o.refunds.length
+        ? h("ul.refunds", {}, o.refunds.map((r) => h("li", { text: `${fmtPrice(r.amount, o.currency)} (${int(r.tokens)} tokens) on ${when(r.at)}` })))
+        : "—") },
+    ];
+    box.replaceChildren(
+      table("Payment history", columns, this.payments.rows, "No payments yet."),
+      pager(this.payments.page, this.payments.pages, (p) => this.loadPayments(p), "Payment pages") || "",
+    );
+  }
+}

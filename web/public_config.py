@@ -1,0 +1,32 @@
+"""`GET /api/config`: what the browser client needs to know before anyone logs in."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from config import get_settings
+from web.responses import ok
+
+bp = Blueprint("public_config", __name__, url_prefix="/api")
+
+
+@bp.get("/config")
+def client_config():
+    """Public settings only: where Razorpay Checkout's and Google's scripts load from, and the
+    Google client id (the sign-in button shows only when it is set). No secret is here."""
+    s = get_settings()
+    google = (
+        {"clientId": s.google_client_id, "scriptUrl": s.google_gis_url}
+        if s.google_client_id
+        else None
+    )
+    return ok(
+        {
+            "razorpay": {
+                "checkoutUrl": s.razorpay_checkout_url,
+                "keyId": s.razorpay_key_id or None,
+            },
+            "google": google,
+            "appTitle": s.app_title,
+        }
+    )

@@ -1,0 +1,52 @@
+"""`/api/user/usage` and `/api/user/ledger`: the caller's own usage and wallet movements."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g
+from pydantic import Field, field_validator
+
+from common.chat.send import daily_used
+from common.users import usage as service
+from web.responses import ok
+from web.security import login_required
+from web.validation import Query, parse_query
+
+bp = Blueprint("user_usage", __name__, url_prefix="/api/user")
+
+
+class UsageQuery(Query):
+    days: int = 30
+
+    @field_validator("days")
+    @classmethod
+    def _known_range(cls, value: int) -> int:
+        if value not in (7, 30, 90):
+            raise ValueError("days must be 7, 30 or 90")
+        return value
+
+
+class LedgerQuery(Query):
+    page: int = Field(default=1, ge=1, le=10_000)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+@bp.get("/usage")
+@login_required
+def get_usage():
+    q = parse_query(UsageQuery)
+    data = service.usage(g.user.id, q.days)
+    limit = int(g.user.subscription.limits.requestsPerDay or 0)
+    data["today"] = {"requests": daily_used(g.user), "limit": limit or None}
+    data["user"] = g.user_snapshot()
+    return ok(data)
+
+
+@bp.get("/ledger")
+@login_required
+def get_ledger():
+    q = parse_query(LedgerQuery)
+    entries, total = service.ledger(g.user.id, q.page, q.limit)
+    pages = max(1, -(-total // q.limit))
+    return ok(
+        {"entries": entries, "total": total, "page": q.page, "limit": q.limit, "totalPages": pages}
+    )
