@@ -66,7 +66,7 @@ def _auth() -> None:
         tags=(AUTH,),
         body=GoogleBody,
         responses={200: out.UserData},
-        errors=(400, 401, 409, 429),
+        errors=(400, 401, 409, 429, 503),
     )
     describe(
         "auth.logout_everywhere",

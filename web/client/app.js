@@ -38,7 +38,6 @@ function freshState() {
     turns: [],
     answers: new Map(),
     pending: new Map(),
-    requestSeq: 0,
     estimateApi: true,
     estimate: null,
     openGen: 0,
@@ -369,7 +368,7 @@ function submitComposer() {
 
 /** Send a new user turn (or a regenerate when `parentId`); the UI changes only on `accepted`. */
 function sendTurn(text, { kind, parentId = null, models = picker.selected, editor = null }) {
-  const requestId = `r${++state.requestSeq}`;
+  const requestId = newRequestId();
   const frame = { type: "chat.send", requestId, message: text, models: [...models], options: { maxTokens: maxTokens() } };
   if (Number.isFinite(state.temperature)) frame.options.temperature = state.temperature;
   if (state.sessionId) frame.sessionId = state.sessionId;
@@ -502,7 +501,8 @@ async function refreshEstimate() {
     return;
   }
   let estimate = null;
-  if (state.estimateApi && text) {
+  // Over the size limit the send is refused anyway (413, said when sent); estimate locally.
+  if (state.estimateApi && text && text.length <= state.limits.maxMessageChars) {
     const body = { message: text, models: models.map((m) => m.modelId), options: { maxTokens: maxTokens() } };
     if (state.sessionId) body.sessionId = state.sessionId;
     try {
@@ -745,4 +745,11 @@ function renderWelcome() {
     h("div.examples", { role: "group", "aria-label": "Example prompts" },
       EXAMPLES.map((text) => h("button.example", { type: "button", "data-prompt": text, text }))),
   );
+}
+
+/** A send's requestId is its idempotency key for 24 h (docs/websocket.md): unique per send, not
+ * per page load (a counter would repeat after a reload). getRandomValues works on plain http too. */
+function newRequestId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `r-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }

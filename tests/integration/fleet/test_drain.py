@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import uuid
 
 import pytest
 from websocket import ABNF
@@ -52,7 +53,7 @@ def read_until_closed(client: WsClient, timeout: float = 30.0) -> tuple[int, str
 
 
 def send(ws: WsClient, message: str = "hello") -> str:
-    ws.send(type="chat.send", requestId="d", message=message, models=[FREE])
+    ws.send(type="chat.send", requestId=uuid.uuid4().hex, message=message, models=[FREE])
     accepted = ws.until(lambda f: f["type"] in ("accepted", "error"))
     assert accepted["type"] == "accepted", accepted
     return accepted["messages"][0]["messageId"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
@@ -72,7 +73,7 @@ def run_all(fn, n: int, clients: list[WsClient], timeout: float) -> list:
 
 
 def send(ws: WsClient, model: str = FREE, message: str = "hello") -> str:
-    ws.send(type="chat.send", requestId="s", message=message, models=[model])
+    ws.send(type="chat.send", requestId=uuid.uuid4().hex, message=message, models=[model])
     accepted = ws.until(lambda f: f["type"] in ("accepted", "error"))
     assert accepted["type"] == "accepted", accepted
     return accepted["messages"][0]["messageId"]

@@ -3,6 +3,7 @@ cached checks and rate limit, and a CSP that allows connections to this origin o
 
 from __future__ import annotations
 
+import re
 import time
 
 from common import db
@@ -82,4 +83,9 @@ def test_health_is_rate_limited_per_address(base_settings):
 def test_csp_allows_connections_to_this_origin_only(client):
     csp = client.get("/").headers["Content-Security-Policy"]
     directives = dict(part.strip().split(" ", 1) for part in csp.split(";") if part.strip())
-    assert directives["connect-src"] == "'self'", csp
+    # Our own origin (which covers this host's ws/wss) and the https origins Razorpay Checkout
+    # needs; never a scheme-wide source such as `ws:`/`wss:`/`https:` or a wildcard.
+    sources = directives["connect-src"].split()
+    assert sources[0] == "'self'", csp
+    assert all(re.fullmatch(r"https://[a-z0-9.-]+", s) for s in sources[1:]), csp
+    assert set(sources[1:]) <= {"https://checkout.razorpay.com", "https://api.razorpay.com"}, csp
