@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import requests
 from playwright.sync_api import expect
@@ -89,6 +90,19 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         row = screen.locator("#audit-list tbody tr").first
         expect(row).to_contain_text("tokens.grant")
         expect(row).to_contain_text("Thank you for the bug report")
+        # ... and by UTC day: today's grant is there, nothing from tomorrow on.
+        today = datetime.now(UTC).date()
+        screen.locator("#audit-from").fill(today.isoformat())
+        screen.locator("#audit-to").fill(today.isoformat())
+        screen.get_by_role("button", name="Filter").click()
+        expect(row).to_contain_text("tokens.grant")
+        screen.locator("#audit-from").fill((today + timedelta(days=1)).isoformat())
+        screen.locator("#audit-to").fill("")
+        screen.get_by_role("button", name="Filter").click()
+        expect(screen.locator("#audit-list")).to_contain_text("Nothing yet.")
+        screen.locator("#audit-from").fill(today.isoformat())
+        screen.get_by_role("button", name="Filter").click()
+        expect(row).to_contain_text("tokens.grant")
         tab.axe("admin-audit")
         tab.shot("admin-audit")
 

@@ -35,7 +35,7 @@ export class AdminScreen {
     this.root = root;
     this.charts = [];
     this.users = { q: "", role: "", active: "", plan: "", page: 1 };
-    this.audit = { action: "", targetType: "", targetId: "", adminId: "", page: 1 };
+    this.audit = { action: "", targetType: "", targetId: "", adminId: "", from: "", to: "", page: 1 };
   }
 
   async open(tab) {
@@ -339,6 +339,8 @@ export class AdminScreen {
       input("audit-admin", "Actor (admin id)", f.adminId, ""),
       input("audit-type", "Target type", f.targetType, "user"),
       input("audit-target", "Target id", f.targetId, ""),
+      h("label", { for: "audit-from" }, "From (UTC day)", h("input", { id: "audit-from", type: "date", value: f.from })),
+      h("label", { for: "audit-to" }, "To (UTC day)", h("input", { id: "audit-to", type: "date", value: f.to })),
       h("button.primary", { type: "submit", text: "Filter" }));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -347,6 +349,8 @@ export class AdminScreen {
         adminId: form.querySelector("#audit-admin").value.trim(),
         targetType: form.querySelector("#audit-type").value.trim(),
         targetId: form.querySelector("#audit-target").value.trim(),
+        from: form.querySelector("#audit-from").value,
+        to: form.querySelector("#audit-to").value,
         page: 1,
       });
       this.loadAudit();
@@ -358,7 +362,7 @@ export class AdminScreen {
   async loadAudit() {
     const f = this.audit;
     const query = { page: f.page, limit: 50 };
-    for (const k of ["action", "adminId", "targetType", "targetId"]) if (f[k]) query[k] = f[k];
+    for (const k of ["action", "adminId", "targetType", "targetId", "from", "to"]) if (f[k]) query[k] = f[k];
     const seq = (this.auditSeq = (this.auditSeq || 0) + 1);
     let data;
     try {
