@@ -60,6 +60,12 @@ class FlaggedQuery(Query):
     limit: int = Field(default=20, ge=1, le=100)
 
 
+class ContextQuery(Query):
+    around: int = Field(
+        default=3, ge=0, le=20, description="How many messages before and after (at most 20)"
+    )
+
+
 class FlagBody(Body):
     reason: str = Field(default="", max_length=500)
 
