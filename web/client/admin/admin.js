@@ -307,7 +307,9 @@ export class AdminScreen {
         h("p.muted", { text: `${it.type} · ${it.modelId || ""} · ${it.role || ""} · user ${it.userId} · session ${it.sessionId || it.id} · ${when(it.createdAt)}` }),
         h("p", {}, h("strong", { text: "Flag: " }), `${it.moderation.source || ""} — ${it.moderation.reason || "no reason given"} (${when(it.moderation.flaggedAt)})`),
         it.type === "message" ? h("blockquote.flagged-content", { text: it.content || "(empty)" }) : h("p", { text: it.title || "" }),
+        it.type === "message" ? h("div.context", { id: `context-${it.id}`, hidden: true }) : "",
         h("div.toolbar", {},
+          it.type === "message" ? h("button.ghost.small", { type: "button", text: "View in context", "aria-expanded": "false", "aria-controls": `context-${it.id}`, onclick: (e) => this.toggleContext(it, e.currentTarget) }) : "",
           h("button.ghost.small", { type: "button", text: it.moderation.hidden ? "Unhide" : "Hide", onclick: () => run(it, "hide") }),
           h("button.ghost.small", { type: "button", text: "Dismiss", onclick: () => run(it, "dismiss") }),
           h("button.ghost.small.danger-text", { type: "button", text: "Remove content", onclick: async () => {
@@ -327,6 +329,37 @@ export class AdminScreen {
           }
         } })))),
     );
+  }
+
+  /** Show or hide the conversation around a flagged message (GET .../messages/<id>/context). */
+  async toggleContext(it, button) {
+    const box = this.body && this.body.querySelector(`#context-${CSS.escape(it.id)}`);
+    if (!box) return;
+    if (button.getAttribute("aria-expanded") === "true") {
+      box.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "View in context";
+      return;
+    }
+    let data;
+    try {
+      data = await this.ctx.api(`/api/admin/moderation/messages/${encodeURIComponent(it.id)}/context`, { query: { around: 3 } });
+    } catch (err) {
+      box.replaceChildren(h("p.notice.error", { role: "alert", text: err.message }));
+      box.hidden = false;
+      return;
+    }
+    const line = (m, current) => h(`li.context-message${current ? ".current" : ""}`, current ? { "aria-current": "true" } : {},
+      h("p.muted", { text: `${m.role || ""}${m.modelId ? ` · ${m.modelId}` : ""} · ${when(m.createdAt)}${current ? " · flagged" : ""}` }),
+      h("p.context-text", { text: m.content || "(empty)" }));
+    const s = data.session || {};
+    box.replaceChildren(
+      h("p.muted", { text: `Conversation “${s.title || s.id || ""}” · ${s.messageCount || 0} messages` }),
+      h("ol.context-list", { "aria-label": `Conversation around the flagged message` },
+        (data.before || []).map((m) => line(m, false)), line(data.message, true), (data.after || []).map((m) => line(m, false))));
+    box.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    button.textContent = "Hide context";
   }
 
   // -- audit ------------------------------------------------------------------------------------
