@@ -351,7 +351,12 @@ def _admin() -> None:
         errors=e,
     )
     describe(
-        "admin.audit_log", "The audit log", tags=t, query=admin.AuditQuery, responses=ANY, errors=e
+        "admin.audit_log",
+        "The audit log (filters: action, target, admin, UTC days `from`..`to`)",
+        tags=t,
+        query=admin.AuditQuery,
+        responses=ANY,
+        errors=e,
     )
     describe(
         "admin.flagged",
@@ -371,6 +376,14 @@ def _admin() -> None:
             responses=ANY,
             errors=e,
         )
+    describe(
+        "admin.message_context",
+        "A message in context: `around` messages before and after it in its session",
+        tags=t,
+        query=admin.ContextQuery,
+        responses=ANY,
+        errors=e,
+    )
     describe("admin.dismiss", "Dismiss a flag", tags=t, responses=ANY, errors=e)
     describe(
         "admin.remove", "Remove a message's or session's content", tags=t, responses=ANY, errors=e

@@ -7,6 +7,7 @@ log says what really changed. A replayed request that changes nothing records no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from common.admin.models import AuditLog
@@ -58,8 +59,11 @@ def list_entries(
     target_type: str | None = None,
     target_id: str | None = None,
     admin_id: str | None = None,
+    day_from: date | None = None,
+    day_to: date | None = None,
 ) -> dict:
-    """Newest first; every filter is an exact match."""
+    """Newest first; every filter is an exact match, `day_from`..`day_to` are UTC days (both
+    included)."""
     filters = {
         "action": action,
         "targetType": target_type,
@@ -67,9 +71,37 @@ def list_entries(
         "adminId": admin_id,
     }
     query = AuditLog.objects(**{k: v for k, v in filters.items() if v})
+    if day_from or day_to:
+        query = query.filter(__raw__=_days(day_from, day_to))
     total = query.count()
     rows = query.order_by("-createdAt", "-id").skip((page - 1) * limit).limit(limit)
     return {"entries": [serialize(e) for e in rows], "pagination": pagination(page, limit, total)}
+
+
+def _days(day_from: date | None, day_to: date | None) -> dict:
+    """`createdAt` within the days, whether stored as a date or (nx-27017, README) as ISO text.
+
+    Each bound is its own condition under `$and` (nx-27017 gets a one-condition range wrong),
+    and each accepts either form: BSON compares only like types, and ISO text sorts by time.
+    """
+    bounds = []
+    if day_from:
+        start = datetime.combine(day_from, time(), UTC)
+        bounds.append(("$gte", start))
+    if day_to:
+        end = datetime.combine(day_to + timedelta(days=1), time(), UTC)
+        bounds.append(("$lt", end))
+    return {
+        "$and": [
+            {
+                "$or": [
+                    {"createdAt": {op: at.replace(tzinfo=None)}},
+                    {"createdAt": {op: at.date().isoformat()}},
+                ]
+            }
+            for op, at in bounds
+        ]
+    }
 
 
 def serialize(entry: AuditLog) -> dict:

@@ -20,6 +20,7 @@ from common.admin import audit
 from common.admin import users as admin_users
 from common.admin.audit import Actor
 from common.admin.queries import as_datetime, iso, parse_object_id, touch
+from common.chat.dates import as_aware
 from common.chat.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
 from common.moderation.terms import (  # noqa: F401  (the chat send path imports it from here)
@@ -34,6 +35,7 @@ from common.users.models import User, utcnow
 
 MAX_REASON = 500
 PREVIEW_CHARS = 300
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KINDS = ("message", "session")
 
 
@@ -117,6 +119,37 @@ def item_view(kind: str, doc: dict) -> dict:
     else:
         base.update(title=doc.get("title"), messageCount=doc.get("messageCount", 0))
     return base
+
+
+CONTEXT_MAX = 20
+
+
+def message_context(message_id: str, around: int) -> dict:
+    """A message with up to `around` messages before and after it in its session, in order.
+
+    Sorted here rather than by the server: `createdAt` may be a date or (nx-27017) text.
+    """
+    doc = _find("message", message_id)
+    rows = list(messages().find({"sessionId": doc.get("sessionId")}))
+    rows.sort(key=lambda d: (as_aware(d.get("createdAt")) or _EPOCH, d["_id"]))
+    at = next(i for i, d in enumerate(rows) if d["_id"] == doc["_id"])
+    session = sessions().find_one({"sessionId": doc.get("sessionId")}) or {}
+    return {
+        "message": item_view("message", doc),
+        "session": {
+            "id": doc.get("sessionId"),
+            "title": session.get("title"),
+            "messageCount": len(rows),
+        },
+        "before": [_context_view(d) for d in rows[max(0, at - around) : at]],
+        "after": [_context_view(d) for d in rows[at + 1 : at + 1 + around]],
+    }
+
+
+def _context_view(doc: dict) -> dict:
+    view = item_view("message", doc)
+    view["content"] = doc.get("content") or ""
+    return view
 
 
 def _reason(reason: str | None) -> str:

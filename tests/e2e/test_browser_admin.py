@@ -7,10 +7,13 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import requests
 from playwright.sync_api import expect
 
+from common.chat.models import ChatMessage, ChatSession
+from common.moderation.service import flag_from_provider
 from common.users.models import User
 from tests.e2e.conftest import Tab
 
@@ -89,6 +92,19 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         row = screen.locator("#audit-list tbody tr").first
         expect(row).to_contain_text("tokens.grant")
         expect(row).to_contain_text("Thank you for the bug report")
+        # ... and by UTC day: today's grant is there, nothing from tomorrow on.
+        today = datetime.now(UTC).date()
+        screen.locator("#audit-from").fill(today.isoformat())
+        screen.locator("#audit-to").fill(today.isoformat())
+        screen.get_by_role("button", name="Filter").click()
+        expect(row).to_contain_text("tokens.grant")
+        screen.locator("#audit-from").fill((today + timedelta(days=1)).isoformat())
+        screen.locator("#audit-to").fill("")
+        screen.get_by_role("button", name="Filter").click()
+        expect(screen.locator("#audit-list")).to_contain_text("No audit entries.")
+        screen.locator("#audit-from").fill(today.isoformat())
+        screen.get_by_role("button", name="Filter").click()
+        expect(row).to_contain_text("tokens.grant")
         tab.axe("admin-audit")
         tab.shot("admin-audit")
 
@@ -99,8 +115,36 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         tab.axe("admin-analytics")
         tab.shot("admin-analytics")
 
+        # A flagged answer in the middle of the person's conversation.
+        owner = User.objects.get(email=person)
+        chat = ChatSession(sessionId=f"chat_e2e_{RUN}_{size}", userId=owner.id, title="ctx").save()
+        start = datetime.now(UTC) - timedelta(minutes=10)
+        lines = [f"{size} line {i} {RUN}" for i in range(5)]
+        saved = [
+            ChatMessage(
+                sessionId=chat.sessionId,
+                userId=owner.id,
+                role="user" if i % 2 == 0 else "assistant",
+                content=text,
+                createdAt=start + timedelta(minutes=i),
+            ).save()
+            for i, text in enumerate(lines)
+        ]
+        flag_from_provider(saved[3].id, "provider refused")
+
         screen.get_by_role("link", name="Moderation").click()
         expect(screen).to_contain_text("Blocked terms")
+        card = screen.locator("li.card", has_text=lines[3])
+        card.get_by_role("button", name="View in context").click()
+        context = card.get_by_role("list", name="Conversation around the flagged message")
+        expect(context.locator("li")).to_have_count(5)
+        expect(context.locator("li").nth(0)).to_contain_text(lines[0])
+        expect(context.locator("li[aria-current='true']")).to_contain_text(lines[3])
+        expect(context.locator("li").nth(4)).to_contain_text(lines[4])
+        tab.no_horizontal_scroll()
+        tab.axe("admin-moderation-context")
+        card.get_by_role("button", name="Hide context").click()
+        expect(context).to_be_hidden()
         screen.get_by_label("Block a term").fill(f"forbidden{size}")
         screen.get_by_role("button", name="Block", exact=True).click()
         expect(screen.locator("ul.terms")).to_contain_text(f"forbidden{size}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from common.moderation import service
 from web.admin.routes import actor, bp, optional_body
-from web.admin.schemas import FlagBody, FlaggedQuery, HideBody, TermBody
+from web.admin.schemas import ContextQuery, FlagBody, FlaggedQuery, HideBody, TermBody
 from web.responses import ok
 from web.security import admin_required
 from web.validation import parse_body, parse_query
@@ -18,6 +18,13 @@ _ITEM = "/moderation/<any(messages, sessions):kinds>/<item_id>"
 def flagged():
     q = parse_query(FlaggedQuery)
     return ok(service.list_flagged(q.type, q.status, q.source, q.page, q.limit))
+
+
+@bp.get("/moderation/messages/<item_id>/context")
+@admin_required
+def message_context(item_id: str):
+    q = parse_query(ContextQuery)
+    return ok(service.message_context(item_id, q.around))
 
 
 @bp.post(f"{_ITEM}/flag")

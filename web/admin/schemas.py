@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from web.validation import Body, Query
 
@@ -60,6 +60,12 @@ class FlaggedQuery(Query):
     limit: int = Field(default=20, ge=1, le=100)
 
 
+class ContextQuery(Query):
+    around: int = Field(
+        default=3, ge=0, le=20, description="How many messages before and after (at most 20)"
+    )
+
+
 class FlagBody(Body):
     reason: str = Field(default="", max_length=500)
 
@@ -77,8 +83,18 @@ class AuditQuery(Query):
     targetType: str | None = Field(default=None, max_length=50)  # noqa: N815
     targetId: str | None = Field(default=None, max_length=200)  # noqa: N815
     adminId: str | None = Field(default=None, max_length=100)  # noqa: N815
+    from_: date | None = Field(
+        default=None, alias="from", description="First UTC day (YYYY-MM-DD), inclusive"
+    )
+    to: date | None = Field(default=None, description="Last UTC day (YYYY-MM-DD), inclusive")
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=50, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AuditQuery:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from is after to")
+        return self
 
 
 class ReportBody(Body):

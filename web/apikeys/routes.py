@@ -13,11 +13,17 @@ from common.apikeys import service
 from common.chat import catalog_cache
 from common.errors import AppError, ValidationError
 from common.users.service import get_user
-from web.apikeys.schemas import ApiKeyCreated, ApiKeyList, ApiKeyRevoked, CreateKeyBody
+from web.apikeys.schemas import (
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyRevoked,
+    CreateKeyBody,
+    ListKeysQuery,
+)
 from web.openapi import operation
 from web.responses import ok
 from web.security import admin_required, login_required
-from web.validation import parse_body
+from web.validation import parse_body, parse_query
 
 bp = Blueprint("apikeys", __name__, url_prefix="/api/user/api-keys")
 admin_bp = Blueprint("admin_apikeys", __name__, url_prefix="/api/admin/users")
@@ -64,9 +70,17 @@ def _check_models(model_ids: list[str]) -> None:
 
 @bp.get("")
 @login_required
-@operation("List your API keys (never the secrets)", tags=TAGS, responses={200: ApiKeyList})
+@operation(
+    "List your API keys (never the secrets); `?revoked=true` adds the revoked ones",
+    tags=TAGS,
+    query=ListKeysQuery,
+    responses={200: ApiKeyList},
+    errors=(400, 401),
+)
 def list_keys():
-    return ok({"keys": [service.key_dict(k) for k in service.list_keys(g.user.id)]})
+    q = parse_query(ListKeysQuery)
+    keys = service.list_keys(g.user.id, include_revoked=q.revoked)
+    return ok({"keys": [service.key_dict(k) for k in keys]})
 
 
 @bp.delete("/<key_id>")

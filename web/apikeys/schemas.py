@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from web.validation import Body
+from web.validation import Body, Query
 
 ModelId = Annotated[str, Field(min_length=1, max_length=200)]
 TokenCap = Annotated[int, Field(ge=1, le=10**12)]
@@ -20,6 +20,10 @@ class CreateKeyBody(Body):
     models: list[ModelId] = Field(default_factory=list, max_length=100)
     # ISO 8601 text (JSON has no date type), so this one field is not strict.
     expiresAt: Annotated[datetime | None, Field(strict=False)] = None  # noqa: N815
+
+
+class ListKeysQuery(Query):
+    revoked: bool = Field(default=False, description="Also list revoked keys (with `revokedAt`)")
 
 
 class ApiKeyOut(BaseModel):

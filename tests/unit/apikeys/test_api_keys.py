@@ -71,6 +71,10 @@ def test_revoke_is_audited_idempotent_and_only_for_the_owner(client, owner, make
     assert res.status_code == 200 and res.get_json()["data"]["key"]["revokedAt"]
     assert client.delete(f"{KEYS}/{key['id']}", headers=auth(owner[1])).status_code == 200
     assert client.get(KEYS, headers=auth(owner[1])).get_json()["data"]["keys"] == []
+    with_revoked = client.get(f"{KEYS}?revoked=true", headers=auth(owner[1])).get_json()
+    assert [k["id"] for k in with_revoked["data"]["keys"]] == [key["id"]]
+    assert with_revoked["data"]["keys"][0]["revokedAt"]
+    assert client.get(f"{KEYS}?revoked=maybe", headers=auth(owner[1])).status_code == 400
     actions = [e.action for e in AuditLog.objects(targetId=key["id"]).order_by("createdAt")]
     assert actions == ["apikey.create", "apikey.revoke"]
     assert client.delete(f"{KEYS}/not-an-id", headers=auth(owner[1])).status_code == 404

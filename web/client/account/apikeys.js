@@ -69,7 +69,7 @@ export class ApiKeysTab {
   async refresh() {
     let keys;
     try {
-      keys = (await this.ctx.api("/api/user/api-keys")).keys || [];
+      keys = (await this.ctx.api("/api/user/api-keys?revoked=true")).keys || [];
     } catch (err) {
       this.list.replaceChildren(h("p.muted", { text: err.status === 404 ? "API keys are not available on this server." : err.message }));
       return;

@@ -35,7 +35,7 @@ export class AdminScreen {
     this.root = root;
     this.charts = [];
     this.users = { q: "", role: "", active: "", plan: "", page: 1 };
-    this.audit = { action: "", targetType: "", targetId: "", adminId: "", page: 1 };
+    this.audit = { action: "", targetType: "", targetId: "", adminId: "", from: "", to: "", page: 1 };
   }
 
   async open(tab) {
@@ -307,7 +307,9 @@ export class AdminScreen {
         h("p.muted", { text: `${it.type} · ${it.modelId || ""} · ${it.role || ""} · user ${it.userId} · session ${it.sessionId || it.id} · ${when(it.createdAt)}` }),
         h("p", {}, h("strong", { text: "Flag: " }), `${it.moderation.source || ""} — ${it.moderation.reason || "no reason given"} (${when(it.moderation.flaggedAt)})`),
         it.type === "message" ? h("blockquote.flagged-content", { text: it.content || "(empty)" }) : h("p", { text: it.title || "" }),
+        it.type === "message" ? h("div.context", { id: `context-${it.id}`, hidden: true }) : "",
         h("div.toolbar", {},
+          it.type === "message" ? h("button.ghost.small", { type: "button", text: "View in context", "aria-expanded": "false", "aria-controls": `context-${it.id}`, onclick: (e) => this.toggleContext(it, e.currentTarget) }) : "",
           h("button.ghost.small", { type: "button", text: it.moderation.hidden ? "Unhide" : "Hide", onclick: () => run(it, "hide") }),
           h("button.ghost.small", { type: "button", text: "Dismiss", onclick: () => run(it, "dismiss") }),
           h("button.ghost.small.danger-text", { type: "button", text: "Remove content", onclick: async () => {
@@ -329,6 +331,37 @@ export class AdminScreen {
     );
   }
 
+  /** Show or hide the conversation around a flagged message (GET .../messages/<id>/context). */
+  async toggleContext(it, button) {
+    const box = this.body && this.body.querySelector(`#context-${CSS.escape(it.id)}`);
+    if (!box) return;
+    if (button.getAttribute("aria-expanded") === "true") {
+      box.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "View in context";
+      return;
+    }
+    let data;
+    try {
+      data = await this.ctx.api(`/api/admin/moderation/messages/${encodeURIComponent(it.id)}/context`, { query: { around: 3 } });
+    } catch (err) {
+      box.replaceChildren(h("p.notice.error", { role: "alert", text: err.message }));
+      box.hidden = false;
+      return;
+    }
+    const line = (m, current) => h(`li.context-message${current ? ".current" : ""}`, current ? { "aria-current": "true" } : {},
+      h("p.muted", { text: `${m.role || ""}${m.modelId ? ` · ${m.modelId}` : ""} · ${when(m.createdAt)}${current ? " · flagged" : ""}` }),
+      h("p.context-text", { text: m.content || "(empty)" }));
+    const s = data.session || {};
+    box.replaceChildren(
+      h("p.muted", { text: `Conversation “${s.title || s.id || ""}” · ${s.messageCount || 0} messages` }),
+      h("ol.context-list", { "aria-label": `Conversation around the flagged message` },
+        (data.before || []).map((m) => line(m, false)), line(data.message, true), (data.after || []).map((m) => line(m, false))));
+    box.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    button.textContent = "Hide context";
+  }
+
   // -- audit ------------------------------------------------------------------------------------
 
   auditTab() {
@@ -339,6 +372,8 @@ export class AdminScreen {
       input("audit-admin", "Actor (admin id)", f.adminId, ""),
       input("audit-type", "Target type", f.targetType, "user"),
       input("audit-target", "Target id", f.targetId, ""),
+      h("label", { for: "audit-from" }, "From (UTC day)", h("input", { id: "audit-from", type: "date", value: f.from })),
+      h("label", { for: "audit-to" }, "To (UTC day)", h("input", { id: "audit-to", type: "date", value: f.to })),
       h("button.primary", { type: "submit", text: "Filter" }));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -347,6 +382,8 @@ export class AdminScreen {
         adminId: form.querySelector("#audit-admin").value.trim(),
         targetType: form.querySelector("#audit-type").value.trim(),
         targetId: form.querySelector("#audit-target").value.trim(),
+        from: form.querySelector("#audit-from").value,
+        to: form.querySelector("#audit-to").value,
         page: 1,
       });
       this.loadAudit();
@@ -358,7 +395,7 @@ export class AdminScreen {
   async loadAudit() {
     const f = this.audit;
     const query = { page: f.page, limit: 50 };
-    for (const k of ["action", "adminId", "targetType", "targetId"]) if (f[k]) query[k] = f[k];
+    for (const k of ["action", "adminId", "targetType", "targetId", "from", "to"]) if (f[k]) query[k] = f[k];
     const seq = (this.auditSeq = (this.auditSeq || 0) + 1);
     let data;
     try {
