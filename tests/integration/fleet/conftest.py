@@ -26,9 +26,11 @@ def fake():
 
 @pytest.fixture(scope="module")
 def fleet_settings(base_settings, fake):
-    # The default lease (30 s): on a loaded machine a 2 s lease can lapse under a live run, which
-    # then stops ("lost") and leaves its answer to the reaper — no beat runs in these stacks.
-    return base_settings.with_overrides(openrouter_base_url=fake.base_url)
+    # These tests are about scale-out, not dead-worker detection (tests/integration/chat/
+    # test_chat_outages.py covers the 6 s default): 100 answers over 2 webs + 2 workers starve a
+    # 2-core CI machine enough that a 6 s lease can lapse under a live run, which then ends
+    # STREAM_INTERRUPTED (uncharged). A 30 s lease keeps this test about what it tests.
+    return base_settings.with_overrides(openrouter_base_url=fake.base_url, hold_lease_seconds=30)
 
 
 def start_fleet(settings, name: str, webs: int = 2, workers: int = 2, **env: str) -> Stack:
