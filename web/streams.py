@@ -37,6 +37,7 @@ from config import get_settings
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0
+UNLEASED_CONFIRM_SECONDS = 2.0
 # An answer final in the store whose final frame has not reached its socket after this long
 # gets the frame built from the stored message.
 FINAL_FROM_STORE_AFTER = 3.0
@@ -188,6 +189,7 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._final_seen: dict[str, float] = {}  # final in the store, frame not yet sent
+        self._unleased_since: dict[str, float] = {}  # streaming, lease seen missing since
 
     def ensure_started(self, timeout: float = 10.0) -> None:
         if self._thread is None:
@@ -324,6 +326,9 @@ class Hub:
         if not followed:
             return
         alive = channel.leases_alive(list(followed))
+        for mid in list(self._unleased_since):
+            if alive.get(mid, True):
+                del self._unleased_since[mid]
         unleased = [ObjectId(m) for m, up in alive.items() if not up and ObjectId.is_valid(m)]
         if not unleased:
             return
@@ -332,6 +337,12 @@ class Hub:
         for msg in ChatMessage.objects(id__in=unleased, status__in=statuses):
             mid = str(msg.id)
             if msg.status == "streaming":
+                # A live run is never ended on one look: its lease must stay missing for a whole
+                # heartbeat period (a starved worker's refresh may land a moment late).
+                since = self._unleased_since.setdefault(mid, time.monotonic())
+                if time.monotonic() - since < UNLEASED_CONFIRM_SECONDS:
+                    continue
+                self._unleased_since.pop(mid, None)
                 if trusted is None:
                     trusted = channel.leases_trustworthy(get_settings().hold_lease_seconds)
                 if trusted:
