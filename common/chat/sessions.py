@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
-from common.chat.dates import sort_key
 from common.chat.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
-from common.users.models import utcnow
+from common.stored import object_id_or_none, sort_key, utcnow
 
 DEFAULT_TITLE = "New chat"
 TITLE_CHARS = 60
@@ -124,11 +122,8 @@ def delete_session(user_id: Any, session_id: str) -> int:
 
 
 def get_message(user_id: Any, message_id: str) -> ChatMessage:
-    try:
-        oid = ObjectId(str(message_id))
-    except (InvalidId, TypeError):
-        raise NotFound("Message not found.") from None
-    msg = ChatMessage.objects(id=oid, userId__in=_owner(user_id)).first()
+    oid = object_id_or_none(message_id)
+    msg = ChatMessage.objects(id=oid, userId__in=_owner(user_id)).first() if oid else None
     if msg is None:
         raise NotFound("Message not found.")
     return msg
