@@ -14,7 +14,7 @@ from bson import ObjectId
 
 from common.chat.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
-from common.stored import object_id_or_none, sort_key, utcnow
+from common.stored import object_id, object_id_or_none, sort_key, utcnow
 
 DEFAULT_TITLE = "New chat"
 TITLE_CHARS = 60
@@ -36,7 +36,7 @@ class Page:
 def _owner(user_id: Any) -> list[ObjectId]:
     """Match on the owner as `$in: [id]`: nx-27017 misses plain equality on a non-`_id`
     ObjectId field (measured), and `$in` means the same on MongoDB."""
-    return [ObjectId(str(user_id))]
+    return [object_id(user_id)]
 
 
 def new_session_id() -> str:
@@ -53,7 +53,7 @@ def create_session(
 ) -> ChatSession:
     session = ChatSession(
         sessionId=new_session_id(),
-        userId=ObjectId(str(user_id)),
+        userId=object_id(user_id),
         title=(title or DEFAULT_TITLE)[:200],
         models=[model_id] if model_id else [],
     )
