@@ -71,26 +71,26 @@ ANSWERS = Counter(
     ["provider", "status"],
     namespace=NS,
 )
-TTFT = Histogram(
+
+
+def _per_provider(name: str, documentation: str, buckets: tuple[float, ...]) -> Histogram:
+    return Histogram(name, documentation, ["provider"], namespace=NS, buckets=buckets)
+
+
+TTFT = _per_provider(
     "answer_ttft_seconds",
     "Time from the worker's claim to the first published delta",
-    ["provider"],
-    namespace=NS,
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
-DURATION = Histogram(
+DURATION = _per_provider(
     "answer_duration_seconds",
     "Time from the worker's claim to the answer's end",
-    ["provider"],
-    namespace=NS,
-    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+    (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
 )
-TOKENS_PER_SECOND = Histogram(
+TOKENS_PER_SECOND = _per_provider(
     "answer_tokens_per_second",
     "Completion tokens per second while streaming",
-    ["provider"],
-    namespace=NS,
-    buckets=(1, 5, 10, 20, 50, 100, 200, 500, 1000),
+    (1, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 PROVIDER_ERRORS = Counter(
     "provider_errors",

@@ -25,8 +25,8 @@ from typing import Any
 
 from common import db
 from common.admin import rollups
-from common.admin.queries import object_id
 from common.errors import ValidationError
+from common.stored import grouped_id
 from common.users.models import User
 
 MAX_DAYS = 366
@@ -207,7 +207,7 @@ def top_users(days: dict[str, dict], limit: int = 10) -> list[dict]:
                 u[k] += users[k][i]
     ranked = sorted(merged.items(), key=lambda kv: (-kv[1]["tokens"], -kv[1]["requests"], kv[0]))
     ranked = ranked[:limit]
-    ids = [object_id(uid) for uid, _ in ranked]
+    ids = [grouped_id(uid) for uid, _ in ranked]
     people = {
         str(doc["_id"]): doc
         for doc in User._get_collection().find(
@@ -236,7 +236,7 @@ def per_api_key(days: dict[str, dict]) -> list[dict]:
                 k[name] += row.get(name, 0)
     from common.apikeys.models import ApiKey
 
-    ids = [object_id(kid) for kid in merged]
+    ids = [grouped_id(kid) for kid in merged]
     stored = {
         str(doc["_id"]): doc
         for doc in ApiKey._get_collection().find(

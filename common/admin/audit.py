@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from common.admin.models import AuditLog
-from common.admin.queries import iso
+from common.stored import iso_or_text
 from common.users.models import User
 
 
@@ -113,7 +113,7 @@ def serialize(entry: AuditLog) -> dict:
         "before": entry.before,
         "after": entry.after,
         "ip": entry.ip,
-        "createdAt": iso(entry.createdAt),
+        "createdAt": iso_or_text(entry.createdAt),
     }
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from mongoengine import DateTimeField, DictField, Document, StringField
 
-from common.users.models import utcnow
+from common.stored import utcnow
 
 
 class AuditLog(Document):
     """Who changed what. Ids are stored as strings: targets are users, messages, sessions and
     blocked terms alike, and string equality filters work on every server (see
-    `common.admin.queries`)."""
+    `common.stored`)."""
 
     adminId = StringField(required=True)  # noqa: N815  user id, or "cli" for commands
     adminEmail = StringField(default="")  # noqa: N815

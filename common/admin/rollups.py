@@ -21,8 +21,8 @@ from bson import ObjectId
 from pymongo.collection import Collection
 
 from common.admin.models import AnalyticsDay
-from common.admin.queries import object_id
 from common.chat.models import ChatMessage
+from common.stored import grouped_id
 from common.wallet.service import ledger
 
 FROZEN_AFTER_DAYS = 2
@@ -149,7 +149,7 @@ def day_usage(day: str) -> dict:
     # Parallel lists rather than one object per user: a stored day reads back several times
     # faster (a busy day has a row per active user).
     users = {
-        "ids": [str(object_id(row["_id"])) for row in rows],
+        "ids": [str(grouped_id(row["_id"])) for row in rows],
         "requests": [row["requests"] for row in rows],
         "tokens": [row["tokens"] or 0 for row in rows],
         "charged": [row["charged"] or 0 for row in rows],

@@ -14,9 +14,9 @@ from bson import ObjectId
 
 from common.admin import audit
 from common.admin.audit import Actor
-from common.admin.queries import iso, same_id, touch
 from common.chat.models import ChatSession
 from common.errors import Conflict, Forbidden, ValidationError
+from common.stored import iso_or_text, same_id, touch
 from common.users import service as users
 from common.users.models import ROLES, User
 from common.users.snapshot import profile
@@ -86,7 +86,7 @@ def _filters(q: UserQuery) -> dict[str, Any]:
 def admin_view(user: User) -> dict:
     """The profile plus what only admins see."""
     data = profile(user)
-    data.update(deactivatedReason=user.deactivatedReason, updatedAt=iso(user.updatedAt))
+    data.update(deactivatedReason=user.deactivatedReason, updatedAt=iso_or_text(user.updatedAt))
     return data
 
 
@@ -108,7 +108,7 @@ def wallet_view(user: User) -> dict:
             "amount": h.get("amount", 0),
             "free": h.get("free", 0),
             "purchased": h.get("purchased", 0),
-            "at": iso(h.get("at")),
+            "at": iso_or_text(h.get("at")),
         }
         for key, h in (user.holds or {}).items()
     ]
@@ -118,7 +118,7 @@ def wallet_view(user: User) -> dict:
         "purchasedTokens": t.purchasedTokens,
         "usedTokens": t.usedTokens,
         "reserved": t.reserved,
-        "lastResetDate": iso(t.lastResetDate),
+        "lastResetDate": iso_or_text(t.lastResetDate),
         "holds": holds,
     }
 
@@ -137,7 +137,7 @@ def ledger_view(entry: dict) -> dict:
         "purchased": entry.get("purchased", 0),
         "source": entry.get("source", ""),
         "details": entry.get("details") or {},
-        "createdAt": iso(entry.get("createdAt")),
+        "createdAt": iso_or_text(entry.get("createdAt")),
     }
 
 
@@ -157,8 +157,8 @@ def session_view(doc: dict) -> dict:
         "totalCost": doc.get("totalCost", 0.0),
         "flagged": bool(moderation.get("flagged")),
         "hidden": bool(moderation.get("hidden")),
-        "lastMessageAt": iso(doc.get("lastMessageAt")),
-        "createdAt": iso(doc.get("createdAt")),
+        "lastMessageAt": iso_or_text(doc.get("lastMessageAt")),
+        "createdAt": iso_or_text(doc.get("createdAt")),
     }
 
 

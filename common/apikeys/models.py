@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mongoengine import DateTimeField, Document, IntField, ListField, ObjectIdField, StringField
 
-from common.users.models import utcnow
+from common.stored import utcnow
 
 
 class ApiKey(Document):

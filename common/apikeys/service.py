@@ -21,14 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
 from common.admin.audit import Actor, record
 from common.apikeys.errors import InvalidApiKey, ModelNotAllowed
 from common.apikeys.models import ApiKey
-from common.chat.dates import as_aware, iso
 from common.errors import NotFound, ValidationError
-from common.users.models import User, utcnow
+from common.stored import as_utc, iso, object_id, object_id_or_none, utcnow
+from common.users.models import User
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def create_key(user: User, new: NewKey, actor: Actor) -> tuple[ApiKey, str]:
     """Store a new key for `user`; returns it and its secret (shown once, never again)."""
     if len(list_keys(user.id)) >= MAX_KEYS_PER_USER:
         raise ValidationError(f"At most {MAX_KEYS_PER_USER} API keys; revoke one first.")
-    expires = as_aware(new.expires_at)
+    expires = as_utc(new.expires_at)
     if expires is not None and expires <= utcnow():
         raise ValidationError("expiresAt: must be in the future", {"field": "expiresAt"})
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
@@ -77,9 +76,9 @@ def create_key(user: User, new: NewKey, actor: Actor) -> tuple[ApiKey, str]:
 
 def list_keys(user_id: Any, include_revoked: bool = False) -> list[ApiKey]:
     # `userId__in`: nx-27017 matches nothing on equality with a non-_id ObjectId (docs/chat.md)
-    keys = ApiKey.objects(userId__in=[_oid(user_id)])
+    keys = ApiKey.objects(userId__in=[object_id(user_id)])
     rows = [k for k in keys if include_revoked or not k.revokedAt]
-    return sorted(rows, key=lambda k: as_aware(k.createdAt), reverse=True)
+    return sorted(rows, key=lambda k: as_utc(k.createdAt), reverse=True)
 
 
 def revoke_key(user_id: Any, key_id: str, actor: Actor) -> ApiKey:
@@ -98,21 +97,11 @@ def revoke_key(user_id: Any, key_id: str, actor: Actor) -> ApiKey:
 
 
 def _owned(user_id: Any, key_id: str) -> ApiKey:
-    key = ApiKey.objects(id=_oid_or_none(key_id)).first() if _oid_or_none(key_id) else None
+    oid = object_id_or_none(key_id)
+    key = ApiKey.objects(id=oid).first() if oid else None
     if key is None or str(key.userId) != str(user_id):
         raise NotFound("No such API key.")
     return key
-
-
-def _oid(value: Any) -> ObjectId:
-    return value if isinstance(value, ObjectId) else ObjectId(str(value))
-
-
-def _oid_or_none(value: Any) -> ObjectId | None:
-    try:
-        return _oid(value)
-    except (InvalidId, TypeError):
-        return None
 
 
 # -- use on a request -----------------------------------------------------------------------------
@@ -132,7 +121,7 @@ def authenticate(secret: str | None) -> tuple[ApiKey, User]:
         raise InvalidApiKey()
     if key.revokedAt:
         raise InvalidApiKey("This API key was revoked. Create a new one.")
-    expires = as_aware(key.expiresAt)
+    expires = as_utc(key.expiresAt)
     if expires is not None and expires <= utcnow():
         raise InvalidApiKey(f"This API key expired at {expires.isoformat()}. Create a new one.")
     if user is None or user.id != key.userId:
@@ -203,7 +192,7 @@ def check_model(key: ApiKey, model_id: str) -> None:
 def note_spend(key_id: str, charged: int, session=None) -> None:
     """Count one charged answer on its key. Called once per answer (the settlement's
     `statsApplied` guard), inside the settlement's transaction where there is one."""
-    oid = _oid_or_none(key_id)
+    oid = object_id_or_none(key_id)
     if oid is not None:
         ApiKey._get_collection().update_one(
             {"_id": oid}, {"$inc": {"spentTokens": int(charged), "requests": 1}}, session=session
@@ -219,10 +208,10 @@ def key_dict(key: ApiKey) -> dict[str, Any]:
         "models": list(key.models or []),
         "dailyTokenCap": key.dailyTokenCap,
         "monthlyTokenCap": key.monthlyTokenCap,
-        "expiresAt": iso(as_aware(key.expiresAt)),
-        "createdAt": iso(as_aware(key.createdAt)),
-        "lastUsedAt": iso(as_aware(key.lastUsedAt)),
-        "revokedAt": iso(as_aware(key.revokedAt)),
+        "expiresAt": iso(key.expiresAt),
+        "createdAt": iso(key.createdAt),
+        "lastUsedAt": iso(key.lastUsedAt),
+        "revokedAt": iso(key.revokedAt),
         "spentTokens": key.spentTokens or 0,
         "requests": key.requests or 0,
     }

@@ -25,7 +25,7 @@ from mongoengine import (
     StringField,
 )
 
-from common.users.models import utcnow
+from common.stored import utcnow
 
 PROVIDERS = ("openrouter", "huggingface", "openai")
 ID_PREFIXES = {"openrouter": "", "huggingface": "hf:", "openai": "local:"}

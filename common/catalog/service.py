@@ -35,7 +35,7 @@ from common.errors import NotFound, ValidationError
 from common.providers.base import ALL_FAILURES, ModelInfo
 from common.providers.registry import PROVIDER_NAMES, provider_for
 from common.redis_client import get_redis
-from common.users.models import utcnow
+from common.stored import utcnow
 from common.wallet import pricing
 from config import get_settings
 

@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
 from common import metrics
 from common.chat import catalog_cache, outage, settlement
@@ -34,8 +33,8 @@ from common.providers.base import (
     TextDelta,
     Usage,
 )
+from common.stored import object_id_or_none, utcnow
 from common.streaming import channel
-from common.users.models import utcnow
 from common.wallet import pricing
 from config import get_settings
 
@@ -83,7 +82,7 @@ class _Lost(Exception):
 
 def complete(message_id: str) -> str:
     """Run the answer for `message_id`; returns what happened (for logs and tests)."""
-    oid = _oid(message_id)
+    oid = object_id_or_none(message_id)
     if oid is None:
         return "missing"
     token = uuid.uuid4().hex
@@ -106,15 +105,8 @@ def complete(message_id: str) -> str:
             log.warning("could not drop the lease of %s", message_id)
 
 
-def _oid(message_id: str) -> ObjectId | None:
-    try:
-        return ObjectId(str(message_id))
-    except (InvalidId, TypeError):
-        return None
-
-
 def _load(message_id: str) -> ChatMessage | None:
-    oid = _oid(message_id)
+    oid = object_id_or_none(message_id)
     return ChatMessage.objects(id=oid).first() if oid else None
 
 

@@ -35,9 +35,8 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from common.chat.dates import as_aware
 from common.errors import Conflict, ValidationError
-from common.users.models import utcnow
+from common.stored import as_utc, utcnow
 from config import get_settings
 
 MAX_KEY_CHARS = 255
@@ -123,7 +122,7 @@ def claim(user_id: Any, key: str, digest: str, planned: dict) -> Claim | Replay:
         except DuplicateKeyError:
             pass
         found = requests().find_one({"userId": str(user_id), "key": key})
-        if found is None or as_aware(found["expiresAt"]) <= now:
+        if found is None or as_utc(found["expiresAt"]) <= now:
             _forget(found)  # gone meanwhile, or past its window: claim it afresh
             continue
         if found["fingerprint"] != digest:
@@ -132,8 +131,8 @@ def claim(user_id: Any, key: str, digest: str, planned: dict) -> Claim | Replay:
                 {"field": "Idempotency-Key", "key": key},
             )
         if found["state"] == "done":
-            return Replay(found["planned"], as_aware(found["startedAt"]))
-        age = (now - as_aware(found["startedAt"])).total_seconds()
+            return Replay(found["planned"], as_utc(found["startedAt"]))
+        age = (now - as_utc(found["startedAt"])).total_seconds()
         if age > settings.idempotency_stale_seconds:
             taken = _take_over(found, owner, planned)
             if taken is not None:
@@ -151,7 +150,7 @@ def _take_over(found: dict, owner: str, planned: dict) -> Claim | None:
     now = utcnow()
     taken = requests().find_one_and_update(
         {"_id": found["_id"], "owner": found["owner"], "state": "running"},
-        # nx-27017 stores a date set this way as text; `as_aware` reads either form.
+        # nx-27017 stores a date set this way as text; `as_utc` reads either form.
         {"$set": {"owner": owner, "planned": planned, "startedAt": now}},
         return_document=ReturnDocument.AFTER,
     )

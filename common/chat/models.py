@@ -21,7 +21,7 @@ from mongoengine import (
     StringField,
 )
 
-from common.users.models import utcnow
+from common.stored import utcnow
 
 MESSAGE_STATUSES = ("pending", "streaming", "done", "failed", "cancelled", "interrupted")
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")

@@ -27,11 +27,10 @@ from bson import ObjectId
 
 from common.chat import settlement
 from common.chat.completion import interrupt
-from common.chat.dates import as_aware
 from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.chat.tokens import estimate_tokens
+from common.stored import as_utc, utcnow
 from common.streaming import channel
-from common.users.models import utcnow
 from common.wallet import service as wallet
 from config import get_settings
 
@@ -90,7 +89,7 @@ def _requeue_pending(enqueue: Callable[[str], None]) -> tuple[int, int]:
     due = [
         m
         for m in ChatMessage.objects(status="pending")
-        if now - (as_aware(m.requeuedAt) or as_aware(m.createdAt) or now) >= wait
+        if now - (as_utc(m.requeuedAt) or as_utc(m.createdAt) or now) >= wait
     ]
     expired = [m for m in due if (m.requeues or 0) >= settings.pending_max_requeues]
     again = [m for m in due if (m.requeues or 0) < settings.pending_max_requeues]
@@ -164,6 +163,6 @@ def _old_chat_holds(before):
     `wallet.open_holds`, which assumes the hold's `at` is a date (nx-27017 returns text)."""
     for doc in wallet.users().find({"tokens.reserved": {"$gt": 0}}, {"holds": 1}):
         for key, hold in (doc.get("holds") or {}).items():
-            at = as_aware(hold.get("at"))
+            at = as_utc(hold.get("at"))
             if ObjectId.is_valid(key) and at is not None and at < before:
                 yield doc["_id"], key

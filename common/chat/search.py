@@ -14,13 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bson import ObjectId
-
 from common import db
-from common.chat.dates import sort_key
 from common.chat.models import ChatMessage, ChatSession
 from common.chat.sessions import Page
 from common.errors import ValidationError
+from common.stored import same_id, sort_key
 
 # How many matching messages one search reads at most (the newest first).
 MAX_MESSAGE_HITS = 2000
@@ -40,7 +38,7 @@ def search(user_id: Any, query: str, page: int = 1, limit: int = 20) -> Page:
     if not text:
         raise ValidationError("q: must not be empty", {"field": "q"})
     ensure_text_indexes()
-    owner = {"userId": {"$in": [ObjectId(str(user_id))]}}
+    owner = {"userId": same_id(user_id)}
     by_session = _message_hits(owner, text)
     titled = {
         s["sessionId"]

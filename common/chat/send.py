@@ -18,13 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
 from common import metrics
 from common.admission import Admission
 from common.catalog import service as catalog
 from common.chat import catalog_cache, idempotency, sessions
-from common.chat.dates import as_aware
 from common.chat.models import ChatMessage, ChatSession, MessageOptions
 from common.chat.tokens import estimate_prompt, trim
 from common.errors import (
@@ -37,7 +35,8 @@ from common.errors import (
     ValidationError,
 )
 from common.redis_client import get_redis
-from common.users.models import User, utcnow
+from common.stored import as_utc, object_id_or_none, utcnow
+from common.users.models import User
 from common.wallet import pricing
 from common.wallet import service as wallet
 from config import get_settings
@@ -195,10 +194,9 @@ def _parent(cmd: SendCommand) -> ChatMessage:
     """The user message a regenerate answers again: the caller's, in the named session."""
     if not cmd.session_id:
         raise ValidationError("sessionId: required with parentId", {"field": "sessionId"})
-    try:
-        oid = ObjectId(str(cmd.parent_id))
-    except (InvalidId, TypeError):
-        raise NotFound("Message not found.") from None
+    oid = object_id_or_none(cmd.parent_id)
+    if oid is None:
+        raise NotFound("Message not found.")
     msg = ChatMessage.objects(
         id=oid, userId__in=[cmd.user.id], sessionId=cmd.session_id, role="user"
     ).first()
@@ -373,7 +371,7 @@ def _check_content(text: str) -> None:
 def effective_plan(user: User) -> str:
     """The plan in force: a paid plan past its `expiresAt` counts as free."""
     sub = user.subscription
-    expires = as_aware(sub.expiresAt)
+    expires = as_utc(sub.expiresAt)
     if sub.plan != "free" and expires is not None and expires < utcnow():
         return "free"
     return sub.plan or "free"

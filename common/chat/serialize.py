@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.chat.dates import iso
 from common.chat.models import ChatMessage, ChatSession
+from common.stored import iso
 
 
 def session_dict(session: ChatSession) -> dict[str, Any]:

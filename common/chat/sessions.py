@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
-from common.chat.dates import sort_key
 from common.chat.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
-from common.users.models import utcnow
+from common.stored import object_id, object_id_or_none, sort_key, utcnow
 
 DEFAULT_TITLE = "New chat"
 TITLE_CHARS = 60
@@ -38,7 +36,7 @@ class Page:
 def _owner(user_id: Any) -> list[ObjectId]:
     """Match on the owner as `$in: [id]`: nx-27017 misses plain equality on a non-`_id`
     ObjectId field (measured), and `$in` means the same on MongoDB."""
-    return [ObjectId(str(user_id))]
+    return [object_id(user_id)]
 
 
 def new_session_id() -> str:
@@ -55,7 +53,7 @@ def create_session(
 ) -> ChatSession:
     session = ChatSession(
         sessionId=new_session_id(),
-        userId=ObjectId(str(user_id)),
+        userId=object_id(user_id),
         title=(title or DEFAULT_TITLE)[:200],
         models=[model_id] if model_id else [],
     )
@@ -124,11 +122,8 @@ def delete_session(user_id: Any, session_id: str) -> int:
 
 
 def get_message(user_id: Any, message_id: str) -> ChatMessage:
-    try:
-        oid = ObjectId(str(message_id))
-    except (InvalidId, TypeError):
-        raise NotFound("Message not found.") from None
-    msg = ChatMessage.objects(id=oid, userId__in=_owner(user_id)).first()
+    oid = object_id_or_none(message_id)
+    msg = ChatMessage.objects(id=oid, userId__in=_owner(user_id)).first() if oid else None
     if msg is None:
         raise NotFound("Message not found.")
     return msg

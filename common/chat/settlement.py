@@ -37,8 +37,9 @@ from common.chat import outage
 from common.chat.errors import SettlementDeferred
 from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
 from common.errors import AppError
+from common.stored import utcnow
 from common.streaming import channel
-from common.users.models import User, utcnow
+from common.users.models import User
 from common.users.snapshot import snapshot, snapshot_from_doc
 from common.wallet import pricing
 from common.wallet import service as wallet

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mongoengine import DateTimeField, Document, StringField
 
-from common.users.models import utcnow
+from common.stored import utcnow
 
 
 class BlockedTerm(Document):

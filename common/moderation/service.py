@@ -19,8 +19,6 @@ from pymongo.collection import Collection
 from common.admin import audit
 from common.admin import users as admin_users
 from common.admin.audit import Actor
-from common.admin.queries import as_datetime, iso, parse_object_id, touch
-from common.chat.dates import as_aware
 from common.chat.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
 from common.moderation.terms import (  # noqa: F401  (the chat send path imports it from here)
@@ -31,7 +29,8 @@ from common.moderation.terms import (  # noqa: F401  (the chat send path imports
     remove_term,
     runtime_terms,
 )
-from common.users.models import User, utcnow
+from common.stored import as_utc, iso_or_text, object_id_or_none, touch, utcnow
+from common.users.models import User
 
 MAX_REASON = 500
 PREVIEW_CHARS = 300
@@ -54,7 +53,7 @@ def _collection(kind: str) -> Collection:
 def _find(kind: str, item_id: str) -> dict:
     """A message by its ObjectId, or a session by its public `sessionId`."""
     if kind == "message":
-        oid = parse_object_id(item_id)
+        oid = object_id_or_none(item_id)
         doc = messages().find_one({"_id": oid}) if oid else None
     else:
         doc = sessions().find_one({"sessionId": str(item_id)})
@@ -73,7 +72,7 @@ def _set(
     """Apply `changes` to the item's moderation subdocument (and `fields` at the top level).
 
     The whole subdocument is written, built from the one read: dates inside it stay dates on
-    nx-27017 (see `common.admin.queries`). `condition` narrows the update; None means it
+    nx-27017 (see `common.stored`). `condition` narrows the update; None means it
     did not match.
     """
     moderation = {**(doc.get("moderation") or {}), **changes}
@@ -91,11 +90,11 @@ def moderation_view(doc: dict) -> dict:
         "source": m.get("source"),
         "reason": m.get("reason"),
         "flaggedBy": str(m["flaggedBy"]) if m.get("flaggedBy") else None,
-        "flaggedAt": iso(m.get("flaggedAt")),
+        "flaggedAt": iso_or_text(m.get("flaggedAt")),
         "hidden": bool(m.get("hidden")),
         "removed": bool(m.get("removed")),
         "reviewedBy": str(m["reviewedBy"]) if m.get("reviewedBy") else None,
-        "reviewedAt": iso(m.get("reviewedAt")),
+        "reviewedAt": iso_or_text(m.get("reviewedAt")),
     }
 
 
@@ -105,7 +104,7 @@ def item_view(kind: str, doc: dict) -> dict:
         "id": _public_id(kind, doc),
         "userId": str(doc.get("userId")),
         "moderation": moderation_view(doc),
-        "createdAt": iso(doc.get("createdAt")),
+        "createdAt": iso_or_text(doc.get("createdAt")),
     }
     if kind == "message":
         base.update(
@@ -131,7 +130,7 @@ def message_context(message_id: str, around: int) -> dict:
     """
     doc = _find("message", message_id)
     rows = list(messages().find({"sessionId": doc.get("sessionId")}))
-    rows.sort(key=lambda d: (as_aware(d.get("createdAt")) or _EPOCH, d["_id"]))
+    rows.sort(key=lambda d: (as_utc(d.get("createdAt")) or _EPOCH, d["_id"]))
     at = next(i for i, d in enumerate(rows) if d["_id"] == doc["_id"])
     session = sessions().find_one({"sessionId": doc.get("sessionId")}) or {}
     return {
@@ -179,7 +178,7 @@ class Report:
 
 def report_message(user: User, message_id: str, reason: str | None) -> Report:
     """A user reports a message in one of their own chats. Reporting again changes nothing."""
-    oid = parse_object_id(message_id)
+    oid = object_id_or_none(message_id)
     doc = messages().find_one({"_id": oid}) if oid else None
     if doc is None or str(doc.get("userId")) != str(user.id):
         raise NotFound("Message not found.")
@@ -300,7 +299,7 @@ def _status_query(status: str) -> dict:
 
 def _flag_time(doc: dict) -> datetime:
     m = doc.get("moderation") or {}
-    return as_datetime(m.get("flaggedAt") or m.get("reviewedAt")) or _EPOCH
+    return as_utc(m.get("flaggedAt") or m.get("reviewedAt")) or _EPOCH
 
 
 # -- blocked terms -----------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from mongoengine import (
     StringField,
 )
 
-from common.users.models import PLANS, utcnow
+from common.stored import utcnow
+from common.users.models import PLANS
 
 ORDER_STATUSES = ("created", "attempted", "paid", "failed", "refunded", "partially_refunded")
 # Statuses from which a captured payment may still claim the order.

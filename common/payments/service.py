@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -31,7 +31,8 @@ from common.payments import subscriptions
 from common.payments.gateway import RazorpayGateway
 from common.payments.models import CAPTURED, CLAIMABLE, Order, PaymentEvent, Plan
 from common.payments.plans import plan_limits
-from common.users.models import User, utcnow
+from common.stored import as_utc, iso_or_text, same_id, utcnow
+from common.users.models import User
 from common.wallet import service as wallet
 
 log = logging.getLogger(__name__)
@@ -333,19 +334,10 @@ def finish_stuck_orders(older_than_seconds: float = 60.0, batch: int = 200) -> i
         paid_at = doc.get("paidAt")
         if not doc.get("razorpayPaymentId") or not isinstance(paid_at, datetime):
             continue
-        if _aware(paid_at) < cutoff:
+        if as_utc(paid_at) < cutoff:
             fulfil(doc)
             done += 1
     return done
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def iso(value: Any) -> str | None:
-    """ISO-8601 for a datetime; other values (nx-27017 may hand back strings) as they are."""
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def order_to_json(order: Order) -> dict[str, Any]:
@@ -369,13 +361,13 @@ def order_to_json(order: Order) -> dict[str, Any]:
                 "id": rid,
                 "amount": r.get("amount"),
                 "tokens": r.get("tokens"),
-                "at": iso(r.get("at")),
+                "at": iso_or_text(r.get("at")),
             }
             for rid, r in sorted((order.refunds or {}).items())
         ],
-        "createdAt": iso(order.createdAt),
-        "paidAt": iso(order.paidAt),
-        "updatedAt": iso(order.updatedAt),
+        "createdAt": iso_or_text(order.createdAt),
+        "paidAt": iso_or_text(order.paidAt),
+        "updatedAt": iso_or_text(order.updatedAt),
     }
 
 
@@ -385,7 +377,7 @@ def orders_for_user(user_id: Any, page: int, limit: int) -> tuple[list[Order], i
     Written as `$in` and counted by reading ids: nx-27017 matches nothing for equality on an
     ObjectId field other than `_id`, and `count_documents` misses `$in` (both right on MongoDB).
     """
-    match = {"userId": {"$in": [ObjectId(str(user_id))]}}
+    match = {"userId": same_id(user_id)}
     total = sum(1 for _ in orders().find(match, {"_id": 1}))
     query = Order.objects(__raw__=match).order_by("-createdAt")
     return list(query.skip((page - 1) * limit).limit(limit)), total

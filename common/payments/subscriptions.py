@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 
 from common.errors import AppError, NotFound
-from common.users.models import PLAN_LIMITS, User, utcnow
+from common.stored import as_utc, object_id, utcnow
+from common.users.models import PLAN_LIMITS, User
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,6 @@ _RETRIES = 100
 
 def _users():
     return User._get_collection()
-
-
-def _aware(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:  # written by a bare `$set` on nx-27017
-        return _aware(datetime.fromisoformat(value))
-    return None
 
 
 def _to_millis(value: datetime) -> datetime:
@@ -80,11 +73,11 @@ def apply_purchase(
     Returns (expiresAt, applied_now). Called again with the same `order_id` it changes nothing
     and returns the current expiry with `applied_now=False`.
     """
-    uid = user_id if isinstance(user_id, ObjectId) else ObjectId(str(user_id))
+    uid = object_id(user_id)
     for attempt in range(_RETRIES):
         sub = _read(uid)
         orders = [str(o) for o in sub.get("orders") or []]
-        current = _aware(sub.get("expiresAt"))
+        current = as_utc(sub.get("expiresAt"))
         if order_id in orders:
             return current or utcnow(), False
         start = max(utcnow(), current) if current else utcnow()
@@ -119,7 +112,7 @@ def expire_due(now: datetime | None = None) -> int:
     query = {"subscription.plan": {"$ne": "free"}}
     for doc in _users().find(query, {"subscription": 1}):
         sub = doc.get("subscription") or {}
-        expires = _aware(sub.get("expiresAt"))
+        expires = as_utc(sub.get("expiresAt"))
         if expires is None or expires > now:
             continue
         new = {

@@ -74,12 +74,18 @@ class Provider(Protocol):
 # message, for retries (`retryable`) and for moderation records.
 
 
-class ProviderFailure(ProviderError):
-    reason = "provider_error"
-    retryable = False
+class _WithReason:
+    """Puts the failure's `reason` into its details, so the error frame and record carry it."""
+
+    reason: str
 
     def __init__(self, message: str | None = None, details: dict | None = None):
         super().__init__(message, {"reason": self.reason, **(details or {})})
+
+
+class ProviderFailure(_WithReason, ProviderError):
+    reason = "provider_error"
+    retryable = False
 
 
 class ProviderAuthError(ProviderFailure):
@@ -113,14 +119,11 @@ class ProviderTimeout(ProviderFailure):
     message = "The provider took too long to answer. Try again or pick another model."
 
 
-class ProviderUnavailableFailure(ProviderUnavailable):
+class ProviderUnavailableFailure(_WithReason, ProviderUnavailable):
     """Failures worth retrying later: rate limits, overloaded or loading models, 5xx."""
 
     reason = "model_unavailable"
     retryable = True
-
-    def __init__(self, message: str | None = None, details: dict | None = None):
-        super().__init__(message, {"reason": self.reason, **(details or {})})
 
 
 class ProviderRateLimited(ProviderUnavailableFailure):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from common.chat.models import ChatMessage, ChatSession
 from common.errors import Conflict, Unauthorized
-from common.users.models import User, utcnow
+from common.stored import utcnow
+from common.users.models import User
 from common.users.service import check_password
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from mongoengine import (
     BooleanField,
     DateTimeField,
@@ -18,6 +16,8 @@ from mongoengine import (
     StringField,
 )
 
+from common.stored import utcnow
+
 ROLES = ("user", "admin")
 PLANS = ("free", "pro", "enterprise")
 THEMES = ("light", "dark", "auto")
@@ -28,10 +28,6 @@ PLAN_LIMITS = {
     "pro": {"requestsPerDay": 1_000, "tokensPerMonth": 500_000},
     "enterprise": {"requestsPerDay": 10_000, "tokensPerMonth": 5_000_000},
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Preferences(EmbeddedDocument):

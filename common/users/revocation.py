@@ -17,8 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bson import ObjectId
-
+from common.stored import object_id
 from common.users.models import User
 
 
@@ -28,7 +27,7 @@ def _users():
 
 def revoke_token(user_id: Any, jti: str, expires_at: float) -> None:
     """Refuse the token `jti` of this user from now until it would have expired (idempotent)."""
-    uid = ObjectId(str(user_id))
+    uid = object_id(user_id)
     doc = _users().find_one({"_id": uid}, {"revokedTokens": 1}) or {}
     now = time.time()
     expired = [k for k, exp in (doc.get("revokedTokens") or {}).items() if float(exp) <= now]
@@ -45,7 +44,7 @@ def is_revoked(user: User, jti: str) -> bool:
 def revoke_all(user_id: Any) -> None:
     """Refuse every token issued to this user so far (logout everywhere)."""
     _users().update_one(
-        {"_id": ObjectId(str(user_id))},
+        {"_id": object_id(user_id)},
         {"$inc": {"tokenVersion": 1}, "$set": {"revokedTokens": {}}},
     )
 

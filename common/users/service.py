@@ -6,14 +6,13 @@ import logging
 from typing import Any
 
 import bcrypt
-from bson import ObjectId
-from bson.errors import InvalidId
 from mongoengine.errors import NotUniqueError
 from mongoengine.errors import ValidationError as DocumentInvalid
 
 from common.errors import Conflict, NotFound, Unauthorized, ValidationError
+from common.stored import object_id_or_none, utcnow
 from common.users import passwords
-from common.users.models import PLAN_LIMITS, User, utcnow
+from common.users.models import PLAN_LIMITS, User
 from common.users.passwords import MAX_PASSWORD_BYTES
 from common.wallet import service as wallet
 from config import get_settings
@@ -49,10 +48,8 @@ def normalise_email(email: str) -> str:
 
 
 def get_user(user_id: Any) -> User:
-    try:
-        user = User.objects(id=ObjectId(str(user_id))).first()
-    except (InvalidId, TypeError):
-        user = None
+    oid = object_id_or_none(user_id)
+    user = User.objects(id=oid).first() if oid else None
     if user is None:
         raise NotFound("User not found.")
     return user

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from common.stored import iso
 from common.users.models import User
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def snapshot(user: User) -> dict[str, Any]:

@@ -10,12 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bson import ObjectId
-
-from common.chat.dates import as_aware
 from common.chat.models import ChatMessage
-from common.users.models import utcnow
-from common.users.snapshot import iso
+from common.stored import iso, same_id, utcnow
 from common.wallet.models import LedgerEntry
 
 SETTLED = ("done", "cancelled")
@@ -28,7 +24,7 @@ def usage(user_id, days: int) -> dict[str, Any]:
     first = today - timedelta(days=days - 1)
     match = {
         # `$in`, not equality: nx-27017 misses equality on a non-`_id` ObjectId field.
-        "userId": {"$in": [ObjectId(str(user_id))]},
+        "userId": same_id(user_id),
         "role": "assistant",
         "status": {"$in": list(SETTLED)},
         "day": {"$gte": first.isoformat()},
@@ -71,7 +67,7 @@ def ledger(user_id, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     """The user's ledger entries, newest first, one page. Read raw: the wallet writes fields
     of its own on entries (e.g. `alsoInc`) that the document class does not declare."""
     coll = LedgerEntry._get_collection()
-    match = {"user": {"$in": [ObjectId(str(user_id))]}}  # `$in`: see the module docstring
+    match = {"user": same_id(user_id)}  # `$in`: see the module docstring
     total = len(list(coll.find(match, {"_id": 1})))  # nx-27017 counts 0 with an ObjectId filter
     rows = coll.find(match).sort([("createdAt", -1), ("_id", -1)]).skip((page - 1) * limit)
     return [ledger_json(e) for e in rows.limit(limit)], total
@@ -89,7 +85,7 @@ def ledger_json(entry: dict[str, Any]) -> dict[str, Any]:
         "source": entry.get("source", ""),
         "details": {k: _plain(v) for k, v in details.items() if _plain(v) is not None},
         "pending": not entry.get("applied"),
-        "createdAt": iso(as_aware(entry.get("createdAt"))),
+        "createdAt": iso(entry.get("createdAt")),
     }
 
 

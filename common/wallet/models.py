@@ -12,7 +12,7 @@ from mongoengine import (
     StringField,
 )
 
-from common.users.models import utcnow
+from common.stored import utcnow
 
 # grant: free tokens given; credit: purchased/admin tokens in; charge: a settled hold (chat);
 # debit: tokens taken back (refund, admin deduction); release: a hold closed with nothing charged.

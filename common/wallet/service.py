@@ -22,7 +22,7 @@ equally right on MongoDB: a projection on a dotted path (`holds.<key>`) comes ba
 `"holds.<key>"` field, so we project all of `holds`; `{"$ne": {}}` is refused; equality on a
 non-`_id` ObjectId field matches nothing (use `{"$in": [id]}`, see `entries_for`);
 `count_documents` by `_id` counts nothing (we `find_one`); `find` compares dates at whole
-seconds (we use `$lte`); a date written by `$set` may come back as text (see `_aware`).
+seconds (we use `$lte`); a date written by `$set` may come back as text (read through `common.stored.as_utc`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -50,7 +50,8 @@ from common.errors import (
     Unauthorized,
     ValidationError,
 )
-from common.users.models import User, utcnow
+from common.stored import as_utc, object_id, same_id, utcnow
+from common.users.models import User
 from common.wallet.models import LedgerEntry
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,6 @@ def users() -> Collection:
 
 def ledger() -> Collection:
     return LedgerEntry._get_collection()
-
-
-def _oid(user_id: Any) -> ObjectId:
-    return user_id if isinstance(user_id, ObjectId) else ObjectId(str(user_id))
 
 
 def _check_key(key: str) -> str:
@@ -216,7 +213,7 @@ def reserve(
     `active_only=True` refuses (`Unauthorized`) to hold for a deactivated account, in the same
     conditional write, so callers need not re-read the user to learn it.
     """
-    uid, key, amount = _oid(user_id), _check_key(key), int(amount)
+    uid, key, amount = object_id(user_id), _check_key(key), int(amount)
     if amount < 0:
         raise ValidationError("amount must not be negative")
     if fresh and not clamp and hint is not None:
@@ -319,7 +316,7 @@ def _refuse_closed(key: str) -> None:
 
 
 def get_hold(user_id: Any, key: str) -> Hold | None:
-    doc = _holds(_oid(user_id)) if _check_key(key) else None
+    doc = _holds(object_id(user_id)) if _check_key(key) else None
     h = ((doc or {}).get("holds") or {}).get(key)
     return _as_hold(key, h) if h else None
 
@@ -342,7 +339,7 @@ def settle(
     of the user document (e.g. usage stats) to the one update that closes the hold, so they
     count exactly as often as the hold closes: once.
     """
-    uid, key = _oid(user_id), _check_key(key)
+    uid, key = object_id(user_id), _check_key(key)
     if any(not name.startswith("usage.") for name in also_inc or {}):
         raise ValueError("also_inc may only touch usage counters, never the pools")
     hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
@@ -448,7 +445,7 @@ def credit(
     details: dict | None = None,
 ) -> tuple[int, bool]:
     """Add `amount` tokens to `pool` once per `key`. Returns (amount, applied_now)."""
-    uid, key, amount = _oid(user_id), _check_key(key), int(amount)
+    uid, key, amount = object_id(user_id), _check_key(key), int(amount)
     if amount <= 0 or pool not in POOLS:
         raise ValidationError("credit needs a positive amount and a known pool")
     if users().find_one({"_id": uid}, {"_id": 1}) is None:
@@ -544,13 +541,6 @@ def _forget_markers(before: datetime) -> None:
         ledger().update_one({"_id": entry["_id"]}, {"$set": {"marker": False}})
 
 
-def _aware(value: datetime | str) -> datetime:
-    """A UTC datetime. nx-27017 may hand a date written by `$set` back as text."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 # -- grants -----------------------------------------------------------------------------------
 
 
@@ -563,7 +553,7 @@ def open_holds(older_than: datetime | None = None):
     """Yield (user_id, Hold, placed_at) for every open hold, optionally only older ones."""
     for doc in users().find({"tokens.reserved": {"$gt": 0}}, {"holds": 1}):
         for key, h in (doc.get("holds") or {}).items():
-            at = _aware(h["at"]) if h.get("at") else None
+            at = as_utc(h.get("at"))
             if older_than is None or (at and at < older_than):
                 yield doc["_id"], _as_hold(key, h), at
 
@@ -574,5 +564,5 @@ def entries_for(user_id: Any, limit: int = 50, skip: int = 0) -> list[dict]:
     `$in` rather than plain equality: nx-27017 matches nothing on `{"user": <ObjectId>}` for a
     non-`_id` field, while `$in` works there and means the same on MongoDB.
     """
-    cursor = ledger().find({"user": {"$in": [_oid(user_id)]}}).sort("createdAt", -1)
+    cursor = ledger().find({"user": same_id(user_id)}).sort("createdAt", -1)
     return list(cursor.skip(int(skip)).limit(int(limit)))

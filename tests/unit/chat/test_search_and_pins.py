@@ -11,7 +11,7 @@ from bson import ObjectId
 from common import db
 from common.chat.models import ChatMessage, ChatSession, Moderation
 from common.chat.send import MAX_MODELS
-from common.users.models import utcnow
+from common.stored import utcnow
 
 
 def _auth(token: str) -> dict:

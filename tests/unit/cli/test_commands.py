@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.stored import object_id
 from common.users.models import User
 from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
@@ -108,7 +109,7 @@ def test_reconcile_exit_status(cli, make_user):
 
 def test_reconcile_finishes_pending_entries_first(cli, make_user):
     user, _ = make_user(email="ok@example.com")
-    wallet._entry_for("pay-crashed", wallet._oid(user["id"]), "credit", 0, 700, "razorpay", None)
+    wallet._entry_for("pay-crashed", object_id(user["id"]), "credit", 0, 700, "razorpay", None)
     res = cli.invoke(args=["reconcile"])
     assert res.exit_code == 0, res.output
     assert "Finished 1 pending" in res.output

@@ -7,8 +7,9 @@ import threading
 import pytest
 
 from common.errors import InsufficientTokens, ValidationError
+from common.stored import utcnow
 from common.users import service as users
-from common.users.models import User, utcnow
+from common.users.models import User
 from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
