@@ -27,6 +27,7 @@ from common.apikeys.errors import InvalidApiKey, ModelNotAllowed
 from common.apikeys.models import ApiKey
 from common.errors import NotFound, ValidationError
 from common.stored import as_utc, iso, object_id, object_id_or_none, utcnow
+from common.users import service as users
 from common.users.models import User
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def authenticate(secret: str | None) -> tuple[ApiKey, User]:
     if expires is not None and expires <= utcnow():
         raise InvalidApiKey(f"This API key expired at {expires.isoformat()}. Create a new one.")
     if user is None or user.id != key.userId:
-        user = User.objects(id=key.userId).first()
+        user = users.find_user(key.userId)
     if user is None or not user.isActive:
         raise InvalidApiKey("The account of this API key is not active.")
     if len(_owners) > MAX_REMEMBERED_OWNERS:
@@ -142,20 +143,25 @@ MAX_REMEMBERED_OWNERS = 100_000
 def _read_key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
     owner = _owners.get(digest)
     if owner is None:
-        return ApiKey.objects(secretHash=digest).first(), None
+        return _find_key(digest), None
     found: dict[str, Any] = {}
 
     def read_user() -> None:
         try:
-            found["user"] = User.objects(id=owner).first()
+            found["user"] = users.find_user(owner)
         except Exception:  # read again, in order, by the caller (and fail there if it must)
             found["user"] = None
 
     reader = threading.Thread(target=read_user, daemon=True)
     reader.start()
-    key = ApiKey.objects(secretHash=digest).first()
+    key = _find_key(digest)
     reader.join()
     return key, found.get("user")
+
+
+def _find_key(digest: str) -> ApiKey | None:
+    doc = ApiKey._get_collection().find_one({"secretHash": digest})
+    return ApiKey._from_son(doc) if doc is not None else None
 
 
 def _note_used(key: ApiKey) -> None:
