@@ -83,6 +83,13 @@ def list_sessions(user_id: Any, page: int = 1, limit: int = 20) -> Page:
     return Page([by_id[i] for i in ids if i in by_id], page, limit, len(rows))
 
 
+def recent_documents(user_id: Any, limit: int) -> list[dict]:
+    """A user's sessions as stored (moderation included), most recently active first: what an
+    admin inspecting the account sees."""
+    cursor = ChatSession._get_collection().find({"userId": {"$in": _owner(user_id)}})
+    return list(cursor.sort("lastMessageAt", -1).limit(limit))
+
+
 def session_messages(session: ChatSession, page: int = 1, limit: int = 50) -> Page:
     """Oldest first, so page 1 starts the conversation."""
     query = ChatMessage.objects(sessionId=session.sessionId)
