@@ -1,4 +1,5 @@
-"""What a user does to their own account beyond the profile: sign out everywhere, delete it."""
+"""What a user does to their own account beyond the profile: delete it (signing out everywhere
+is `common.users.revocation.revoke_all`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,6 @@ from common.chat.models import ChatMessage, ChatSession
 from common.errors import Conflict, Unauthorized
 from common.users.models import User, utcnow
 from common.users.service import check_password
-
-
-def sign_out_everywhere(user: User) -> None:
-    """Every token issued so far stops working (the token version they carry is now old)."""
-    User.objects(id=user.id).update_one(inc__tokenVersion=1, set__updatedAt=utcnow())
 
 
 def delete_account(user: User, password: str) -> None:
