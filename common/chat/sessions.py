@@ -130,6 +130,12 @@ def delete_session(user_id: Any, session_id: str) -> int:
     return deleted
 
 
+def delete_all_for(user_id: Any) -> None:
+    """Delete every message and session of the user (their account is being closed)."""
+    ChatMessage.objects(userId__in=_owner(user_id)).delete()
+    ChatSession.objects(userId__in=_owner(user_id)).delete()
+
+
 def get_message(user_id: Any, message_id: str) -> ChatMessage:
     try:
         oid = ObjectId(str(message_id))

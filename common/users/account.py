@@ -3,7 +3,7 @@ is `common.users.revocation.revoke_all`)."""
 
 from __future__ import annotations
 
-from common.chat.models import ChatMessage, ChatSession
+from common.chat import sessions
 from common.errors import Conflict, Unauthorized
 from common.users.models import User, utcnow
 from common.users.service import check_password
@@ -38,6 +38,4 @@ def delete_account(user: User, password: str) -> None:
         inc__tokenVersion=1,
         set__updatedAt=utcnow(),
     )
-    owner = [uid]  # `$in`: nx-27017 misses equality on a non-`_id` ObjectId field
-    ChatMessage.objects(userId__in=owner).delete()
-    ChatSession.objects(userId__in=owner).delete()
+    sessions.delete_all_for(uid)
