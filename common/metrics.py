@@ -228,11 +228,7 @@ class FleetCollector:
     def _holds() -> Iterable[GaugeMetricFamily]:
         from common.wallet import service as wallet
 
-        holds = held = 0
-        query = {"tokens.reserved": {"$gt": 0}}
-        for doc in wallet.users().find(query, {"holds": 1, "tokens.reserved": 1}):
-            holds += len(doc.get("holds") or {})
-            held += int((doc.get("tokens") or {}).get("reserved") or 0)
+        holds, held = wallet.held_totals()
         yield GaugeMetricFamily(f"{NS}_holds_open", "Wallet holds open now", value=holds)
         yield GaugeMetricFamily(f"{NS}_tokens_held", "Tokens held by open holds", value=held)
 

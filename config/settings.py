@@ -11,7 +11,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -169,8 +169,6 @@ class Settings:
     # `user:password` pairs for Flower (docker-compose starts it through `worker.flower`).
     flower_basic_auth: str = ""
 
-    extra: Mapping[str, str] = field(default_factory=dict)
-
     @property
     def is_production(self) -> bool:
         return self.app_env.strip().lower() in ("production", "prod")
@@ -217,8 +215,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = _process_environment() if environ is None else environ
     values = {}
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         raw = env.get(f.name.upper())
         if raw is not None and raw != "":
             try:

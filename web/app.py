@@ -70,11 +70,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web.admin.reports import bp as chat_reports_bp
     from web.admin.routes import bp as admin_bp
     from web.apikeys.routes import admin_bp as admin_apikeys_bp
     from web.apikeys.routes import bp as apikeys_bp
     from web.auth.routes import bp as auth_bp
+    from web.chat.reports import bp as chat_reports_bp
     from web.chat.routes import bp as chat_bp
     from web.health import bp as health_bp
     from web.models.routes import bp as models_bp
@@ -82,8 +82,8 @@ def _register_blueprints(app: Flask) -> None:
     from web.openapi_routes import bp as openapi_bp
     from web.pages import bp as pages_bp
     from web.plans.routes import bp as plans_bp
-    from web.plans.user_payments import bp as user_payments_bp
     from web.public_config import bp as public_config_bp
+    from web.user.payments import bp as user_payments_bp
     from web.user.routes import bp as user_bp
     from web.user.usage import bp as user_usage_bp
     from web.ws import register_websocket

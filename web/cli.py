@@ -1,14 +1,24 @@
-"""Management commands on the `flask` CLI (`flask --help` lists them)."""
+"""Every management command on the `flask` CLI (`flask --help` lists them).
+
+Commands that change accounts or tokens go through the same audited admin use cases as the
+admin API (`common.admin.users`), as the actor `cli`.
+"""
 
 from __future__ import annotations
 
 import sys
 
 import click
+from bson import ObjectId
 from flask import Flask
 
 from common import db
+from common.admin import rollups
+from common.admin import users as admin_users
+from common.admin.audit import Actor
+from common.catalog import service as catalog
 from common.errors import AppError
+from common.payments import plans
 from common.users import service as users
 from common.users.models import User
 from common.wallet import service as wallet
@@ -16,8 +26,20 @@ from common.wallet.reconcile import reconcile
 
 
 def register_cli(app: Flask) -> None:
-    for command in (create_admin, grant_tokens, reset_db, reconcile_command):
+    for command in (
+        create_admin,
+        grant_tokens,
+        upgrade_user_tokens,
+        reset_db,
+        reconcile_command,
+        seed_models,
+        seed_plans,
+        analytics_rebuild,
+    ):
         app.cli.add_command(command)
+
+
+# -- accounts and tokens -----------------------------------------------------------------------
 
 
 @click.command("create-admin")
@@ -26,18 +48,18 @@ def register_cli(app: Flask) -> None:
 @click.password_option()
 def create_admin(email: str, name: str, password: str) -> None:
     """Create an admin account, or promote an existing one."""
-    user = User.objects(email=users.normalise_email(email)).first()
-    if user is None:
-        if len(password) < 8:
-            raise click.ClickException("The password must have at least 8 characters.")
-        try:
-            user = users.register(email, password, name, role="admin")
-        except AppError as exc:
-            raise click.ClickException(exc.message) from exc
-        click.echo(f"Created admin {user.email} ({user.id})")
-    else:
-        User.objects(id=user.id).update_one(set__role="admin")
-        click.echo(f"Promoted {user.email} ({user.id}) to admin")
+    user = users.find_by_email(email)
+    if user is None and len(password) < 8:
+        raise click.ClickException("The password must have at least 8 characters.")
+    try:
+        if user is None:
+            user = admin_users.create_admin(Actor.cli(), email, password, name)
+            click.echo(f"Created admin {user.email} ({user.id})")
+        else:
+            admin_users.change_role(Actor.cli(), user.id, "admin")
+            click.echo(f"Promoted {user.email} ({user.id}) to admin")
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
 
 
 @click.command("grant-tokens")
@@ -47,19 +69,41 @@ def create_admin(email: str, name: str, password: str) -> None:
 @click.option("--key", default=None, help="Idempotency key (default: a new one).")
 def grant_tokens(email: str, amount: int, reason: str, key: str | None) -> None:
     """Credit AMOUNT purchased tokens to the user with EMAIL (a ledger entry)."""
-    from bson import ObjectId
-
-    user = User.objects(email=users.normalise_email(email)).first()
-    if user is None:
-        raise click.ClickException(f"No user with email {email}")
-    key = key or f"cli-grant-{ObjectId()}"
+    user = _user_by_email(email)
     try:
-        _, applied = wallet.credit(user.id, amount, key, "cli", details={"reason": reason})
+        result = admin_users.grant_tokens(Actor.cli(), user.id, amount, reason, key)
     except AppError as exc:
         raise click.ClickException(exc.message) from exc
-    user.reload()
-    verb = "Granted" if applied else "Already granted"
-    click.echo(f"{verb} {amount} tokens to {user.email}; balance {user.tokens.balance}")
+    verb = "Already granted" if result.replayed else "Granted"
+    click.echo(f"{verb} {amount} tokens to {user.email}; balance {result.user.tokens.balance}")
+
+
+@click.command("upgrade-user-tokens")
+@click.option("--email", default=None, help="Only this user (default: every user).")
+@click.option("--reset-id", default=None, help="Run id; running again with it changes nothing.")
+def upgrade_user_tokens(email: str | None, reset_id: str | None) -> None:
+    """Top every user's free tokens back up to FREE_TOKENS (ledger entries of kind reset)."""
+    reset_id = reset_id or f"cli{ObjectId()}"
+    try:
+        if email:
+            user = _user_by_email(email)
+            result = admin_users.reset_free_tokens(Actor.cli(), user.id, reset_id)
+            click.echo(f"{user.email}: added {result.amount} free tokens (run {reset_id})")
+            return
+        topped, added = admin_users.reset_all_free_tokens(Actor.cli(), reset_id)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Topped up {topped} users with {added} free tokens in total (run {reset_id})")
+
+
+def _user_by_email(email: str) -> User:
+    user = users.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email}")
+    return user
+
+
+# -- the database and the wallet ---------------------------------------------------------------
 
 
 @click.command("reset-db")
@@ -98,3 +142,33 @@ def reconcile_command() -> None:
         click.echo(f"MISMATCH {diff.email} ({diff.user_id}): " + "; ".join(diff.problems))
     click.echo(f"{len(differences)} of {count} users differ from the ledger.")
     sys.exit(1)
+
+
+# -- seeding and rebuilding ----------------------------------------------------------------------
+
+
+@click.command("seed-models")
+def seed_models() -> None:
+    """Sync every configured provider's models into the catalog (fallback list if none answer)."""
+    result = catalog.refresh_catalog()
+    for name, count in result.synced.items():
+        click.echo(f"{name}: {count} models")
+    for name, reason in result.failed.items():
+        click.echo(f"{name}: not reachable ({reason}); kept its stored models")
+    if result.used_fallback:
+        click.echo("No provider answered and nothing was stored: seeded the built-in free models.")
+    click.echo(f"{len(result.models)} models available.")
+
+
+@click.command("seed-plans")
+@click.option("--overwrite", is_flag=True, help="Rewrite the default plans even if they exist.")
+def seed_plans(overwrite: bool) -> None:
+    """Create the default plans (idempotent: existing plans and their edits are kept)."""
+    written, kept = plans.seed_defaults(overwrite=overwrite)
+    click.echo(f"Plans: {written} written, {kept} already there.")
+
+
+@click.command("analytics-rebuild")
+def analytics_rebuild() -> None:
+    """Forget the stored daily analytics figures; the next report recomputes them."""
+    click.echo(f"Dropped {rollups.rebuild()} stored days; they are recomputed on demand.")

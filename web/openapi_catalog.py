@@ -12,6 +12,7 @@ from web.auth.schemas import GoogleBody, LoginBody, RegisterBody
 from web.chat.schemas import (
     MessagesPageQuery,
     PageQuery,
+    ReportBody,
     SearchQuery,
     SendBody,
     SessionBody,
@@ -19,8 +20,8 @@ from web.chat.schemas import (
 )
 from web.models.schemas import ModelListQuery
 from web.openapi import describe
-from web.plans.schemas import PaymentsQuery, VerifyPaymentBody
-from web.user.schemas import DeleteAccountBody, PasswordBody, ProfileBody
+from web.plans.schemas import VerifyPaymentBody
+from web.user.schemas import DeleteAccountBody, PasswordBody, PaymentsQuery, ProfileBody
 from web.user.usage import LedgerQuery, UsageQuery
 
 AUTH, USER, CHAT, MODELS, PLANS, ADMIN = "Auth", "User", "Chat", "Models", "Plans", "Admin"
@@ -237,7 +238,7 @@ def _chat() -> None:
         "chat_reports.report",
         "Report a message to the moderators",
         tags=t,
-        body=admin.ReportBody,
+        body=ReportBody,
         body_required=False,
         responses={200: None, 201: None},
         errors=(400, 404),

@@ -104,5 +104,12 @@ def parse_body(model: type[M]) -> M:
     return validate(model, data)
 
 
+def optional_body(model: type[M]) -> M:
+    """Parse a body that may be absent altogether (actions with only optional fields)."""
+    if not request.get_data():
+        return validate(model, {})
+    return parse_body(model)
+
+
 def parse_query(model: type[M]) -> M:
     return validate(model, request.args.to_dict())

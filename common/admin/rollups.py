@@ -23,7 +23,7 @@ from pymongo.collection import Collection
 from common.admin.models import AnalyticsDay
 from common.chat.models import ChatMessage
 from common.stored import grouped_id
-from common.wallet.service import ledger
+from common.wallet.models import LedgerEntry
 
 FROZEN_AFTER_DAYS = 2
 KEY_MARGIN = timedelta(days=1)
@@ -231,7 +231,7 @@ def charged_by_day(first: date, last: date) -> dict[str, dict]:
     floor = str(ObjectId.from_datetime(start - KEY_MARGIN))
     sums = {"free": "$free", "purchased": "$purchased"}
     match = {"kind": "charge", "key": {"$gte": floor}}
-    rows = by_day(ledger(), "createdAt", first, last, match, sums)
+    rows = by_day(LedgerEntry._get_collection(), "createdAt", first, last, match, sums)
     return {d: {"free": -row["free"], "purchased": -row["purchased"]} for d, row in rows.items()}
 
 

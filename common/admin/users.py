@@ -14,9 +14,9 @@ from bson import ObjectId
 
 from common.admin import audit
 from common.admin.audit import Actor
-from common.chat.models import ChatSession
+from common.chat import sessions
 from common.errors import Conflict, Forbidden, ValidationError
-from common.stored import iso_or_text, same_id, touch
+from common.stored import iso_or_text
 from common.users import service as users
 from common.users.models import ROLES, User
 from common.users.snapshot import profile
@@ -95,8 +95,8 @@ def user_detail(user_id: Any) -> dict:
     return {
         "user": admin_view(user),
         "wallet": wallet_view(user),
-        "ledger": [ledger_view(e) for e in recent_ledger(user.id)],
-        "sessions": [session_view(s) for s in recent_sessions(user.id)],
+        "ledger": [ledger_view(e) for e in wallet.entries_for(user.id, RECENT_LEDGER)],
+        "sessions": [session_view(s) for s in sessions.recent_documents(user.id, RECENT_SESSIONS)],
     }
 
 
@@ -123,11 +123,6 @@ def wallet_view(user: User) -> dict:
     }
 
 
-def recent_ledger(user_id: ObjectId, limit: int = RECENT_LEDGER) -> list[dict]:
-    cursor = wallet.ledger().find({"user": same_id(user_id)}).sort("createdAt", -1)
-    return list(cursor.limit(limit))
-
-
 def ledger_view(entry: dict) -> dict:
     return {
         "key": entry["key"],
@@ -139,11 +134,6 @@ def ledger_view(entry: dict) -> dict:
         "details": entry.get("details") or {},
         "createdAt": iso_or_text(entry.get("createdAt")),
     }
-
-
-def recent_sessions(user_id: ObjectId, limit: int = RECENT_SESSIONS) -> list[dict]:
-    cursor = ChatSession._get_collection().find({"userId": same_id(user_id)})
-    return list(cursor.sort("lastMessageAt", -1).limit(limit))
 
 
 def session_view(doc: dict) -> dict:
@@ -186,10 +176,15 @@ def change_role(actor: Actor, user_id: Any, role: str) -> User:
     if str(user.id) == actor.id and role != "admin":
         raise Forbidden("You cannot remove your own admin role.")
     before = _state(user)
-    wallet.users().update_one({"_id": user.id}, {"$set": {"role": role}, **touch()})
-    user.reload()
+    users.set_role(user, role)
     audit.record(actor, "user.role", "user", user.id, before, _state(user))
     return user
+
+
+def create_admin(actor: Actor, email: str, password: str, name: str) -> User:
+    """A new admin account: registered like any user, then promoted by the audited role change."""
+    user = users.register(email, password, name)
+    return change_role(actor, user.id, "admin")
 
 
 def _state(user: User) -> dict:
@@ -216,10 +211,6 @@ def _action_key(kind: str, user_id: ObjectId, idempotency_key: str | None) -> st
     return f"admin-{kind}-{user_id}-{idempotency_key or ObjectId()}"
 
 
-def _existing(key: str) -> dict | None:
-    return wallet.ledger().find_one({"key": key})
-
-
 def _check_replay(entry: dict | None, amount: int, user_id: ObjectId) -> None:
     if entry is not None and (abs(entry["amount"]) != amount or entry["user"] != user_id):
         raise Conflict(
@@ -234,7 +225,7 @@ def grant_tokens(
     """Credit `amount` purchased tokens (they never expire with a free-allowance reset)."""
     user = users.get_user(user_id)
     key = _action_key("grant", user.id, idempotency_key)
-    _check_replay(_existing(key), amount, user.id)
+    _check_replay(wallet.entry(key), amount, user.id)
     before = wallet_state(user)
     details = {"reason": reason, "admin": actor.email or actor.id}
     _, applied = wallet.credit(user.id, amount, key, "admin", pool="purchased", details=details)
@@ -255,7 +246,7 @@ def deduct_tokens(
     """
     user = users.get_user(user_id)
     key = _action_key("deduct", user.id, idempotency_key)
-    existing = _existing(key)
+    existing = wallet.entry(key)
     _check_replay(existing, amount, user.id)
     before = wallet_state(user)
     details = {"reason": reason, "admin": actor.email or actor.id}
@@ -282,31 +273,19 @@ def wallet_state(user: User) -> dict:
 def reset_free_tokens(actor: Actor, user_id: Any, reset_id: str | None = None) -> TokenResult:
     """Top the free pool back up to the allowance (`FREE_TOKENS`): the guide's upgradeUserTokens.
 
-    Free tokens sitting in open holds count as the user's, so a hold released later does not
-    push the pool past the allowance. One ledger entry (kind `reset`) per user per reset; the
-    same `reset_id` again changes nothing.
+    The wallet decides how much is missing (`wallet.reset_free_tokens`); the same `reset_id`
+    again changes nothing.
     """
     user = users.get_user(user_id)
-    key = f"reset-{user.id}-{reset_id or ObjectId()}"
-    if _existing(key) is not None:
-        return TokenResult(user, 0, key, True)
-    held_free = sum(int(h.get("free", 0)) for h in (user.holds or {}).values())
-    missing = get_settings().free_tokens - user.tokens.freeTokens - held_free
-    if missing <= 0:
-        return TokenResult(user, 0, key, False)
     before = wallet_state(user)
     details = {"reason": "free allowance reset", "admin": actor.email or actor.id}
-    _, applied = wallet.credit(
-        user.id, missing, key, "admin", pool="free", kind="reset", details=details
-    )
-    wallet.users().update_one(
-        {"_id": user.id}, {**touch("tokens.lastResetDate"), "$inc": wallet.VERSION_INC}
-    )
+    allowance = get_settings().free_tokens
+    reset = wallet.reset_free_tokens(user.id, allowance, reset_id, "admin", details)
     user.reload()
-    if applied:
-        after = {**wallet_state(user), "amount": missing, "key": key}
+    if reset.added:
+        after = {**wallet_state(user), "amount": reset.added, "key": reset.key}
         audit.record(actor, "tokens.reset", "user", user.id, before, after)
-    return TokenResult(user, missing if applied else 0, key, not applied)
+    return TokenResult(user, reset.added, reset.key, reset.replayed)
 
 
 def reset_all_free_tokens(actor: Actor, reset_id: str) -> tuple[int, int]:

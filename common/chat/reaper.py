@@ -159,10 +159,7 @@ def _settle_gone(user_id, key: str) -> bool:
 
 
 def _old_chat_holds(before):
-    """(user id, key) of chat holds placed before `before`. Read here rather than through
-    `wallet.open_holds`, which assumes the hold's `at` is a date (nx-27017 returns text)."""
-    for doc in wallet.users().find({"tokens.reserved": {"$gt": 0}}, {"holds": 1}):
-        for key, hold in (doc.get("holds") or {}).items():
-            at = as_utc(hold.get("at"))
-            if ObjectId.is_valid(key) and at is not None and at < before:
-                yield doc["_id"], key
+    """(user id, key) of chat holds (keyed by a message id) placed before `before`."""
+    for user_id, hold, _at in wallet.open_holds(older_than=before):
+        if ObjectId.is_valid(hold.key):
+            yield user_id, hold.key

@@ -34,6 +34,7 @@ from common.errors import (
     ProviderUnavailable,
     ValidationError,
 )
+from common.moderation.terms import check_blocked
 from common.redis_client import get_redis
 from common.stored import as_utc, object_id_or_none, utcnow
 from common.users.models import User
@@ -121,7 +122,7 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         cmd = replace(cmd, message=parent.content or "")
     text, models, max_tokens = _validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
-    _check_content(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
+    check_blocked(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
     _check_paywall(cmd.user, models)
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
     plans = _plan_all(session, text, models, max_tokens, cmd.prompt, before=parent)
@@ -358,14 +359,6 @@ def _model(model_id: str):
             f"{model_id} is unavailable right now. Pick another model.", {"modelId": model_id}
         )
     return model
-
-
-def _check_content(text: str) -> None:
-    try:
-        from common.moderation.service import check_blocked
-    except ImportError:  # moderation not installed in this build
-        return
-    check_blocked(text)
 
 
 def effective_plan(user: User) -> str:

@@ -81,6 +81,13 @@ def list_sessions(user_id: Any, page: int = 1, limit: int = 20) -> Page:
     return Page([by_id[i] for i in ids if i in by_id], page, limit, len(rows))
 
 
+def recent_documents(user_id: Any, limit: int) -> list[dict]:
+    """A user's sessions as stored (moderation included), most recently active first: what an
+    admin inspecting the account sees."""
+    cursor = ChatSession._get_collection().find({"userId": {"$in": _owner(user_id)}})
+    return list(cursor.sort("lastMessageAt", -1).limit(limit))
+
+
 def session_messages(session: ChatSession, page: int = 1, limit: int = 50) -> Page:
     """Oldest first, so page 1 starts the conversation."""
     query = ChatMessage.objects(sessionId=session.sessionId)
@@ -119,6 +126,12 @@ def delete_session(user_id: Any, session_id: str) -> int:
     deleted = ChatMessage.objects(sessionId=session.sessionId).delete()
     session.delete()
     return deleted
+
+
+def delete_all_for(user_id: Any) -> None:
+    """Delete every message and session of the user (their account is being closed)."""
+    ChatMessage.objects(userId__in=_owner(user_id)).delete()
+    ChatSession.objects(userId__in=_owner(user_id)).delete()
 
 
 def get_message(user_id: Any, message_id: str) -> ChatMessage:

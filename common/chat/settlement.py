@@ -37,6 +37,7 @@ from common.chat import outage
 from common.chat.errors import SettlementDeferred
 from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
 from common.errors import AppError
+from common.moderation import service as moderation
 from common.stored import utcnow
 from common.streaming import channel
 from common.users.models import User
@@ -88,6 +89,8 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
             doc = messages().find_one({"_id": msg.id, "endedBy": token}, session=session)
             if doc is None:
                 return None
+        if outcome.moderation_reason:  # the admin's flagged list shows it (source "provider")
+            moderation.flag_from_provider(msg.id, outcome.moderation_reason, session)
         final = ChatMessage._from_son(doc)
         user_after = _close_hold(final, session)
         _apply_stats(final, session)
@@ -186,15 +189,6 @@ def _final_fields(o: Outcome) -> dict[str, Any]:
     ):
         if value is not None:
             fields[name] = round(value, 3)
-    if o.moderation_reason:  # the admin's flagged list reads these (source "provider")
-        fields.update(
-            {
-                "moderation.flagged": True,
-                "moderation.source": "provider",
-                "moderation.reason": o.moderation_reason[:500],
-                "moderation.flaggedAt": now,
-            }
-        )
     return fields
 
 

@@ -1,7 +1,7 @@
 """Flags on messages and sessions, hiding and removing content, banning users.
 
-A flag comes from a user's report, an admin, or a provider's moderation refusal (the chat
-worker calls `flag_from_provider`). Admins see open flags in one list, then dismiss, hide or
+A flag comes from a user's report, an admin, or a provider's moderation refusal (settlement
+calls `flag_from_provider` when it ends such an answer). Admins see open flags in one list, then dismiss, hide or
 remove the content. Removing keeps the record (usage, cost and the ledger stay intact) and
 blanks the text; the audit record keeps what was removed. Every admin write is audited.
 """
@@ -14,6 +14,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 
 from common.admin import audit
@@ -21,7 +22,7 @@ from common.admin import users as admin_users
 from common.admin.audit import Actor
 from common.chat.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
-from common.moderation.terms import (  # noqa: F401  (the chat send path imports it from here)
+from common.moderation.terms import (  # noqa: F401  (callers reach the term list through here)
     add_term,
     all_terms,
     check_blocked,
@@ -29,7 +30,7 @@ from common.moderation.terms import (  # noqa: F401  (the chat send path imports
     remove_term,
     runtime_terms,
 )
-from common.stored import as_utc, iso_or_text, object_id_or_none, touch, utcnow
+from common.stored import as_utc, iso_or_text, object_id, object_id_or_none, touch, utcnow
 from common.users.models import User
 
 MAX_REASON = 500
@@ -38,25 +39,25 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KINDS = ("message", "session")
 
 
-def messages() -> Collection:
+def _messages() -> Collection:
     return ChatMessage._get_collection()
 
 
-def sessions() -> Collection:
+def _sessions() -> Collection:
     return ChatSession._get_collection()
 
 
 def _collection(kind: str) -> Collection:
-    return messages() if kind == "message" else sessions()
+    return _messages() if kind == "message" else _sessions()
 
 
 def _find(kind: str, item_id: str) -> dict:
     """A message by its ObjectId, or a session by its public `sessionId`."""
     if kind == "message":
         oid = object_id_or_none(item_id)
-        doc = messages().find_one({"_id": oid}) if oid else None
+        doc = _messages().find_one({"_id": oid}) if oid else None
     else:
-        doc = sessions().find_one({"sessionId": str(item_id)})
+        doc = _sessions().find_one({"sessionId": str(item_id)})
     if doc is None:
         raise NotFound(f"{kind.capitalize()} not found.")
     return doc
@@ -67,7 +68,12 @@ def _public_id(kind: str, doc: dict) -> str:
 
 
 def _set(
-    kind: str, doc: dict, changes: dict, condition: dict | None = None, **fields
+    kind: str,
+    doc: dict,
+    changes: dict,
+    condition: dict | None = None,
+    session: ClientSession | None = None,
+    **fields,
 ) -> dict | None:
     """Apply `changes` to the item's moderation subdocument (and `fields` at the top level).
 
@@ -80,6 +86,7 @@ def _set(
         {"_id": doc["_id"], **(condition or {})},
         {"$set": {"moderation": moderation, **fields}, **touch()},
         return_document=ReturnDocument.AFTER,
+        session=session,
     )
 
 
@@ -129,10 +136,10 @@ def message_context(message_id: str, around: int) -> dict:
     Sorted here rather than by the server: `createdAt` may be a date or (nx-27017) text.
     """
     doc = _find("message", message_id)
-    rows = list(messages().find({"sessionId": doc.get("sessionId")}))
+    rows = list(_messages().find({"sessionId": doc.get("sessionId")}))
     rows.sort(key=lambda d: (as_utc(d.get("createdAt")) or _EPOCH, d["_id"]))
     at = next(i for i, d in enumerate(rows) if d["_id"] == doc["_id"])
-    session = sessions().find_one({"sessionId": doc.get("sessionId")}) or {}
+    session = _sessions().find_one({"sessionId": doc.get("sessionId")}) or {}
     return {
         "message": item_view("message", doc),
         "session": {
@@ -179,7 +186,7 @@ class Report:
 def report_message(user: User, message_id: str, reason: str | None) -> Report:
     """A user reports a message in one of their own chats. Reporting again changes nothing."""
     oid = object_id_or_none(message_id)
-    doc = messages().find_one({"_id": oid}) if oid else None
+    doc = _messages().find_one({"_id": oid}) if oid else None
     if doc is None or str(doc.get("userId")) != str(user.id):
         raise NotFound("Message not found.")
     flagged = _set(
@@ -191,15 +198,17 @@ def report_message(user: User, message_id: str, reason: str | None) -> Report:
     return Report(item_view("message", flagged or _find("message", message_id)), flagged is None)
 
 
-def flag_from_provider(message_id: Any, reason: str) -> None:
+def flag_from_provider(message_id: Any, reason: str, session: ClientSession | None = None) -> None:
     """Record a provider's moderation refusal on the message so it shows in the flagged list.
 
-    Called by the chat worker; idempotent (a retry overwrites the same fields).
+    Settlement calls it inside its transaction (`session`) when it ends such an answer;
+    idempotent (a retry overwrites the same fields).
     """
-    doc = messages().find_one({"_id": ObjectId(str(message_id))}, {"moderation": 1})
+    oid = object_id(message_id)
+    doc = _messages().find_one({"_id": oid}, {"moderation": 1}, session=session)
     if doc is not None:
         reason = (reason or "refused by provider")[:MAX_REASON]
-        _set("message", doc, _flag_fields("provider", reason, None))
+        _set("message", doc, _flag_fields("provider", reason, None), session=session)
 
 
 def flag(actor: Actor, kind: str, item_id: str, reason: str | None) -> dict:
@@ -236,7 +245,7 @@ def remove(actor: Actor, kind: str, item_id: str) -> dict:
         after = _set(kind, doc, gone, content="")
         before_extra = {"content": doc.get("content", "")}
     else:
-        removed = messages().update_many(
+        removed = _messages().update_many(
             {"sessionId": doc["sessionId"]},
             {"$set": {"content": "", "moderation.hidden": True, "moderation.removed": True}},
         )

@@ -307,7 +307,7 @@ def _debit_once(user_id: ObjectId, amount: int, key: str, details: dict) -> int:
     try:
         return wallet.debit(user_id, amount, key, CREDIT_SOURCE, details=details)
     except ValidationError:
-        if wallet.ledger().find_one({"key": key}, {"_id": 1}) is None:
+        if wallet.entry(key) is None:
             raise
         return wallet.debit(user_id, amount, key, CREDIT_SOURCE, details=details)
 

@@ -1,17 +1,13 @@
-"""What a user does to their own account beyond the profile: sign out everywhere, delete it."""
+"""What a user does to their own account beyond the profile: delete it (signing out everywhere
+is `common.users.revocation.revoke_all`)."""
 
 from __future__ import annotations
 
-from common.chat.models import ChatMessage, ChatSession
+from common.chat import sessions
 from common.errors import Conflict, Unauthorized
 from common.stored import utcnow
 from common.users.models import User
 from common.users.service import check_password
-
-
-def sign_out_everywhere(user: User) -> None:
-    """Every token issued so far stops working (the token version they carry is now old)."""
-    User.objects(id=user.id).update_one(inc__tokenVersion=1, set__updatedAt=utcnow())
 
 
 def delete_account(user: User, password: str) -> None:
@@ -43,6 +39,4 @@ def delete_account(user: User, password: str) -> None:
         inc__tokenVersion=1,
         set__updatedAt=utcnow(),
     )
-    owner = [uid]  # `$in`: nx-27017 misses equality on a non-`_id` ObjectId field
-    ChatMessage.objects(userId__in=owner).delete()
-    ChatSession.objects(userId__in=owner).delete()
+    sessions.delete_all_for(uid)

@@ -42,10 +42,15 @@ def is_revoked(user: User, jti: str) -> bool:
 
 
 def revoke_all(user_id: Any) -> None:
-    """Refuse every token issued to this user so far (logout everywhere)."""
+    """Refuse every token issued to this user so far (sign out everywhere): the token version
+    they carry is now old, so the single revocations are no longer needed."""
     _users().update_one(
         {"_id": object_id(user_id)},
-        {"$inc": {"tokenVersion": 1}, "$set": {"revokedTokens": {}}},
+        {
+            "$inc": {"tokenVersion": 1},
+            "$set": {"revokedTokens": {}},
+            "$currentDate": {"updatedAt": True},
+        },
     )
 
 

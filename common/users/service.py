@@ -47,6 +47,10 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def find_by_email(email: str) -> User | None:
+    return User.objects(email=normalise_email(email)).first()
+
+
 def get_user(user_id: Any) -> User:
     oid = object_id_or_none(user_id)
     user = find_user(oid) if oid else None
@@ -91,7 +95,7 @@ def grant_signup_tokens(user: User) -> User:
 
 
 def authenticate(email: str, password: str) -> User:
-    user = User.objects(email=normalise_email(email)).first()
+    user = find_by_email(email)
     password_ok = check_password(password, user.password if user else None)
     if user is None or not password_ok:
         raise Unauthorized("Invalid email or password.")
@@ -214,6 +218,15 @@ def link_google(user: User, claims: dict[str, Any]) -> User:
 def set_active(user: User, active: bool, reason: str = "") -> User:
     User.objects(id=user.id).update_one(
         set__isActive=active, set__deactivatedReason=reason or None, set__updatedAt=utcnow()
+    )
+    user.reload()
+    return user
+
+
+def set_role(user: User, role: str) -> User:
+    """`$currentDate` rather than `$set` of a datetime: nx-27017 stores the latter as text."""
+    User._get_collection().update_one(
+        {"_id": user.id}, {"$set": {"role": role}, "$currentDate": {"updatedAt": True}}
     )
     user.reload()
     return user

@@ -12,7 +12,7 @@ from typing import Any
 
 from common.chat.models import ChatMessage
 from common.stored import iso, same_id, utcnow
-from common.wallet.models import LedgerEntry
+from common.wallet import service as wallet
 
 SETTLED = ("done", "cancelled")
 
@@ -64,13 +64,10 @@ def usage(user_id, days: int) -> dict[str, Any]:
 
 
 def ledger(user_id, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The user's ledger entries, newest first, one page. Read raw: the wallet writes fields
-    of its own on entries (e.g. `alsoInc`) that the document class does not declare."""
-    coll = LedgerEntry._get_collection()
-    match = {"user": same_id(user_id)}  # `$in`: see the module docstring
-    total = len(list(coll.find(match, {"_id": 1})))  # nx-27017 counts 0 with an ObjectId filter
-    rows = coll.find(match).sort([("createdAt", -1), ("_id", -1)]).skip((page - 1) * limit)
-    return [ledger_json(e) for e in rows.limit(limit)], total
+    """The user's ledger entries, newest first, one page (with the wallet's own fields, e.g.
+    `alsoInc`, that the document class does not declare)."""
+    rows = wallet.entries_for(user_id, limit, (page - 1) * limit)
+    return [ledger_json(e) for e in rows], wallet.count_entries(user_id)
 
 
 def ledger_json(entry: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common.wallet.service import ledger, users
+from common.wallet.service import _ledger, _users
 
 
 @dataclass
@@ -18,7 +18,7 @@ def reconcile() -> list[Difference]:
     """For each user: free and purchased pools plus open holds must equal the ledger's sums."""
     sums = {
         row["_id"]: row
-        for row in ledger().aggregate(
+        for row in _ledger().aggregate(
             [
                 {
                     "$group": {
@@ -35,7 +35,7 @@ def reconcile() -> list[Difference]:
         )
     }
     report = []
-    for doc in users().find({}, {"email": 1, "tokens": 1, "credits": 1, "holds": 1}):
+    for doc in _users().find({}, {"email": 1, "tokens": 1, "credits": 1, "holds": 1}):
         report.extend(_check_user(doc, sums.get(doc["_id"], {})))
     return report
 

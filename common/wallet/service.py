@@ -94,11 +94,11 @@ def _settled(key: str, entry: dict | None, applied: bool, after: dict | None = N
     return Settlement(key, -entry["amount"], applied, after, **split)
 
 
-def users() -> Collection:
+def _users() -> Collection:
     return User._get_collection()
 
 
-def ledger() -> Collection:
+def _ledger() -> Collection:
     return LedgerEntry._get_collection()
 
 
@@ -160,10 +160,10 @@ def _entry_for(
         # Counters applied with the hold's closing update, whoever applies it (see `settle`).
         doc["alsoInc"] = {k.replace(".", "|"): v for k, v in also_inc.items()}
     try:
-        ledger().insert_one(doc, session=session)
+        _ledger().insert_one(doc, session=session)
         return doc
     except DuplicateKeyError:
-        existing = ledger().find_one({"key": key}, session=session)
+        existing = _ledger().find_one({"key": key}, session=session)
         if existing["user"] != user_id:
             raise Conflict(
                 f"key {key} was already used for another account", {"key": key}
@@ -172,7 +172,7 @@ def _entry_for(
 
 
 def _mark_applied(key: str, session: ClientSession | None = None) -> None:
-    ledger().update_one(
+    _ledger().update_one(
         {"key": key, "applied": False}, {"$set": {"applied": True}}, session=session
     )
 
@@ -182,7 +182,9 @@ def _mark_applied(key: str, session: ClientSession | None = None) -> None:
 
 def _holds(uid: ObjectId, session: ClientSession | None = None) -> dict | None:
     """The user's tokens and open holds (None if there is no such user)."""
-    return users().find_one({"_id": uid}, {"tokens": 1, "holds": 1, "isActive": 1}, session=session)
+    return _users().find_one(
+        {"_id": uid}, {"tokens": 1, "holds": 1, "isActive": 1}, session=session
+    )
 
 
 def _as_hold(key: str, h: dict) -> Hold:
@@ -239,7 +241,7 @@ def reserve(
         held = _place_hold(uid, key, want, have, pools, details, active_only)
         if held is not None:
             # A settlement of an earlier hold under this key may have finished meanwhile.
-            if not fresh and ledger().find_one({"key": key}, {"_id": 1}):
+            if not fresh and _ledger().find_one({"key": key}, {"_id": 1}):
                 _drop_stray_hold(uid, key, held[1])
                 _refuse_closed(key)
             return held[0]
@@ -304,14 +306,14 @@ def _place_hold(
         "$inc": {**_pool_inc(-take_free, -take_purchased), "tokens.reserved": want, **VERSION_INC},
         "$set": {f"holds.{key}": hold, "updatedAt": utcnow()},
     }
-    after = users().find_one_and_update(condition, update, return_document=ReturnDocument.AFTER)
+    after = _users().find_one_and_update(condition, update, return_document=ReturnDocument.AFTER)
     if after is None:
         return None
     return Hold(key, want, take_free, take_purchased, user_after=after), hold
 
 
 def _refuse_closed(key: str) -> None:
-    if ledger().find_one({"key": key}, {"_id": 1}):
+    if _ledger().find_one({"key": key}, {"_id": 1}):
         raise ValidationError(f"hold {key} was already closed")
 
 
@@ -344,7 +346,7 @@ def settle(
         raise ValueError("also_inc may only touch usage counters, never the pools")
     hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
     if hold is None:
-        return _settled(key, ledger().find_one({"key": key}, session=session), False)
+        return _settled(key, _ledger().find_one({"key": key}, session=session), False)
     charged = max(0, min(int(actual), int(hold["amount"])))
     from_free = min(charged, int(hold["free"]))
     entry_kind = kind if charged else "release"
@@ -391,7 +393,7 @@ def _close_hold(
     also_inc: dict[str, int | float] | None = None,
 ) -> dict | None:
     """Close this very hold; returns the user document after, or None if it was not open."""
-    return users().find_one_and_update(
+    return _users().find_one_and_update(
         _this_hold(uid, key, hold),
         {
             "$unset": {f"holds.{key}": ""},
@@ -448,7 +450,7 @@ def credit(
     uid, key, amount = object_id(user_id), _check_key(key), int(amount)
     if amount <= 0 or pool not in POOLS:
         raise ValidationError("credit needs a positive amount and a known pool")
-    if users().find_one({"_id": uid}, {"_id": 1}) is None:
+    if _users().find_one({"_id": uid}, {"_id": 1}) is None:
         raise NotFound("User not found.")
     free, purchased = (amount, 0) if pool == "free" else (0, amount)
     entry = _entry_for(key, uid, kind, free, purchased, source, details)
@@ -474,7 +476,7 @@ def debit(
     key = _check_key(key)
     if int(amount) <= 0:
         raise ValidationError("debit needs a positive amount")
-    if ledger().find_one({"key": key}, {"_id": 1}) is None:
+    if _ledger().find_one({"key": key}, {"_id": 1}) is None:
         # A concurrent call with this key may close it first; then its amount stands.
         with contextlib.suppress(ValidationError):
             reserve(user_id, amount, key, pools=pools, clamp=clamp, details=details)
@@ -486,7 +488,7 @@ def _apply_marked_entry(entry: dict) -> bool:
     if entry.get("applied"):
         return False
     key = entry["key"]
-    res = users().update_one(
+    res = _users().update_one(
         {"_id": entry["user"], f"applying.{key}": {"$exists": False}},
         {
             "$inc": {**_pool_inc(int(entry["free"]), int(entry["purchased"])), **VERSION_INC},
@@ -506,7 +508,7 @@ def apply_pending(older_than_seconds: float = 30.0, forget_markers_after_days: i
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     done = 0
     # `$lte`, not `$lt`: nx-27017's find compares dates at whole seconds (same second: not `$lt`).
-    for entry in ledger().find({"applied": False, "createdAt": {"$lte": cutoff}}):
+    for entry in _ledger().find({"applied": False, "createdAt": {"$lte": cutoff}}):
         if entry["kind"] in _MARKED_KINDS and entry["amount"] > 0:
             _apply_marked_entry(entry)
         else:
@@ -536,9 +538,9 @@ def _entry_matches(entry: dict, hold: dict) -> bool:
 def _forget_markers(before: datetime) -> None:
     """Drop the `applying.<key>` markers of credits applied before `before`."""
     query = {"marker": True, "applied": True, "createdAt": {"$lte": before}}
-    for entry in ledger().find(query, {"key": 1, "user": 1}):
-        users().update_one({"_id": entry["user"]}, {"$unset": {f"applying.{entry['key']}": ""}})
-        ledger().update_one({"_id": entry["_id"]}, {"$set": {"marker": False}})
+    for entry in _ledger().find(query, {"key": 1, "user": 1}):
+        _users().update_one({"_id": entry["user"]}, {"$unset": {f"applying.{entry['key']}": ""}})
+        _ledger().update_one({"_id": entry["_id"]}, {"$set": {"marker": False}})
 
 
 # -- grants -----------------------------------------------------------------------------------
@@ -549,20 +551,81 @@ def grant_free_tokens(user_id: Any, amount: int) -> tuple[int, bool]:
     return credit(user_id, amount, f"grant-{user_id}", "signup", pool="free", kind="grant")
 
 
+@dataclass(frozen=True)
+class Reset:
+    key: str
+    added: int  # tokens this call put into the free pool
+    replayed: bool  # the reset id was already used for this user: nothing changed
+
+
+def reset_free_tokens(
+    user_id: Any, allowance: int, reset_id: str | None, source: str, details: dict
+) -> Reset:
+    """Top the free pool back up to `allowance`, once per user per `reset_id` (a `reset` entry).
+
+    Free tokens sitting in open holds count as the user's, so a hold released later does not
+    push the pool past the allowance. The same `reset_id` again changes nothing.
+    """
+    uid = object_id(user_id)
+    key = f"reset-{uid}-{reset_id or ObjectId()}"
+    if entry(key) is not None:
+        return Reset(key, 0, True)
+    doc = _holds(uid)
+    if doc is None:
+        raise NotFound("User not found.")
+    held_free = sum(int(h.get("free", 0)) for h in (doc.get("holds") or {}).values())
+    missing = allowance - int((doc.get("tokens") or {}).get("freeTokens", 0)) - held_free
+    if missing <= 0:
+        return Reset(key, 0, False)
+    _, applied = credit(uid, missing, key, source, pool="free", kind="reset", details=details)
+    _users().update_one(
+        {"_id": uid}, {"$currentDate": {"tokens.lastResetDate": True}, "$inc": VERSION_INC}
+    )
+    return Reset(key, missing if applied else 0, not applied)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
 def open_holds(older_than: datetime | None = None):
     """Yield (user_id, Hold, placed_at) for every open hold, optionally only older ones."""
-    for doc in users().find({"tokens.reserved": {"$gt": 0}}, {"holds": 1}):
+    for doc in _users().find({"tokens.reserved": {"$gt": 0}}, {"holds": 1}):
         for key, h in (doc.get("holds") or {}).items():
             at = as_utc(h.get("at"))
             if older_than is None or (at and at < older_than):
                 yield doc["_id"], _as_hold(key, h), at
 
 
+def held_totals() -> tuple[int, int]:
+    """(open holds, tokens they hold) across every user, as the metrics report them."""
+    holds = held = 0
+    query = {"tokens.reserved": {"$gt": 0}}
+    for doc in _users().find(query, {"holds": 1, "tokens.reserved": 1}):
+        holds += len(doc.get("holds") or {})
+        held += int((doc.get("tokens") or {}).get("reserved") or 0)
+    return holds, held
+
+
+def entry(key: str) -> dict | None:
+    """The ledger entry written under `key` (None while nothing has been written under it)."""
+    return _ledger().find_one({"key": key})
+
+
 def entries_for(user_id: Any, limit: int = 50, skip: int = 0) -> list[dict]:
-    """A user's ledger entries, newest first.
+    """A user's ledger entries, newest first (the newest written first within one instant).
 
     `$in` rather than plain equality: nx-27017 matches nothing on `{"user": <ObjectId>}` for a
     non-`_id` field, while `$in` works there and means the same on MongoDB.
     """
-    cursor = ledger().find({"user": same_id(user_id)}).sort("createdAt", -1)
+    cursor = _ledger().find(_of_user(user_id)).sort([("createdAt", -1), ("_id", -1)])
     return list(cursor.skip(int(skip)).limit(int(limit)))
+
+
+def count_entries(user_id: Any) -> int:
+    """How many ledger entries the user has. Counted by reading ids: nx-27017's
+    `count_documents` counts 0 with an ObjectId filter."""
+    return len(list(_ledger().find(_of_user(user_id), {"_id": 1})))
+
+
+def _of_user(user_id: Any) -> dict:
+    return {"user": same_id(user_id)}

@@ -31,7 +31,7 @@ def poor_user(settings):
 
 
 def _tokens(user) -> dict:
-    return wallet.users().find_one({"_id": user.id})["tokens"]
+    return wallet._users().find_one({"_id": user.id})["tokens"]
 
 
 def test_processes_reserving_and_settling_never_overdraw(pool, settings, poor_user):
@@ -48,7 +48,7 @@ def test_processes_reserving_and_settling_never_overdraw(pool, settings, poor_us
     assert sum(o["refused"] for o in outs) > 0, "the balance was meant to run out"
     # Every settled key has exactly one ledger entry, charging what its settle reported.
     # A raw `$regex` string: nx-27017 refuses the compiled pattern mongoengine's `__startswith` sends.
-    entries = {e["key"]: -e["amount"] for e in wallet.ledger().find({"key": {"$regex": "^w"}})}
+    entries = {e["key"]: -e["amount"] for e in wallet._ledger().find({"key": {"$regex": "^w"}})}
     assert entries == charged
     t = _tokens(poor_user)
     assert t["balance"] == 3_000 - sum(charged.values()) >= 0

@@ -10,7 +10,7 @@ from common.wallet import service as wallet
 
 
 def _pools_ok(user_id) -> list[str]:
-    doc = wallet.users().find_one({"_id": user_id}, {"tokens": 1})
+    doc = wallet._users().find_one({"_id": user_id}, {"tokens": 1})
     t = doc["tokens"]
     names = ("balance", "freeTokens", "purchasedTokens", "reserved")
     return [f"{n}={t[n]}" for n in names if t[n] < 0]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from common.moderation import service
-from web.admin.routes import actor, bp, optional_body
+from web.admin.routes import actor, bp
 from web.admin.schemas import ContextQuery, FlagBody, FlaggedQuery, HideBody, TermBody
 from web.responses import ok
 from web.security import admin_required
-from web.validation import parse_body, parse_query
+from web.validation import optional_body, parse_body, parse_query
 
 _KIND = {"messages": "message", "sessions": "session"}
 _ITEM = "/moderation/<any(messages, sessions):kinds>/<item_id>"

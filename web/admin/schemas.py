@@ -95,7 +95,3 @@ class AuditQuery(Query):
         if self.from_ and self.to and self.from_ > self.to:
             raise ValueError("from is after to")
         return self
-
-
-class ReportBody(Body):
-    reason: str = Field(default="", max_length=500)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import click
-from bson import ObjectId
 from flask import request
 
 from common.admin import users as service
-from common.admin.audit import Actor
-from common.errors import AppError
 from common.moderation import service as moderation
-from common.users.models import User
-from common.users.service import normalise_email
-from web.admin.routes import actor, bp, optional_body
+from web.admin.routes import actor, bp
 from web.admin.schemas import (
     BanBody,
     DeactivateBody,
@@ -23,7 +17,7 @@ from web.admin.schemas import (
 )
 from web.responses import ok
 from web.security import admin_required
-from web.validation import parse_body, parse_query, validate
+from web.validation import optional_body, parse_body, parse_query, validate
 
 
 @bp.get("/users")
@@ -123,23 +117,3 @@ def reset_tokens(user_id: str):
 def _checked(key: str | None) -> str | None:
     """The header form of the key gets the same rule as the body's."""
     return validate(ResetBody, {"idempotencyKey": key}).idempotencyKey if key else None
-
-
-@bp.cli.command("upgrade-user-tokens")
-@click.option("--email", default=None, help="Only this user (default: every user).")
-@click.option("--reset-id", default=None, help="Run id; running again with it changes nothing.")
-def upgrade_user_tokens(email: str | None, reset_id: str | None) -> None:
-    """Top every user's free tokens back up to FREE_TOKENS (ledger entries of kind reset)."""
-    reset_id = reset_id or f"cli{ObjectId()}"
-    try:
-        if email:
-            user = User.objects(email=normalise_email(email)).first()
-            if user is None:
-                raise click.ClickException(f"No user with email {email}")
-            result = service.reset_free_tokens(Actor.cli(), user.id, reset_id)
-            click.echo(f"{user.email}: added {result.amount} free tokens (run {reset_id})")
-            return
-        topped, added = service.reset_all_free_tokens(Actor.cli(), reset_id)
-    except AppError as exc:
-        raise click.ClickException(exc.message) from exc
-    click.echo(f"Topped up {topped} users with {added} free tokens in total (run {reset_id})")

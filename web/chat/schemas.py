@@ -83,3 +83,7 @@ class PageQuery(Query):
 class MessagesPageQuery(Query):
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=50, ge=1, le=200)
+
+
+class ReportBody(Body):
+    reason: str = Field(default="", max_length=500)

@@ -6,7 +6,6 @@ a `path`; `/default` is a static rule and Werkzeug matches static rules before c
 
 from __future__ import annotations
 
-import click
 from flask import Blueprint
 
 from common.catalog import service as catalog
@@ -15,7 +14,7 @@ from web.responses import ok
 from web.security import login_required
 from web.validation import parse_query
 
-bp = Blueprint("models", __name__, url_prefix="/api/models", cli_group=None)
+bp = Blueprint("models", __name__, url_prefix="/api/models")
 
 
 @bp.get("")
@@ -43,16 +42,3 @@ def default_model():
 @login_required
 def get_model(model_id: str):
     return ok({"model": catalog.get_model_view(model_id)})
-
-
-@bp.cli.command("seed-models")
-def seed_models() -> None:
-    """Sync every configured provider's models into the catalog (fallback list if none answer)."""
-    result = catalog.refresh_catalog()
-    for name, count in result.synced.items():
-        click.echo(f"{name}: {count} models")
-    for name, reason in result.failed.items():
-        click.echo(f"{name}: not reachable ({reason}); kept its stored models")
-    if result.used_fallback:
-        click.echo("No provider answered and nothing was stored: seeded the built-in free models.")
-    click.echo(f"{len(result.models)} models available.")

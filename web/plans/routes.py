@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 from flask import Blueprint, g, request
 
 from common.payments import plans, service, webhooks
@@ -14,7 +13,7 @@ from web.responses import ok
 from web.security import login_required
 from web.validation import parse_body
 
-bp = Blueprint("plans", __name__, url_prefix="/api/plans", cli_group=None)
+bp = Blueprint("plans", __name__, url_prefix="/api/plans")
 
 
 @bp.get("")
@@ -65,11 +64,3 @@ def webhook():
         request.headers.get("X-Razorpay-Event-Id"),
     )
     return ok({"outcome": result.outcome, "reason": result.reason})
-
-
-@bp.cli.command("seed-plans")
-@click.option("--overwrite", is_flag=True, help="Rewrite the default plans even if they exist.")
-def seed_plans(overwrite: bool) -> None:
-    """Create the default plans (idempotent: existing plans and their edits are kept)."""
-    written, kept = plans.seed_defaults(overwrite=overwrite)
-    click.echo(f"Plans: {written} written, {kept} already there.")

@@ -1,10 +1,10 @@
-"""Request bodies and queries for `/api/plans` and `/api/user/payments`."""
+"""Request bodies for `/api/plans`."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from web.validation import Body, Query
+from web.validation import Body
 
 
 class VerifyPaymentBody(Body):
@@ -13,8 +13,3 @@ class VerifyPaymentBody(Body):
     razorpay_order_id: str = Field(pattern=r"^order_[A-Za-z0-9_-]{1,60}$")
     razorpay_payment_id: str = Field(pattern=r"^pay_[A-Za-z0-9_-]{1,60}$")
     razorpay_signature: str = Field(min_length=1, max_length=256)
-
-
-class PaymentsQuery(Query):
-    page: int = Field(default=1, ge=1, le=10_000)
-    limit: int = Field(default=20, ge=1, le=100)

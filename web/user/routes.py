@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from common.users import account
+from common.users import account, revocation
 from common.users import service as users
 from common.users.snapshot import profile
 from web.responses import ok
@@ -48,7 +48,7 @@ def change_password():
 @login_required
 def logout_everywhere():
     """Sign out of every device, this one included: every token issued so far stops working."""
-    account.sign_out_everywhere(g.user)
+    revocation.revoke_all(g.user.id)
     return ok({}, message="Signed out everywhere")
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from web.validation import Body
+from web.validation import Body, Query
 
 ModelId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -33,3 +33,8 @@ class ProfileBody(Body):
 class PasswordBody(Body):
     currentPassword: str = Field(default="", max_length=128)  # noqa: N815
     newPassword: str = Field(min_length=8, max_length=128)  # noqa: N815
+
+
+class PaymentsQuery(Query):
+    page: int = Field(default=1, ge=1, le=10_000)
+    limit: int = Field(default=20, ge=1, le=100)

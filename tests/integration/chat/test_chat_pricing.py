@@ -95,7 +95,7 @@ def test_a_free_and_a_paid_model_are_each_charged_their_own_rate(live, fake, ws,
         after = done["user"]["tokens"]
         assert after["freeTokens"] == before.freeTokens - from_free
         assert after["purchasedTokens"] == before.purchasedTokens - (charged - from_free)
-        entry = wallet.ledger().find_one({"key": mid})
+        entry = wallet._ledger().find_one({"key": mid})
         assert (entry["kind"], entry["amount"], entry["free"], entry["purchased"]) == (
             "charge",
             -charged,

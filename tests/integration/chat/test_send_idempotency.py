@@ -50,7 +50,7 @@ def _settled(mid: str) -> ChatMessage:
         lambda: (
             (m := ChatMessage.objects(id=mid).first())
             and m.status == "done"
-            and wallet.ledger().find_one({"key": mid, "applied": True})
+            and wallet._ledger().find_one({"key": mid, "applied": True})
             and m
         ),
         60,
@@ -59,7 +59,7 @@ def _settled(mid: str) -> ChatMessage:
 
 
 def _charges(uid: str) -> list[dict]:
-    return [e for e in wallet.ledger().find({"kind": "charge"}) if str(e["user"]) == uid]
+    return [e for e in wallet._ledger().find({"kind": "charge"}) if str(e["user"]) == uid]
 
 
 def test_a_repeat_with_the_key_answers_with_the_first_send(live, fake, user):

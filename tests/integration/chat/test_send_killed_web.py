@@ -89,7 +89,7 @@ def test_a_killed_web_process_and_retried_sends_charge_each_send_once(live, fake
     )
     stored = sorted(str(m.id) for m in ChatMessage.objects(role="assistant"))
     assert stored == sorted(mids)  # no second answer for any send
-    charges = [e["key"] for e in wallet.ledger().find({"kind": "charge"})]
+    charges = [e["key"] for e in wallet._ledger().find({"kind": "charge"})]
     assert sorted(charges) == sorted(mids)  # one charge per send
     assert tokens_of(info["id"])["reserved"] == 0
     assert reconcile() == []

@@ -12,7 +12,7 @@ import pytest
 
 from common.chat.models import ChatMessage
 from common.users.models import User
-from common.wallet.service import ledger
+from common.wallet.service import _ledger as ledger
 from tests.unit.admin.helpers import assistant_doc, at, order_doc, orders
 
 RANGE = "from=2025-03-03&to=2025-03-16"

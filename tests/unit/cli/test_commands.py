@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.admin.models import AuditLog
 from common.stored import object_id
 from common.users.models import User
 from common.wallet import service as wallet
@@ -64,8 +65,10 @@ def test_grant_tokens_credits_once_per_key(cli, make_user):
     assert res.exit_code == 0 and "Already granted" in res.output
     doc = User.objects.get(id=user["id"])
     assert (doc.tokens.balance, doc.tokens.purchasedTokens, doc.credits) == (12_500, 2_500, 12_500)
-    entry = LedgerEntry.objects.get(key="support-42")
-    assert (entry.kind, entry.amount, entry.source) == ("credit", 2_500, "cli")
+    # The admin API's grant use case: its key prefix, source and audit record.
+    entry = LedgerEntry.objects.get(key=f"admin-grant-{user['id']}-support-42")
+    assert (entry.kind, entry.amount, entry.source) == ("credit", 2_500, "admin")
+    assert AuditLog.objects.get(action="tokens.grant").adminId == "cli"
     # Without a key, each run is a new grant.
     assert cli.invoke(args=["grant-tokens", "rich@example.com", "10"]).exit_code == 0
     assert User.objects.get(id=user["id"]).tokens.balance == 12_510

@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 
 from common.admin.models import AuditLog
+from common.chat import settlement
 from common.chat.models import ChatMessage, ChatSession
+from common.chat.settlement import Outcome
 from common.moderation.service import flag_from_provider
+from common.wallet import service as wallet
 from tests.support.http import auth
 from tests.unit.admin.helpers import make_message, make_session
 
@@ -64,8 +67,8 @@ def test_provider_refusal_shows_in_the_flagged_list(client, admin, make_user):
         error={"code": "PROVIDER_ERROR", "message": "refused", "reason": "moderation"},
     )
     flag_from_provider(msg.id, "flagged: violence")
-    # The chat settlement writes the same flag with dotted `$set`s (a date there is stored as
-    # text on nx-27017); the list reads both.
+    # Flags stored before settlement went through `flag_from_provider` were dotted `$set`s (a
+    # date there is stored as text on nx-27017); the list reads both.
     other = make_message(make_session(user["id"]), "", status="failed")
     ChatMessage._get_collection().update_one(
         {"_id": other.id},
@@ -198,3 +201,14 @@ def test_ban_cuts_off_the_user_with_a_reason(client, admin, make_user):
         and log.adminId == me["id"]
         and log.after["deactivatedReason"] == "abuse"
     )
+
+
+def test_settlement_records_a_provider_refusal_through_moderation(client, admin, make_user):
+    user, _ = make_user()
+    msg = make_message(make_session(user["id"]), "", status="pending", modelId="m/x")
+    wallet.reserve(user["id"], 100, str(msg.id))
+    refused = Outcome("failed", error={"code": "PROVIDER_ERROR"}, moderation_reason="violence")
+    assert settlement.end(msg, refused, {"status": "pending"}) is not None
+    [item] = _flagged(client, admin[1], "source=provider")["items"]
+    assert (item["id"], item["moderation"]["reason"]) == (str(msg.id), "violence")
+    assert wallet.get_hold(user["id"], str(msg.id)) is None  # released in the same settlement

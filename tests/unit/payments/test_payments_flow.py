@@ -7,14 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from common.payments.models import Order, PaymentEvent
+from common.stored import as_utc
 from common.users.models import PLAN_LIMITS
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.fakes.razorpay import sign_payment
-
-
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def test_happy_path_pro(buyer, rzp, client):
@@ -209,7 +206,7 @@ def test_subscription_extends_from_the_later_of_now_and_expiry(buyer, rzp):
         data = b.order("pro-monthly")
         pay = rzp.pay(data["orderId"])
         assert b.verify("pro-monthly", data["orderId"], pay["id"]).status_code == 200
-    expires = _aware(b.doc().subscription.expiresAt)
+    expires = as_utc(b.doc().subscription.expiresAt)
     assert abs(expires - (datetime.now(UTC) + timedelta(days=60))) < timedelta(minutes=5)
 
     from common.payments import subscriptions

@@ -20,7 +20,7 @@ def user(settings):
 
 
 def doc(user) -> dict:
-    return wallet.users().find_one({"_id": user.id})
+    return wallet._users().find_one({"_id": user.id})
 
 
 def test_fresh_hold_with_hint_returns_the_user_after_the_hold(user):

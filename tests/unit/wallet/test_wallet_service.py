@@ -21,7 +21,7 @@ def user(settings):
 
 
 def tokens(user) -> dict:
-    doc = wallet.users().find_one({"_id": user.id})
+    doc = wallet._users().find_one({"_id": user.id})
     return {**doc["tokens"], "credits": doc["credits"], "holds": doc.get("holds") or {}}
 
 
@@ -258,7 +258,7 @@ def test_apply_pending_finishes_a_crashed_credit_once(user):
 
 def test_apply_pending_finishes_a_crashed_settlement_once(user):
     hold = wallet.reserve(user.id, 1_000, "msg-1")
-    hold_id = wallet.users().find_one({"_id": user.id})["holds"]["msg-1"]["id"]
+    hold_id = wallet._users().find_one({"_id": user.id})["holds"]["msg-1"]["id"]
     assert hold.amount == 1_000
     wallet._entry_for("msg-1", user.id, "charge", -600, 0, "chat", None, hold_id=hold_id)
     assert wallet.apply_pending(older_than_seconds=0) == 1
@@ -310,7 +310,7 @@ def test_a_retried_reserve_racing_a_settlement_never_charges_twice(user):
     wallet.settle(user.id, "msg-1", 400)
     # What a late retry of `reserve` that passed its ledger check before the settlement leaves:
     stray = {"id": "stray", "amount": 1_000, "free": 1_000, "purchased": 0, "at": utcnow()}
-    wallet.users().update_one(
+    wallet._users().update_one(
         {"_id": user.id},
         {
             "$set": {"holds.msg-1": stray},
@@ -326,9 +326,9 @@ def test_a_retried_reserve_racing_a_settlement_never_charges_twice(user):
 
 def test_apply_pending_drops_a_stray_hold_and_forgets_old_markers(user):
     wallet.credit(user.id, 100, "pay-1", "razorpay")
-    assert "pay-1" in wallet.users().find_one({"_id": user.id})["applying"]
+    assert "pay-1" in wallet._users().find_one({"_id": user.id})["applying"]
     wallet.apply_pending(older_than_seconds=0, forget_markers_after_days=0)
-    doc = wallet.users().find_one({"_id": user.id})
+    doc = wallet._users().find_one({"_id": user.id})
     assert "pay-1" not in doc["applying"]
     # The credit stays applied once even after its marker is gone.
     assert wallet.credit(user.id, 100, "pay-1", "razorpay") == (100, False)
@@ -339,7 +339,9 @@ def test_apply_pending_drops_a_stray_hold_and_forgets_old_markers(user):
 def test_open_holds_reads_a_placed_at_that_came_back_as_text(user):
     """nx-27017 may return a date written by `$set` as text; the stale-hold job must cope."""
     wallet.reserve(user.id, 100, "msg-1")
-    wallet.users().update_one({"_id": user.id}, {"$set": {"holds.msg-1.at": "2020-01-02 03:04:05"}})
+    wallet._users().update_one(
+        {"_id": user.id}, {"$set": {"holds.msg-1.at": "2020-01-02 03:04:05"}}
+    )
     (entry,) = list(wallet.open_holds(older_than=utcnow()))
     assert entry[1].key == "msg-1" and entry[2].year == 2020
 
@@ -351,7 +353,7 @@ def test_credit_refuses_unknown_users_and_reused_keys(user):
 
     with pytest.raises(NotFound):
         wallet.credit(ObjectId(), 100, "pay-ghost", "razorpay")
-    assert wallet.ledger().count_documents({"key": "pay-ghost"}) == 0
+    assert wallet._ledger().count_documents({"key": "pay-ghost"}) == 0
     other = users.register("other@example.com", "correct-horse-1", "Other")
     wallet.credit(user.id, 100, "pay-1", "razorpay")
     with pytest.raises(Conflict):
@@ -404,5 +406,5 @@ def test_concurrent_signups_with_one_email_make_one_account(settings):
         t.join()
     assert sorted(map(str, outcomes)).count("conflict") == 5
     assert User.objects(email="same@example.com").count() == 1
-    assert wallet.ledger().count_documents({"kind": "grant"}) == 1
+    assert wallet._ledger().count_documents({"kind": "grant"}) == 1
     assert reconcile() == []

@@ -21,7 +21,7 @@ def user(settings):
 
 
 def version(user) -> int:
-    return wallet.users().find_one({"_id": user.id})["walletVersion"]
+    return wallet._users().find_one({"_id": user.id})["walletVersion"]
 
 
 def test_every_kind_of_wallet_write_bumps_the_version_by_one(user):

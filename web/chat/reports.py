@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, g
 
 from common.moderation import service
-from web.admin.routes import optional_body
-from web.admin.schemas import ReportBody
+from web.chat.schemas import ReportBody
 from web.responses import ok
 from web.security import login_required
+from web.validation import optional_body
 
-bp = Blueprint("chat_reports", __name__, url_prefix="/api/chat", cli_group=None)
+bp = Blueprint("chat_reports", __name__, url_prefix="/api/chat")
 
 
 @bp.post("/messages/<message_id>/report")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, g
 
 from common.payments import service
-from web.plans.schemas import PaymentsQuery
 from web.responses import ok
 from web.security import login_required
+from web.user.schemas import PaymentsQuery
 from web.validation import parse_query
 
 bp = Blueprint("user_payments", __name__, url_prefix="/api/user")
