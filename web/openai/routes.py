@@ -36,7 +36,7 @@ from web.openai.schemas import (
     ModelOut,
     usage_out,
 )
-from web.openai.sse import KEEPALIVE_SECONDS, Follow
+from web.openai.sse import HANG_UP_CHECK_SECONDS, KEEPALIVE_SECONDS, Follow, client_hung_up
 from web.openapi import API_KEY, operation
 from web.validation import parse_body
 
@@ -132,8 +132,23 @@ def chat_completions():
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
     with Follow(str(msg.id)) as follow:
-        final = follow.wait_final()
+        final = _wait_final(follow, str(msg.id), str(g.user.id))
     return jsonify(_completion(final, meta))
+
+
+def _wait_final(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]:
+    """The answer's final frame. A client that hangs up while it waits cancels the answer, as a
+    streaming client does: it is charged for what was generated until then, not for the rest."""
+    hung_up = client_hung_up()
+    checked = time.monotonic()
+    for _ in follow.frames(keepalive=HANG_UP_CHECK_SECONDS):
+        if checked is not None and time.monotonic() - checked >= HANG_UP_CHECK_SECONDS:
+            checked = time.monotonic()
+            if hung_up():
+                _cancel_quietly(user_id, message_id)
+                checked = None  # once; the cancelled answer's final frame ends the loop
+    assert follow.final is not None
+    return follow.final
 
 
 def _check(body: ChatCompletionBody) -> None:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
 import requests
+from bson import ObjectId
 
 from common.apikeys.models import ApiKey
 from common.chat.models import ChatMessage
@@ -213,6 +216,35 @@ def test_client_that_disconnects_is_charged_only_for_what_was_generated(live, fa
     data = [line for line in (next(lines) for _ in range(12)) if line.startswith("data: {")]
     mid = _mid(__import__("json").loads(data[0][6:])["id"])
     res.close()
+    wait_for(lambda: channel.has_final(mid), 30, 0.1, "the answer to be cancelled")
+    msg = ChatMessage.objects(id=mid).first()
+    assert msg.status == "cancelled" and 0 < msg.lastSeq < 400
+    assert 0 < msg.charged < msg.reserved
+    assert _entry(mid)["amount"] == -msg.charged
+    assert reconcile() == []
+
+
+def test_a_waiting_client_that_hangs_up_cancels_its_answer(live, fake, new_key, user):
+    """Non-streaming: nothing is written while the answer runs, so the server must notice the
+    closed connection itself; the answer stops and is charged only for what was generated."""
+    fake.scenario(FREE, deltas=[f"d{i} " for i in range(400)], interval=0.03, usage=False)
+    body = json.dumps({"model": FREE, "messages": [{"role": "user", "content": "go"}]})
+    host, port = live.base_url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    conn.sendall(
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {new_key()[1]}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+    )
+
+    def streaming():
+        msg = ChatMessage.objects(userId__in=[ObjectId(user[0]["id"])], role="assistant").first()
+        return (
+            msg if msg and msg.status == "streaming" and channel.chunk_count(str(msg.id)) else None
+        )
+
+    mid = str(wait_for(streaming, 30, 0.05, "the answer to start").id)
+    conn.close()
     wait_for(lambda: channel.has_final(mid), 30, 0.1, "the answer to be cancelled")
     msg = ChatMessage.objects(id=mid).first()
     assert msg.status == "cancelled" and 0 < msg.lastSeq < 400
