@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from tests.support.apps import fresh_app
+from tests.support.http import auth
 from tests.support.services import ROOT
 from tests.support.stack import settings_env
 
@@ -53,7 +54,8 @@ def test_no_web_module_imports_worker_even_inside_a_function():
     assert offenders == {}
 
 
-def test_two_apps_keep_their_own_broker_and_settings(app, base_settings):
+def test_two_apps_keep_their_own_broker_and_settings(app, client, base_settings, make_user):
+    _, token = make_user()
     other_broker = f"{base_settings.redis_url.rsplit('/', 1)[0]}/15"
     with fresh_app(
         base_settings, celery_broker_url=other_broker, jwt_secret_key="other-" + "x" * 40
@@ -61,5 +63,6 @@ def test_two_apps_keep_their_own_broker_and_settings(app, base_settings):
         assert other.extensions["celery"].conf.broker_url == other_broker
         assert app.extensions["celery"].conf.broker_url == base_settings.broker_url
         assert app.config["SETTINGS"] is base_settings
-        assert app.config["JWT_SECRET_KEY"] == base_settings.jwt_secret_key
-        assert other.extensions["celery"] is not app.extensions["celery"]
+        # Each app checks tokens with its own secret.
+        assert other.test_client().get("/api/auth/me", headers=auth(token)).status_code == 401
+        assert client.get("/api/auth/me", headers=auth(token)).status_code == 200
