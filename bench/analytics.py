@@ -25,7 +25,7 @@ from common.admin import analytics, rollups
 from common.chat.models import ChatMessage
 from common.users.models import User
 from common.wallet.models import LedgerEntry
-from config import load_settings
+from config import load_settings, use_settings
 from tests.support.services import REDIS_HOST, REDIS_PORT, mongo_server, private_redis_db
 
 MODELS = [
@@ -173,13 +173,15 @@ def main() -> None:
     start = datetime.combine(first, datetime.min.time(), UTC)
 
     with mongo_server() as address, private_redis_db() as redis_db:
-        settings = load_settings(
-            {
-                "MONGODB_URI": f"mongodb://{address}/aipasta_bench?directConnection=true",
-                "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
-                "LOG_LEVEL": "WARNING",
-                "RATE_LIMIT_ENABLED": "false",
-            }
+        settings = use_settings(
+            load_settings(
+                {
+                    "MONGODB_URI": f"mongodb://{address}/aipasta_bench?directConnection=true",
+                    "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
+                    "LOG_LEVEL": "WARNING",
+                    "RATE_LIMIT_ENABLED": "false",
+                }
+            )
         )
         from web import create_app
 

@@ -321,7 +321,8 @@ def get_settings() -> Settings:
 
 
 def use_settings(settings: Settings) -> Settings:
-    """Make `settings` the process-wide settings (the app factory and tests call this)."""
+    """Make `settings` the process-wide settings (tests and benchmarks call this; an app built by
+    `create_app(settings)` keeps its own in `app.config["SETTINGS"]` and leaves these alone)."""
     global _current
     _current = settings
     return settings

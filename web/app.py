@@ -5,20 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common import db
-from config import Settings, get_settings, use_settings
+from common.celery_init import init_celery
+from config import Settings, get_settings
 from config.logging import configure_logging
 from web.errors import register_error_handlers
-from web.extensions import cors, limiter, sock, talisman
+from web.extensions import cors, init_limiter, sock
 from web.observability import init_observability
 from web.security import content_security_policy, init_jwt
 from web.validation import BoundedJSONProvider
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = use_settings(settings) if settings else get_settings()
+    """The app for `settings` (default: the process's), which it keeps in `config["SETTINGS"]`.
+
+    A second app built with other settings leaves this one's JWT, CORS, CSP and Celery alone.
+    Process-wide stay: the settings `common/` reads (`config.get_settings`, which this does not
+    change), the MongoDB connection, logging, and the rate limiter's storage (`init_limiter`).
+    """
+    settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.json = BoundedJSONProvider(app)
@@ -35,27 +43,22 @@ def create_app(settings: Settings | None = None) -> Flask:
         JWT_DECODE_ALGORITHMS=["HS256"],
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_expires),
         JWT_TOKEN_LOCATION=["headers"],
-        RATELIMIT_STORAGE_URI=settings.redis_url,
-        RATELIMIT_ENABLED=settings.rate_limit_enabled,
-        RATELIMIT_HEADERS_ENABLED=True,
-        # flask-limiter would put a Retry-After on every response; ours goes on 429s only.
-        RATELIMIT_HEADER_RETRY_AFTER="X-RateLimit-Retry-After",
-        # Counters live under `aipasta:rl:` in Redis (limits' own default prefix is `LIMITS`).
-        RATELIMIT_STORAGE_OPTIONS={"key_prefix": "aipasta:rl"},
         # A larger frame closes the socket (1009) while it arrives, before it is buffered whole.
         SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": settings.ws_max_frame_bytes},
     )
     init_observability(app)  # first, so even a rate-limited request gets its id
     db.connect(settings.mongodb_uri)
+    app.extensions["celery"] = init_celery(settings)
     init_jwt(app)
-    limiter.init_app(app)
+    init_limiter(app, settings)
     sock.init_app(app)
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": list(settings.allowed_origins)}},
         expose_headers=["Retry-After", "X-RateLimit-Remaining"],
     )
-    talisman.init_app(
+    # One per app: Talisman keeps its options (the CSP, the cookie flag) on the instance.
+    Talisman(
         app,
         force_https=False,  # TLS ends at the load balancer
         content_security_policy=content_security_policy(settings),

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Flask, request
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager, get_jwt_identity, verify_jwt_in_request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_sock import Sock
-from flask_talisman import Talisman
 
-from config import get_settings
+from config import Settings
+from web.settings import current_settings
 
 
 def user_or_ip() -> str:
@@ -29,11 +29,26 @@ def ip_only() -> str:
 
 def api_limit() -> str:
     """Read per request: flask-limiter freezes `RATELIMIT_DEFAULT` at the first `init_app`."""
-    return get_settings().rate_limit_api
+    return current_settings().rate_limit_api
 
 
 jwt = JWTManager()
 limiter = Limiter(key_func=user_or_ip, default_limits=[api_limit])
 sock = Sock()
 cors = CORS()
-talisman = Talisman()
+
+
+def init_limiter(app: Flask, settings: Settings) -> None:
+    """Binds the one `limiter` to `settings`. flask-limiter keeps its storage (Redis) and on/off
+    switch on the `limiter` object, not per app: the app whose `init_limiter` ran last sets them
+    for every app in the process."""
+    app.config.update(
+        RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_ENABLED=settings.rate_limit_enabled,
+        RATELIMIT_HEADERS_ENABLED=True,
+        # flask-limiter would put a Retry-After on every response; ours goes on 429s only.
+        RATELIMIT_HEADER_RETRY_AFTER="X-RateLimit-Retry-After",
+        # Counters live under `aipasta:rl:` in Redis (limits' own default prefix is `LIMITS`).
+        RATELIMIT_STORAGE_OPTIONS={"key_prefix": "aipasta:rl"},
+    )
+    limiter.init_app(app)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
+from celery import Celery
 from flask import Blueprint, current_app, jsonify
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage
@@ -20,9 +21,9 @@ from limits.strategies import MovingWindowRateLimiter
 from common import db
 from common.errors import RateLimited
 from common.redis_client import get_redis
-from config import get_settings
 from web.errors import error_response
 from web.extensions import ip_only, limiter
+from web.settings import current_settings
 
 bp = Blueprint("health", __name__)
 
@@ -36,26 +37,22 @@ def _check(fn) -> dict:
 
 
 def _broker() -> dict:
-    with _celery().connection_for_write(url=get_settings().broker_url) as conn:
+    with _celery().connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return {}
 
 
 def _workers() -> dict:
     app = _celery()
-    with app.connection_for_write(url=get_settings().broker_url) as conn:
+    with app.connection_for_write() as conn:
         replies = app.control.ping(timeout=1.0, connection=conn) or []
     if not replies:
         raise RuntimeError("no worker answered a ping within 1 s")
     return {"count": len(replies)}
 
 
-def _celery():
-    """The worker's Celery app; the broker URL is taken from the settings at each check, since
-    the app object was configured from whatever settings were current when it was imported."""
-    from worker.celery_app import celery
-
-    return celery
+def _celery() -> Celery:
+    return current_app.extensions["celery"]
 
 
 class _State:
@@ -75,7 +72,7 @@ def _state() -> _State:
 @bp.get("/health")
 @limiter.exempt  # flask-limiter counts in Redis; see the module's docstring
 def health():
-    limit = parse_limit(get_settings().rate_limit_health)
+    limit = parse_limit(current_settings().rate_limit_health)
     if not _state().callers.hit(limit, ip_only()):
         return _refused(limit)
     checks = _recent_checks()
@@ -104,7 +101,7 @@ def _refused(limit):
 def _recent_checks() -> dict:
     last = _state()
     with last.lock:  # one check at a time; the others wait for its answer
-        if time.monotonic() - last.at >= get_settings().health_cache_seconds:
+        if time.monotonic() - last.at >= current_settings().health_cache_seconds:
             last.checks = _run_checks()
             last.at = time.monotonic()
         return last.checks

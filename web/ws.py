@@ -47,12 +47,12 @@ from common.errors import (
 )
 from common.users.models import User
 from common.users.snapshot import snapshot, snapshot_from_doc
-from config import get_settings
 from web import drain
 from web.chat.commands import send_turn
 from web.chat.schemas import SendBody
 from web.extensions import sock
 from web.security import authenticate_raw_token, recheck_claims
+from web.settings import current_settings
 from web.streams import Outbox, Subscription, hub
 from web.validation import loads, validate
 
@@ -99,7 +99,7 @@ class FrameRate:
     """`WS_FRAME_RATE` for one socket: `allow()` counts a frame or refuses it."""
 
     def __init__(self):
-        self.limit = parse_limit(get_settings().ws_frame_rate)
+        self.limit = parse_limit(current_settings().ws_frame_rate)
         self.key = f"ws-socket-{next(_socket_ids)}"
         self.refused = 0  # in a row
 

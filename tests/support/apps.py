@@ -7,23 +7,22 @@ from collections.abc import Iterator
 
 from flask import Flask
 
-from config import Settings
+from config import Settings, use_settings
 
 
 @contextlib.contextmanager
 def fresh_app(base: Settings, **overrides) -> Iterator[Flask]:
-    """`create_app(base.with_overrides(...))`; the session's settings come back afterwards.
-
-    `create_app` makes its settings the process-wide ones and re-binds the shared extensions
-    (limiter storage and switch, JWT callbacks); on exit they are bound back to `base`.
-    """
+    """`create_app(base.with_overrides(...))`, whose settings are also the process's inside the
+    block (what `common/` reads: Redis, MongoDB). The session's app keeps its own settings;
+    only the rate limiter's storage, which flask-limiter keeps process-wide, is bound back."""
     from web import create_app
+    from web.extensions import init_limiter
 
+    settings = use_settings(base.with_overrides(**overrides))
     try:
-        app = create_app(base.with_overrides(**overrides))
+        app = create_app(settings)
         app.config.update(TESTING=True)
         yield app
     finally:
-        # Building an app with the session's settings binds the shared extensions (the
-        # limiter's Redis storage above all) back to them.
-        create_app(base)
+        use_settings(base)
+        init_limiter(Flask(__name__), base)

@@ -7,18 +7,18 @@ from flask import Blueprint, g
 from common.users import google, revocation
 from common.users import service as users
 from common.users.snapshot import profile
-from config import get_settings
 from web.auth.schemas import GoogleBody, LoginBody, RegisterBody
 from web.extensions import ip_only, limiter
 from web.responses import ok
 from web.security import current_claims, issue_token, login_required, revoke
+from web.settings import current_settings
 from web.validation import parse_body
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
 
 def _auth_limit() -> str:
-    return get_settings().rate_limit_auth
+    return current_settings().rate_limit_auth
 
 
 def _signed_in(user, status: int = 200, message: str | None = None):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
+
+from celery import Celery
+from flask import current_app
 
 from common.chat.send import SendCommand, SendResult, send
 from config.logging import TASK_REQUEST_ID_HEADER, request_id
@@ -10,9 +14,7 @@ from config.logging import TASK_REQUEST_ID_HEADER, request_id
 log = logging.getLogger(__name__)
 
 
-def enqueue_completion(message_id: str) -> None:
-    from worker.celery_app import celery
-
+def enqueue_completion(celery: Celery, message_id: str) -> None:
     # The answer reaches clients through the stream channel, never as a Celery result: ignoring
     # it spares a result-channel SUBSCRIBE per send here and a result write in the worker.
     celery.send_task(
@@ -27,4 +29,5 @@ def enqueue_completion(message_id: str) -> None:
 
 
 def send_turn(cmd: SendCommand) -> SendResult:
-    return send(cmd, enqueue_completion)
+    """Sends through this app's Celery, bound here so `send` may enqueue from any thread."""
+    return send(cmd, partial(enqueue_completion, current_app.extensions["celery"]))

@@ -38,12 +38,13 @@ from web.openai.schemas import (
 )
 from web.openai.sse import HANG_UP_CHECK_SECONDS, KEEPALIVE_SECONDS, Follow, client_hung_up
 from web.openapi import API_KEY, operation
+from web.settings import current_settings
 from web.validation import parse_body
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("openai", __name__, url_prefix="/v1")
-limiter.limit(lambda: get_settings().rate_limit_api, key_func=auth.rate_limit_key)(bp)
+limiter.limit(lambda: current_settings().rate_limit_api, key_func=auth.rate_limit_key)(bp)
 
 TAGS = ("OpenAI-compatible",)
 ERRORS = (400, 401, 402, 403, 404, 429, 502, 503)
