@@ -23,3 +23,10 @@ class SettlementDeferred(ServiceUnavailable):
     """The database stayed down longer than the settlement's retries: the reaper finishes it."""
 
     message = "We could not record this answer yet; it will be settled shortly."
+
+
+def error_record(exc: AppError, **facts) -> dict:
+    """The `error` stored on a failed message (read back by `MessageFailed` and the final
+    frame): the class's code, message and status, with the `facts` its kind of failure keeps
+    (`details`, `reason`)."""
+    return {"code": exc.code, "message": exc.message, **facts, "status": exc.status}

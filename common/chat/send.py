@@ -34,6 +34,7 @@ from common.errors import (
     PayloadTooLarge,
     Paywall,
     ProviderUnavailable,
+    ServiceUnavailable,
     ValidationError,
 )
 from common.redis_client import get_redis
@@ -657,6 +658,5 @@ def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
         log.exception("enqueue failed for %s", msg.id)
         from common.chat.settlement import fail_unstarted
 
-        fail_unstarted(
-            msg, "SERVICE_UNAVAILABLE", "We could not start this answer. Please retry.", str(exc)
-        )
+        not_started = ServiceUnavailable("We could not start this answer. Please retry.")
+        fail_unstarted(msg, not_started, str(exc))
