@@ -11,10 +11,10 @@ import time
 
 from common import metrics
 from common.chat import outage
+from common.chat.history import history_for
 from common.chat.models import ChatMessage
 from common.chat.publisher import Publisher
 from common.chat.run import Cancelled, Lost, Run
-from common.chat.tokens import history_for
 from common.providers.base import ALL_FAILURES, ChatRequest, Finish, TextDelta, Usage
 from common.streaming import channel
 
