@@ -18,14 +18,9 @@ def hold_all(user: User, plans: list[Plan]) -> list[Plan]:
     seen = {"freeTokens": tokens.freeTokens or 0, "purchasedTokens": tokens.purchasedTokens or 0}
     try:
         for plan in plans:
-            hold = wallet.reserve(
-                user.id,
-                plan.estimate,
-                str(plan.message_id),
-                details={"kind": "chat"},
-                fresh=True,  # a new ObjectId: nothing was ever held or settled under it
-                hint=seen,
-                active_only=True,  # a deactivated account is refused in the same write
+            key = str(plan.message_id)  # a new ObjectId: nothing was ever held under it
+            hold = wallet.reserve_new(
+                user.id, plan.estimate, key, seen=seen, details={"kind": "chat"}
             )
             plan.user_after = hold.user_after
             seen = (hold.user_after or {}).get("tokens") or {}
