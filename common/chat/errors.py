@@ -23,3 +23,16 @@ class SettlementDeferred(ServiceUnavailable):
     """The database stayed down longer than the settlement's retries: the reaper finishes it."""
 
     message = "We could not record this answer yet; it will be settled shortly."
+
+
+def error_record(exc: AppError, *, details: dict | None = None, reason: str | None = None) -> dict:
+    """The `error` stored on a failed message (read back by `MessageFailed` and the final
+    frame): the class's code, message and status, with the `details` and `reason` its kind of
+    failure keeps (each only when given: the stored shapes predate this one builder)."""
+    record: dict = {"code": exc.code, "message": exc.message}
+    if details is not None:
+        record["details"] = details
+    if reason is not None:
+        record["reason"] = reason
+    record["status"] = exc.status
+    return record

@@ -29,6 +29,7 @@ from common.chat import settlement
 from common.chat.completion import interrupt
 from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.chat.tokens import estimate_tokens
+from common.errors import ServiceUnavailable
 from common.stored import as_utc, utcnow
 from common.streaming import channel
 from common.wallet import service as wallet
@@ -95,7 +96,7 @@ def _requeue_pending(enqueue: Callable[[str], None]) -> tuple[int, int]:
     again = [m for m in due if (m.requeues or 0) < settings.pending_max_requeues]
 
     def fail(msg: ChatMessage) -> bool:
-        return bool(settlement.fail_unstarted(msg, "SERVICE_UNAVAILABLE", NOT_STARTED, "expired"))
+        return bool(settlement.fail_unstarted(msg, ServiceUnavailable(NOT_STARTED), "expired"))
 
     def requeue(msg: ChatMessage) -> bool:
         took = settlement.messages().update_one(

@@ -34,7 +34,7 @@ from typing import Any
 
 from common import db, metrics
 from common.chat import outage
-from common.chat.errors import SettlementDeferred
+from common.chat.errors import SettlementDeferred, error_record
 from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
 from common.errors import AppError
 from common.moderation import service as moderation
@@ -153,9 +153,9 @@ def finish(msg: ChatMessage) -> None:
     _publish_final(msg, user_after)
 
 
-def fail_unstarted(msg: ChatMessage, code: str, text: str, reason: str = "") -> ChatMessage | None:
+def fail_unstarted(msg: ChatMessage, exc: AppError, reason: str = "") -> ChatMessage | None:
     """Fail a message no worker has claimed (enqueue failed, or it waited too long)."""
-    error = {"code": code, "message": text, "reason": reason[:300], "status": 503}
+    error = error_record(exc, reason=reason[:300])
     return end(msg, Outcome("failed", error=error), {"status": "pending"})
 
 

@@ -1,4 +1,4 @@
-"""Token estimates and the conversation sent to a provider.
+"""Token estimates, and trimming a conversation to a token budget.
 
 The wallet holds `prompt estimate + maxTokens` before a provider says what it really used; the
 estimate (about four characters per token, plus a few per message for the chat template) only
@@ -7,10 +7,7 @@ has to be a fair upper-ish bound, because the real usage report replaces it at s
 
 from __future__ import annotations
 
-from common.chat.models import ChatMessage
-
 PER_MESSAGE_OVERHEAD = 4
-MIN_COMPLETION_ROOM = 16
 
 
 def estimate_tokens(text: str) -> int:
@@ -19,26 +16,6 @@ def estimate_tokens(text: str) -> int:
 
 def estimate_prompt(messages: list[dict[str, str]]) -> int:
     return sum(estimate_tokens(m["content"]) + PER_MESSAGE_OVERHEAD for m in messages) + 2
-
-
-def history_for(assistant: ChatMessage, context_window: int, max_tokens: int) -> list[dict]:
-    """The turns the provider sees for `assistant`: earlier user turns and this model's answers,
-    newest kept first, trimmed to fit `context_window - max_tokens`, always ending with the
-    user message it answers."""
-    earlier = (
-        ChatMessage.objects(sessionId=assistant.sessionId)
-        .order_by("createdAt", "id")
-        .only("id", "role", "content", "modelId", "status")
-    )
-    turns = []
-    for m in earlier:
-        if m.role == "user" or (
-            m.role == "assistant" and m.status == "done" and m.modelId == assistant.modelId
-        ):
-            turns.append({"role": m.role, "content": m.content or ""})
-        if m.id == assistant.parentId:
-            break
-    return trim(turns, max(MIN_COMPLETION_ROOM, context_window - max_tokens))
 
 
 def trim(turns: list[dict], budget: int) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Subscription changes: applied once per order, and expired back to `free` by a beat task.
+"""Subscription changes: applied once per order, and expired back to `free` by a beat task;
+and the paywall rule that reads the plan in force (`effective_plan`, `check_paywall`).
 
 Both rewrite the user's whole `subscription` sub-document in one update that is conditional on
 the revision (`subscription.rev`), plan and expiry read just before, so concurrent purchases and
@@ -20,7 +21,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from common.errors import AppError, NotFound
+from common.errors import AppError, NotFound, Paywall
 from common.stored import as_utc, object_id, utcnow
 from common.users.models import PLAN_LIMITS, User
 
@@ -130,3 +131,25 @@ def expire_due(now: datetime | None = None) -> int:
             moved += 1
             log.info("subscription of %s expired (%s)", doc["_id"], sub.get("plan"))
     return moved
+
+
+# -- the paywall ------------------------------------------------------------------------------
+
+
+def effective_plan(user: User) -> str:
+    """The plan in force: a paid plan past its `expiresAt` counts as free (also before
+    `expire_due` has moved it back)."""
+    sub = user.subscription
+    expires = as_utc(sub.expiresAt)
+    if sub.plan != "free" and expires is not None and expires < utcnow():
+        return "free"
+    return sub.plan or "free"
+
+
+def check_paywall(user: User, models: list) -> None:
+    """Refuse (`Paywall`) a paid model to a user whose plan in force is free."""
+    if effective_plan(user) != "free":
+        return
+    for model in models:
+        if not model.isFree:
+            raise Paywall("pro", f"{model.modelId} needs the pro plan. Upgrade to use it.")

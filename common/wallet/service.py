@@ -4,7 +4,8 @@ How it stays right without multi-document transactions:
 
 - A user's spendable tokens live in `tokens.freeTokens` + `tokens.purchasedTokens` (= `balance`).
   Every change is one conditional update on the user document, so no pool goes below zero.
-- `reserve` moves tokens from the pools into a hold `holds.<key>` (free tokens first).
+- `reserve` (`reserve_new` for a send's fresh key) moves tokens from the pools into a hold
+  `holds.<key>` (free tokens first).
 - Closing a hold (`settle`, `release`) first writes the ledger entry with the key as its unique
   id — the first writer decides the amount — then applies it to the user document on the
   condition that the hold still exists. Whoever runs second, or again after a crash, finds the
@@ -191,39 +192,72 @@ def _as_hold(key: str, h: dict) -> Hold:
     return Hold(key, int(h["amount"]), int(h["free"]), int(h["purchased"]))
 
 
-def reserve(
-    user_id: Any,
-    amount: int,
-    key: str,
-    *,
-    pools: tuple[str, ...] = POOLS,
-    clamp: bool = False,
-    details: dict | None = None,
-    fresh: bool = False,
-    hint: dict | None = None,
-    active_only: bool = False,
-) -> Hold:
+def reserve(user_id: Any, amount: int, key: str, *, details: dict | None = None) -> Hold:
     """Hold `amount` tokens (free first) under `key`, or raise `InsufficientTokens`.
 
-    With `clamp=True` it holds what there is, up to `amount` (used for refunds). Calling it
-    again with the same key returns the existing hold; a key already settled is refused.
-
-    `fresh=True` says the caller has just minted `key` (a new ObjectId), so nothing can have
-    been held or settled under it: the closed-key lookups are skipped. `hint` is the user's
-    `tokens` sub-document as the caller just read it; the first attempt trusts it and costs one
-    round trip (the update's conditions still guard every pool, so a stale hint only retries).
-    `active_only=True` refuses (`Unauthorized`) to hold for a deactivated account, in the same
-    conditional write, so callers need not re-read the user to learn it.
+    Calling it again with the same key returns the existing hold; a key already settled is
+    refused (`ValidationError`).
     """
+    uid, key, amount = _hold_args(user_id, key, amount)
+    return _reserve_unless_closed(uid, key, amount, details)
+
+
+def reserve_new(
+    user_id: Any, amount: int, key: str, *, seen: dict, details: dict | None = None
+) -> Hold:
+    """`reserve` for a send: `key` was just minted by the caller (a new ObjectId), so nothing
+    can have been held or settled under it and the closed-key lookups are skipped; `seen` is
+    the user's `tokens` sub-document as the caller just read it, so the first attempt costs one
+    round trip (the update's conditions still guard every pool: a stale view only retries).
+    A deactivated account is refused (`Unauthorized`) in the same conditional write, so the
+    caller need not re-read the user to learn it.
+    """
+    uid, key, amount = _hold_args(user_id, key, amount)
+    held = _try_hold(uid, key, amount, seen, details)
+    if held is not None:
+        return held
+    return _hold(uid, key, amount, details, active_only=True)[0]
+
+
+def _hold_args(user_id: Any, key: str, amount: int) -> tuple[ObjectId, str, int]:
     uid, key, amount = object_id(user_id), _check_key(key), int(amount)
     if amount < 0:
         raise ValidationError("amount must not be negative")
-    if fresh and not clamp and hint is not None:
-        held = _try_hold(uid, key, amount, pools, hint, details, active_only)
-        if held is not None:
-            return held
-    if not fresh:
+    return uid, key, amount
+
+
+def _reserve_unless_closed(
+    uid: ObjectId,
+    key: str,
+    amount: int,
+    details: dict | None,
+    *,
+    pools: tuple[str, ...] = POOLS,
+    clamp: bool = False,
+) -> Hold:
+    """Hold under a key that may have been used before: refused if it is closed already, or
+    if a settlement of an earlier hold under it finished while this one was placed."""
+    _refuse_closed(key)
+    held, placed = _hold(uid, key, amount, details, pools=pools, clamp=clamp)
+    if placed is not None and _ledger().find_one({"key": key}, {"_id": 1}):
+        _drop_stray_hold(uid, key, placed)
         _refuse_closed(key)
+    return held
+
+
+def _hold(
+    uid: ObjectId,
+    key: str,
+    amount: int,
+    details: dict | None,
+    *,
+    pools: tuple[str, ...] = POOLS,
+    clamp: bool = False,
+    active_only: bool = False,
+) -> tuple[Hold, dict | None]:
+    """Read the pools, then place the hold by a conditional write; again if a concurrent write
+    changed them. Returns the hold and the hold document this call wrote (None if a hold was
+    already there under `key`). `clamp` holds what there is, up to `amount`."""
     for attempt in range(_RETRIES):
         doc = _holds(uid)
         if doc is None:
@@ -231,7 +265,7 @@ def reserve(
         if active_only and not doc.get("isActive", True):  # nx-27017 may store it as 0
             raise Unauthorized("This account is deactivated.")
         if key in (doc.get("holds") or {}):
-            return _as_hold(key, doc["holds"][key])
+            return _as_hold(key, doc["holds"][key]), None
         tokens = doc.get("tokens") or {}
         have = {p: int(tokens.get(_POOL_FIELD[p].split(".")[1], 0)) for p in POOLS}
         available = sum(have[p] for p in pools)
@@ -240,32 +274,22 @@ def reserve(
             raise InsufficientTokens(required=amount, available=available)
         held = _place_hold(uid, key, want, have, pools, details, active_only)
         if held is not None:
-            # A settlement of an earlier hold under this key may have finished meanwhile.
-            if not fresh and _ledger().find_one({"key": key}, {"_id": 1}):
-                _drop_stray_hold(uid, key, held[1])
-                _refuse_closed(key)
-            return held[0]
+            return held
         _backoff(attempt)
     raise AppError("The wallet is busy; please retry.")
 
 
 def _try_hold(
-    uid: ObjectId,
-    key: str,
-    amount: int,
-    pools: tuple[str, ...],
-    hint: dict,
-    details: dict | None,
-    active_only: bool,
+    uid: ObjectId, key: str, amount: int, seen: dict, details: dict | None
 ) -> Hold | None:
     """One attempt from the caller's view of the pools; None if that view was stale or short."""
     have = {
-        "free": int(hint.get("freeTokens", 0)),
-        "purchased": int(hint.get("purchasedTokens", 0)),
+        "free": int(seen.get("freeTokens", 0)),
+        "purchased": int(seen.get("purchasedTokens", 0)),
     }
-    if sum(have[p] for p in pools) < amount:
+    if sum(have.values()) < amount:
         return None  # the slow path re-reads and raises InsufficientTokens with fresh numbers
-    held = _place_hold(uid, key, amount, have, pools, details, active_only)
+    held = _place_hold(uid, key, amount, have, POOLS, details, active_only=True)
     return held[0] if held else None
 
 
@@ -479,7 +503,8 @@ def debit(
     if _ledger().find_one({"key": key}, {"_id": 1}) is None:
         # A concurrent call with this key may close it first; then its amount stands.
         with contextlib.suppress(ValidationError):
-            reserve(user_id, amount, key, pools=pools, clamp=clamp, details=details)
+            uid = object_id(user_id)
+            _reserve_unless_closed(uid, key, int(amount), details, pools=pools, clamp=clamp)
     return settle(user_id, key, amount, source=source, details=details, kind="debit").charged
 
 

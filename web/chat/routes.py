@@ -9,9 +9,9 @@ from common.chat import sessions
 from common.chat.cancel import cancel_message
 from common.chat.errors import MessageFailed
 from common.chat.idempotency import check_key
-from common.chat.send import MAX_MODELS
 from common.chat.send import estimate as estimate_send
 from common.chat.serialize import message_dict, session_dict, usage_dict
+from common.chat.validation import MAX_MODELS
 from common.chat.waiting import wait_final
 from common.users.snapshot import snapshot_from_doc
 from config import get_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g
 from pydantic import Field, field_validator
 
-from common.chat.send import daily_used
+from common.chat.daily import daily_used
 from common.users import usage as service
 from web.responses import ok
 from web.security import login_required

@@ -8,8 +8,9 @@ import pytest
 import websocket
 from bson import ObjectId
 
+from common.chat.daily import daily_key
 from common.chat.models import ChatMessage, ChatSession
-from common.chat.send import PROMPT_INLINE_BYTES, SendCommand, _daily_key, send
+from common.chat.send import PROMPT_INLINE_BYTES, SendCommand, send
 from common.errors import AppError
 from common.redis_client import get_redis
 from common.streaming import channel
@@ -274,13 +275,13 @@ def test_a_logged_out_token_stops_its_open_socket(live, user, ws, api):
     ],
 )
 def test_concurrent_send_writes_are_undone_on_refusal(live, user, balance, requests_today, code):
-    from common.chat.send import daily_used
+    from common.chat.daily import daily_used
 
     owner = User.objects(id=user[0]["id"]).first()
     set_balance(user[0]["id"], balance)
     owner.reload()
     if requests_today:
-        get_redis().set(_daily_key(owner), requests_today)
+        get_redis().set(daily_key(owner), requests_today)
     before = daily_used(owner)
     with pytest.raises(AppError) as refused:
         send(SendCommand(user=owner, message="hello", models=[FREE]), lambda mid: None)

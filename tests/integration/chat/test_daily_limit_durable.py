@@ -3,8 +3,8 @@ Redis lost its data) it is rebuilt from MongoDB, so a wipe never reopens a spent
 
 from __future__ import annotations
 
+from common.chat.daily import daily_key, daily_used
 from common.chat.models import ChatMessage
-from common.chat.send import _daily_key, daily_used
 from common.redis_client import get_redis
 from common.users.models import User
 from tests.support.chatkit import FREE, FREE2
@@ -44,6 +44,6 @@ def test_the_first_count_of_the_day_starts_from_what_mongodb_has(live, api, user
     owner = User.objects.get(id=user[0]["id"])
     assert _send(api, [FREE]) == 202
     wait_for(_all_done, 60, what="the answer to finish")
-    get_redis().delete(_daily_key(owner))
+    get_redis().delete(daily_key(owner))
     assert _send(api, [FREE, FREE2]) == 202
     assert daily_used(owner) == 3

@@ -10,7 +10,7 @@ from bson import ObjectId
 
 from common import db
 from common.chat.models import ChatMessage, ChatSession, Moderation
-from common.chat.send import MAX_MODELS
+from common.chat.validation import MAX_MODELS
 from common.stored import utcnow
 
 

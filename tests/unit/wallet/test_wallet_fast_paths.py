@@ -25,7 +25,7 @@ def doc(user) -> dict:
 
 def test_fresh_hold_with_hint_returns_the_user_after_the_hold(user):
     key = str(ObjectId())
-    hold = wallet.reserve(user.id, 1_000, key, fresh=True, hint=doc(user)["tokens"])
+    hold = wallet.reserve_new(user.id, 1_000, key, seen=doc(user)["tokens"])
     assert (hold.amount, hold.free, hold.purchased) == (1_000, 1_000, 0)
     assert hold.user_after["tokens"]["balance"] == 9_000
     assert hold.user_after["tokens"]["reserved"] == 1_000
@@ -39,7 +39,7 @@ def test_a_stale_hint_never_spends_purchased_tokens_while_free_ones_remain(user)
     pool: free tokens are spent first."""
     wallet.credit(user.id, 5_000, "buy-1", "test")
     stale = {"freeTokens": 100, "purchasedTokens": 5_000}
-    hold = wallet.reserve(user.id, 1_000, str(ObjectId()), fresh=True, hint=stale)
+    hold = wallet.reserve_new(user.id, 1_000, str(ObjectId()), seen=stale)
     assert (hold.free, hold.purchased) == (1_000, 0)
     assert doc(user)["tokens"]["purchasedTokens"] == 5_000
     assert reconcile() == []
@@ -48,9 +48,9 @@ def test_a_stale_hint_never_spends_purchased_tokens_while_free_ones_remain(user)
 def test_a_stale_hint_never_overdraws(user):
     """A hint claiming more free tokens than there are is refused by the update's conditions."""
     stale = {"freeTokens": 10_000, "purchasedTokens": 0}
-    wallet.reserve(user.id, 9_500, str(ObjectId()), fresh=True, hint=stale)
+    wallet.reserve_new(user.id, 9_500, str(ObjectId()), seen=stale)
     with pytest.raises(InsufficientTokens) as info:
-        wallet.reserve(user.id, 1_000, str(ObjectId()), fresh=True, hint=stale)
+        wallet.reserve_new(user.id, 1_000, str(ObjectId()), seen=stale)
     assert info.value.available == 500
     assert doc(user)["tokens"]["freeTokens"] == 500
     assert reconcile() == []
@@ -60,7 +60,7 @@ def test_a_stale_hint_with_a_different_split_retries_with_fresh_numbers(user):
     wallet.credit(user.id, 2_000, "buy-1", "test")
     wallet.reserve(user.id, 9_000, str(ObjectId()))  # free pool down to 1,000
     hint = {"freeTokens": 10_000, "purchasedTokens": 2_000}  # as read before that hold
-    hold = wallet.reserve(user.id, 2_500, str(ObjectId()), fresh=True, hint=hint)
+    hold = wallet.reserve_new(user.id, 2_500, str(ObjectId()), seen=hint)
     assert (hold.free, hold.purchased) == (1_000, 1_500)  # free first, from the real pools
     t = doc(user)["tokens"]
     assert (t["freeTokens"], t["purchasedTokens"]) == (0, 500)
@@ -69,7 +69,7 @@ def test_a_stale_hint_with_a_different_split_retries_with_fresh_numbers(user):
 
 def test_usage_counters_ride_on_the_settlement_once(user):
     key = str(ObjectId())
-    wallet.reserve(user.id, 1_000, key, fresh=True, hint=doc(user)["tokens"])
+    wallet.reserve_new(user.id, 1_000, key, seen=doc(user)["tokens"])
     first = wallet.settle(user.id, key, 400, also_inc=USAGE)
     again = wallet.settle(user.id, key, 400, also_inc=USAGE)
     assert (first.charged, first.applied_now, again.applied_now) == (400, True, False)

@@ -1,0 +1,86 @@
+"""What a run ended with, as settlement stores it: the charge by the rule, or the failure.
+
+Pure bookkeeping over the run's state: nothing here writes. Charging follows
+`common.wallet.pricing` at the rates the message was held at; a failure's stored error record
+is built from its error class (`common.chat.errors.error_record`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from common.chat import catalog_cache
+from common.chat.errors import StreamInterrupted, error_record
+from common.chat.models import ChatMessage
+from common.chat.run import Run
+from common.chat.settlement import Outcome
+from common.chat.tokens import estimate_tokens
+from common.errors import AppError
+from common.providers.base import ProviderModeration
+from common.wallet import pricing
+
+
+def charged(run: Run, status: str) -> Outcome:
+    """The charge by the rule (`common.wallet.pricing`), at the rates the message was held at.
+
+    A cancelled answer is charged for the text its clients were sent (`run.published`)."""
+    msg, usage = run.msg, run.usage
+    text = run.text if status == "done" else run.published
+    charge = pricing.charge_for(
+        pricing.stored_rates(msg.rates),
+        msg.reserved,
+        (usage.prompt_tokens, usage.completion_tokens) if usage else None,
+        _prompt_estimate(msg),
+        estimate_tokens(text),
+        generated=bool(run.parts),
+    )
+    reported = usage.cost if usage else None
+    prompt, completion = charge.prompt_tokens, charge.completion_tokens
+    cost = reported if reported is not None else _price(msg.modelId, prompt, completion)
+    outcome = Outcome(status, text, prompt, completion, charge.tokens, cost, run.seq)
+    outcome.estimated, outcome.provider_cost = charge.estimated, reported
+    return _timed(run, outcome)
+
+
+def _prompt_estimate(msg: ChatMessage) -> int:
+    if msg.promptEstimate is not None:
+        return msg.promptEstimate
+    # Held before the estimate was stored: it was `reserved - maxTokens` at one token per token.
+    return max(0, msg.reserved - (msg.metadata.maxTokens or 0)) if msg.metadata else 0
+
+
+def _price(model_id: str, prompt: int, completion: int) -> float:
+    """USD cost from the catalog's per-1K prices, when the provider did not report one."""
+    try:
+        pricing = catalog_cache.model(model_id).pricing
+        inp = float(getattr(pricing, "input", 0) or 0)
+        out = float(getattr(pricing, "output", 0) or 0)
+        return round((prompt * inp + completion * out) / 1000.0, 10)
+    except Exception:
+        return 0.0
+
+
+def failed(run: Run, exc: AppError) -> Outcome:
+    details = dict(exc.details or {})
+    error = error_record(exc, details=details, reason=details.get("reason", ""))
+    outcome = Outcome("failed", run.text, last_seq=run.seq, error=error)
+    if isinstance(exc, ProviderModeration):
+        outcome.moderation_reason = exc.message
+    return _timed(run, outcome)
+
+
+def interrupted(text: str, last_seq: int) -> Outcome:
+    """A run that died mid-stream: the text its clients were sent, nothing charged."""
+    error = error_record(StreamInterrupted(), details={})
+    return Outcome("interrupted", content=text, last_seq=last_seq, error=error)
+
+
+def _timed(run: Run, outcome: Outcome) -> Outcome:
+    end = time.monotonic()
+    outcome.duration_ms = (end - run.started) * 1000
+    if run.first_at is not None:
+        outcome.ttft_ms = (run.first_at - run.started) * 1000
+        streaming = max(1e-3, (run.last_at or end) - run.first_at)
+        tokens = outcome.completion_tokens or estimate_tokens(run.text)
+        outcome.tokens_per_second = tokens / streaming if run.seq > 1 else None
+    return outcome

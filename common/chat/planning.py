@@ -1,0 +1,75 @@
+"""Planning a send, per model: the answer's id, the conversation it will see, the hold it needs.
+
+Reads (the session's history, once) and computes; writes nothing — `send` and `estimate` both
+plan, and only `send` goes on to hold and store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson import ObjectId
+
+from common.catalog import service as catalog
+from common.chat.history import session_history, turns_for
+from common.chat.models import ChatMessage, ChatSession
+from common.chat.tokens import estimate_prompt, trim
+from common.errors import ValidationError
+from common.wallet import pricing
+
+
+@dataclass
+class Plan:
+    model: Any  # catalog AIModel
+    message_id: ObjectId
+    max_tokens: int
+    estimate: int  # the hold (common/wallet/pricing.hold_for)
+    turns: list[dict] = field(default_factory=list)
+    user_after: dict | None = None
+    prompt_estimate: int = 0
+    rates: pricing.Rates = pricing.LEGACY_RATES
+
+
+def plan_all(
+    session: ChatSession | None,
+    text: str,
+    models: list,
+    max_tokens: int,
+    prompt: list[dict] | None = None,
+    before: ChatMessage | None = None,
+) -> list[Plan]:
+    """Per model: the message id, the conversation it will see (trimmed to its context window)
+    and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
+    (the API's `messages`) is sent as it is: if it does not fit, the send is refused. With
+    `before` (a regenerate), the conversation ends at that user message."""
+    history = session_history(session.sessionId) if session is not None and prompt is None else []
+    if before is not None:
+        history = history[: next((i for i, m in enumerate(history) if m.id == before.id), 0)]
+    plans = []
+    for model in models:
+        window = int(getattr(model, "contextWindow", 0) or 4096)
+        room = min(max_tokens, max(1, window // 2))
+        if prompt is not None:
+            turns = _fitting(prompt, window - room, model.modelId)
+        else:
+            turns = trim(
+                turns_for(history, model.modelId) + [{"role": "user", "content": text}],
+                window - room,
+            )
+        estimate, rates = estimate_prompt(turns), catalog.rates_of(model)
+        hold = pricing.hold_for(estimate, room, rates)
+        plan = Plan(model, ObjectId(), room, hold, turns, prompt_estimate=estimate, rates=rates)
+        plans.append(plan)
+    return plans
+
+
+def _fitting(prompt: list[dict], budget: int, model_id: str) -> list[dict]:
+    if estimate_prompt(prompt) > budget:
+        raise ValidationError(
+            f"messages: about {estimate_prompt(prompt)} tokens, more than {model_id} has room "
+            f"for ({budget} with the completion's room). Shorten the conversation or lower "
+            "max_tokens.",
+            {"field": "messages", "reason": "context_length_exceeded"},
+        )
+    return [dict(turn) for turn in prompt]

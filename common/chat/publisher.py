@@ -1,0 +1,127 @@
+"""Publishing a run's deltas to its clients (the replay buffer and pub/sub), from its own thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from common.chat import outage
+from common.chat.run import Cancelled, Lost, Run
+from common.streaming import channel
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64  # deltas per publish call
+
+
+class Publisher:
+    """Publishes a run's deltas from its own thread (a greenlet under the gevent pool).
+
+    The reading loop hands each delta over (it joins `run.parts`) and goes straight back to the
+    provider. While one publish round trip is in flight, the deltas that arrive meanwhile queue
+    up and go together in the next call, each still its own frame and seq. Without a backlog
+    that is one call per delta, made as soon as it arrives; under load, far fewer round trips
+    than deltas.
+
+    Redis down: the publish is retried (backoff to 1 s) while the reading loop goes on; once the
+    provider has finished, the backlog waits at most `OUTAGE_RETRY_SECONDS` more, then the run
+    ends with what it generated (`unpublished` set). Redis back without its data (a restart):
+    the chunks it lost are stored again from `run.parts` first, so seq continues with no gap.
+    """
+
+    def __init__(self, run: Run):
+        self.run = run
+        self._closing = False
+        self._give_up_at: float | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.failure: BaseException | None = None
+        self.unpublished = False
+        self._thread = threading.Thread(target=self._loop, name=f"publish-{run.mid}", daemon=True)
+        self._thread.start()
+
+    def put(self, text: str) -> None:
+        if self.failure is not None:
+            raise self.failure  # a cancel or a lost lease stopped the stream
+        with self._lock:
+            self.run.parts.append(text)
+        self._wake.set()
+
+    def close(self) -> None:
+        """Publish what is queued, then stop; raises whatever stopped the publishing."""
+        with self._lock:
+            self._closing = True
+            self._give_up_at = time.monotonic() + outage.bound()
+        self._wake.set()
+        self._thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    batch = self.run.parts[self.run.seq : self.run.seq + MAX_BATCH]
+                    closing = self._closing
+                    if not batch and not closing:
+                        self._wake.clear()  # under the lock: a `put` after this sets it again
+                if batch:
+                    if not self._publish(batch):
+                        return
+                elif closing:
+                    return
+                else:
+                    self._wake.wait()
+        except BaseException as exc:  # handed to the reading loop by `put` / `close`
+            self.failure = exc
+
+    def _publish(self, batch: list[str]) -> bool:
+        """Store and publish `batch`; False if Redis stayed down past the closing bound."""
+        run = self.run
+        wait = outage.FIRST_WAIT
+        while True:
+            if run.lost.is_set():
+                raise Lost()
+            try:
+                result = channel.publish_chunks(run.mid, run.seq + 1, batch)
+                if result == channel.GAP:
+                    self._restore()
+                    continue
+            except outage.REDIS_TRANSIENT:
+                with self._lock:
+                    give_up = self._give_up_at
+                if give_up is not None and time.monotonic() >= give_up:
+                    log.error("chat %s: Redis stayed down; ending without publishing", run.mid)
+                    self.unpublished = True
+                    return False
+                log.warning("chat %s: publish failed (Redis down?); retrying", run.mid)
+                time.sleep(wait)
+                wait = min(wait * 2, 1.0)
+                continue
+            break
+        if result == channel.CANCELLED:
+            raise Cancelled()
+        if result != channel.PUBLISHED:
+            raise Lost()
+        run.seq += len(batch)
+        run.last_at = time.monotonic()
+        if run.first_at is None:
+            run.first_at = run.last_at
+        return True
+
+    def _restore(self) -> None:
+        """Redis lost the buffer (a restart): store the chunks it lost again, from memory."""
+        run = self.run
+        have = channel.buffer_length(run.mid)
+        log.warning(
+            "chat %s: Redis lost chunks %d-%d; storing them again", run.mid, have + 1, run.seq
+        )
+        while have < run.seq:
+            lost = run.parts[have : min(run.seq, have + MAX_BATCH)]
+            result = channel.publish_chunks(run.mid, have + 1, lost)
+            if result == channel.CANCELLED:
+                raise Cancelled()
+            if result != channel.PUBLISHED:
+                raise Lost()
+            have += len(lost)

@@ -1,0 +1,49 @@
+"""One answer being run by this process: what it has generated, published and been told.
+
+The state the run's parts share — the reading loop (`provider_call`), the publishing thread
+(`publisher`), the lease heartbeat (`lease`) and the outcome (`outcomes`) — and the two ways a
+run is stopped from outside: a cancel, or another runner taking the message over.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from common.chat.models import ChatMessage
+from common.providers.base import Usage
+
+
+@dataclass
+class Run:
+    msg: ChatMessage
+    token: str
+    started: float = field(default_factory=time.monotonic)
+    first_at: float | None = None
+    last_at: float | None = None
+    seq: int = 0  # chunks published (stored in Redis); `parts` may run ahead during an outage
+    parts: list[str] = field(default_factory=list)  # every delta generated, in order
+    usage: Usage | None = None
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def mid(self) -> str:
+        return str(self.msg.id)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def published(self) -> str:
+        """The text its clients were sent (a cancel stops short of what is still queued)."""
+        return "".join(self.parts[: self.seq])
+
+
+class Cancelled(Exception):
+    """The user cancelled the answer: stop reading and charge what was sent."""
+
+
+class Lost(Exception):
+    """Another runner (the reaper) ended this message; stop without touching it."""
