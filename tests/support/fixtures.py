@@ -2,7 +2,8 @@
 
 The process suites (integration chat and API, fleet, browser) share the fake provider, the
 module's stack and the per-test `live` preparation: a module changes what its stack runs with
-by overriding `stack_settings`.
+by overriding `stack_settings`. In-process tests point the providers at the session's fake with
+`openrouter`. Registered for every test by `pytest_plugins` in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ def ready(settings: Settings, fake: FakeOpenRouter) -> None:
 def live(stack, fake):
     ready(stack.settings, fake)
     return stack
+
+
+@pytest.fixture
+def openrouter(fake_openrouter, settings_override):
+    """In-process tests: providers read the session's fake, with timeouts short so that
+    outages fail fast."""
+    settings_override(
+        openrouter_base_url=fake_openrouter.base_url,
+        provider_connect_timeout=2.0,
+        provider_read_timeout=5.0,
+    )
+    return fake_openrouter
 
 
 @pytest.fixture

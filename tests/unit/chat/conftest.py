@@ -15,16 +15,11 @@ OTHER_PAID = "mistralai/mistral-large"
 
 
 @pytest.fixture
-def provider(fake_openrouter, settings_override):
-    """The catalog synced from the fake; provider timeouts short so a failure fails fast."""
-    settings_override(
-        openrouter_base_url=fake_openrouter.base_url,
-        provider_connect_timeout=2.0,
-        provider_read_timeout=5.0,
-    )
+def provider(openrouter):
+    """The session's fake OpenRouter, with the catalog synced from it."""
     invalidate_cache()
     sync_provider("openrouter")
-    return fake_openrouter
+    return openrouter
 
 
 @pytest.fixture
