@@ -3,7 +3,8 @@ however often; and with transactions on, every one of its writes goes through th
 
 nx-27017 takes sessions and transactions (an abort undoes the writes) but its `hello` reports no
 replica set, so the transactional path — production's — runs here only when forced on with
-`MONGO_TRANSACTIONS=on`. The tests that force it run one transaction at a time. Which writes went
+`MONGO_TRANSACTIONS=on`. It does not isolate a transaction (its writes are visible before the
+commit), so the tests that force it run one transaction at a time. Which writes went
 through the transaction is read off the wire (pymongo's command monitoring), so a write that
 skips the session cannot hide behind any helper or collection object.
 """
