@@ -17,6 +17,7 @@ import pytest
 from pymongo import monitoring
 
 from common import db
+from common.apikeys.models import ApiKey
 from common.chat import settlement
 from common.chat.completion import complete
 from common.chat.models import ChatMessage, ChatSession
@@ -167,18 +168,25 @@ def test_two_runners_ending_one_answer_at_once_charge_it_once(provider, member, 
     assert reconcile() == []
 
 
+@pytest.mark.parametrize("through", ["chat", "api key"])
 def test_with_transactions_on_every_settlement_write_goes_through_the_transaction(
-    wire, settings_override, member, send_as
+    through, wire, settings_override, member, send_as
 ):
     settings_override(mongo_transactions="on")
-    user_id, msg, before = pending_answer(member, send_as)
+    user = member("pro")
+    before = tokens_of(str(user.id))["balance"]
+    key = None
+    if through == "api key":  # settlement also counts the spend on the key
+        key = ApiKey(userId=user.id, name="k", prefix="ap_x", secretHash="h").save()
+    sent = send_as(user, "Which pasta for pesto?", PAID, api_key=key)
+    msg, user_id = sent.messages[0], str(user.id)
     outcome = done(msg, 150)
 
     with wire.recording():
         final = settlement.end(msg, outcome, {"status": "pending"})
 
     assert final is not None and final.charged == outcome.charge
-    owners = (ChatMessage, ChatSession, User, LedgerEntry)
+    owners = [ChatMessage, ChatSession, User, LedgerEntry] + ([ApiKey] if key else [])
     assert wire.written() == {doc._get_collection_name() for doc in owners}
     assert wire.outside_transaction() == []
     assert len({cmd["lsid"]["id"] for cmd in wire.writes()}) == 1  # one session
