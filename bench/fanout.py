@@ -20,10 +20,7 @@ import psutil
 import requests
 import websockets
 
-from bench.stream import CpuMeter, make_users, start_fake
-from config import load_settings, use_settings
-from tests.support.services import mongo_server, private_redis_db
-from tests.support.stack import Stack
+from bench.stream import CpuMeter, bench_stack, make_users
 
 MODEL = "fake/echo"
 
@@ -63,51 +60,29 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--deltas", type=int, default=30)
     args = parser.parse_args()
-    with mongo_server() as mongo, private_redis_db() as rdb:
-        fake_proc, fake = start_fake()
-        settings = use_settings(
-            load_settings(
-                {
-                    "APP_ENV": "test",
-                    "MONGODB_URI": f"mongodb://{mongo}/aipasta_fanout?directConnection=true",
-                    "REDIS_URL": f"redis://127.0.0.1:6379/{rdb}",
-                    "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
-                    "RATE_LIMIT_ENABLED": "false",
-                    "OPENROUTER_BASE_URL": fake.base_url,
-                    "LOG_LEVEL": "WARNING",
-                    "BCRYPT_ROUNDS": "4",
-                }
-            )
+    with bench_stack("aipasta_fanout", "fanout", webs=2, workers=1) as bench:
+        app, stack, fake, fake_proc, mongo = bench
+        fake.scenario(MODEL, deltas=[f"t{i} " for i in range(args.deltas)], interval=0.02)
+        from common.catalog.service import sync_provider
+
+        sync_provider("openrouter")
+        tokens = make_users(app, args.n)
+        busy, idle = stack.webs
+        pids = {
+            "web 1 (all sockets)": psutil.Process(busy.proc.pid).children()[0].pid,
+            "web 2 (one idle socket)": psutil.Process(idle.proc.pid).children()[0].pid,
+        }
+        with CpuMeter(pids) as meter:
+            chunks = asyncio.run(run(busy.ws_url, idle.ws_url, tokens))
+        print(
+            f"{args.n} answers x {args.deltas} deltas through web 1; "
+            f"chunks received {sum(chunks)} of {args.n * args.deltas}"
         )
-        from web import create_app
-
-        app = create_app(settings)
-        stack = Stack(settings, name="fanout", webs=2, workers=1).start()
-        try:
-            fake.scenario(MODEL, deltas=[f"t{i} " for i in range(args.deltas)], interval=0.02)
-            from common.catalog.service import sync_provider
-
-            sync_provider("openrouter")
-            tokens = make_users(app, args.n)
-            busy, idle = stack.webs
-            pids = {
-                "web 1 (all sockets)": psutil.Process(busy.proc.pid).children()[0].pid,
-                "web 2 (one idle socket)": psutil.Process(idle.proc.pid).children()[0].pid,
-            }
-            with CpuMeter(pids) as meter:
-                chunks = asyncio.run(run(busy.ws_url, idle.ws_url, tokens))
+        for (name, seconds), web in zip(meter.used.items(), (busy, idle), strict=True):
             print(
-                f"{args.n} answers x {args.deltas} deltas through web 1; "
-                f"chunks received {sum(chunks)} of {args.n * args.deltas}"
+                f"  {name:>24}: CPU {seconds * 1000:8.0f} ms; "
+                f"pub/sub messages received {received(web.base_url)}"
             )
-            for (name, seconds), web in zip(meter.used.items(), (busy, idle), strict=True):
-                print(
-                    f"  {name:>24}: CPU {seconds * 1000:8.0f} ms; "
-                    f"pub/sub messages received {received(web.base_url)}"
-                )
-        finally:
-            stack.stop()
-            fake_proc.stop()
 
 
 if __name__ == "__main__":

@@ -27,16 +27,13 @@ from bench.stream import (
     SCENARIO,
     CpuMeter,
     PeakRss,
+    bench_stack,
     make_users,
     nx_pid,
     pct,
-    start_fake,
     web_worker_pid,
 )
-from config import load_settings, use_settings
 from tests.support import stack as stack_module
-from tests.support.services import mongo_server, private_redis_db
-from tests.support.stack import Stack
 
 BODY = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -152,61 +149,42 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="repeat each N > 1 (pooled)")
     parser.add_argument("--rounds-1", type=int, default=20, help="sequential samples at N = 1")
     args = parser.parse_args()
-    with mongo_server() as mongo, private_redis_db() as rdb:
-        fake_proc, fake = start_fake()
-        env = {
-            "APP_ENV": "test",
-            "MONGODB_URI": f"mongodb://{mongo}/aipasta_bench?directConnection=true",
-            "REDIS_URL": f"redis://127.0.0.1:6379/{rdb}",
-            "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
-            "RATE_LIMIT_ENABLED": "false",
-            "OPENROUTER_BASE_URL": fake.base_url,
-            "LOG_LEVEL": "WARNING",
-            "BCRYPT_ROUNDS": "4",
-        }
-        settings = use_settings(load_settings(env))
-        from web import create_app
+    # Clients open their connection, then wait for the others (seconds at N = 200):
+    # gunicorn's default 2 s keep-alive would close it meanwhile.
+    stack_module.WEB_COMMAND = [*stack_module.WEB_COMMAND, "--keep-alive", "120"]
+    with bench_stack("aipasta_bench", "bench-openai") as bench:
+        app, stack, fake, fake_proc, mongo = bench
+        fake.scenario(MODEL, **SCENARIO)
+        from common.catalog.service import sync_provider
 
-        app = create_app(settings)
-        # Clients open their connection, then wait for the others (seconds at N = 200):
-        # gunicorn's default 2 s keep-alive would close it meanwhile.
-        stack_module.WEB_COMMAND = [*stack_module.WEB_COMMAND, "--keep-alive", "120"]
-        stack = Stack(settings, name="bench-openai").start()
-        try:
-            fake.scenario(MODEL, **SCENARIO)
-            from common.catalog.service import sync_provider
-
-            sync_provider("openrouter")
-            keys = make_keys(app, user_ids(app, make_users(app, max(args.n))))
-            direct_url = fake.base_url + "/chat/completions"
-            pasta_url = stack.base_url + "/v1/chat/completions"
-            pid = web_worker_pid(stack)
-            pids = {"web": pid, "worker": stack.worker.pid, "nx-27017": nx_pid(mongo)}
-            pids |= {"fake provider": fake_proc.pid, "bench clients": os.getpid()}
-            run(direct_url, [None, None])  # warm-up both paths
-            run(pasta_url, keys[:2])
-            rows = []
-            for n in args.n:
-                rounds = args.rounds_1 if n == 1 else args.rounds
-                pooled = {
-                    "direct": {"ttfd": [], "phase": [], "lost": 0, "dup": 0},
-                    "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0},
-                }
-                cpu = dict.fromkeys(pids, 0.0)
-                with PeakRss(pid) as peak:
-                    for _ in range(rounds):
-                        merge(pooled["direct"], run(direct_url, [None] * n))
-                        with CpuMeter(pids) as meter:
-                            merge(pooled["pasta"], run(pasta_url, keys[:n]))
-                        for name, used in meter.used.items():
-                            cpu[name] += used
-                        time.sleep(0.05)
-                per = {k: v * 1000 / (n * rounds) for k, v in cpu.items()}
-                rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per})
-            report(rows)
-        finally:
-            stack.stop()
-            fake_proc.stop()
+        sync_provider("openrouter")
+        keys = make_keys(app, user_ids(app, make_users(app, max(args.n))))
+        direct_url = fake.base_url + "/chat/completions"
+        pasta_url = stack.base_url + "/v1/chat/completions"
+        pid = web_worker_pid(stack)
+        pids = {"web": pid, "worker": stack.worker.pid, "nx-27017": nx_pid(mongo)}
+        pids |= {"fake provider": fake_proc.pid, "bench clients": os.getpid()}
+        run(direct_url, [None, None])  # warm-up both paths
+        run(pasta_url, keys[:2])
+        rows = []
+        for n in args.n:
+            rounds = args.rounds_1 if n == 1 else args.rounds
+            pooled = {
+                "direct": {"ttfd": [], "phase": [], "lost": 0, "dup": 0},
+                "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0},
+            }
+            cpu = dict.fromkeys(pids, 0.0)
+            with PeakRss(pid) as peak:
+                for _ in range(rounds):
+                    merge(pooled["direct"], run(direct_url, [None] * n))
+                    with CpuMeter(pids) as meter:
+                        merge(pooled["pasta"], run(pasta_url, keys[:n]))
+                    for name, used in meter.used.items():
+                        cpu[name] += used
+                    time.sleep(0.05)
+            per = {k: v * 1000 / (n * rounds) for k, v in cpu.items()}
+            rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per})
+        report(rows)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,14 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import psutil
 import requests
 import websockets
+from flask import Flask
 
 from config import load_settings, use_settings
 from tests.fakes.openrouter import FakeOpenRouterClient
@@ -282,6 +285,46 @@ def start_fake() -> tuple[Proc, FakeOpenRouterClient]:
     return proc, client
 
 
+class BenchStack(NamedTuple):
+    app: Flask  # this process's app, for making users and keys
+    stack: Stack
+    fake: FakeOpenRouterClient
+    fake_proc: Proc
+    mongo: str  # nx-27017's address
+
+
+@contextlib.contextmanager
+def bench_stack(database: str, name: str, **stack_options) -> Iterator[BenchStack]:
+    """nx-27017, a private Redis database, the fake provider in its own process and the stack
+    (`Stack(settings, name, **stack_options)`) on benchmark settings: rate limits off, and
+    `TUNABLES` taken from this process's environment. Everything stops when the block ends."""
+    with mongo_server() as mongo, private_redis_db() as rdb:
+        fake_proc, fake = start_fake()
+        try:
+            env = {
+                "APP_ENV": "test",
+                "MONGODB_URI": f"mongodb://{mongo}/{database}?directConnection=true",
+                "REDIS_URL": f"redis://127.0.0.1:6379/{rdb}",
+                "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
+                "RATE_LIMIT_ENABLED": "false",
+                "OPENROUTER_BASE_URL": fake.base_url,
+                "LOG_LEVEL": "WARNING",
+                "BCRYPT_ROUNDS": "4",
+            }
+            env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
+            settings = use_settings(load_settings(env))
+            from web import create_app
+
+            app = create_app(settings)
+            stack = Stack(settings, name=name, **stack_options).start()
+            try:
+                yield BenchStack(app, stack, fake, fake_proc, mongo)
+            finally:
+                stack.stop()
+        finally:
+            fake_proc.stop()
+
+
 def report(rows: list[dict], idle: tuple[int, int, float] | None) -> None:
     ms = 1000.0
     head = (
@@ -331,74 +374,54 @@ def main() -> None:
         "--warm", type=int, default=30, help="sequential sends on one open socket (0: skip)"
     )
     args = parser.parse_args()
-    with mongo_server() as mongo, private_redis_db() as rdb:
-        fake_proc, fake = start_fake()
-        env = {
-            "APP_ENV": "test",
-            "MONGODB_URI": f"mongodb://{mongo}/aipasta_bench?directConnection=true",
-            "REDIS_URL": f"redis://127.0.0.1:6379/{rdb}",
-            "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
-            "RATE_LIMIT_ENABLED": "false",
-            "OPENROUTER_BASE_URL": fake.base_url,
-            "LOG_LEVEL": "WARNING",
-            "BCRYPT_ROUNDS": "4",
-        }
-        env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
-        settings = use_settings(load_settings(env))
-        from web import create_app
+    with bench_stack("aipasta_bench", "bench") as bench:
+        app, stack, fake, fake_proc, mongo = bench
+        fake.scenario(MODEL, **SCENARIO)
+        from common.catalog.service import sync_provider
 
-        app = create_app(settings)
-        stack = Stack(settings, name="bench").start()
-        try:
-            fake.scenario(MODEL, **SCENARIO)
-            from common.catalog.service import sync_provider
-
-            sync_provider("openrouter")
-            tokens = make_users(app, max(max(args.n), args.idle))
-            pid = web_worker_pid(stack)
-            pids = {"web": pid, "worker": stack.worker.pid, "nx-27017": nx_pid(mongo)}
-            # Not AI Pasta, but on the same 2 cores: the fake provider and this client.
-            pids |= {"fake provider": fake_proc.pid, "bench clients": os.getpid()}
-            run_direct(fake.base_url, 2)  # warm-up both paths
-            asyncio.run(run_pasta_async(stack.ws_url, tokens[:2]))
-            rows = []
-            for n in args.n:
-                pooled = {
-                    "direct": {"ttfd": [], "phase": [], "bad": 0},
-                    "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0, "accepted": []},
-                }
-                cpu = dict.fromkeys(pids, 0.0)
-                with PeakRss(pid) as peak:
-                    for _ in range(args.rounds):
-                        d = run_direct(fake.base_url, n)
-                        with CpuMeter(pids) as meter:
-                            p = asyncio.run(run_pasta_async(stack.ws_url, tokens[:n]))
-                        for name, used in meter.used.items():
-                            cpu[name] += used
-                        for k in ("ttfd", "phase"):
-                            pooled["direct"][k] += d[k]
-                            pooled["pasta"][k] += p[k]
-                        pooled["pasta"]["lost"] += p["lost"]
-                        pooled["pasta"]["dup"] += p["dup"]
-                        pooled["pasta"]["accepted"] += p["accepted"]
-                per_message = {k: v * 1000 / (n * args.rounds) for k, v in cpu.items()}
-                rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per_message})
-            if args.warm:
-                direct = [run_direct(fake.base_url, 1)["ttfd"][0] for _ in range(args.warm)]
-                warm = asyncio.run(warm_sends(stack.ws_url, tokens[0], args.warm))
-                d50, w50 = statistics.median(direct) * 1000, statistics.median(warm) * 1000
-                print(
-                    f"warm socket, {args.warm} sequential sends: TTFD p50 direct {d50:.1f} ms, "
-                    f"through AI Pasta {w50:.1f} ms, added {w50 - d50:.1f} ms"
-                )
-            idle = None
-            if args.idle:
-                count, rss = asyncio.run(hold_idle(stack.ws_url, tokens[: args.idle], pid))
-                idle = (args.idle, count, rss)
-            report(rows, idle)
-        finally:
-            stack.stop()
-            fake_proc.stop()
+        sync_provider("openrouter")
+        tokens = make_users(app, max(max(args.n), args.idle))
+        pid = web_worker_pid(stack)
+        pids = {"web": pid, "worker": stack.worker.pid, "nx-27017": nx_pid(mongo)}
+        # Not AI Pasta, but on the same 2 cores: the fake provider and this client.
+        pids |= {"fake provider": fake_proc.pid, "bench clients": os.getpid()}
+        run_direct(fake.base_url, 2)  # warm-up both paths
+        asyncio.run(run_pasta_async(stack.ws_url, tokens[:2]))
+        rows = []
+        for n in args.n:
+            pooled = {
+                "direct": {"ttfd": [], "phase": [], "bad": 0},
+                "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0, "accepted": []},
+            }
+            cpu = dict.fromkeys(pids, 0.0)
+            with PeakRss(pid) as peak:
+                for _ in range(args.rounds):
+                    d = run_direct(fake.base_url, n)
+                    with CpuMeter(pids) as meter:
+                        p = asyncio.run(run_pasta_async(stack.ws_url, tokens[:n]))
+                    for name, used in meter.used.items():
+                        cpu[name] += used
+                    for k in ("ttfd", "phase"):
+                        pooled["direct"][k] += d[k]
+                        pooled["pasta"][k] += p[k]
+                    pooled["pasta"]["lost"] += p["lost"]
+                    pooled["pasta"]["dup"] += p["dup"]
+                    pooled["pasta"]["accepted"] += p["accepted"]
+            per_message = {k: v * 1000 / (n * args.rounds) for k, v in cpu.items()}
+            rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per_message})
+        if args.warm:
+            direct = [run_direct(fake.base_url, 1)["ttfd"][0] for _ in range(args.warm)]
+            warm = asyncio.run(warm_sends(stack.ws_url, tokens[0], args.warm))
+            d50, w50 = statistics.median(direct) * 1000, statistics.median(warm) * 1000
+            print(
+                f"warm socket, {args.warm} sequential sends: TTFD p50 direct {d50:.1f} ms, "
+                f"through AI Pasta {w50:.1f} ms, added {w50 - d50:.1f} ms"
+            )
+        idle = None
+        if args.idle:
+            count, rss = asyncio.run(hold_idle(stack.ws_url, tokens[: args.idle], pid))
+            idle = (args.idle, count, rss)
+        report(rows, idle)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,7 @@ import requests
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.stream import TUNABLES, CpuMeter, make_users, nx_pid, pct, start_fake
-from config import load_settings, use_settings
-from tests.support.services import mongo_server, private_redis_db
-from tests.support.stack import Stack
+from bench.stream import CpuMeter, bench_stack, make_users, nx_pid, pct
 
 MODEL = "fake/echo"
 STAMP = re.compile(r"^(tok\d+ )@(\d+\.\d+)\|$")
@@ -115,64 +112,44 @@ def main() -> None:
     parser.add_argument("--deltas", type=int, default=60)
     parser.add_argument("--interval-ms", type=float, default=100.0)
     args = parser.parse_args()
-    with mongo_server() as mongo, private_redis_db() as rdb:
-        fake_proc, fake = start_fake()
-        env = {
-            "APP_ENV": "test",
-            "MONGODB_URI": f"mongodb://{mongo}/aipasta_sustained?directConnection=true",
-            "REDIS_URL": f"redis://127.0.0.1:6379/{rdb}",
-            "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
-            "RATE_LIMIT_ENABLED": "false",
-            "OPENROUTER_BASE_URL": fake.base_url,
-            "LOG_LEVEL": "WARNING",
-            "BCRYPT_ROUNDS": "4",
+    with bench_stack("aipasta_sustained", "sustained", webs=2, workers=2) as bench:
+        app, stack, fake, fake_proc, mongo = bench
+        fake.scenario(
+            MODEL,
+            deltas=[f"tok{i} " for i in range(args.deltas)],
+            interval=args.interval_ms / 1000,
+            stamp=True,
+            hold=True,  # every stream waits for the release: all N stream at once
+        )
+        from common.catalog.service import sync_provider
+
+        sync_provider("openrouter")
+        tokens = make_users(app, args.n)
+        import psutil
+
+        webs = {
+            f"web {i + 1}": psutil.Process(w.proc.pid).children()[0].pid
+            for i, w in enumerate(stack.webs)
         }
-        env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
-        settings = use_settings(load_settings(env))
-        from web import create_app
-
-        app = create_app(settings)
-        stack = Stack(settings, name="sustained", webs=2, workers=2).start()
-        try:
-            fake.scenario(
-                MODEL,
-                deltas=[f"tok{i} " for i in range(args.deltas)],
-                interval=args.interval_ms / 1000,
-                stamp=True,
-                hold=True,  # every stream waits for the release: all N stream at once
-            )
-            from common.catalog.service import sync_provider
-
-            sync_provider("openrouter")
-            tokens = make_users(app, args.n)
-            import psutil
-
-            webs = {
-                f"web {i + 1}": psutil.Process(w.proc.pid).children()[0].pid
-                for i, w in enumerate(stack.webs)
-            }
-            pids = {**webs, **{f"worker {i + 1}": p.pid for i, p in enumerate(stack.workers)}}
-            pids |= {
-                "nx-27017": nx_pid(mongo),
-                "fake provider": fake_proc.pid,
-                "bench clients": os.getpid(),
-            }
-            before = [stream_messages(w.base_url) or 0 for w in stack.webs]
-            urls = [w.ws_url for w in stack.webs]
-            started = time.monotonic()
-            releaser = threading.Thread(target=release_when_all_open, args=(fake, args.n))
-            releaser.start()
-            with CpuMeter(pids) as meter:
-                results = asyncio.run(run(urls, tokens, args.deltas))
-            releaser.join()
-            wall = time.monotonic() - started
-            after = [stream_messages(w.base_url) or 0 for w in stack.webs]
-            received = [a - b for a, b in zip(after, before, strict=True)]
-            report(args, results, meter.used, wall, received)
-            print(f"most provider streams open at once: {fake.stats()['max_active_streams']}")
-        finally:
-            stack.stop()
-            fake_proc.stop()
+        pids = {**webs, **{f"worker {i + 1}": p.pid for i, p in enumerate(stack.workers)}}
+        pids |= {
+            "nx-27017": nx_pid(mongo),
+            "fake provider": fake_proc.pid,
+            "bench clients": os.getpid(),
+        }
+        before = [stream_messages(w.base_url) or 0 for w in stack.webs]
+        urls = [w.ws_url for w in stack.webs]
+        started = time.monotonic()
+        releaser = threading.Thread(target=release_when_all_open, args=(fake, args.n))
+        releaser.start()
+        with CpuMeter(pids) as meter:
+            results = asyncio.run(run(urls, tokens, args.deltas))
+        releaser.join()
+        wall = time.monotonic() - started
+        after = [stream_messages(w.base_url) or 0 for w in stack.webs]
+        received = [a - b for a, b in zip(after, before, strict=True)]
+        report(args, results, meter.used, wall, received)
+        print(f"most provider streams open at once: {fake.stats()['max_active_streams']}")
 
 
 def report(args, results: list, cpu: dict[str, float], wall: float, received: list[float]) -> None:

@@ -45,7 +45,11 @@ def get_db() -> Database:
 
 
 def supports_transactions() -> bool:
-    """True on a replica set member or mongos, from the server's `hello`."""
+    """True on a replica set member or mongos, from the server's `hello` — unless the
+    `MONGO_TRANSACTIONS` setting says "on" or "off" (config/settings.py)."""
+    mode = get_settings().mongo_transactions
+    if mode != "auto":
+        return mode == "on"
     if _state["txn"] is None or _state["pid"] != os.getpid():
         hello = get_db().client.admin.command("hello")
         _state["txn"] = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"

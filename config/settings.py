@@ -65,6 +65,10 @@ class Settings:
     log_format: str = "text"  # text | json (one JSON object a line, with requestId / messageId)
 
     mongodb_uri: str = DEFAULT_MONGODB_URI
+    # Settlement's transactions (`common.db.in_transaction`): "auto" uses them where the server's
+    # `hello` reports a replica set or mongos; "on" forces them (tests run the production path
+    # on nx-27017, which takes sessions and transactions but reports no replica set); "off".
+    mongo_transactions: str = "auto"
     redis_url: str = "redis://127.0.0.1:6379/0"
     celery_broker_url: str = ""  # defaults to redis_url
     celery_result_backend: str = ""  # defaults to redis_url
@@ -246,6 +250,10 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     _validate_pricing(settings)
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT={settings.log_format!r}: use text or json")
+    if settings.mongo_transactions not in ("auto", "on", "off"):
+        raise ConfigError(
+            f"MONGO_TRANSACTIONS={settings.mongo_transactions!r}: use auto, on or off"
+        )
     if not settings.is_production:
         return
     problems = []

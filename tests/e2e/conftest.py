@@ -12,11 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from common.catalog.service import invalidate_cache, sync_provider
 from common.users.models import User
-from config import use_settings
-from tests.fakes.openrouter import FakeOpenRouter
-from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -24,30 +20,6 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PASSWORD = "correct-horse-1"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOpenRouter() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def stack(base_settings, fake):
-    settings = base_settings.with_overrides(openrouter_base_url=fake.base_url)
-    use_settings(settings)
-    running = Stack(settings, name="browser").start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def live(stack, fake):
-    use_settings(stack.settings)
-    fake.reset()
-    invalidate_cache()
-    sync_provider("openrouter")
-    return stack
 
 
 @pytest.fixture(scope="module")

@@ -4,18 +4,12 @@ lets the page stream over its own origin's websocket and blocks connections anyw
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from common.catalog.service import invalidate_cache, sync_provider
-from config import use_settings
-from tests.fakes.openrouter import FakeOpenRouter
 from tests.support.services import free_port
-from tests.support.stack import Stack
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FREE_MODEL = "meta-llama/llama-3.1-405b-instruct:free"
 
 # Records every CSP violation the page reports, before any of the page's own scripts run.
@@ -26,37 +20,15 @@ document.addEventListener("securitypolicyviolation", (e) =>
 """
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOpenRouter() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def stack(base_settings, fake):
-    settings = base_settings.with_overrides(openrouter_base_url=fake.base_url)
-    use_settings(settings)
-    running = Stack(settings, name="csp").start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def page(stack, fake):
-    use_settings(stack.settings)
-    fake.reset()
-    invalidate_cache()
-    sync_provider("openrouter")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        tab = browser.new_page()
-        tab.add_init_script(RECORD_VIOLATIONS)
-        tab.goto(stack.base_url + "/")
-        yield tab
-        browser.close()
+def page(browser, live):
+    """A bare page (the e2e conftest's `tab` would fail on the violation this module provokes)."""
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.add_init_script(RECORD_VIOLATIONS)
+    tab.goto(live.base_url + "/")
+    yield tab
+    context.close()
 
 
 def test_the_chat_page_streams_under_connect_src_self(page, fake):

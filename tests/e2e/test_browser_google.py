@@ -10,10 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from common.users.models import User
-from config import use_settings
 from tests.fakes.gis import FakeGis
 from tests.fakes.google_jwks import FakeGoogle
-from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +27,13 @@ def gis(google):
 
 
 @pytest.fixture(scope="module")
-def stack(base_settings, fake, google, gis):
-    settings = base_settings.with_overrides(
+def stack_settings(base_settings, fake, google, gis):
+    return base_settings.with_overrides(
         openrouter_base_url=fake.base_url,
         google_client_id=google.client_id,
         google_jwks_url=google.jwks_url,
         google_gis_url=gis.script_url,
     )
-    use_settings(settings)
-    running = Stack(settings, name="browser-google").start()
-    yield running
-    running.stop()
 
 
 def test_sign_in_with_google_opens_the_app(tab, gis, size):

@@ -18,10 +18,8 @@ from common.payments.models import Order
 from common.users.models import User
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
-from config import use_settings
 from tests.fakes.checkout import FakeCheckout
 from tests.fakes.razorpay import FakeRazorpay, signed_webhook, webhook_event
-from tests.support.stack import Stack
 
 PAID_MODEL = "openai/gpt-4o"
 FRAME = "iframe.razorpay-checkout-frame"
@@ -46,8 +44,8 @@ def checkout(razorpay):
 
 
 @pytest.fixture(scope="module")
-def stack(base_settings, fake, razorpay, checkout):
-    settings = base_settings.with_overrides(
+def stack_settings(base_settings, fake, razorpay, checkout):
+    return base_settings.with_overrides(
         openrouter_base_url=fake.base_url,
         razorpay_key_id=razorpay.key_id,
         razorpay_key_secret=razorpay.key_secret,
@@ -55,10 +53,6 @@ def stack(base_settings, fake, razorpay, checkout):
         razorpay_base_url=razorpay.base_url,
         razorpay_checkout_url=checkout.script_url,
     )
-    use_settings(settings)
-    running = Stack(settings, name="browser-money").start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -16,40 +16,24 @@ webhook that credits before verify-payment returns).
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
 from tests.fakes.razorpay import FakeRazorpay, sign_payment, signed_webhook, webhook_event
+from tests.fakes.served import LocalServer
 
 HERE = Path(__file__).resolve().parent / "checkout"
 
 
-class FakeCheckout:
+class FakeCheckout(LocalServer):
     def __init__(self, razorpay: FakeRazorpay):
+        super().__init__(_Handler)
         self.razorpay = razorpay
         self.webhook_first: str | None = None
         self.opened: list[dict] = []  # the options each open() was given (order, amount, ...)
-        self._server: ThreadingHTTPServer | None = None
-
-    def __enter__(self) -> FakeCheckout:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def origin(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def script_url(self) -> str:

@@ -6,37 +6,25 @@ with, and hands it to the page's callback: the product's code path is the real o
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.google_jwks import FakeGoogle
+from tests.fakes.served import LocalServer
 
 SCRIPT = Path(__file__).resolve().parent / "gis" / "client.js"
 
 
-class FakeGis:
+class FakeGis(LocalServer):
     def __init__(self, google: FakeGoogle):
+        super().__init__(_Handler)
         self.google = google
         self.account = {"sub": "4242", "email": "gina@example.com", "name": "Gina Google"}
-        self._server: ThreadingHTTPServer | None = None
-
-    def __enter__(self) -> FakeGis:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     @property
     def script_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/gsi/client"
+        return f"{self.origin}/gsi/client"
 
 
 class _Handler(BaseHTTPRequestHandler):

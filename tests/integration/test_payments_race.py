@@ -5,7 +5,6 @@ nx-27017 and Redis. verify-payment and webhooks for the same payment fire at onc
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,22 +19,9 @@ from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.fakes.razorpay import FakeRazorpay, sign_payment, signed_webhook, webhook_event
 from tests.support.services import VENV_BIN, Proc, free_port, wait_http
+from tests.support.stack import settings_env
 
 WORKERS = 4
-
-
-def _env(settings, **extra) -> dict[str, str]:
-    env = {}
-    for f in dataclasses.fields(settings):
-        value = getattr(settings, f.name)
-        if f.name == "extra":
-            continue
-        if isinstance(value, tuple):
-            value = ",".join(value)
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        env[f.name.upper()] = str(value)
-    return env | extra
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +34,7 @@ def razorpay():
 def web(base_settings, razorpay):
     """The app under gunicorn with several sync worker processes; yields its base URL."""
     port = free_port()
-    env = _env(
+    env = settings_env(
         base_settings,
         RAZORPAY_KEY_ID=razorpay.key_id,
         RAZORPAY_KEY_SECRET=razorpay.key_secret,

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from common.admission import Admission
+from tests.support.services import wait_for
+
+
+def queued(gate: Admission) -> int:
+    """Threads waiting at `gate`: CPython's `threading.Semaphore` parks each waiter on its
+    condition, one lock per waiter in `_waiters`, until a release takes it out."""
+    return len(gate._gate._cond._waiters) if gate._gate is not None else 0
+
+
+def arrived(gate: Admission, entered: list[int], i: int, size: int) -> bool:
+    """Thread `i` got in (one of the first `size`) or is queued behind the earlier ones."""
+    return len(entered) == i + 1 if i < size else queued(gate) == i + 1 - size
 
 
 def test_at_most_size_run_at_once_and_the_rest_enter_in_arrival_order():
@@ -30,13 +41,11 @@ def test_at_most_size_run_at_once_and_the_rest_enter_in_arrival_order():
         t = threading.Thread(target=work, args=(i,))
         t.start()
         threads.append(t)
-        time.sleep(0.02)  # arrive one after another, each queued behind the last
+        wait_for(lambda i=i: arrived(gate, entered, i, 2), 5, 0.001, f"thread {i} to arrive")
     assert entered == [0, 1]  # two in, six waiting
     for i in range(6):  # one leaves at a time: the longest-waiting one comes in
         leave[i].set()
-        deadline = time.monotonic() + 5
-        while len(entered) < i + 3 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_for(lambda i=i: len(entered) >= i + 3, 5, 0.001, "the next one to enter")
         assert entered == list(range(i + 3))
     for i in (6, 7):
         leave[i].set()

@@ -9,19 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from common.catalog.service import invalidate_cache, sync_provider
-from config import use_settings
-from tests.fakes.openrouter import FakeOpenRouter
+from tests.support.fixtures import ready
 from tests.support.services import free_port
 from tests.support.stack import Stack
 
 FLEET_ENV = {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOpenRouter() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +44,7 @@ def start_fleet(settings, name: str, webs: int = 2, workers: int = 2, **env: str
 @pytest.fixture
 def fresh(fleet_settings, fake):
     """Per test: these settings in the test process, a reset fake and a synced catalog."""
-    use_settings(fleet_settings)
-    fake.reset()
-    invalidate_cache()
-    sync_provider("openrouter")
+    ready(fleet_settings, fake)
 
 
 def log_lines(path: Path) -> list[dict]:

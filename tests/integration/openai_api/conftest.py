@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.integration.chat.conftest import fake, live, stack, stack_settings, user  # noqa: F401
+from tests.integration.chat.conftest import stack_settings, user  # noqa: F401
 from tests.support.chatkit import Api
 
 

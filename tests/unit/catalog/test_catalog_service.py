@@ -17,17 +17,6 @@ from tests.fakes.catalog_data import default_models, model_entry
 PREFERRED = list(catalog.PREFERRED_MODELS)
 
 
-@pytest.fixture
-def openrouter(fake_openrouter, settings_override):
-    """The catalog reads the fake; provider timeouts short so outages fail fast."""
-    settings_override(
-        openrouter_base_url=fake_openrouter.base_url,
-        provider_connect_timeout=2.0,
-        provider_read_timeout=5.0,
-    )
-    return fake_openrouter
-
-
 def _ids(models: list[dict]) -> list[str]:
     return [m["modelId"] for m in models]
 

@@ -49,6 +49,13 @@ def test_values_are_typed():
     assert s.result_backend == s.redis_url
 
 
+def test_mongo_transactions_takes_auto_on_or_off():
+    assert load_settings({}).mongo_transactions == "auto"
+    assert load_settings({"MONGO_TRANSACTIONS": "on"}).mongo_transactions == "on"
+    with pytest.raises(ConfigError, match="MONGO_TRANSACTIONS"):
+        load_settings({"MONGO_TRANSACTIONS": "yes"})
+
+
 @pytest.mark.parametrize(
     "name, value", [("PORT", "abc"), ("FREE_TOKENS", "1.5"), ("JWT_EXPIRES", "")]
 )

@@ -46,6 +46,15 @@ def test_transactions_are_detected_from_hello(settings):
     assert db.get_db()["scratch"].count_documents({}) == 1
 
 
+def test_the_mongo_transactions_setting_overrides_the_detection(settings_override):
+    settings_override(mongo_transactions="on")
+    inside = []
+    assert db.in_transaction(lambda session: inside.append(session.in_transaction) or 1) == 1
+    assert inside == [True]
+    settings_override(mongo_transactions="off")
+    assert db.supports_transactions() is False
+
+
 def test_a_transient_transaction_error_runs_the_work_again(settings, monkeypatch):
     """Where transactions exist, a write conflict aborts the attempt and pymongo retries it.
     (nx-27017 accepts sessions and transactions, so the real `with_transaction` runs here.)"""
