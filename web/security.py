@@ -27,7 +27,7 @@ from jwt import PyJWTError
 from common.errors import Forbidden, Unauthorized
 from common.users import revocation
 from common.users.models import User
-from common.users.service import get_user
+from common.users.service import find_user, get_user
 from common.users.snapshot import snapshot
 from config import Settings, get_settings
 from web.errors import error_response
@@ -103,7 +103,7 @@ def login_required(fn: Callable) -> Callable:
         # to other greenlets or threads.
         user = current_user._get_current_object()
         g.user = user
-        g.user_snapshot = lambda: snapshot(User.objects(id=user.id).first() or user)
+        g.user_snapshot = lambda: snapshot(find_user(user.id) or user)
         return fn(*args, **kwargs)
 
     return wrapper

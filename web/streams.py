@@ -29,6 +29,7 @@ from collections.abc import Callable
 from bson import ObjectId
 
 from common import metrics
+from common.chat import sessions
 from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.redis_client import get_redis
 from common.streaming import channel
@@ -123,7 +124,7 @@ class Subscription:
             self._pending.clear()
             self._ready = True
         if not self.ended and check_store:
-            stored = ChatMessage.objects(id=ObjectId(self.message_id)).first()
+            stored = sessions.find_message(self.message_id)
         if not self.ended and stored is not None and stored.status in FINAL_STATUSES:
             self.end_from_store(stored)
         if self.ended:
@@ -334,7 +335,7 @@ class Hub:
             return
         statuses = ["streaming", *FINAL_STATUSES]
         trusted = None
-        for msg in ChatMessage.objects(id__in=unleased, status__in=statuses):
+        for msg in sessions.messages_in(unleased, statuses):
             mid = str(msg.id)
             if msg.status == "streaming":
                 # A live run is never ended on one look: its lease must stay missing for a whole

@@ -46,6 +46,7 @@ from common.errors import (
     ValidationError,
 )
 from common.users.models import User
+from common.users.service import find_user
 from common.users.snapshot import snapshot, snapshot_from_doc
 from web import drain
 from web.chat.commands import send_turn
@@ -153,7 +154,7 @@ class Connection:
         self.outbox.put(json.dumps(frame, separators=(",", ":"), default=str))
 
     def user(self) -> dict | None:
-        user = User.objects(id=self.user_id).first()
+        user = find_user(self.user_id)
         return snapshot(user) if user else None
 
     def error(self, exc: AppError, with_user: bool = True, **ids: Any) -> None:

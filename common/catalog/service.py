@@ -221,6 +221,11 @@ class RefreshResult:
     models: list[dict] = field(default_factory=list)
 
 
+def models_by_id(model_ids: list[str]) -> dict[str, AIModel]:
+    """The stored models among `model_ids`, by id (a missing one is left out)."""
+    return {d.modelId: d for d in AIModel.objects(modelId__in=list(model_ids))}
+
+
 def refresh_catalog() -> RefreshResult:
     """Sync every provider, rebuild the list and store it in Redis for every process."""
     result = RefreshResult()

@@ -142,6 +142,17 @@ def get_message(user_id: Any, message_id: str) -> ChatMessage:
     return msg
 
 
+def find_message(message_id: Any) -> ChatMessage | None:
+    """A message by id, whoever owns it (the stream hub's check of an answer it follows)."""
+    oid = object_id_or_none(message_id)
+    return ChatMessage.objects(id=oid).first() if oid else None
+
+
+def messages_in(ids: list[ObjectId], statuses: list[str]) -> list[ChatMessage]:
+    """The messages among `ids` whose status is one of `statuses`."""
+    return list(ChatMessage.objects(id__in=ids, status__in=statuses))
+
+
 def unnote_turn(session: ChatSession, was_new: bool, count: int) -> None:
     """Take back a new session's insert, or `note_turn`'s count, for a send that failed."""
     if was_new:

@@ -40,7 +40,7 @@ from common.errors import AppError
 from common.moderation import service as moderation
 from common.stored import utcnow
 from common.streaming import channel
-from common.users.models import User
+from common.users import service as users
 from common.users.snapshot import snapshot, snapshot_from_doc
 from common.wallet import pricing
 from common.wallet import service as wallet
@@ -284,7 +284,7 @@ def _apply_stats(msg: ChatMessage, session) -> None:
 
 
 def user_snapshot(user_id) -> dict | None:
-    user = User.objects(id=user_id).first()
+    user = users.find_user(user_id)
     return snapshot(user) if user else None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from common.catalog import service as catalog
-from common.catalog.models import AIModel
 from common.errors import NotFound
 from common.payments.models import Plan, PlanLimits
 from common.payments.subscriptions import limits_for
@@ -79,7 +78,7 @@ def buys(plan: Plan) -> list[dict[str, Any]]:
     free = pricing.rates_for(0, 0, tariff)
     out = [{"modelId": None, "name": "a free model", "answers": _answers(plan, free)}]
     if plan.unlocksPaidModels:
-        docs = {d.modelId: d for d in AIModel.objects(modelId__in=list(REFERENCE_MODELS))}
+        docs = catalog.models_by_id(list(REFERENCE_MODELS))
         for model_id in REFERENCE_MODELS:
             doc = docs.get(model_id)
             if doc is not None and doc.isAvailable and catalog.sellable(doc):
