@@ -42,8 +42,9 @@ from tests.support.stack import Stack
 
 MODEL = "fake/echo"
 DELTAS = [f"tok{i} " for i in range(20)]
-# Settings the environment may override for an experiment (e.g. SEND_CONCURRENCY=4).
-TUNABLES = ("SEND_CONCURRENCY",)
+# Settings the environment may override for an experiment (e.g. SEND_CONCURRENCY=4, or the rate
+# limiter on as deployed: RATE_LIMIT_ENABLED=true RATE_LIMIT_API=1000000/minute).
+TUNABLES = ("SEND_CONCURRENCY", "RATE_LIMIT_ENABLED", "RATE_LIMIT_API")
 SCENARIO = {"deltas": DELTAS, "first_delay": 0.05, "interval": 0.01}
 
 
