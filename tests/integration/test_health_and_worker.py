@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -103,3 +104,30 @@ def test_health_is_200_with_a_worker_and_ping_round_trips(client, worker, base_s
     result = celery.send_task("system.ping").get(timeout=60)
     assert result["pong"] is True
     assert result["pid"] != os.getpid()
+
+
+def test_task_events_reach_a_monitor_as_flower_reads_them(worker, base_settings):
+    """What operators watch in Flower: a receiver on the broker gets each task's received,
+    started and succeeded events from a real worker."""
+    from worker.celery_app import make_celery
+
+    celery = make_celery()
+    seen: list[dict] = []
+    with celery.connection_for_read() as conn:
+        receiver = celery.events.Receiver(conn, handlers={"*": seen.append})
+        listener = threading.Thread(target=receiver.capture, kwargs={"wakeup": True}, daemon=True)
+        listener.start()
+        try:
+            # Any event (the worker's heartbeat, which `wakeup` asks for) shows the receiver is
+            # subscribed: events published before that would be missed, as by a late Flower.
+            wait_for(lambda: seen, 90, 0.1, "the receiver to hear the worker")
+            task_id = celery.send_task("system.ping").id
+
+            def events_of_task():
+                return {e["type"] for e in seen if e.get("uuid") == task_id}
+
+            wanted = {"task-received", "task-started", "task-succeeded"}
+            wait_for(lambda: wanted <= events_of_task(), 30, 0.1, "the task's events")
+        finally:
+            receiver.should_stop = True
+    listener.join(timeout=5)
