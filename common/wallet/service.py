@@ -227,18 +227,13 @@ def _hold_args(user_id: Any, key: str, amount: int) -> tuple[ObjectId, str, int]
 
 
 def _reserve_unless_closed(
-    uid: ObjectId,
-    key: str,
-    amount: int,
-    details: dict | None,
-    *,
-    pools: tuple[str, ...] = POOLS,
-    clamp: bool = False,
+    uid: ObjectId, key: str, amount: int, details: dict | None, **placing: Any
 ) -> Hold:
     """Hold under a key that may have been used before: refused if it is closed already, or
-    if a settlement of an earlier hold under it finished while this one was placed."""
+    if a settlement of an earlier hold under it finished while this one was placed.
+    `placing`: how `_hold` places it (`pools`, `clamp`)."""
     _refuse_closed(key)
-    held, placed = _hold(uid, key, amount, details, pools=pools, clamp=clamp)
+    held, placed = _hold(uid, key, amount, details, **placing)
     if placed is not None and _ledger().find_one({"key": key}, {"_id": 1}):
         _drop_stray_hold(uid, key, placed)
         _refuse_closed(key)
