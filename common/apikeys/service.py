@@ -5,8 +5,9 @@ Only its SHA-256 is stored. A slow password hash (bcrypt) protects low-entropy s
 people; a 256-bit random secret cannot be guessed from a fast hash either, and a fast hash lets
 every request find its key with one indexed lookup instead of a bcrypt check (~ms of CPU each).
 
-Every check runs on every request against the stored document, so a revoked or expired key is
-refused at once, in every web process.
+Every request is checked (revoked, expired, account active). The documents behind the check are
+reused for a few seconds unless a change was signalled (`common.users.credentials`), so a
+revoked key is still refused at once, in every web process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import redis
 from bson import ObjectId
 
 from common.admin.audit import Actor, record
@@ -27,6 +29,7 @@ from common.apikeys.errors import InvalidApiKey, ModelNotAllowed
 from common.apikeys.models import ApiKey
 from common.errors import NotFound, ValidationError
 from common.stored import as_utc, iso, object_id, object_id_or_none, utcnow
+from common.users import credentials
 from common.users import service as users
 from common.users.models import User
 
@@ -91,6 +94,7 @@ def revoke_key(user_id: Any, key_id: str, actor: Actor) -> ApiKey:
     changed = ApiKey._get_collection().update_one(
         {"_id": key.id, "revokedAt": None}, {"$set": {"revokedAt": now, "revokedBy": actor.id}}
     )
+    credentials.changed(key.userId)
     key.reload()
     if changed.modified_count:
         record(actor, "apikey.revoke", "apikey", key.id, {"revokedAt": None}, key_dict(key))
@@ -111,13 +115,14 @@ def _owned(user_id: Any, key_id: str) -> ApiKey:
 def authenticate(secret: str | None) -> tuple[ApiKey, User]:
     """The key and its active user for a presented secret; `InvalidApiKey` (401) otherwise.
 
-    Both documents are read fresh on every request (a revocation counts at once). A key's owner
-    never changes, so once this process has seen a key, the two reads run at the same time.
+    The two documents are read from MongoDB, or reused for `REUSE_SECONDS` if this process read
+    them and nothing that changes this check happened since (`common.users.credentials`: one
+    Redis read), so a revocation counts at once in every process.
     """
     if not secret or not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         raise InvalidApiKey()
     digest = hash_secret(secret)
-    key, user = _read_key_and_user(digest)
+    key, user = _key_and_user(digest)
     if key is None:
         raise InvalidApiKey()
     if key.revokedAt:
@@ -129,26 +134,65 @@ def authenticate(secret: str | None) -> tuple[ApiKey, User]:
         user = users.find_user(key.userId)
     if user is None or not user.isActive:
         raise InvalidApiKey("The account of this API key is not active.")
-    if len(_owners) > MAX_REMEMBERED_OWNERS:
+    if len(_owners) > MAX_REMEMBERED:
         _owners.clear()
     _owners[digest] = key.userId
     _note_used(key)
     return key, user
 
 
+# As long as a websocket reuses its user (web/ws.py): a plan or limit change signals itself
+# (`credentials.changed`), so this bounds only what a lost signal could leave stale.
+REUSE_SECONDS = 5.0
+MAX_REMEMBERED = 100_000
+
+
+@dataclass(frozen=True)
+class _Read:
+    key: dict
+    user: dict | None
+    version: str | None  # `credentials.version` of the owner, taken before the reads
+    at: float
+
+
 _owners: dict[str, ObjectId] = {}  # secret hash -> the key's user id (never changes)
-MAX_REMEMBERED_OWNERS = 100_000
+_recent: dict[str, _Read] = {}  # secret hash -> the documents last read for it
 
 
-def _read_key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
+def _key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
     owner = _owners.get(digest)
-    if owner is None:
-        return _find_key(digest), None
+    if owner is None:  # not seen here yet: the key tells whose it is
+        doc = _find_key(digest)
+        return (ApiKey._from_son(doc) if doc else None), None
+    started = time.monotonic()
+    try:
+        version = credentials.version(owner)
+    except redis.RedisError:  # no way to learn of a change: read the documents
+        return _built(*_read_key_and_user(digest, owner))
+    seen = _recent.get(digest)
+    if seen is not None and seen.version == version and started - seen.at < REUSE_SECONDS:
+        return _built(seen.key, seen.user)
+    key_doc, user_doc = _read_key_and_user(digest, owner)
+    if key_doc is not None:
+        if len(_recent) > MAX_REMEMBERED:
+            _recent.clear()
+        _recent[digest] = _Read(key_doc, user_doc, version, started)
+    return _built(key_doc, user_doc)
+
+
+def _built(key_doc: dict | None, user_doc: dict | None) -> tuple[ApiKey | None, User | None]:
+    """New objects on every request: a request may change its own, never another's."""
+    key = ApiKey._from_son(key_doc) if key_doc is not None else None
+    return key, User._from_son(user_doc) if user_doc is not None else None
+
+
+def _read_key_and_user(digest: str, owner: ObjectId) -> tuple[dict | None, dict | None]:
+    """Both documents, read at the same time (the key's owner never changes)."""
     found: dict[str, Any] = {}
 
     def read_user() -> None:
         try:
-            found["user"] = users.find_user(owner)
+            found["user"] = users.find_user_doc(owner)
         except Exception:  # read again, in order, by the caller (and fail there if it must)
             found["user"] = None
 
@@ -159,9 +203,8 @@ def _read_key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
     return key, found.get("user")
 
 
-def _find_key(digest: str) -> ApiKey | None:
-    doc = ApiKey._get_collection().find_one({"secretHash": digest})
-    return ApiKey._from_son(doc) if doc is not None else None
+def _find_key(digest: str) -> dict | None:
+    return ApiKey._get_collection().find_one({"secretHash": digest})
 
 
 def _note_used(key: ApiKey) -> None:

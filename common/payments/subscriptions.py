@@ -23,6 +23,7 @@ from bson import ObjectId
 
 from common.errors import AppError, NotFound, Paywall
 from common.stored import as_utc, object_id, utcnow
+from common.users import credentials
 from common.users.models import PLAN_LIMITS, User
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def apply_purchase(
             {"$set": {"subscription": new}, "$currentDate": {"updatedAt": True}},
         )
         if res.modified_count:
+            credentials.changed(uid)
             return expires, True
         time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
     raise AppError("The subscription is busy; please retry.")
@@ -128,6 +130,7 @@ def expire_due(now: datetime | None = None) -> int:
             {"$set": {"subscription": new}, "$currentDate": {"updatedAt": True}},
         )
         if res.modified_count:
+            credentials.changed(doc["_id"])
             moved += 1
             log.info("subscription of %s expired (%s)", doc["_id"], sub.get("plan"))
     return moved

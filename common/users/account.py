@@ -6,6 +6,7 @@ from __future__ import annotations
 from common.chat import sessions
 from common.errors import Conflict, Unauthorized
 from common.stored import utcnow
+from common.users import credentials
 from common.users.models import User
 from common.users.service import check_password
 
@@ -39,4 +40,5 @@ def delete_account(user: User, password: str) -> None:
         inc__tokenVersion=1,
         set__updatedAt=utcnow(),
     )
+    credentials.changed(uid)
     sessions.delete_all_for(uid)

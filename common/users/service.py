@@ -11,7 +11,7 @@ from mongoengine.errors import ValidationError as DocumentInvalid
 
 from common.errors import Conflict, NotFound, Unauthorized, ValidationError
 from common.stored import object_id_or_none, utcnow
-from common.users import passwords
+from common.users import credentials, passwords
 from common.users.models import PLAN_LIMITS, User
 from common.users.passwords import MAX_PASSWORD_BYTES
 from common.wallet import service as wallet
@@ -60,10 +60,14 @@ def get_user(user_id: Any) -> User:
 
 
 def find_user(user_id: Any) -> User | None:
-    """The user document by id, or None. Read with the driver and built once: a mongoengine
-    queryset costs about as much CPU again as the read, and this runs on every request."""
-    doc = User._get_collection().find_one({"_id": user_id})
+    """The user by id, or None. Read with the driver and built once: a mongoengine queryset
+    costs about as much CPU again as the read, and this runs on every request."""
+    doc = find_user_doc(user_id)
     return User._from_son(doc) if doc is not None else None
+
+
+def find_user_doc(user_id: Any) -> dict | None:
+    return User._get_collection().find_one({"_id": user_id})
 
 
 def register(email: str, password: str, name: str, role: str = "user") -> User:
@@ -219,6 +223,7 @@ def set_active(user: User, active: bool, reason: str = "") -> User:
     User.objects(id=user.id).update_one(
         set__isActive=active, set__deactivatedReason=reason or None, set__updatedAt=utcnow()
     )
+    credentials.changed(user.id)
     user.reload()
     return user
 
@@ -228,6 +233,7 @@ def set_role(user: User, role: str) -> User:
     User._get_collection().update_one(
         {"_id": user.id}, {"$set": {"role": role}, "$currentDate": {"updatedAt": True}}
     )
+    credentials.changed(user.id)
     user.reload()
     return user
 

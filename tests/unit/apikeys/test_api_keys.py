@@ -179,3 +179,58 @@ def test_a_deactivated_account_cannot_use_its_keys(client, owner):
     User.objects(id=owner[0]["id"]).update_one(set__isActive=False)
     res = client.get("/v1/models", headers=auth(secret))
     assert res.status_code == 401 and "not active" in res.get_json()["error"]["message"]
+
+
+def _warm(client, secret: str) -> None:
+    """Three uses: the first learns the key's owner, the second reads and keeps the documents,
+    the third reuses them."""
+    for _ in range(3):
+        assert client.get("/v1/models", headers=auth(secret)).status_code == 200
+
+
+def test_a_key_used_again_soon_reuses_its_check_until_something_signals_a_change(client, owner):
+    from common.users import credentials
+
+    secret = create(client, owner[1])["secret"]
+    _warm(client, secret)
+    # A write that does not signal (here straight into the collection) is not read again
+    # within the reuse window: the reuse is real, and only a signal ends it.
+    ApiKey._get_collection().update_one({}, {"$set": {"revokedAt": datetime.now(UTC)}})
+    assert client.get("/v1/models", headers=auth(secret)).status_code == 200
+    credentials.changed(owner[0]["id"])
+    res = client.get("/v1/models", headers=auth(secret))
+    assert res.status_code == 401 and "revoked" in res.get_json()["error"]["message"]
+
+
+def test_a_reused_check_still_refuses_at_once_revoked_keys_and_deactivated_accounts(
+    client, owner, make_admin
+):
+    secret = create(client, owner[1])["secret"]
+    _warm(client, secret)
+    key_id = ApiKey._get_collection().find_one({})["_id"]
+    client.delete(f"{KEYS}/{key_id}", headers=auth(owner[1]))
+    res = client.get("/v1/models", headers=auth(secret))
+    assert res.status_code == 401 and "revoked" in res.get_json()["error"]["message"]
+
+    secret = create(client, owner[1])["secret"]
+    _warm(client, secret)
+    admin = make_admin()
+    res = client.post(
+        f"/api/admin/users/{owner[0]['id']}/deactivate",
+        json={"reason": "abuse"},
+        headers=auth(admin[1]),
+    )
+    assert res.status_code == 200, res.get_json()
+    res = client.get("/v1/models", headers=auth(secret))
+    assert res.status_code == 401 and "not active" in res.get_json()["error"]["message"]
+
+
+def test_a_plan_change_counts_at_once_for_a_reused_check(client, owner):
+    from common.apikeys import service
+    from common.payments.subscriptions import apply_purchase
+
+    secret = create(client, owner[1])["secret"]
+    _warm(client, secret)
+    assert service.authenticate(secret)[1].subscription.plan == "free"
+    apply_purchase(owner[0]["id"], "order-1", "pro", 30, None)
+    assert service.authenticate(secret)[1].subscription.plan == "pro"
