@@ -304,7 +304,7 @@ export class AdminScreen {
       note,
       h("h2", { text: "Flagged messages and conversations" }),
       (items.items || []).length ? h("ul.queue", {}, items.items.map((it) => h("li.card", {},
-        h("p.muted", { text: `${it.type} · ${it.modelId || ""} · ${it.role || ""} · user ${it.userId} · session ${it.sessionId || it.id} · ${when(it.createdAt)}` }),
+        h("p.muted", { text: [it.type, it.modelId, it.role, `user ${it.userId}`, `session ${it.sessionId || it.id}`, when(it.createdAt)].filter(Boolean).join(" · ") }),
         h("p", {}, h("strong", { text: "Flag: " }), `${it.moderation.source || ""} — ${it.moderation.reason || "no reason given"} (${when(it.moderation.flaggedAt)})`),
         it.type === "message" ? h("blockquote.flagged-content", { text: it.content || "(empty)" }) : h("p", { text: it.title || "" }),
         it.type === "message" ? h("div.context", { id: `context-${it.id}`, hidden: true }) : "",
