@@ -24,6 +24,7 @@ from web.chat.schemas import (
     SessionBody,
     SessionPatchBody,
 )
+from web.hangup import HANG_UP_CHECK_SECONDS, client_hung_up
 from web.responses import ok
 from web.security import login_required
 from web.validation import parse_body, parse_query
@@ -52,7 +53,10 @@ def send_message():
 
 
 def _answer_when_done(result, headers=None):
-    final = wait_final(result.messages)
+    # A client that hangs up while it waits cancels its answers (charged for what was made).
+    final = wait_final(
+        result.messages, client_gone=client_hung_up(), check_every=HANG_UP_CHECK_SECONDS
+    )
     first = final[0]
     if len(final) == 1 and first.status == "failed":
         raise MessageFailed(dict(first.error or {}))

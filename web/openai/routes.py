@@ -27,6 +27,7 @@ from common.errors import AppError, ValidationError
 from config import get_settings
 from web.chat.commands import send_turn
 from web.extensions import limiter
+from web.hangup import HANG_UP_CHECK_SECONDS, client_hung_up
 from web.openai import auth
 from web.openai.errors import body_for
 from web.openai.schemas import (
@@ -36,7 +37,7 @@ from web.openai.schemas import (
     ModelOut,
     usage_out,
 )
-from web.openai.sse import HANG_UP_CHECK_SECONDS, KEEPALIVE_SECONDS, Follow, client_hung_up
+from web.openai.sse import KEEPALIVE_SECONDS, Follow
 from web.openapi import API_KEY, operation
 from web.settings import current_settings
 from web.validation import parse_body

@@ -10,39 +10,15 @@ from __future__ import annotations
 
 import json
 import queue
-import select
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
-
-from flask import request
 
 from common.errors import ServiceUnavailable
 from web.streams import Subscription, hub
 
 KEEPALIVE_SECONDS = 2.0  # an SSE comment while waiting; a write to a gone client fails soon
 MAX_SILENCE_SECONDS = 600.0  # no frame for this long: give up (the reaper ends dead answers)
-HANG_UP_CHECK_SECONDS = 0.5  # a waiting (non-streaming) answer checks its client this often
-
-
-def client_hung_up() -> Callable[[], bool]:
-    """For this request: a check whether its client closed the connection. A response that
-    writes nothing while it waits learns it no other way. gunicorn hands the socket over in the
-    environ; without it (a test client) the check always says no."""
-    sock = request.environ.get("gunicorn.socket")
-    if sock is None:
-        return lambda: False
-
-    def hung_up() -> bool:
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            # Readable with nothing to read: the peer's FIN (a pipelined request would be data).
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except OSError:  # reset by the peer
-            return True
-
-    return hung_up
 
 
 class _Sink:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 
 import pytest
@@ -127,6 +129,34 @@ def test_wait_true_on_a_provider_failure_answers_its_error(live, fake, api):
         "PROVIDER_ERROR",
     )
     assert err["details"]["reason"] == "out_of_credits" and err["user"]["tokens"]["reserved"] == 0
+
+
+def test_a_client_that_hangs_up_while_waiting_cancels_its_answer(live, fake, user):
+    """`"wait": true` writes nothing while the answer runs: the server notices the closed
+    connection itself, stops the answer and charges only what was generated."""
+    fake.scenario(FREE, deltas=[f"d{i} " for i in range(400)], interval=0.03, usage=False)
+    body = json.dumps({"message": "go", "modelId": FREE, "wait": True})
+    host, port = live.base_url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    conn.sendall(
+        f"POST /api/chat HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {user[1]}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+    )
+
+    def streaming():
+        msg = ChatMessage.objects(userId__in=[ObjectId(user[0]["id"])], role="assistant").first()
+        live_chunks = msg and msg.status == "streaming" and channel.chunk_count(str(msg.id))
+        return msg if live_chunks else None
+
+    mid = str(wait_for(streaming, 30, 0.05, "the answer to start").id)
+    conn.close()
+
+    wait_for(lambda: channel.has_final(mid), 30, 0.1, "the answer to be cancelled")
+    msg = ChatMessage.objects(id=mid).first()
+    assert msg.status == "cancelled" and 0 < msg.lastSeq < 400
+    assert 0 < msg.charged < msg.reserved
+    assert tokens_of(user[0]["id"])["reserved"] == 0
+    assert reconcile() == []
 
 
 def test_sessions_crud_pagination_stats_and_ownership(live, fake, api, user, make_user):
