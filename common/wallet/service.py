@@ -234,9 +234,13 @@ def _reserve_unless_closed(
     `placing`: how `_hold` places it (`pools`, `clamp`)."""
     _refuse_closed(key)
     held, placed = _hold(uid, key, amount, details, **placing)
-    if placed is not None and _ledger().find_one({"key": key}, {"_id": 1}):
-        _drop_stray_hold(uid, key, placed)
-        _refuse_closed(key)
+    if placed is not None:
+        closed = _ledger().find_one({"key": key}, {"hold": 1})
+        # An entry for this very hold is a concurrent settle of it (it read the hold we just
+        # placed): that settle closes it. Only an entry for something else makes it stray.
+        if closed is not None and closed.get("hold") != placed.get("id"):
+            _drop_stray_hold(uid, key, placed)
+            _refuse_closed(key)
     return held
 
 

@@ -366,6 +366,29 @@ def test_credit_refuses_unknown_users_and_reused_keys(user):
     assert reconcile() == []
 
 
+def test_a_hold_whose_settle_starts_while_it_is_placed_is_charged_once(user, monkeypatch):
+    """A concurrent caller with the same key can read the hold the instant it is placed and
+    write its ledger entry before the placer looks at the ledger. That entry is this hold's own
+    settlement, not a closed key: the hold must stay for it to close (dropping it refunded the
+    whole hold while the entry said "charged" — seen as 1 in 30 of the concurrent debits below
+    on a loaded machine)."""
+    place = wallet._hold
+
+    def placed_then_read_by_a_concurrent_settle(uid, key, amount, details, **placing):
+        held, placed = place(uid, key, amount, details, **placing)
+        if placed is not None:  # the other caller's settle: it reads the hold, writes its entry
+            free, purchased = -int(placed["free"]), -int(placed["purchased"])
+            wallet._entry_for(key, uid, "debit", free, purchased, "admin", {}, hold_id=placed["id"])
+        return held, placed
+
+    monkeypatch.setattr(wallet, "_hold", placed_then_read_by_a_concurrent_settle)
+
+    assert wallet.debit(user.id, 700, "admin-deduct-race", "admin", pools=("free",)) == 700
+
+    assert (tokens(user)["balance"], tokens(user)["holds"]) == (9_300, {})
+    assert reconcile() == []
+
+
 def test_concurrent_debits_with_one_key_take_once(user):
     results: list = []
     errors: list = []
