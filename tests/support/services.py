@@ -48,6 +48,7 @@ class Proc:
     def __init__(self, name: str, cmd: list[str], env: dict[str, str] | None = None):
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.name, self.cmd = name, cmd
+        self._terminated = False
         self.log_path = LOG_DIR / f"{name}-{os.getpid()}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (kept open for the child's life)
         self.popen = subprocess.Popen(
@@ -76,9 +77,15 @@ class Proc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
 
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM, once); `stop` waits for it."""
+        if self.alive() and not self._terminated:
+            self.kill(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.alive():
-            self.kill(signal.SIGTERM)
+            self.terminate()
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -193,6 +193,11 @@ class Stack:
         return self.celery.send_task("chat.reap_stale").get(timeout=timeout)
 
     def stop(self) -> None:
+        """Every process asked at once, then waited for: their shutdowns overlap (a stack's stop
+        is every module's teardown)."""
         webs = [*self.webs, *self.retired]
-        for proc in [*self.workers, *(w.proc for w in webs)]:
+        procs = [*self.workers, *(w.proc for w in webs)]
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
             proc.stop()

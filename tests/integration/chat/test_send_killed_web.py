@@ -39,9 +39,12 @@ def _post(live, token: str, key: str) -> requests.Response:
 
 
 def _restart_web(live) -> None:
-    live.web.kill(signal.SIGKILL)
-    live.web.popen.wait(10)
-    live.web = Proc(live.web.name, live.web.cmd, live.env)
+    """SIGKILL the web and start it again in its place, where the stack stops it at the end."""
+    web = live.webs[0]
+    web.proc.kill(signal.SIGKILL)
+    web.proc.popen.wait(10)
+    env = {**live.env, "PROMETHEUS_MULTIPROC_DIR": str(web.metrics_dir)}
+    web.proc = live.web = Proc(web.proc.name, web.proc.cmd, env)
     live.wait_healthy()
 
 
