@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 
-from common.chat import catalog_cache, early, lease, outage, outcomes, settlement
+from common.chat import catalog_cache, lease, outage, outcomes, settlement
 from common.chat.errors import SettlementDeferred
 from common.chat.models import FINAL_STATUSES, ChatMessage
 from common.chat.provider_call import request_for, stream_with_retries
@@ -33,21 +33,11 @@ log = logging.getLogger(__name__)
 running: dict[str, Run] = {}
 
 
-def complete(message_id: str, hint: dict | None = None) -> str:
-    """Run the answer for `message_id`; returns what happened (for logs and tests). With a
-    `hint` (`early.hint_for`), the provider is asked while the message is claimed."""
+def complete(message_id: str) -> str:
+    """Run the answer for `message_id`; returns what happened (for logs and tests)."""
     oid = object_id_or_none(message_id)
     if oid is None:
         return "missing"
-    head_start = early.started_for(message_id, hint)
-    try:
-        return _own_and_stream(message_id, oid, head_start)
-    finally:
-        if head_start is not None:
-            head_start.abandon()  # unless the run took it
-
-
-def _own_and_stream(message_id: str, oid, head_start: early.EarlyAnswer | None) -> str:
     seconds = lease.seconds()
     token = lease.take(message_id, seconds)
     if token is None:
@@ -59,7 +49,7 @@ def _own_and_stream(message_id: str, oid, head_start: early.EarlyAnswer | None) 
         run = Run(claimed, token)
         running[message_id] = run
         with lease.Heartbeat(run, seconds):
-            return _stream(run, head_start)
+            return _stream(run)
     finally:
         running.pop(message_id, None)
         lease.drop(message_id, token)
@@ -104,7 +94,7 @@ def _buffered_deltas(mid: str) -> list[str]:
     return out
 
 
-def _stream(run: Run, head_start: early.EarlyAnswer | None = None) -> str:
+def _stream(run: Run) -> str:
     from common.providers.registry import provider_for
 
     def prepare():
@@ -113,7 +103,7 @@ def _stream(run: Run, head_start: early.EarlyAnswer | None = None) -> str:
 
     try:
         provider, request = outage.retrying(prepare, f"preparing {run.mid}", outage.DB_TRANSIENT)
-        stream_with_retries(run, provider, request, head_start)
+        stream_with_retries(run, provider, request)
     except Cancelled:
         return _end(run, outcomes.charged(run, "cancelled"))
     except Lost:

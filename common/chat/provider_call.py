@@ -8,7 +8,6 @@ the same seqs. Between tries the run stops for a cancel or a lost lease.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from common import metrics
 from common.chat import outage
@@ -18,9 +17,6 @@ from common.chat.publisher import Publisher
 from common.chat.run import Cancelled, Lost, Run
 from common.providers.base import ALL_FAILURES, ChatRequest, Finish, TextDelta, Usage
 from common.streaming import channel
-
-if TYPE_CHECKING:
-    from common.chat.early import EarlyAnswer
 
 MAX_PROVIDER_ATTEMPTS = 4
 MAX_RETRY_WAIT = 10.0
@@ -40,11 +36,8 @@ def request_for(msg: ChatMessage, model) -> ChatRequest:
     )
 
 
-def stream_with_retries(
-    run: Run, provider, request: ChatRequest, head_start: EarlyAnswer | None = None
-) -> None:
-    """Stream the answer into `run`, retrying retryable failures while nothing was generated.
-    The first attempt takes `head_start`'s answer if it asked for exactly this request."""
+def stream_with_retries(run: Run, provider, request: ChatRequest) -> None:
+    """Stream the answer into `run`, retrying retryable failures while nothing was generated."""
     for attempt in range(MAX_PROVIDER_ATTEMPTS):
         if attempt:
             _check(run)
@@ -52,9 +45,8 @@ def stream_with_retries(
             # No cancel-flag round trip before the first attempt: a cancel made while pending
             # fails the claim, and the first chunk's publish checks the flag atomically.
             raise Lost()
-        early_events = head_start.take(provider, request) if head_start and not attempt else None
         try:
-            _consume(run, early_events or provider.stream_chat(request))
+            _consume(run, provider.stream_chat(request))
             return
         except ALL_FAILURES as exc:
             metrics.provider_error(getattr(provider, "name", ""), exc)

@@ -20,7 +20,7 @@ from bson import ObjectId
 
 from common import metrics
 from common.admission import Admission
-from common.chat import daily, early, idempotency, sessions
+from common.chat import daily, idempotency, sessions
 from common.chat.fanout import concurrently
 from common.chat.holds import hold_all, release_all
 from common.chat.models import ChatMessage, ChatSession, MessageOptions
@@ -36,9 +36,6 @@ from common.wallet import service as wallet
 from config import get_settings
 
 log = logging.getLogger(__name__)
-
-# `enqueue(message_id, hint)`: hand one answer to a worker (`hint`: `common.chat.early`).
-Enqueue = Callable[[str, dict | None], None]
 
 # Conversations up to this size travel on the pending message (no history query in the worker).
 PROMPT_INLINE_BYTES = 16_384
@@ -84,7 +81,7 @@ class SendResult:
 _sends = Admission(lambda: get_settings().send_concurrency)
 
 
-def send(cmd: SendCommand, enqueue: Enqueue) -> SendResult:
+def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model.
 
     The four writes before the enqueue — today's request count (Redis), the holds, the
@@ -98,7 +95,7 @@ def send(cmd: SendCommand, enqueue: Enqueue) -> SendResult:
         return _send(cmd, enqueue)
 
 
-def _send(cmd: SendCommand, enqueue: Enqueue) -> SendResult:
+def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     parent = _parent(cmd) if cmd.parent_id else None
     if parent is not None:
         cmd = replace(cmd, message=parent.content or "")
@@ -246,7 +243,7 @@ def _abandon(user: User, planned: dict) -> None:
     sessions.forget_turn(planned["sessionId"], planned["newSession"])
 
 
-def _replayed(user: User, replay: idempotency.Replay, enqueue: Enqueue) -> SendResult:
+def _replayed(user: User, replay: idempotency.Replay, enqueue: Callable[[str], None]) -> SendResult:
     """The first send's answer, from the documents it stored (they may have moved on since)."""
     planned = replay.planned
     session = ChatSession.objects(sessionId=planned["sessionId"]).first() or ChatSession(
@@ -385,10 +382,10 @@ def _prompt_size(turns: list[dict]) -> int:
     return sum(len(t["content"]) + 16 for t in turns)
 
 
-def _enqueue_one(msg: ChatMessage, enqueue: Enqueue) -> None:
+def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
     """Enqueue after storing; if the broker refuses, fail the message and free its hold now."""
     try:
-        enqueue(str(msg.id), early.hint_for(msg))
+        enqueue(str(msg.id))
     except Exception as exc:
         log.exception("enqueue failed for %s", msg.id)
         from common.chat.settlement import fail_unstarted

@@ -242,8 +242,3 @@ def request_cancel(message_id: str) -> None:
 
 def cancel_requested(message_id: str) -> bool:
     return bool(get_redis().exists(_cancel_key(message_id)))
-
-
-def ended_or_cancelled(message_id: str) -> bool:
-    """Its final frame is out or a cancel was asked (one round trip)."""
-    return bool(get_redis().exists(_final_key(message_id), _cancel_key(message_id)))

@@ -108,9 +108,7 @@ def test_health_is_200_with_a_worker_and_ping_round_trips(client, worker, base_s
 
 def test_task_events_reach_a_monitor_as_flower_reads_them(worker, base_settings):
     """What operators watch in Flower: a receiver on the broker gets each task's received,
-    started and succeeded events from a real worker — and a chat task shows its model and the
-    size of its request, never the user's conversation that travels with it."""
-    from web.chat.commands import enqueue_completion
+    started and succeeded events from a real worker."""
     from worker.celery_app import make_celery
 
     celery = make_celery()
@@ -130,23 +128,6 @@ def test_task_events_reach_a_monitor_as_flower_reads_them(worker, base_settings)
 
             wanted = {"task-received", "task-started", "task-succeeded"}
             wait_for(lambda: wanted <= events_of_task(), 30, 0.1, "the task's events")
-
-            secret = "my bank password is hunter2"
-            hint = {"modelId": "fake/echo", "prompt": [{"role": "user", "content": secret}]}
-            enqueue_completion(celery, "0123456789abcdef01234567", hint)
-
-            def chat_received():
-                return [
-                    e
-                    for e in seen
-                    if e["type"] == "task-received" and e.get("name") == "chat.complete"
-                ]
-
-            wait_for(chat_received, 30, 0.1, "the chat task's event")
-            [received] = chat_received()
-            assert received["args"] == "['0123456789abcdef01234567']"
-            assert "fake/echo: 1 turns, 27 chars" in received["kwargs"]
-            assert "hunter2" not in str(received)
         finally:
             receiver.should_stop = True
     listener.join(timeout=5)

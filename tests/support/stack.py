@@ -129,11 +129,8 @@ class Stack:
         self.web = self.web or web.proc
         return web
 
-    def start_worker(
-        self, env: dict[str, str] | None = None, pool: list[str] | None = None
-    ) -> Proc:
-        """One more Celery worker; `pool` replaces the Procfile's `WORKER_POOL`."""
-        cmd = [str(VENV_BIN / WORKER_COMMAND[0]), *WORKER_COMMAND[1:], *(pool or WORKER_POOL)]
+    def start_worker(self, env: dict[str, str] | None = None) -> Proc:
+        cmd = [str(VENV_BIN / WORKER_COMMAND[0]), *WORKER_COMMAND[1:], *WORKER_POOL]
         cmd += [
             "-n",
             f"{self.name}-{uuid.uuid4().hex[:6]}@%h",

@@ -8,25 +8,18 @@ from functools import partial
 from celery import Celery
 from flask import current_app
 
-from common.chat import early
 from common.chat.send import SendCommand, SendResult, send
 from config.logging import TASK_REQUEST_ID_HEADER, request_id
 
 log = logging.getLogger(__name__)
 
 
-def enqueue_completion(celery: Celery, message_id: str, hint: dict | None = None) -> None:
-    """`hint`: the request the worker may start while it claims (`common.chat.early`)."""
+def enqueue_completion(celery: Celery, message_id: str) -> None:
     # The answer reaches clients through the stream channel, never as a Celery result: ignoring
     # it spares a result-channel SUBSCRIBE per send here and a result write in the worker.
     celery.send_task(
         "chat.complete",
         args=[message_id],
-        kwargs={"hint": hint} if hint else {},
-        # What Flower and the worker's log show of the task: never the user's conversation
-        # (and no repr of it to build on the send's path).
-        argsrepr=repr([message_id]),
-        kwargsrepr=repr({"hint": early.describe(hint)}) if hint else "{}",
         queue="chat",
         ignore_result=True,
         # The worker's log lines for this answer carry the request that caused it.

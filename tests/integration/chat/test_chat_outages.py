@@ -158,9 +158,7 @@ def test_an_answer_whose_task_was_lost_is_enqueued_again_and_answered(env, fake)
     fake.scenario(FREE, deltas=["back ", "from ", "the queue"])
     uid, _ = env.user()
     # The web process died between storing the pending answer and enqueueing its task.
-    result = send(
-        SendCommand(User.objects(id=uid).first(), "hello", [FREE]), lambda _mid, _hint: None
-    )
+    result = send(SendCommand(User.objects(id=uid).first(), "hello", [FREE]), lambda _mid: None)
     mid = str(result.messages[0].id)
 
     def answered():
@@ -191,9 +189,7 @@ def test_an_answer_no_worker_takes_fails_after_its_tries_and_is_released(
     invalidate_cache()
     sync_provider("openrouter")
     user, _ = make_user()
-    result = send(
-        SendCommand(User.objects(id=user["id"]).first(), "hi", [FREE]), lambda _m, _hint: None
-    )
+    result = send(SendCommand(User.objects(id=user["id"]).first(), "hi", [FREE]), lambda _m: None)
     mid = str(result.messages[0].id)
     enqueued: list[str] = []
     started = time.monotonic()

@@ -42,22 +42,12 @@ def enqueued() -> list[str]:
 
 
 @pytest.fixture
-def hints() -> dict[str, dict | None]:
-    """The hint (`common.chat.early`) a send handed to its `enqueue`, by message id."""
-    return {}
-
-
-@pytest.fixture
-def send_as(enqueued, hints):
+def send_as(enqueued):
     """`send_as(user, text, *models, **command)`: `common.chat.send.send` with a recording
     enqueue (the fresh user document each time, as a web request would load it)."""
 
-    def record(message_id: str, hint: dict | None) -> None:
-        enqueued.append(message_id)
-        hints[message_id] = hint
-
     def run(user: User, text: str, *models: str, **command):
         fresh = User.objects(id=user.id).first()
-        return send(SendCommand(fresh, text, list(models), **command), record)
+        return send(SendCommand(fresh, text, list(models), **command), enqueued.append)
 
     return run
