@@ -8,7 +8,7 @@ from bson import ObjectId
 
 from common.conversations.models import ChatMessage
 from tests.support.http import auth
-from tests.unit.admin.helpers import make_message, make_session
+from tests.support.seed import make_message, make_session
 
 
 def test_a_message_in_context_of_its_own_session(client, admin, make_user):

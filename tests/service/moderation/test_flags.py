@@ -13,7 +13,7 @@ from common.engine.settlement import Outcome
 from common.moderation.service import flag_from_provider
 from common.wallet import service as wallet
 from tests.support.http import auth
-from tests.unit.admin.helpers import make_message, make_session
+from tests.support.seed import make_message, make_session
 
 
 def _flagged(client, headers, query=""):

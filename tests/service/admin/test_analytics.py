@@ -13,7 +13,7 @@ import pytest
 from common.conversations.models import ChatMessage
 from common.users.models import User
 from common.wallet.service import _ledger as ledger
-from tests.unit.admin.helpers import assistant_doc, at, order_doc, orders
+from tests.support.seed import assistant_doc, at, order_doc, orders
 
 RANGE = "from=2025-03-03&to=2025-03-16"
 

@@ -8,7 +8,7 @@ from bson import ObjectId
 
 from common.admin.models import AnalyticsDay
 from common.conversations.models import ChatMessage
-from tests.unit.admin.helpers import assistant_doc, at
+from tests.support.seed import assistant_doc, at
 
 
 def _requests(client, headers, query: str) -> int:

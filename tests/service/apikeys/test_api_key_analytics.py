@@ -7,7 +7,7 @@ from bson import ObjectId
 from common.apikeys.models import ApiKey
 from common.conversations.models import ChatMessage
 from tests.support.http import auth
-from tests.unit.admin.helpers import assistant_doc, at
+from tests.support.seed import assistant_doc, at
 
 
 def test_analytics_report_usage_per_api_key(client, make_admin):

@@ -29,7 +29,7 @@ from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.support.chatkit import tokens_of
-from tests.unit.chat.conftest import PAID
+from tests.service.chat.conftest import PAID
 
 WRITES = ("insert", "update", "delete", "findAndModify")
 

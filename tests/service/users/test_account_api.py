@@ -9,7 +9,7 @@ from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.support.http import auth
-from tests.unit.users.test_auth_api import PASSWORD, error_of
+from tests.service.users.test_auth_api import PASSWORD, error_of
 
 
 def test_preferences_keep_temperature_and_max_tokens(client, make_user):

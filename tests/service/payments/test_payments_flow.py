@@ -72,7 +72,7 @@ def test_plans_listed_publicly_and_seed_is_idempotent(app, client, rzp):
         "id": "pro-monthly",
         "name": "Pro",
         "description": pro["description"],
-        "buys": pro["buys"],  # tests/unit/payments/test_plan_descriptions.py
+        "buys": pro["buys"],  # tests/service/payments/test_plan_descriptions.py
         "price": 49_900,
         "currency": "INR",
         "tokens": 500_000,

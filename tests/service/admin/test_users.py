@@ -10,7 +10,7 @@ from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.support.http import auth
-from tests.unit.admin.helpers import make_message, make_session
+from tests.support.seed import make_message, make_session
 
 
 def _audits(action: str) -> list[AuditLog]:

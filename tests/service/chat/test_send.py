@@ -19,7 +19,7 @@ from common.wallet.reconcile import reconcile
 from config import get_settings
 from tests.fakes.catalog_data import default_models
 from tests.support.chatkit import set_balance, tokens_of
-from tests.unit.chat.conftest import OTHER_PAID, PAID
+from tests.service.chat.conftest import OTHER_PAID, PAID
 
 TEXT = "Tell me about pasta shapes"
 MAX_TOKENS = 200
