@@ -22,6 +22,11 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 PASSWORD = "correct-horse-1"
 
 
+@pytest.fixture(autouse=True)
+def _clean(clean_state):
+    """Every test starts on empty collections and no `aipasta:*` Redis keys."""
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
