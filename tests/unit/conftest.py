@@ -118,4 +118,3 @@ def _no_services(request, monkeypatch):
 def settings() -> Settings:
     """The test settings, active in this process; no service behind them."""
     return use_settings(load_settings(UNIT_ENV))
-

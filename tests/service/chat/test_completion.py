@@ -18,9 +18,9 @@ from common.wallet import service as wallet
 from common.wallet.reconcile import reconcile
 from config import get_settings
 from tests.fakes.catalog_data import default_models
+from tests.service.chat.conftest import PAID
 from tests.support.chatkit import tokens_of
 from tests.support.services import wait_for
-from tests.service.chat.conftest import PAID
 
 DELTAS = ["Al", " dente", " means", " to", " the", " tooth"]
 USAGE = {"prompt_tokens": 40, "completion_tokens": 120, "total_tokens": 160}

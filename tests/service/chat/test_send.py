@@ -18,8 +18,8 @@ from common.wallet import service as wallet
 from common.wallet.reconcile import reconcile
 from config import get_settings
 from tests.fakes.catalog_data import default_models
-from tests.support.chatkit import set_balance, tokens_of
 from tests.service.chat.conftest import OTHER_PAID, PAID
+from tests.support.chatkit import set_balance, tokens_of
 
 TEXT = "Tell me about pasta shapes"
 MAX_TOKENS = 200

@@ -28,8 +28,8 @@ from common.wallet import pricing
 from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
-from tests.support.chatkit import tokens_of
 from tests.service.chat.conftest import PAID
+from tests.support.chatkit import tokens_of
 
 WRITES = ("insert", "update", "delete", "findAndModify")
 

@@ -8,7 +8,6 @@ from common.payments import service, subscriptions
 from common.payments.models import Order
 from common.users.models import PLAN_LIMITS, User
 from common.wallet.reconcile import reconcile
-from worker.tasks import BEAT_SCHEDULE, TASK_MODULES
 from worker.tasks import payments as payment_tasks
 
 
@@ -102,9 +101,3 @@ def test_expired_subscriptions_go_back_to_free(buyer, rzp):
     pay = rzp.pay(data["orderId"])
     user = lapsed.verify("pro-monthly", data["orderId"], pay["id"]).get_json()["data"]["user"]
     assert user["subscription"]["plan"] == "pro"
-
-
-def test_tasks_are_registered_with_beat():
-    assert "worker.tasks.payments" in TASK_MODULES
-    tasks = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert {"payments.expire_subscriptions", "payments.finish_stuck_orders"} <= tasks

@@ -8,8 +8,8 @@ from common.users.models import User
 from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
-from tests.support.http import auth
 from tests.service.users.test_auth_api import PASSWORD, error_of
+from tests.support.http import auth
 
 
 def test_preferences_keep_temperature_and_max_tokens(client, make_user):

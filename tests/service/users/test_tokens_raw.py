@@ -8,7 +8,6 @@ import jwt
 import pytest
 
 from common.errors import Unauthorized
-from common.users import service as users
 from common.users.models import User
 from web.security import authenticate_raw_token, recheck_claims, revoke
 
@@ -66,13 +65,3 @@ def test_raw_token_of_an_inactive_or_deleted_user_is_refused(app, make_user):
         User.objects(id=user["id"]).delete()
         with pytest.raises(Unauthorized):
             authenticate_raw_token(token)
-
-
-def test_unknown_email_costs_as_much_as_a_real_hash(settings, settings_override):
-    """The dummy hash checked for an unknown email has the configured cost of real hashes."""
-    real = users.hash_password("whatever-123")
-    assert real.startswith(f"$2b${settings.bcrypt_rounds:02d}$")
-    assert users._dummy_hash().decode().startswith(f"$2b${settings.bcrypt_rounds:02d}$")
-    settings_override(bcrypt_rounds=5)
-    assert users._dummy_hash().decode().startswith("$2b$05$")
-    assert users.check_password("whatever-123", None) is False

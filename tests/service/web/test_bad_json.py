@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.http import auth
-from web.validation import MAX_JSON_DEPTH, loads
+from web.validation import MAX_JSON_DEPTH
 
 DEEP = "[" * 100_000 + "]" * 100_000  # a RecursionError in json.loads
 OBJECTS = '{"a":' * 5_000 + "1" + "}" * 5_000
@@ -57,12 +57,3 @@ def test_request_get_json_anywhere_is_bounded(app):
     )
     with context, pytest.raises(BadRequest):
         request.get_json()
-
-
-def test_nesting_up_to_the_limit_is_accepted():
-    ok = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
-    assert loads(ok) is not None
-    with pytest.raises(Exception, match="nested too deeply"):
-        loads("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
-    with pytest.raises(Exception, match="nested too deeply"):
-        loads('{"a":' * 40 + "1" + "}" * 40)

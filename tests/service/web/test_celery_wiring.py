@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -33,25 +32,6 @@ def test_building_the_web_app_imports_nothing_from_worker(base_settings):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-
-
-def imported_modules(path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names.add(node.module or "")
-    return names
-
-
-def test_no_web_module_imports_worker_even_inside_a_function():
-    offenders = {
-        str(path.relative_to(ROOT)): names
-        for path in (ROOT / "web").rglob("*.py")
-        if (names := sorted(n for n in imported_modules(path) if n.split(".")[0] == "worker"))
-    }
-    assert offenders == {}
 
 
 def test_two_apps_keep_their_own_broker_and_settings(app, client, base_settings, make_user):
