@@ -20,8 +20,9 @@ from config import Settings, load_settings, use_settings
 from tests.fakes.fixtures import _fake_openrouter_server, fake_openrouter  # noqa: F401
 from tests.support.services import REDIS_HOST, REDIS_PORT, mongo_server, private_redis_db
 
-# The fixtures several suites share (the fake provider, a module's process stack, an admin).
-pytest_plugins = ["tests.support.fixtures"]
+# The fixtures several suites share (the fake provider, a module's process stack, an admin);
+# pytester runs a pytest inside a test (tests/unit/test_unit_guard.py).
+pytest_plugins = ["tests.support.fixtures", "pytester"]
 
 _emails = itertools.count(1)
 

@@ -64,6 +64,9 @@ class ServiceTouched(AssertionError):
     """A unit test reached for a service."""
 
 
+TOUCHED = pytest.StashKey[list]()  # what the running test reached for
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Fail a unit test that asks for a service fixture, before any fixture starts."""
@@ -79,9 +82,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_services(request, monkeypatch):
-    """Refuse TCP connections, MongoDB clients and Flask apps for the test's duration; fail the
-    test afterwards if it tried, even if the code under test swallowed the error."""
-    touched: list[str] = []
+    """Refuse TCP connections, MongoDB clients and Flask apps for the test's duration."""
+    touched = request.node.stash.setdefault(TOUCHED, [])
 
     def refuse(what: str):
         touched.append(what)
@@ -109,9 +111,17 @@ def _no_services(request, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(pymongo.MongoClient, "__init__", mongo_client)
     monkeypatch.setattr(flask.Flask, "__init__", flask_app)
-    yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A test that passed although it reached for a service (the code under test caught the
+    refusal, say) fails all the same."""
+    result = yield
+    touched = item.stash.get(TOUCHED, [])
     if touched:
-        pytest.fail(f"{request.node.nodeid} touched {touched[0]}. {WHERE}", pytrace=False)
+        pytest.fail(f"{item.nodeid} touched {touched[0]}. {WHERE}", pytrace=False)
+    return result
 
 
 @pytest.fixture
