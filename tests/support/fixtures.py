@@ -2,7 +2,8 @@
 
 The process suites (integration chat and API, fleet, browser) share the fake provider, the
 module's stack and the per-test `live` preparation: a module changes what its stack runs with
-by overriding `stack_settings`. In-process tests point the providers at the session's fake with
+by overriding `stack_settings`, and modules on the same settings share one stack
+(`StackPool`, tests/README.md). In-process tests point the providers at the session's fake with
 `openrouter`. Registered for every test by `pytest_plugins` in tests/conftest.py.
 """
 
@@ -14,12 +15,13 @@ from common.catalog.service import invalidate_cache, sync_provider
 from config import Settings, use_settings
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.support.http import auth
-from tests.support.stack import Stack
+from tests.support.stack import StackPool
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fake():
-    """A fake OpenRouter for the module (its processes call it over HTTP)."""
+    """The fake OpenRouter the process stacks call over HTTP (one for the session, so that
+    modules on the same settings can share a stack; `live` resets it before each test)."""
     with FakeOpenRouter() as server:
         yield server
 
@@ -30,13 +32,34 @@ def stack_settings(base_settings, fake) -> Settings:
     return base_settings.with_overrides(openrouter_base_url=fake.base_url)
 
 
+@pytest.fixture(scope="session")
+def stack_pool():
+    pool = StackPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(scope="module")
-def stack(request, stack_settings):
-    """gunicorn and a Celery worker for the module, their logs named after it."""
+def stack(request, stack_settings, stack_pool):
+    """gunicorn and a Celery worker for the module, their logs named after the module that
+    started them. Consecutive modules on the same settings share one (`StackPool`): it is kept
+    running only while the next test to run, the next module's first, asks for a stack too, so
+    a test that runs its own processes on the same Redis never finds a stray worker taking its
+    tasks."""
     use_settings(stack_settings)
-    running = Stack(stack_settings, name=request.module.__name__.rsplit(".", 1)[-1]).start()
+    running = stack_pool.get(stack_settings, name=request.module.__name__.rsplit(".", 1)[-1])
     yield running
-    running.stop()
+    following = _up_next["item"]
+    stack_pool.release(keep=following is not None and "stack" in following.fixturenames)
+
+
+_up_next: dict[str, pytest.Item | None] = {"item": None}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Note the test that runs next (None after the last) for the fixtures torn down now."""
+    _up_next["item"] = nextitem
 
 
 def ready(settings: Settings, fake: FakeOpenRouter) -> None:
