@@ -1,7 +1,7 @@
 """The OpenAPI description of the `/api` routes defined before `web.openapi` existed.
 
 Each entry names the endpoint and the same request models its view parses with, so the document
-follows the validation; `tests/unit/web/test_openapi.py` fails if a route is left out.
+follows the validation; `tests/service/web/test_openapi.py` fails if a route is left out.
 """
 
 from __future__ import annotations
