@@ -46,9 +46,12 @@ def api_key_created(user: User, key_id: Any, key_name: str, key_prefix: str) -> 
         "key_prefix": key_prefix,
         "keys_link": link("/account/api-keys"),
     }
-    return outbox.queue(
-        f"api-key-created:{key_id}", "api_key_created", user.email, context, user.id
-    )
+    return outbox.queue(api_key_mail(key_id), "api_key_created", user.email, context, user.id)
+
+
+def api_key_mail(key_id: Any) -> str:
+    """The key of the notice of API key `key_id` (queued by `apikeys.service.create_key`)."""
+    return f"api-key-created:{key_id}"
 
 
 def email_changed(user: User, old_email: str, new_email: str, change_id: str) -> str:
