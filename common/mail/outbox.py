@@ -104,7 +104,9 @@ def _message_id(key: str) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: str  # sent, retry, failed, expired, skipped (not due, taken, done or unknown)
+    # sent, retry (SMTP down: again after `retry_in`), early (not due: again after
+    # `retry_in`), failed, expired, skipped (being sent by another, done, or unknown)
+    outcome: str
     retry_in: float | None = None
 
 
@@ -114,7 +116,7 @@ def deliver(key: str, transport=None) -> Delivery:
     now = time.time()
     doc = _claim(key, now)
     if doc is None:
-        return Delivery("skipped")
+        return _not_claimed(key, now)
     if doc.get("discardAfter") and now > doc["discardAfter"]:
         _finish(key, "expired", "its link expired before it could be sent")
         return Delivery("expired")
@@ -141,6 +143,15 @@ def _claim(key: str, now: float) -> dict | None:
         },
         return_document=ReturnDocument.AFTER,
     )
+
+
+def _not_claimed(key: str, now: float) -> Delivery:
+    """`early` (with the wait) for a pending mail not due yet — a timer may fire a moment early,
+    and the caller must try again then — else `skipped`: sent, given up, or another sender's."""
+    doc = _mails().find_one({"key": key}, {"status": 1, "dueAt": 1})
+    if doc and doc.get("status") == "pending" and float(doc.get("dueAt") or 0) > now:
+        return Delivery("early", float(doc["dueAt"]) - now + 0.05)
+    return Delivery("skipped")
 
 
 def build_message(doc: dict) -> EmailMessage:

@@ -19,9 +19,10 @@ BEAT_SCHEDULE = {
 
 @shared_task(name="mail.send")
 def send(key: str) -> str:
-    """Send the mail `key` if due and not taken; on a transient failure, try again later."""
+    """Send the mail `key` if due and not taken; on a transient failure (or run before the mail
+    is due), try again later."""
     delivery = outbox.deliver(key)
-    if delivery.outcome == "retry":
+    if delivery.outcome in ("retry", "early"):
         send.apply_async(args=[key], countdown=delivery.retry_in)
     return delivery.outcome
 
