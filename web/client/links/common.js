@@ -17,10 +17,11 @@ export async function post(path, body, token) {
 
 export function head(card, title, lead) {
   document.title = `${title} · AI Pasta`;
-  card.replaceChildren(
+  const parts = [
     h("img.brand-big", { src: "/static/favicon.svg", alt: "", width: "48", height: "48" }),
     h("h1", { text: title, tabindex: "-1" }),
-    lead ? h("p.muted", { text: lead }) : null,
-  );
+  ];
+  if (lead) parts.push(h("p.muted", { text: lead }));
+  card.replaceChildren(...parts);
   card.querySelector("h1").focus();
 }
