@@ -50,8 +50,10 @@ class SmtpTransport:
                     smtp.login(s.smtp_user, s.smtp_pass)
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            raise SendFailed(f"recipient refused: {exc.recipients}", _all_permanent(codes)) from exc
+            answers = list(exc.recipients.values())
+            said = "; ".join(f"{code} {_text(text)}" for code, text in answers)
+            permanent = _all_permanent([code for code, _ in answers])
+            raise SendFailed(f"recipient refused: {said}", permanent) from exc
         except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
             raise SendFailed(
                 f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code >= 500

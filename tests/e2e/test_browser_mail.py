@@ -15,12 +15,14 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from common.mail.models import Mail
 from common.payments import plans
 from common.users.models import User
 from tests.e2e.conftest import PASSWORD, SCREENSHOTS, SIZES
 from tests.fakes.checkout import FakeCheckout
 from tests.fakes.razorpay import FakeRazorpay
 from tests.fakes.smtp import SmtpServer, links_in, text_of, token_of
+from tests.support.services import wait_for
 
 FRAME = "iframe.razorpay-checkout-frame"
 NEW_PASSWORD = "battery-staple-horse-9"
@@ -276,3 +278,30 @@ def test_sign_out_everywhere_tells_other_tabs_why_and_keeps_their_drafts(tab, si
     device.close()
     other_tab.close()
     tab.allow_error("401 (UNAUTHORIZED)")
+
+
+def test_admins_see_failed_mail_and_send_it_again(tab, size, mailserver):
+    page = tab.page
+    uid = tab.register(email("admin", size))
+    User.objects(id=uid).update_one(set__role="admin")
+    bounced = email("bounced", size)
+    mailserver.refuse.add(bounced)
+    requests.post(
+        f"{tab.base_url}/api/auth/register",
+        json={"email": bounced, "password": PASSWORD, "name": "Bounced"},
+        timeout=30,
+    )
+    wait_for(lambda: Mail.objects(to=bounced, status="failed").count() == 1, 30, 0.2, "a failure")
+    page.goto(tab.base_url + "/admin/mail")
+    expect(page.locator("#screen h1")).to_have_text("Admin console")
+    row = page.locator("#mail-list tbody tr", has_text=bounced)
+    expect(row).to_contain_text("failed")
+    expect(row).to_contain_text("550")
+    expect(row).to_contain_text("Confirm your email address")
+    tab.no_horizontal_scroll()
+    tab.axe("admin-mail")
+    tab.shot("admin-mail")
+    mailserver.refuse.clear()
+    row.get_by_role("button", name=re.compile(r"^Send again")).click()
+    expect(page.locator("#screen .notice.success")).to_contain_text(f"The mail to {bounced}")
+    mailserver.wait_for(bounced, "verify_email")
