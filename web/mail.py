@@ -7,6 +7,8 @@ import logging
 
 from flask import current_app, request
 
+from common.errors import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -22,8 +24,15 @@ def deliver_soon(*keys: str | None) -> None:
 
 
 def send_reset_link_later(email: str) -> None:
-    """The reset mail is decided by a worker, known address or not (no account oracle)."""
-    current_app.extensions["celery"].send_task("accounts.send_reset_link", [email])
+    """The reset mail is decided by a worker, known address or not (no account oracle). The
+    broker down is 503 for every address alike."""
+    try:
+        current_app.extensions["celery"].send_task("accounts.send_reset_link", [email])
+    except Exception as exc:
+        log.error("could not hand a password reset to the workers: %s", exc)
+        raise ServiceUnavailable(
+            "Password reset is unavailable right now; try again shortly."
+        ) from None
 
 
 def email_key() -> str:

@@ -48,7 +48,7 @@ def _auth() -> None:
     ok = {"tags": (AUTH,), "auth": None, "errors": (400, 401, 409, 429, 503)}
     describe(
         "auth.register",
-        "Create an account (10,000 free tokens)",
+        "Create an account (10,000 free tokens; a link to confirm the address is mailed)",
         body=RegisterBody,
         responses={201: out.SignedIn},
         **ok,

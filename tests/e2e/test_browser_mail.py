@@ -144,6 +144,9 @@ def test_sign_up_confirm_the_address_then_buy_and_print_the_receipt(
     address = email("verify", size)
     uid = tab.register(address, verified=False)
     mailserver.wait_for(address, "verify_email")
+    # The free models work at once, confirmed or not.
+    tab.send("Say something short")
+    expect(page.locator(".answer").first).to_have_class(re.compile(r"\bdone\b"), timeout=30_000)
     page.click("#wallet")
     notice = page.locator("#wallet-verify .verify-notice")
     expect(notice).to_contain_text("Confirm your email address to buy tokens or a plan")

@@ -127,7 +127,7 @@ def logout_everywhere():
     auth=None,
     body=ForgotPasswordBody,
     responses={202: Accepted},
-    errors=(400, 429),
+    errors=(400, 429, 503),
 )
 def forgot_password():
     body = parse_body(ForgotPasswordBody)

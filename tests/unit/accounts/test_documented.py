@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 ROUTES = {
-    ("post", "/api/auth/forgot-password"): {"202", "400", "429"},
+    ("post", "/api/auth/forgot-password"): {"202", "400", "429", "503"},
     ("post", "/api/auth/reset-password"): {"200", "400", "429"},
     ("post", "/api/auth/verify-email"): {"200", "400", "429"},
     ("post", "/api/auth/verify-email/resend"): {"200", "202", "401", "429"},
