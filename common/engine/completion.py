@@ -16,15 +16,13 @@ from __future__ import annotations
 import json
 import logging
 
-from common.catalog import cache as catalog_cache
 from common.conversations.models import FINAL_STATUSES, ChatMessage
 from common.engine import lease, outage, outcomes, settlement
 from common.engine.errors import SettlementDeferred
-from common.engine.provider_call import request_for, stream_with_retries
+from common.engine.provider_call import candidates_for, stream_with_retries
 from common.engine.run import Cancelled, Lost, Run
 from common.engine.settlement import Outcome
 from common.errors import AppError, ServiceUnavailable
-from common.providers import registry
 from common.providers.base import ALL_FAILURES, ProviderStreamError
 from common.stored import object_id_or_none
 from common.streaming import channel
@@ -97,13 +95,11 @@ def _buffered_deltas(mid: str) -> list[str]:
 
 
 def _stream(run: Run) -> str:
-    def prepare():
-        model = catalog_cache.model(run.msg.modelId)
-        return registry.provider_for(model.provider), request_for(run.msg, model)
-
     try:
-        provider, request = outage.retrying(prepare, f"preparing {run.mid}", outage.DB_TRANSIENT)
-        stream_with_retries(run, provider, request)
+        candidates = outage.retrying(
+            lambda: candidates_for(run.msg), f"preparing {run.mid}", outage.DB_TRANSIENT
+        )
+        stream_with_retries(run, candidates)
     except Cancelled:
         return _end(run, outcomes.charged(run, "cancelled"))
     except Lost:

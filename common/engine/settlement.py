@@ -68,6 +68,11 @@ class Outcome:
     moderation_reason: str | None = None
     estimated: bool = False  # the provider reported no usage; the counts are our estimate
     provider_cost: float | None = None  # the provider's own reported cost (USD), if sent
+    tool_calls: list[dict] | None = None  # OpenAI's shape: [{id, type, function}]
+    finish_reason: str | None = None  # the provider's: stop, length, tool_calls, ...
+    # A fallback answered: its model id and rates replace the message's (charged at them).
+    model_id: str | None = None
+    rates: dict | None = None
 
 
 def messages():
@@ -79,6 +84,8 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
     publish. Returns the final message, or None if another runner had already ended it."""
     token = uuid.uuid4().hex
     fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome), "endedBy": token}
+    if outcome.model_id and outcome.model_id != msg.modelId:  # a fallback answered
+        fields.update(modelId=outcome.model_id, rates=outcome.rates, requestedModelId=msg.modelId)
 
     def settle_all(session) -> tuple[ChatMessage, dict | None] | None:
         doc = messages().find_one_and_update(
@@ -184,6 +191,10 @@ def _final_fields(o: Outcome) -> dict[str, Any]:
     }
     if o.error:
         fields["error"] = o.error
+    if o.tool_calls:
+        fields["toolCalls"] = o.tool_calls
+    if o.finish_reason:
+        fields["finishReason"] = o.finish_reason
     for name, value in (
         ("ttftMs", o.ttft_ms),
         ("durationMs", o.duration_ms),
@@ -200,7 +211,8 @@ def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
     if o.status not in CHARGED_STATUSES:
         return {}
     charge = pricing.Charge(o.prompt_tokens, o.completion_tokens, o.estimated, o.charge)
-    fields = {"receipt": pricing.receipt(charge, pricing.stored_rates(msg.rates), o.provider_cost)}
+    rates = pricing.stored_rates(o.rates or msg.rates)
+    fields = {"receipt": pricing.receipt(charge, rates, o.provider_cost)}
     if o.provider_cost is not None:
         fields["providerCost"] = o.provider_cost
     return fields
@@ -296,7 +308,7 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
             "completionTokens": msg.usage.completionTokens,
             "totalTokens": msg.usage.totalTokens,
         }
-        return {
+        frame = {
             "type": "done",
             "messageId": mid,
             "seq": seq,
@@ -304,8 +316,14 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
             "usage": usage,
             "charged": msg.charged,
             "receipt": msg.receipt,
+            "modelId": msg.modelId,
             "user": user,
         }
+        if msg.toolCalls:
+            frame["toolCalls"] = msg.toolCalls
+        if msg.finishReason:
+            frame["finishReason"] = msg.finishReason
+        return frame
     if msg.status == "cancelled":
         return {
             "type": "cancelled",

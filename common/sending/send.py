@@ -22,12 +22,14 @@ from common.admission import Admission
 from common.apikeys import caps
 from common.conversations import sessions
 from common.conversations.models import ChatMessage, ChatSession, MessageOptions
+from common.conversations.tokens import turn_text
 from common.engine import settlement
 from common.errors import NotFound, ServiceUnavailable, ValidationError
 from common.moderation.terms import check_blocked
 from common.payments.subscriptions import check_paywall
 from common.sending import daily, idempotency
 from common.sending.command import SendCommand, SendResult
+from common.sending.fallbacks import fallback_models
 from common.sending.fanout import concurrently
 from common.sending.holds import hold_all, release_all
 from common.sending.planning import Plan, plan_all
@@ -68,10 +70,22 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         cmd = replace(cmd, message=parent.content or "")
     text, models, max_tokens = validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
-    check_blocked(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
+    check_blocked(text if cmd.prompt is None else "\n".join(turn_text(t) for t in cmd.prompt))
     check_paywall(cmd.user, models)
+    fallbacks = (
+        fallback_models(cmd, models[0]) if cmd.fallbacks or cmd.same_model_fallback else ([], [])
+    )
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
-    plans = plan_all(session, text, models, max_tokens, cmd.prompt, before=parent)
+    plans = plan_all(
+        session,
+        text,
+        models,
+        max_tokens,
+        cmd.prompt,
+        before=parent,
+        params=cmd.params,
+        fallbacks=fallbacks,
+    )
     result = _documents(cmd, session, text, plans, parent or user_message_id)
     claim = _claim(cmd, result, new_session=session is None)
     if isinstance(claim, idempotency.Replay):
@@ -334,15 +348,17 @@ def _assistant(
             maxTokens=plan.max_tokens,
             topP=cmd.options.top_p,
             stop=cmd.options.stop or None,
+            params=cmd.params or None,
         ),
         apiKeyId=str(cmd.api_key.id) if cmd.api_key is not None else None,
+        fallbacks=plan.fallbacks or None,
     )
     msg.validate()
     return msg
 
 
 def _prompt_size(turns: list[dict]) -> int:
-    return sum(len(t["content"]) + 16 for t in turns)
+    return sum(len(turn_text(t)) + 16 for t in turns)
 
 
 def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
