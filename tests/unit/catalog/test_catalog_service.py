@@ -68,7 +68,10 @@ def test_capabilities_come_from_the_listing_and_default_to_none(openrouter):
     models = {m["modelId"]: m for m in _all()}
     plain = models["mistralai/mistral-7b-instruct:free"]
     assert plain["capabilities"] == {
-        "tools": False, "jsonObject": False, "jsonSchema": False, "images": False
+        "tools": False,
+        "jsonObject": False,
+        "jsonSchema": False,
+        "images": False,
     }
     assert models["fake/echo"]["capabilities"]["tools"] is True
     assert models["google/gemini-2.0-flash-exp:free"]["capabilities"]["images"] is True
