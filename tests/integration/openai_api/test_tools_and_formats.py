@@ -9,6 +9,7 @@ import json
 
 import openai
 import pytest
+from bson import ObjectId
 
 from common.conversations.models import ChatMessage
 from common.wallet.models import LedgerEntry
@@ -152,7 +153,7 @@ def test_a_model_without_tools_is_400_param_tools_before_anything_is_held(sdk, f
     assert err.value.body["param"] == "tools" and err.value.code == "unsupported_parameter"
     assert FREE2 in err.value.body["message"]
     assert tokens_of(user[0]["id"]) == before and fake.stats()["chat_calls"] == 0
-    assert ChatMessage.objects(userId=user[0]["id"]).count() == 0
+    assert not list(ChatMessage.objects(userId__in=[ObjectId(user[0]["id"])]))
 
 
 def test_json_schema_output_is_passed_on_and_answered_in_the_schema(sdk, fake):
