@@ -86,6 +86,8 @@ class ChatMessage(Document):
     userId = ObjectIdField(required=True)  # noqa: N815
     role = StringField(required=True, choices=("user", "assistant", "system"))
     content = StringField(default="")
+    # A user message's images (https: or data: URLs), sent with it to models that take images.
+    images = ListField(StringField(), default=None)
     modelId = StringField()  # noqa: N815
     parentId = ObjectIdField()  # noqa: N815  the user message an assistant message answers
     status = StringField(choices=MESSAGE_STATUSES, default="done")

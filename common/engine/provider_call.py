@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from common import metrics
 from common.catalog import cache as catalog_cache
+from common.catalog.service import capabilities_of
 from common.conversations.history import history_for
 from common.conversations.models import ChatMessage
 from common.engine import outage
@@ -53,7 +54,9 @@ def request_for(msg: ChatMessage, model) -> ChatRequest:
         extra["stop"] = list(opts.stop)
     return ChatRequest(
         model=getattr(model, "providerModelId", None) or model.modelId,
-        messages=list(msg.prompt) if msg.prompt else history_for(msg, window, max_tokens),
+        messages=list(msg.prompt)
+        if msg.prompt
+        else history_for(msg, window, max_tokens, capabilities_of(model)["images"]),
         temperature=opts.temperature if opts else None,
         max_tokens=max_tokens,
         top_p=opts.topP if opts else None,

@@ -66,6 +66,8 @@ class SendCommand:
     same_model_fallback: bool = False
     # Regenerate: answer this stored user message of `session_id` again (no new user message).
     parent_id: str | None = None
+    # Images sent with the message (the web client's attachments): https: or data: URLs.
+    images: list[str] = field(default_factory=list)
 
 
 @dataclass

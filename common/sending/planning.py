@@ -13,7 +13,7 @@ from typing import Any
 from bson import ObjectId
 
 from common.catalog import service as catalog
-from common.conversations.history import session_history, turns_for
+from common.conversations.history import session_history, turns_for, user_turn
 from common.conversations.models import ChatMessage, ChatSession
 from common.conversations.tokens import estimate_prompt, estimate_tokens, trim
 from common.errors import ValidationError
@@ -44,6 +44,7 @@ def plan_all(
     before: ChatMessage | None = None,
     params: dict | None = None,
     fallbacks: tuple[list, list] = ([], []),
+    images: list[str] | None = None,
 ) -> list[Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
     and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
@@ -61,8 +62,9 @@ def plan_all(
         if prompt is not None:
             turns = _fitting(prompt, window - room, model.modelId)
         else:
+            takes_images = catalog.capabilities_of(model)["images"]
             turns = trim(
-                turns_for(history, model.modelId) + [{"role": "user", "content": text}],
+                turns_for(history, model.modelId, takes_images) + [user_turn(text, images)],
                 window - room,
             )
         estimate = estimate_prompt(turns) + params_tokens(params)

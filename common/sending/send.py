@@ -67,7 +67,7 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
 def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     parent = _parent(cmd) if cmd.parent_id else None
     if parent is not None:
-        cmd = replace(cmd, message=parent.content or "")
+        cmd = _again(cmd, parent)
     text, models, max_tokens = validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     check_blocked(text if cmd.prompt is None else "\n".join(turn_text(t) for t in cmd.prompt))
@@ -85,6 +85,7 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         before=parent,
         params=cmd.params,
         fallbacks=fallbacks,
+        images=cmd.images,
     )
     result = _documents(cmd, session, text, plans, parent or user_message_id)
     claim = _claim(cmd, result, new_session=session is None)
@@ -135,7 +136,7 @@ def estimate(cmd: SendCommand) -> list[ModelEstimate]:
     does (same errors) but checks no plan, limit or balance and writes nothing."""
     parent = _parent(cmd) if cmd.parent_id else None
     if parent is not None:
-        cmd = replace(cmd, message=parent.content or "")
+        cmd = _again(cmd, parent)
     text, models, max_tokens = validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     return [
@@ -147,8 +148,15 @@ def estimate(cmd: SendCommand) -> list[ModelEstimate]:
             p.max_tokens,
             p.rates,
         )
-        for p in plan_all(session, text, models, max_tokens, before=parent)
+        for p in plan_all(session, text, models, max_tokens, before=parent, images=cmd.images)
     ]
+
+
+def _again(cmd: SendCommand, parent: ChatMessage) -> SendCommand:
+    """A regenerate asks again what the stored user message asked: its text and its images."""
+    images = list(parent.images or [])
+    needs = replace(cmd.needs, image_param="images") if images else cmd.needs
+    return replace(cmd, message=parent.content or "", images=images, needs=needs)
 
 
 def _parent(cmd: SendCommand) -> ChatMessage:
@@ -194,6 +202,7 @@ def _claim(
         "options": asdict(cmd.options),
         "parentId": cmd.parent_id,
         "prompt": cmd.prompt,
+        "images": cmd.images,
     }
     digest = idempotency.fingerprint(request)
     planned = _planned(result, new_session)
@@ -291,6 +300,7 @@ def _documents(
             userId=cmd.user.id,
             role="user",
             content=text,
+            images=cmd.images or None,
             status="done",
         )
     )
@@ -358,7 +368,14 @@ def _assistant(
 
 
 def _prompt_size(turns: list[dict]) -> int:
-    return sum(len(turn_text(t)) + 16 for t in turns)
+    return sum(len(turn_text(t)) + _image_bytes(t) + 16 for t in turns)
+
+
+def _image_bytes(turn: dict) -> int:
+    content = turn.get("content")
+    if not isinstance(content, list):
+        return 0
+    return sum(len(str((p.get("image_url") or {}).get("url", ""))) for p in content)
 
 
 def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
