@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from common.conversations.images import url_problem
+from common.conversations.images import URL_PATTERN
 from common.sending.command import Needs, SendCommand, SendOptions
 from common.users.models import User
 from web.validation import Body, Query
@@ -29,22 +29,15 @@ class SendBody(Body):
     parentId: str | None = Field(default=None, max_length=100)  # noqa: N815
     options: OptionsBody = Field(default_factory=OptionsBody)
     wait: bool = False
-    images: list[Annotated[str, Field(min_length=1, max_length=1_000_000)]] = Field(
-        default_factory=list,
-        max_length=MAX_IMAGES,
-        description="Images sent with the message: https: URLs or data:image/(png|jpeg|gif|webp)"
-        ";base64 URLs (the whole request is at most 1 MB), for models whose "
-        "`capabilities.images` is true",
+    images: list[Annotated[str, Field(min_length=1, max_length=1_000_000, pattern=URL_PATTERN)]] = (
+        Field(
+            default_factory=list,
+            max_length=MAX_IMAGES,
+            description="Images sent with the message: https: URLs or data:image/(png|jpeg|gif|webp)"
+            ";base64 URLs (the whole request is at most 1 MB), for models whose "
+            "`capabilities.images` is true",
+        )
     )
-
-    @field_validator("images")
-    @classmethod
-    def _passable(cls, images: list[str]) -> list[str]:
-        for url in images:
-            problem = url_problem(url)
-            if problem:
-                raise ValueError(problem)
-        return images
 
     @model_validator(mode="after")
     def _one_of_models(self):

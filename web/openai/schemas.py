@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from common.conversations.images import url_problem
+from common.conversations.images import URL_PATTERN
 from common.errors import UnsupportedParameter
 from common.sending.command import Needs, SendCommand, SendOptions
 from web.validation import Body
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+IMAGE_URL = URL_PATTERN
 MAX_FALLBACK_MODELS = 5
 
 
@@ -29,18 +30,11 @@ class ImageUrl(Body):
     url: str = Field(
         min_length=1,
         max_length=1_000_000,
+        pattern=IMAGE_URL,
         description="An https: URL, or a data:image/(png|jpeg|gif|webp);base64,... URL "
         "(the whole request is at most 1 MB)",
     )
     detail: Literal["auto", "low", "high"] | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _passable(cls, url: str) -> str:
-        problem = url_problem(url)
-        if problem:
-            raise ValueError(problem)
-        return url
 
 
 class ImagePart(Body):
@@ -50,7 +44,7 @@ class ImagePart(Body):
     image_url: ImageUrl
 
 
-ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+UserPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class FunctionCall(Body):
@@ -64,26 +58,12 @@ class ToolCallIn(Body):
     function: FunctionCall
 
 
-class ChatMessageIn(Body):
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
-    name: str | None = Field(default=None, max_length=256)
-    tool_calls: list[ToolCallIn] | None = Field(
-        default=None, max_length=128, description="An assistant turn's calls"
-    )
-    tool_call_id: str | None = Field(
-        default=None, min_length=1, max_length=256, description="A tool turn: the call answered"
-    )
+class _Turn(Body):
+    """One message of the conversation; each role's model narrows `role` and `content`."""
 
-    @model_validator(mode="after")
-    def _turn_shape(self):
-        if self.role == "tool" and not self.tool_call_id:
-            raise ValueError("a tool message needs tool_call_id")
-        if self.tool_calls and self.role != "assistant":
-            raise ValueError("only an assistant message carries tool_calls")
-        if self.role != "user" and self.images():
-            raise ValueError("images go in user messages")
-        return self
+    role: str
+    content: Any = None
+    name: str | None = Field(default=None, max_length=256)
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -102,14 +82,48 @@ class ChatMessageIn(Body):
         if self.images():
             turn["content"] = [p.model_dump(exclude_none=True) for p in self.content]
         else:
-            turn["content"] = (
-                self.text() if self.content is not None or not self.tool_calls else None
-            )
+            turn["content"] = self.text()
+        return turn
+
+
+class SystemMessage(_Turn):
+    role: Literal["system", "developer"]
+    content: str | list[TextPart] | None = None
+
+
+class UserMessage(_Turn):
+    role: Literal["user"]
+    content: str | list[UserPart] | None = None
+
+
+class AssistantMessage(_Turn):
+    role: Literal["assistant"]
+    content: str | list[TextPart] | None = None
+    tool_calls: list[ToolCallIn] | None = Field(
+        default=None, max_length=128, description="The calls this turn made"
+    )
+
+    def turn(self) -> dict[str, Any]:
+        turn = super().turn()
         if self.tool_calls:
             turn["tool_calls"] = [c.model_dump() for c in self.tool_calls]
-        if self.tool_call_id:
-            turn["tool_call_id"] = self.tool_call_id
+            if self.content is None:
+                turn["content"] = None
         return turn
+
+
+class ToolMessage(_Turn):
+    role: Literal["tool"]
+    content: str | list[TextPart]
+    tool_call_id: str = Field(min_length=1, max_length=256, description="The call answered")
+
+    def turn(self) -> dict[str, Any]:
+        return {**super().turn(), "tool_call_id": self.tool_call_id}
+
+
+ChatMessageIn = Annotated[
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")
+]
 
 
 class FunctionDef(Body):
@@ -170,6 +184,8 @@ _UNSUPPORTED_PARTS = {
 
 
 class ChatCompletionBody(Body):
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"tool_choice": ["tools"]}})
+
     model: str = Field(min_length=1, max_length=200)
     models: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         default=None,
@@ -254,7 +270,10 @@ class ChatCompletionBody(Body):
 
     def needs(self) -> Needs:
         """What the request needs of the model (checked against its catalog entry)."""
-        tool_turns = any(m.role == "tool" or m.tool_calls for m in self.messages)
+        tool_turns = any(
+            isinstance(m, ToolMessage) or (isinstance(m, AssistantMessage) and m.tool_calls)
+            for m in self.messages
+        )
         fmt = self.response_format.type if self.response_format is not None else None
         image = next(
             (

@@ -37,8 +37,9 @@ def test_urls_that_pass_and_those_that_do_not():
     assert url_problem("https://example.com/a.png") is None
     assert url_problem(data_url(2, 2)) is None
     assert "https" in url_problem("http://example.com/a.png")
-    assert "data URL" in url_problem("data:text/plain;base64,aGk=")
-    assert "readable" in url_problem("data:image/png;base64,aGVsbG8=")
+    assert url_problem("data:text/plain;base64,aGk=") is not None
+    assert url_problem("data:image/png;base64,aGVsbG8=") is None  # unreadable: passed on
+    assert image_tokens("data:image/png;base64,aGVsbG8=", "high") == 85 + 170 * 8
 
 
 def test_the_prompt_estimate_counts_text_images_and_tool_calls():
