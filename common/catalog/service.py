@@ -115,13 +115,16 @@ def capabilities_of(model: AIModel | dict) -> dict[str, bool]:
     """DESIGN.md's `capabilities {tools, jsonSchema, images}` (plus `jsonObject`, JSON mode),
     from what the provider lists for the model. What it does not list, the model does not take:
     a request for it is refused, never passed on or ignored."""
-    d = model if isinstance(model, dict) else model.to_mongo().to_dict()
-    features = set(d.get("features") or [])
+    if isinstance(model, dict):
+        features, modalities = model.get("features"), model.get("inputModalities")
+    else:  # read the fields as they are: this runs on every send
+        features, modalities = model.features, model.inputModalities
+    features = set(features or [])
     return {
         "tools": "tools" in features,
         "jsonObject": "json_object" in features,
         "jsonSchema": "json_schema" in features,
-        "images": "image" in (d.get("inputModalities") or ["text"]),
+        "images": "image" in (modalities or ["text"]),
     }
 
 

@@ -59,6 +59,8 @@ def validate(cmd: SendCommand) -> tuple[str, list, int]:
 def check_needs(model, needs: Needs, param: str | None = None) -> None:
     """`UnsupportedParameter` naming the param (or `param`, e.g. `models.1`) when the model's
     catalog entry does not list what the request needs."""
+    if needs == Needs():  # plain text: every model takes it
+        return
     problem = needs.problem(catalog.capabilities_of(model))
     if problem is not None:
         name, what = problem
