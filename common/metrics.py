@@ -101,6 +101,13 @@ PROVIDER_ERRORS = Counter(
     ["provider", "code", "reason"],
     namespace=NS,
 )
+PROVIDER_FALLBACKS = Counter(
+    "provider_fallbacks",
+    "Answers moved to their next fallback model after a failure before the first token, by "
+    "the provider that failed and the provider tried next",
+    ["provider", "to"],
+    namespace=NS,
+)
 REAPER_ACTIONS = Counter(
     "reaper_actions",
     "What the stale-stream reaper did",
@@ -111,6 +118,12 @@ PAYMENTS = Counter(
     "payments",
     "Payment events by source (verify, webhook) and outcome",
     ["source", "outcome"],
+    namespace=NS,
+)
+MAILS = Counter(
+    "mail",
+    "Outbox mail by kind (reset, verify, receipt, ...) and what happened to it",
+    ["kind", "outcome"],
     namespace=NS,
 )
 STREAM_MESSAGES = Counter(
@@ -169,7 +182,7 @@ def provider_of(model_id: str | None) -> str:
 
 
 def answer_ended(model_id: str | None, outcome) -> None:
-    """`outcome` is `common.engine.settlement.Outcome`: status and, when it streamed, timings."""
+    """`outcome` is `common.engine.outcomes.Outcome`: status and, when it streamed, timings."""
     provider = provider_of(model_id)
     ANSWERS.labels(provider, _code(outcome.status)).inc()
     if outcome.ttft_ms is not None:
@@ -187,6 +200,10 @@ def provider_error(provider: str, exc: Exception) -> None:
     ).inc()
 
 
+def provider_fallback(failed: str, to: str) -> None:
+    PROVIDER_FALLBACKS.labels(_code(failed, "unknown"), _code(to, "unknown")).inc()
+
+
 def reaper_swept(counts: dict[str, int]) -> None:
     for action, n in counts.items():
         if n:
@@ -195,6 +212,11 @@ def reaper_swept(counts: dict[str, int]) -> None:
 
 def payment_event(source: str, outcome: str) -> None:
     PAYMENTS.labels(_code(source), _code(outcome)).inc()
+
+
+def mail_event(kind: str, outcome: str) -> None:
+    """queued, sent, retry, failed, expired."""
+    MAILS.labels(_code(kind), _code(outcome)).inc()
 
 
 def stream_message_received() -> None:

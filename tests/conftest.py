@@ -18,7 +18,13 @@ from common import db
 from common.moderation import terms
 from config import Settings, load_settings, use_settings
 from tests.fakes.fixtures import _fake_openrouter_server, fake_openrouter  # noqa: F401
-from tests.support.services import REDIS_HOST, REDIS_PORT, mongo_server, private_redis_db
+from tests.support.services import (
+    LOG_DIR,
+    REDIS_HOST,
+    REDIS_PORT,
+    mongo_server,
+    private_redis_db,
+)
 
 # The fixtures several suites share (the fake provider, a module's process stack, an admin);
 # pytester runs a pytest inside a test (tests/unit/test_unit_guard.py).
@@ -51,6 +57,9 @@ def base_settings(mongo_address, redis_db) -> Settings:
         "ALLOWED_ORIGINS": "http://localhost:3000",
         "LOG_LEVEL": "WARNING",
         "BCRYPT_ROUNDS": "4",
+        # No SMTP_HOST: mail goes to .eml files here (tests that read mail run a real SMTP
+        # server, tests/fakes/smtp.py).
+        "MAIL_DIR": str(LOG_DIR / "mail"),
     }
     return load_settings(env)
 
@@ -89,7 +98,8 @@ def clean_state(base_settings):
     for name in database.list_collection_names():
         database[name].delete_many({})
     r = redis.Redis.from_url(base_settings.redis_url)
-    keys = list(r.scan_iter("aipasta*", count=1000))
+    # Worker beacons stay: they belong to the module's worker processes, which outlive a test.
+    keys = [k for k in r.scan_iter("aipasta*", count=1000) if not k.startswith(b"aipasta:worker:")]
     if keys:
         r.delete(*keys)
     terms.forget_cache()  # the blocked-terms pattern this process compiled from the old stores
@@ -103,15 +113,25 @@ def client(app):
 
 @pytest.fixture
 def make_user(app, client):
-    """Register a user through the API; returns (user_json, token)."""
+    """Register a user through the API; returns (user_json, token). The address counts as
+    confirmed (as if its link was opened) unless `verified=False`: buying and API keys need it."""
+    from common.users import service as users
 
-    def make(email: str | None = None, password: str = "correct-horse-1", name: str = "Test User"):
+    def make(
+        email: str | None = None,
+        password: str = "correct-horse-1",
+        name: str = "Test User",
+        verified: bool = True,
+    ):
         email = email or f"user{next(_emails)}@example.com"
         res = client.post(
             "/api/auth/register", json={"email": email, "password": password, "name": name}
         )
         assert res.status_code == 201, res.get_json()
         data = res.get_json()["data"]
+        if verified:
+            users.mark_email_verified(data["user"]["id"], email)
+            data["user"]["emailVerified"] = True
         return data["user"], data["token"]
 
     return make

@@ -18,10 +18,12 @@ import { setupTheme } from "./ui/theme.js";
 import { Sidebar } from "./ui/sidebar.js";
 import { Picker } from "./ui/picker.js";
 import { Conversation } from "./ui/conversation.js";
+import { Attachments } from "./ui/attach.js";
 import { isLive, scheduleRender, scrollToBottom } from "./ui/answer.js";
 import { Screens } from "./screens/index.js";
 import { planForError } from "./lib/money.js";
 import { setupGoogle } from "./account/google.js";
+import { keepDraft, takeDraft } from "./lib/draft.js";
 
 const TOKEN_KEY = "aipasta.token";
 const LOW_BALANCE = 1000;
@@ -50,7 +52,7 @@ const api = createApi({
   getToken: () => state.token,
   // Only the signed-in user's own snapshots: an admin's answers carry other users' (`data.user`).
   onSnapshot: (snap) => (!state.user || !snap || snap.id === state.user.id) && showUser(snap),
-  onUnauthorized: () => logout(false),
+  onUnauthorized: (err) => sessionOver(err),
 });
 
 const socket = new Socket({
@@ -61,7 +63,7 @@ const socket = new Socket({
     $("#conn").setAttribute("aria-label", up ? "Connected" : "Reconnecting");
     $("#conn").title = up ? "Connected" : "Reconnecting…";
   },
-  onUnauthorized: () => logout(false),
+  onUnauthorized: () => sessionOver(null),
 });
 
 let sidebar;
@@ -69,6 +71,7 @@ let picker;
 let conversation;
 let auth;
 let screens;
+let attachments;
 
 // -- start, login, logout ------------------------------------------------------------------------
 
@@ -76,7 +79,14 @@ export function boot() {
   setupTheme($("#theme"));
   auth = setupAuth({ api, onLoggedIn: (token, user) => start(token, user) });
   sidebar = new Sidebar({ api, onOpen: (id) => navigate(id), onAction: sessionAction });
-  picker = new Picker({ onChange: () => refreshEstimate() });
+  attachments = new Attachments({
+    input: $("#attach-input"), button: $("#attach"), list: $("#attachments"), announce,
+    onChange: () => picker && refreshEstimate(),
+  });
+  picker = new Picker({
+    onChange: () => refreshEstimate(),
+    onShown: () => attachments.setAllowed(picker.takesImages()),
+  });
   conversation = new Conversation({ answers: state.answers, onAnswerAction: answerAction, onEdit: userAction });
   setupComposer();
   setupChrome();
@@ -88,8 +98,9 @@ export function boot() {
   } });
   setupGoogle({ api, config: () => screens.config(), onLoggedIn: (token, user) => start(token, user) });
   window.addEventListener("popstate", () => state.token && route());
+  window.addEventListener("storage", onStorage);
   const token = localStorage.getItem(TOKEN_KEY);
-  if (token) start(token).catch(() => logout(false));
+  if (token) start(token).catch(() => state.token && logout(false)); // a 401 signed out already, saying why
   else showAuth();
 }
 
@@ -121,7 +132,50 @@ async function start(token, user) {
     if (def && def.model) state.defaults = [def.model.modelId];
   }
   renderWelcome();
+  const draft = takeDraft(sessionStorage, me.id);
+  if (draft && location.pathname === "/") history.replaceState(null, "", draft.path);
   await Promise.all([sidebar.refresh().catch(() => {}), route()]);
+  if (draft && state.token === token) {
+    $("#prompt").value = draft.text;
+    autosize($("#prompt"));
+    announce("Your unsent message is back in the message box.");
+  }
+}
+
+/** The server ended this session (signed out everywhere, password changed or reset elsewhere,
+ * logged out in another tab, expired): say why on the login screen and keep the unsent message
+ * for when the same user signs in here again. `err` is the 401 (or the socket's error frame);
+ * null when the socket closed 4401 without one, then the API is asked why. */
+async function sessionOver(err) {
+  const token = state.token;
+  if (!token) return;
+  if (!err) {
+    try {
+      await api("/api/auth/me");
+      socket.connect(token); // the session is fine after all
+      return;
+    } catch (e) {
+      if (state.token !== token) return; // the API's 401 signed out with its reason
+      err = e;
+    }
+  }
+  const kept = state.user && keepDraft(sessionStorage, state.user.id, $("#prompt").value, location.pathname);
+  logout(false);
+  const why = (err && err.message) || "Your session ended. Please log in again.";
+  auth.tell(kept ? `${why} Your unsent message is kept: it comes back when you log in.` : why);
+}
+
+/** Another tab of this browser changed the shared token: logged out there (ask the API why
+ * this one ended), or a new token for the same user (a password change there): use it. */
+async function onStorage(e) {
+  if (e.key !== TOKEN_KEY || !state.token || e.newValue === state.token) return;
+  if (!e.newValue) return sessionOver(null);
+  const res = await fetch("/api/auth/me", { headers: { Authorization: `Bearer ${e.newValue}` } }).catch(() => null);
+  const json = res && res.ok ? await res.json().catch(() => null) : null;
+  if (json && state.user && json.data.user.id === state.user.id) {
+    state.token = e.newValue;
+    socket.connect(e.newValue);
+  }
 }
 
 function showAuth() {
@@ -370,12 +424,14 @@ function submitComposer() {
 function sendTurn(text, { kind, parentId = null, models = picker.selected, editor = null }) {
   const requestId = newRequestId();
   const frame = { type: "chat.send", requestId, message: text, models: [...models], options: { maxTokens: maxTokens() } };
+  const images = kind === "compose" ? [...attachments.urls] : [];
+  if (images.length) frame.images = images;
   if (Number.isFinite(state.temperature)) frame.options.temperature = state.temperature;
   if (state.sessionId) frame.sessionId = state.sessionId;
   if (parentId) frame.parentId = parentId;
   let turn = null;
   if (!parentId) {
-    turn = { userMessageId: null, text, groups: [] };
+    turn = { userMessageId: null, text, images, groups: [] };
     state.turns.push(turn);
     $("#welcome").hidden = true;
     conversation.appendTurn(turn);
@@ -398,6 +454,7 @@ function onAccepted(f) {
   if (p.kind === "compose" && $("#prompt").value.trim() === p.text) {
     $("#prompt").value = "";
     autosize($("#prompt"));
+    attachments.clear();
   }
   if (p.editor) p.editor();
   let turn = p.turn;
@@ -505,6 +562,7 @@ async function refreshEstimate() {
   if (state.estimateApi && text && text.length <= state.limits.maxMessageChars) {
     const body = { message: text, models: models.map((m) => m.modelId), options: { maxTokens: maxTokens() } };
     if (state.sessionId) body.sessionId = state.sessionId;
+    if (attachments.urls.length) body.images = attachments.urls;
     try {
       estimate = await api("/api/chat/estimate", { method: "POST", body });
     } catch (err) {
@@ -555,7 +613,7 @@ function onFrame(f) {
     case "error":
       if (f.requestId && state.pending.has(f.requestId)) onRefused(f);
       else if (f.messageId) onStreamFrame(f);
-      else if (f.code === "UNAUTHORIZED") logout(false);
+      else if (f.code === "UNAUTHORIZED") sessionOver(f);
       return;
     case "chunk":
     case "done":
