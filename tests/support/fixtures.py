@@ -50,11 +50,18 @@ def stack(request, stack_settings, stack_pool):
     use_settings(stack_settings)
     running = stack_pool.get(stack_settings, name=request.module.__name__.rsplit(".", 1)[-1])
     yield running
-    following = _up_next["item"]
-    stack_pool.release(keep=following is not None and "stack" in following.fixturenames)
+    stack_pool.release(keep=_takes_the_pooled_stack(_up_next["item"]))
 
 
 _up_next: dict[str, pytest.Item | None] = {"item": None}
+
+
+def _takes_the_pooled_stack(item: pytest.Item | None) -> bool:
+    """Whether `item` uses this `stack` (a module may define a `stack` of its own)."""
+    if item is None or "stack" not in item.fixturenames:
+        return False
+    definitions = item._fixtureinfo.name2fixturedefs.get("stack", ())
+    return bool(definitions) and definitions[-1].func.__module__ == __name__
 
 
 @pytest.hookimpl(tryfirst=True)
