@@ -17,6 +17,12 @@ class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class Empty(BaseModel):
+    """An answer with nothing to say beyond its `message`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class TokensOut(Open):
     balance: int
     freeTokens: int  # noqa: N815

@@ -7,14 +7,19 @@ and websocket frames) is parsed by `loads`, which refuses nesting deeper than `M
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, TypeVar
+import re
+import typing
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from flask import request
 from flask.json.provider import DefaultJSONProvider
 
-from common.errors import ValidationError
+from common.errors import UnsupportedMediaType, ValidationError
+from config import get_settings
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -31,7 +36,7 @@ def loads(data: str | bytes, what: str = "The body") -> Any:
         {"maxDepth": MAX_JSON_DEPTH},
     )
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_float=_number)
     except RecursionError:
         raise too_deep from None
     except ValueError:
@@ -39,6 +44,13 @@ def loads(data: str | bytes, what: str = "The body") -> Any:
     if _deeper_than(value, MAX_JSON_DEPTH):
         raise too_deep
     return value
+
+
+def _number(text: str) -> int | float:
+    """`2.0` is the integer 2, as in JSON Schema: a strict integer field takes it, and a float
+    field takes any integer."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -66,6 +78,27 @@ class BoundedJSONProvider(DefaultJSONProvider):
             raise ValueError(exc.message) from None
 
 
+def _iso_day(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a day as YYYY-MM-DD")
+    return value
+
+
+# A UTC day in a query string: only `YYYY-MM-DD` (pydantic alone would also read `0` as 1970).
+Day = Annotated[date, pydantic.BeforeValidator(_iso_day)]
+
+
+def setting_bound(setting: str, keyword: str = "maximum", **kwargs: Any) -> Any:
+    """A `Field` whose documented bound (`maximum`, `maxLength`) is a setting, read when the
+    document is built; the rule itself is checked where it is owned (e.g. `common.chat.
+    validation`), with the same setting."""
+
+    def bound(schema: dict[str, Any]) -> None:
+        schema[keyword] = getattr(get_settings(), setting)
+
+    return pydantic.Field(json_schema_extra=bound, **kwargs)
+
+
 class Body(pydantic.BaseModel):
     """Base for request bodies: strict types, unknown fields ignored, strings stripped."""
 
@@ -78,25 +111,65 @@ class Query(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
-def _errors(exc: pydantic.ValidationError) -> list[dict]:
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
-        for err in exc.errors(include_url=False)
-    ]
+def _errors(model: type[pydantic.BaseModel], exc: pydantic.ValidationError) -> list[dict]:
+    """Each failure as `{field, message}`: `field` the JSON path in dotted form
+    (`messages.2.role`), without pydantic's names for the members of a union; one per field."""
+    names = _field_names(model)
+    out: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        path = [str(p) for p in err["loc"] if isinstance(p, int) or p in names]
+        messages = out.setdefault(".".join(path) or "body", [])
+        if _message(err) not in messages:
+            messages.append(_message(err))  # a union's members each say what they take
+    return [{"field": f, "message": "; or ".join(m)} for f, m in out.items()]
+
+
+def _message(err: dict) -> str:
+    message = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return "is required" if err["type"] == "missing" else message
+
+
+@functools.cache
+def _field_names(model: type[pydantic.BaseModel]) -> frozenset[str]:
+    """The names (aliases) of the fields of `model` and of every model inside it."""
+    names: set[str] = set()
+    seen: set[type] = set()
+    todo: list[Any] = [model]
+    while todo:
+        kind = todo.pop()
+        if isinstance(kind, type) and issubclass(kind, pydantic.BaseModel):
+            if kind in seen:
+                continue
+            seen.add(kind)
+            for name, info in kind.model_fields.items():
+                names.add(info.alias or name)
+                todo.append(info.annotation)
+        else:
+            todo.extend(typing.get_args(kind))
+    return frozenset(names)
 
 
 def validate(model: type[M], data: object) -> M:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        errors = _errors(exc)
+        errors = _errors(model, exc)
         first = errors[0]
-        raise ValidationError(f"{first['field']}: {first['message']}", {"errors": errors}) from None
+        details: dict[str, Any] = {"errors": errors}
+        if first["field"] != "body":
+            details["field"] = first["field"]  # the one `/v1` names as `param`
+        raise ValidationError(f"{first['field']}: {first['message']}", details) from None
 
 
 def parse_body(model: type[M]) -> M:
-    # Checked first: Werkzeug would answer a form or text body with a 415 outside our vocabulary.
+    """The request's JSON body validated by `model`: 400 when it is missing or invalid, 415 when
+    it is sent as another media type (checked first: Werkzeug's own 415 is outside our
+    vocabulary)."""
     if not request.is_json:
+        if request.content_length or request.headers.get("Transfer-Encoding"):
+            raise UnsupportedMediaType()
         raise ValidationError("The body must be a JSON object (Content-Type: application/json).")
     data = loads(request.get_data(cache=True))
     if not isinstance(data, dict):

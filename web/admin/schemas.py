@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from web.validation import Body, Query
+from web.validation import Body, Day, Query
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{8,100}$"
 
@@ -46,8 +45,8 @@ class ResetBody(Body):
 
 
 class AnalyticsQuery(Query):
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: Day | None = Field(default=None, alias="from")
+    to: Day | None = None
     granularity: Literal["day", "week"] = "day"
     top: int = Field(default=10, ge=1, le=100)
 
@@ -83,10 +82,10 @@ class AuditQuery(Query):
     targetType: str | None = Field(default=None, max_length=50)  # noqa: N815
     targetId: str | None = Field(default=None, max_length=200)  # noqa: N815
     adminId: str | None = Field(default=None, max_length=100)  # noqa: N815
-    from_: date | None = Field(
+    from_: Day | None = Field(
         default=None, alias="from", description="First UTC day (YYYY-MM-DD), inclusive"
     )
-    to: date | None = Field(default=None, description="Last UTC day (YYYY-MM-DD), inclusive")
+    to: Day | None = Field(default=None, description="Last UTC day (YYYY-MM-DD), inclusive")
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=50, ge=1, le=200)
 

@@ -20,7 +20,7 @@ from web.apikeys.schemas import (
     CreateKeyBody,
     ListKeysQuery,
 )
-from web.openapi import operation
+from web.openapi import ADMIN, operation
 from web.responses import ok
 from web.security import admin_required, login_required
 from web.validation import parse_body, parse_query
@@ -42,7 +42,8 @@ def _actor() -> Actor:
     tags=TAGS,
     body=CreateKeyBody,
     responses={201: ApiKeyCreated},
-    errors=(400, 401),
+    description="400 also for an unknown model in `models`, an `expiresAt` in the past, or a "
+    "51st live key.",
 )
 def create_key():
     body = parse_body(CreateKeyBody)
@@ -75,7 +76,6 @@ def _check_models(model_ids: list[str]) -> None:
     tags=TAGS,
     query=ListKeysQuery,
     responses={200: ApiKeyList},
-    errors=(400, 401),
 )
 def list_keys():
     q = parse_query(ListKeysQuery)
@@ -89,7 +89,6 @@ def list_keys():
     "Revoke an API key (it stops working at once)",
     tags=TAGS,
     responses={200: ApiKeyRevoked},
-    errors=(404,),
 )
 def revoke_key(key_id: str):
     key = service.revoke_key(g.user.id, key_id, _actor())
@@ -101,8 +100,8 @@ def revoke_key(key_id: str):
 @operation(
     "List a user's API keys, revoked ones too (admin)",
     tags=("Admin",),
+    auth=ADMIN,
     responses={200: ApiKeyList},
-    errors=(403, 404),
 )
 def admin_list_keys(user_id: str):
     user = get_user(user_id)
@@ -115,8 +114,8 @@ def admin_list_keys(user_id: str):
 @operation(
     "Revoke a user's API key (admin; audited)",
     tags=("Admin",),
+    auth=ADMIN,
     responses={200: ApiKeyRevoked},
-    errors=(403, 404),
 )
 def admin_revoke_key(user_id: str, key_id: str):
     key = service.revoke_key(user_id, key_id, _actor())

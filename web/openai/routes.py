@@ -1,4 +1,5 @@
-"""The OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions`.
+"""The OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions` and the legacy
+`POST /v1/completions` (its prompt is one user message; only the answer's shape differs).
 
 A completion goes through the web client's own path (`common.chat.send`: validation, paywall,
 daily limit, the key's caps, the hold, one pending assistant message, the Celery worker,
@@ -12,7 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, stream_with_context
@@ -23,7 +25,8 @@ from common.catalog import service as catalog
 from common.chat import catalog_cache
 from common.chat.cancel import cancel_message
 from common.chat.errors import MessageFailed
-from common.errors import AppError, ValidationError
+from common.errors import AppError, NotFound, ValidationError
+from common.stored import as_utc
 from config import get_settings
 from web.chat.commands import send_turn
 from web.extensions import limiter
@@ -32,9 +35,14 @@ from web.openai import auth
 from web.openai.errors import body_for
 from web.openai.schemas import (
     ChatCompletionBody,
+    ChatCompletionChunkOut,
     ChatCompletionOut,
+    CompletionBody,
     ModelListOut,
     ModelOut,
+    Sampling,
+    TextCompletionChunkOut,
+    TextCompletionOut,
     usage_out,
 )
 from web.openai.sse import KEEPALIVE_SECONDS, Follow
@@ -48,7 +56,7 @@ bp = Blueprint("openai", __name__, url_prefix="/v1")
 limiter.limit(lambda: current_settings().rate_limit_api, key_func=auth.rate_limit_key)(bp)
 
 TAGS = ("OpenAI-compatible",)
-ERRORS = (400, 401, 402, 403, 404, 429, 502, 503)
+ERRORS = (402, 403, 404, 409, 502)
 # What a stored failure's code means as an HTTP status (for a non-streaming answer).
 _FAILURE_STATUS = {
     "STREAM_INTERRUPTED": 503,
@@ -65,21 +73,21 @@ _FAILURE_STATUS = {
     responses={200: ModelListOut},
     auth=API_KEY,
     envelope=False,
-    errors=(401, 429),
     error_shape="OpenAIError",
 )
 def list_models():
     models = [m for m in catalog.catalog() if keys.allows(g.api_key, m["modelId"])]
-    created = int(time.time())
-    data = [_model_out(m, created) for m in models if m.get("isAvailable", True)]
+    data = [_model_out(m) for m in models if m.get("isAvailable", True)]
     return jsonify({"object": "list", "data": data})
 
 
-def _model_out(model: dict, created: int) -> dict[str, Any]:
+def _model_out(model: dict) -> dict[str, Any]:
+    """`created` is when the model entered our catalog (stable across requests)."""
+    added = as_utc(model.get("addedAt")) or catalog.FALLBACK_ADDED_AT
     return {
         "id": model["modelId"],
         "object": "model",
-        "created": created,
+        "created": int(added.timestamp()),
         "owned_by": model["provider"],
     }
 
@@ -92,14 +100,23 @@ def _model_out(model: dict, created: int) -> dict[str, Any]:
     responses={200: ModelOut},
     auth=API_KEY,
     envelope=False,
-    errors=(401, 404, 429),
     error_shape="OpenAIError",
 )
 def get_model(model_id: str):
     for m in catalog.catalog():
         if m["modelId"] == model_id and keys.allows(g.api_key, model_id):
-            return jsonify(_model_out(m, int(time.time())))
+            return jsonify(_model_out(m))
     raise ModelNotFound(model_id)
+
+
+_GENERATES = (
+    "400 names the field at fault in `param`; 402 when the wallet cannot hold the prompt "
+    "estimate and `max_tokens`; 403 for a paid model on the free plan or a model outside the "
+    "key's allow-list; 404 for an unknown model; 413 for a body over `MAX_BODY_BYTES`; 429 for "
+    "the request rate, the plan's requests per day or the key's token cap; 502/503 when the "
+    "provider failed (nothing charged); 409 when the answer was cancelled meanwhile. See "
+    "docs/openai.md."
+)
 
 
 @bp.post("/chat/completions")
@@ -111,31 +128,54 @@ def get_model(model_id: str):
     responses={200: ChatCompletionOut},
     auth=API_KEY,
     envelope=False,
-    stream=True,
+    stream=ChatCompletionChunkOut,
     errors=ERRORS,
     error_shape="OpenAIError",
     description="With `stream: true` the answer is server-sent events: `chat.completion.chunk` "
     "objects, a usage chunk when `stream_options.include_usage` is true, then `data: [DONE]`; a "
-    'failure after the stream began is one `data: {"error": {...}}` event. See docs/openai.md.',
+    'failure after the stream began is one `data: {"error": {...}}` event. ' + _GENERATES,
 )
 def chat_completions():
-    body = parse_body(ChatCompletionBody)
+    return _generate(parse_body(ChatCompletionBody), CHAT)
+
+
+@bp.post("/completions")
+@auth.api_key_required
+@operation(
+    "Create a completion (OpenAI's legacy Completions API, answered by the chat model)",
+    tags=TAGS,
+    body=CompletionBody,
+    responses={200: TextCompletionOut},
+    auth=API_KEY,
+    envelope=False,
+    stream=TextCompletionChunkOut,
+    errors=ERRORS,
+    error_shape="OpenAIError",
+    description="The prompt is sent to the model as one `user` message, through the same path, "
+    "charges and receipts as a chat completion; `max_tokens` defaults to 16 as OpenAI's. With "
+    "`stream: true`, server-sent `text_completion` events, then `data: [DONE]`. " + _GENERATES,
+)
+def completions():
+    return _generate(parse_body(CompletionBody), COMPLETION)
+
+
+def _generate(body: Sampling, shape: Shape):
     _check(body)
     result = send_turn(body.command(g.user, g.api_key))
     msg = result.messages[0]
     meta = {
-        "id": f"chatcmpl-{msg.id}",
+        "id": f"{shape.id_prefix}-{msg.id}",
         "created": int(time.time()),
         "model": body.model,
         "limit": msg.metadata.maxTokens,
     }
     if body.stream:
-        stream = _stream(str(msg.id), str(g.user.id), meta, body.wants_usage)
+        stream = _stream(str(msg.id), str(g.user.id), meta, body.wants_usage, shape)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
     with Follow(str(msg.id)) as follow:
         final = _wait_final(follow, str(msg.id), str(g.user.id))
-    return jsonify(_completion(final, meta))
+    return jsonify(_answer(final, meta, shape))
 
 
 def _wait_final(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]:
@@ -153,19 +193,19 @@ def _wait_final(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]
     return follow.final
 
 
-def _check(body: ChatCompletionBody) -> None:
+def _check(body: Sampling) -> None:
     limit = get_settings().max_tokens_per_request
     if (body.limit() or 0) > limit:
-        field = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
+        field = body.limit_param()
         raise ValidationError(f"{field}: must be at most {limit}", {"field": field, "max": limit})
     try:
         catalog_cache.model(body.model)
-    except ValidationError:
+    except (NotFound, ValidationError):
         raise ModelNotFound(body.model) from None
     keys.check_model(g.api_key, body.model)
-    chars = sum(len(m.text()) for m in body.messages)
+    field, chars = body.input_chars()
     if chars > get_settings().max_message_chars * 4:
-        raise ValidationError("messages: the conversation is too long", {"field": "messages"})
+        raise ValidationError(f"{field}: the conversation is too long", {"field": field})
 
 
 def _finish_reason(final: dict, meta: dict) -> str:
@@ -173,26 +213,15 @@ def _finish_reason(final: dict, meta: dict) -> str:
     return "length" if meta["limit"] and completion >= meta["limit"] else "stop"
 
 
-def _completion(final: dict, meta: dict) -> dict[str, Any]:
+def _answer(final: dict, meta: dict, shape: Shape) -> dict[str, Any]:
     if final.get("type") != "done":
         raise _failure(final)
     return {
         "id": meta["id"],
-        "object": "chat.completion",
+        "object": shape.answer_object,
         "created": meta["created"],
         "model": meta["model"],
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": final.get("content", ""),
-                    "refusal": None,
-                },
-                "finish_reason": _finish_reason(final, meta),
-                "logprobs": None,
-            }
-        ],
+        "choices": [shape.choice(final.get("content", ""), _finish_reason(final, meta))],
         "usage": usage_out(final.get("usage") or {}),
         "system_fingerprint": None,
         "charged": final.get("charged", 0),
@@ -223,33 +252,36 @@ def _event(payload: dict | str) -> str:
     return f"data: {data}\n\n"
 
 
-def _chunk(meta: dict, delta: dict, finish: str | None = None) -> dict[str, Any]:
+def _chunk(meta: dict, shape: Shape, choice: dict | None) -> dict[str, Any]:
     return {
         "id": meta["id"],
-        "object": "chat.completion.chunk",
+        "object": shape.chunk_object,
         "created": meta["created"],
         "model": meta["model"],
         "system_fingerprint": None,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        "choices": [choice] if choice is not None else [],
     }
 
 
-def _stream(message_id: str, user_id: str, meta: dict, include_usage: bool) -> Iterator[str]:
+def _stream(
+    message_id: str, user_id: str, meta: dict, include_usage: bool, shape: Shape
+) -> Iterator[str]:
     """SSE for one answer. If the client goes away before the end (the write fails and the
     server closes this generator), the answer is cancelled: charged only for what was made."""
     ended = False
     try:
         with Follow(message_id) as follow:
-            yield _event(_chunk(meta, {"role": "assistant", "content": ""}))
+            if shape.opening is not None:
+                yield _event(_chunk(meta, shape, shape.opening()))
             try:
                 for frame in follow.frames(keepalive=KEEPALIVE_SECONDS):
                     if frame is None:
                         yield ": keep-alive\n\n"
                     elif frame["type"] == "chunk":
-                        yield _event(_chunk(meta, {"content": frame.get("delta", "")}))
+                        yield _event(_chunk(meta, shape, shape.delta(frame.get("delta", ""))))
                     else:
                         ended = True
-                        yield from _final_events(frame, meta, include_usage)
+                        yield from _final_events(frame, meta, include_usage, shape)
             except AppError as exc:  # the stream went silent: tell the client, then stop
                 yield _event(body_for(exc))
     finally:
@@ -257,17 +289,61 @@ def _stream(message_id: str, user_id: str, meta: dict, include_usage: bool) -> I
             _cancel_quietly(user_id, message_id)
 
 
-def _final_events(frame: dict, meta: dict, include_usage: bool) -> Iterator[str]:
+def _final_events(frame: dict, meta: dict, include_usage: bool, shape: Shape) -> Iterator[str]:
     if frame["type"] == "error":
         yield _event(body_for(_failure(frame)))
         return
-    yield _event(_chunk(meta, {}, _finish_reason(frame, meta)))
+    yield _event(_chunk(meta, shape, shape.delta("", _finish_reason(frame, meta))))
     if include_usage:
-        usage = _chunk(meta, {})
-        usage["choices"] = []
+        usage = _chunk(meta, shape, None)
         usage["usage"] = usage_out(frame.get("usage") or {})
         yield _event(usage)
     yield _event("[DONE]")
+
+
+# -- the two answer shapes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How one API shapes an answer: its ids, object names and choices."""
+
+    id_prefix: str
+    answer_object: str
+    chunk_object: str
+    choice: Callable[[str, str], dict]  # (text, finish_reason) -> a non-streamed choice
+    delta: Callable[..., dict]  # (text, finish_reason=None) -> a streamed choice
+    opening: Callable[[], dict] | None = None  # the first streamed choice, if any
+
+
+def _chat_choice(text: str, finish: str) -> dict:
+    message = {"role": "assistant", "content": text, "refusal": None}
+    return {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+
+
+def _chat_delta(text: str, finish: str | None = None) -> dict:
+    delta = {"content": text} if finish is None else {}
+    return {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+
+
+def _text_choice(text: str, finish: str | None = None) -> dict:
+    return {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+
+
+CHAT = Shape(
+    "chatcmpl",
+    "chat.completion",
+    "chat.completion.chunk",
+    _chat_choice,
+    _chat_delta,
+    opening=lambda: {
+        "index": 0,
+        "delta": {"role": "assistant", "content": ""},
+        "finish_reason": None,
+        "logprobs": None,
+    },
+)
+COMPLETION = Shape("cmpl", "text_completion", "text_completion", _text_choice, _text_choice)
 
 
 def _cancel_quietly(user_id: str, message_id: str) -> None:

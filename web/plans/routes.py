@@ -7,23 +7,32 @@ from flask import Blueprint, g, request
 from common.payments import plans, service, webhooks
 from common.payments.gateway import RazorpayGateway
 from common.users.snapshot import snapshot
+from web import api_models as out
 from web.extensions import limiter
+from web.openapi import WEBHOOK, operation
 from web.plans.schemas import VerifyPaymentBody
 from web.responses import ok
 from web.security import login_required
 from web.validation import parse_body
 
 bp = Blueprint("plans", __name__, url_prefix="/api/plans")
+TAGS = ("Plans",)
 
 
 @bp.get("")
-@bp.get("/")
+@operation("The plans on sale", tags=TAGS, auth=None, responses={200: out.PlanList})
 def list_plans():
     return ok({"plans": [plans.to_json(p) for p in plans.active_plans()]})
 
 
 @bp.post("/<plan_id>/create-order")
 @login_required
+@operation(
+    "Start buying a plan (a Razorpay order)",
+    tags=TAGS,
+    responses={201: None},
+    description="503 when payments are not configured or Razorpay cannot be reached.",
+)
 def create_order(plan_id: str):
     plan = plans.get_active(plan_id)
     gateway = RazorpayGateway()
@@ -42,6 +51,16 @@ def create_order(plan_id: str):
 
 @bp.post("/<plan_id>/verify-payment")
 @login_required
+@operation(
+    "Confirm a Razorpay payment",
+    tags=TAGS,
+    body=VerifyPaymentBody,
+    responses={200: None},
+    errors=(409,),
+    description="400 for a bad signature, an order of another plan or a payment that does not "
+    "match the order; 404 for an order that is not yours; 409 for a payment already applied to "
+    "another order.",
+)
 def verify_payment(plan_id: str):
     body = parse_body(VerifyPaymentBody)
     order = service.verify_payment(
@@ -57,6 +76,14 @@ def verify_payment(plan_id: str):
 
 @bp.post("/webhook")
 @limiter.exempt
+@operation(
+    "Razorpay's webhook (signed with the webhook secret)",
+    tags=TAGS,
+    auth=WEBHOOK,
+    responses={200: None},
+    description="401 for a missing or wrong `X-Razorpay-Signature`; 503 when webhooks are not "
+    "configured. Every verified delivery is 200, with what was done in `data.outcome`.",
+)
 def webhook():
     result = webhooks.handle(
         request.get_data(cache=True),

@@ -7,6 +7,8 @@ from flask import Blueprint, g
 from common.users import account, revocation
 from common.users import service as users
 from common.users.snapshot import profile
+from web import api_models as out
+from web.openapi import operation
 from web.responses import ok
 from web.security import issue_token, login_required, require_fresh_sign_in
 from web.user.schemas import DeleteAccountBody, PasswordBody, ProfileBody
@@ -17,12 +19,19 @@ bp = Blueprint("user", __name__, url_prefix="/api/user")
 
 @bp.get("/profile")
 @login_required
+@operation("Your profile", tags=("User",), responses={200: out.UserData})
 def get_profile():
     return ok({"user": profile(g.user)})
 
 
 @bp.put("/profile")
 @login_required
+@operation(
+    "Change name, avatar or preferences",
+    tags=("User",),
+    body=ProfileBody,
+    responses={200: out.UserData},
+)
 def update_profile():
     body = parse_body(ProfileBody)
     changes = body.model_dump(exclude_none=True)
@@ -32,6 +41,15 @@ def update_profile():
 
 @bp.put("/password")
 @login_required
+@operation(
+    "Change your password (older tokens stop working)",
+    tags=("User",),
+    body=PasswordBody,
+    responses={200: out.SignedIn},
+    description="400 also for a new password too easy to guess; 401 for a wrong current "
+    "password, or (a Google-only account setting its first password) a sign-in older than "
+    "`FRESH_SIGN_IN_SECONDS`.",
+)
 def change_password():
     body = parse_body(PasswordBody)
     if not g.user.password:  # a Google-only account: no password to confirm, so a recent sign-in
@@ -46,6 +64,11 @@ def change_password():
 
 @bp.post("/logout-all")
 @login_required
+@operation(
+    "Sign out of every device (every token issued so far stops working)",
+    tags=("User",),
+    responses={200: out.Empty},
+)
 def logout_everywhere():
     """Sign out of every device, this one included: every token issued so far stops working."""
     revocation.revoke_all(g.user.id)
@@ -54,6 +77,14 @@ def logout_everywhere():
 
 @bp.delete("")
 @login_required
+@operation(
+    "Delete your account (its tokens are forfeited; payments and the ledger are kept)",
+    tags=("User",),
+    body=DeleteAccountBody,
+    responses={200: None},
+    errors=(409,),
+    description="401 for a wrong password; 409 while answers are still running.",
+)
 def delete_account():
     body = parse_body(DeleteAccountBody)
     account.delete_account(g.user, body.password)
