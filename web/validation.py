@@ -90,7 +90,7 @@ Day = Annotated[date, pydantic.BeforeValidator(_iso_day)]
 
 def setting_bound(setting: str, keyword: str = "maximum", **kwargs: Any) -> Any:
     """A `Field` whose documented bound (`maximum`, `maxLength`) is a setting, read when the
-    document is built; the rule itself is checked where it is owned (e.g. `common.chat.
+    document is built; the rule itself is checked where it is owned (e.g. `common.sending.
     validation`), with the same setting."""
 
     def bound(schema: dict[str, Any]) -> None:

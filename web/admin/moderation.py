@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from common.moderation import service
+from common.admin import moderation as actions
+from common.moderation import service, terms
 from web.admin.routes import TAGS, actor, bp
 from web.admin.schemas import ContextQuery, FlagBody, FlaggedQuery, HideBody, TermBody
 from web.openapi import ADMIN, operation
@@ -54,7 +55,7 @@ def message_context(item_id: str):
 )
 def flag(kinds: str, item_id: str):
     body = optional_body(FlagBody)
-    return ok({"item": service.flag(actor(), _KIND[kinds], item_id, body.reason)})
+    return ok({"item": actions.flag(actor(), _KIND[kinds], item_id, body.reason)})
 
 
 @bp.post(f"{_ITEM}/dismiss")
@@ -66,7 +67,7 @@ def flag(kinds: str, item_id: str):
     responses={200: None},
 )
 def dismiss(kinds: str, item_id: str):
-    return ok({"item": service.dismiss(actor(), _KIND[kinds], item_id)})
+    return ok({"item": actions.dismiss(actor(), _KIND[kinds], item_id)})
 
 
 @bp.post(f"{_ITEM}/hide")
@@ -81,7 +82,7 @@ def dismiss(kinds: str, item_id: str):
 )
 def hide(kinds: str, item_id: str):
     body = optional_body(HideBody)
-    return ok({"item": service.hide(actor(), _KIND[kinds], item_id, body.hidden)})
+    return ok({"item": actions.hide(actor(), _KIND[kinds], item_id, body.hidden)})
 
 
 @bp.delete(_ITEM)
@@ -93,7 +94,7 @@ def hide(kinds: str, item_id: str):
     responses={200: None},
 )
 def remove(kinds: str, item_id: str):
-    return ok({"item": service.remove(actor(), _KIND[kinds], item_id)})
+    return ok({"item": actions.remove(actor(), _KIND[kinds], item_id)})
 
 
 @bp.get("/moderation/blocked-terms")
@@ -105,7 +106,7 @@ def remove(kinds: str, item_id: str):
     responses={200: None},
 )
 def blocked_terms():
-    return ok({"configured": service.configured_terms(), "runtime": service.runtime_terms()})
+    return ok({"configured": terms.configured_terms(), "runtime": terms.runtime_terms()})
 
 
 @bp.post("/moderation/blocked-terms")
@@ -118,8 +119,8 @@ def blocked_terms():
     responses={201: None},
 )
 def add_blocked_term():
-    term = service.block_term(actor(), parse_body(TermBody).term)
-    return ok({"term": term, "runtime": service.runtime_terms()}, 201)
+    term = actions.block_term(actor(), parse_body(TermBody).term)
+    return ok({"term": term, "runtime": terms.runtime_terms()}, 201)
 
 
 @bp.delete("/moderation/blocked-terms/<path:term>")
@@ -131,5 +132,5 @@ def add_blocked_term():
     responses={200: None},
 )
 def remove_blocked_term(term: str):
-    removed = service.unblock_term(actor(), term)
-    return ok({"term": removed, "runtime": service.runtime_terms()})
+    removed = actions.unblock_term(actor(), term)
+    return ok({"term": removed, "runtime": terms.runtime_terms()})

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
 
-from common.chat.send import SendCommand, SendOptions
-from common.chat.validation import MAX_MODELS
+from common.sending.command import SendCommand, SendOptions
+from common.sending.validation import MAX_MODELS
 from common.users.models import User
 from web.validation import Body, Query, setting_bound
 

@@ -1,7 +1,7 @@
 """The OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions` and the legacy
 `POST /v1/completions` (its prompt is one user message; only the answer's shape differs).
 
-A completion goes through the web client's own path (`common.chat.send`: validation, paywall,
+A completion goes through the web client's own path (`common.sending.send`: validation, paywall,
 daily limit, the key's caps, the hold, one pending assistant message, the Celery worker,
 settlement), with the request's `messages` as the prompt and the key recorded on the message
 (its ledger entry is marked as API usage). The answer reaches the response through the Redis
@@ -21,10 +21,10 @@ from flask import Blueprint, Response, g, jsonify, stream_with_context
 
 from common.apikeys import service as keys
 from common.apikeys.errors import ModelNotFound
+from common.catalog import cache as catalog_cache
 from common.catalog import service as catalog
-from common.chat import catalog_cache
-from common.chat.cancel import cancel_message
-from common.chat.errors import MessageFailed
+from common.engine.cancel import cancel_message
+from common.engine.errors import MessageFailed
 from common.errors import AppError, NotFound, ValidationError
 from common.stored import as_utc
 from config import get_settings

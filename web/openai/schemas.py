@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from common.chat.send import SendCommand, SendOptions
+from common.sending.command import SendCommand, SendOptions
 from web.validation import Body, setting_bound
 
 ROLES = ("system", "developer", "user", "assistant")
