@@ -22,16 +22,4 @@ from web.validation import parse_query
     description="400 also when `from` is after `to`.",
 )
 def audit_log():
-    q = parse_query(AuditQuery)
-    return ok(
-        service.list_entries(
-            q.page,
-            q.limit,
-            action=q.action,
-            target_type=q.targetType,
-            target_id=q.targetId,
-            admin_id=q.adminId,
-            day_from=q.from_,
-            day_to=q.to,
-        )
-    )
+    return ok(service.list_entries(parse_query(AuditQuery).command()))

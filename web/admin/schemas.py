@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from common.admin.users import UserQuery
+from common.audit.service import AuditFilter
 from web.validation import Body, Day, Query
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{8,100}$"
@@ -20,6 +22,18 @@ class UserListQuery(Query):
     order: Literal["asc", "desc"] = "desc"
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=20, ge=1, le=100)
+
+    def command(self) -> UserQuery:
+        return UserQuery(
+            search=self.q,
+            role=self.role,
+            active=self.active,
+            plan=self.plan,
+            sort=self.sort,
+            order=self.order,
+            page=self.page,
+            limit=self.limit,
+        )
 
 
 class DeactivateBody(Body):
@@ -94,3 +108,15 @@ class AuditQuery(Query):
         if self.from_ and self.to and self.from_ > self.to:
             raise ValueError("from is after to")
         return self
+
+    def command(self) -> AuditFilter:
+        return AuditFilter(
+            page=self.page,
+            limit=self.limit,
+            action=self.action,
+            target_type=self.targetType,
+            target_id=self.targetId,
+            admin_id=self.adminId,
+            day_from=self.from_,
+            day_to=self.to,
+        )

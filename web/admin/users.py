@@ -32,18 +32,7 @@ from web.validation import optional_body, parse_body, parse_query, validate
     responses={200: None},
 )
 def list_users():
-    q = parse_query(UserListQuery)
-    query = service.UserQuery(
-        search=q.q,
-        role=q.role,
-        active=q.active,
-        plan=q.plan,
-        sort=q.sort,
-        order=q.order,
-        page=q.page,
-        limit=q.limit,
-    )
-    return ok(service.list_users(query))
+    return ok(service.list_users(parse_query(UserListQuery).command()))
 
 
 @bp.get("/users/<user_id>")

@@ -48,14 +48,7 @@ def _actor() -> Actor:
 def create_key():
     body = parse_body(CreateKeyBody)
     _check_models(body.models)
-    new = service.NewKey(
-        name=body.name,
-        models=body.models,
-        daily_token_cap=body.dailyTokenCap,
-        monthly_token_cap=body.monthlyTokenCap,
-        expires_at=body.expiresAt,
-    )
-    key, secret = service.create_key(g.user, new, _actor())
+    key, secret = service.create_key(g.user, body.command(), _actor())
     return ok({"key": service.key_dict(key), "secret": secret}, 201)
 
 

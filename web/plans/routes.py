@@ -62,14 +62,7 @@ def create_order(plan_id: str):
     "another order.",
 )
 def verify_payment(plan_id: str):
-    body = parse_body(VerifyPaymentBody)
-    order = service.verify_payment(
-        g.user,
-        plan_id,
-        body.razorpay_order_id,
-        body.razorpay_payment_id,
-        body.razorpay_signature,
-    )
+    order = service.verify_payment(g.user, parse_body(VerifyPaymentBody).command(plan_id))
     g.user.reload()
     return ok({"user": snapshot(g.user), "payment": service.order_to_json(order)})
 
