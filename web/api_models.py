@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Open(BaseModel):
@@ -73,6 +73,9 @@ class ModelView(Open):
     capabilities: list[str]
     isFree: bool  # noqa: N815
     isAvailable: bool  # noqa: N815
+    addedAt: str | None = Field(  # noqa: N815
+        default=None, description="When the model entered our catalog (ISO 8601)"
+    )
 
 
 class ModelList(Open):

@@ -31,7 +31,10 @@ def list_plans():
     "Start buying a plan (a Razorpay order)",
     tags=TAGS,
     responses={201: None},
-    description="503 when payments are not configured or Razorpay cannot be reached.",
+    errors=(400,),
+    description="400 when Razorpay answered an order of another amount (nothing is ordered); "
+    "404 for a plan not on sale; 503 when payments are not configured or Razorpay cannot be "
+    "reached.",
 )
 def create_order(plan_id: str):
     plan = plans.get_active(plan_id)

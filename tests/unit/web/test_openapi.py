@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import schemathesis
 from openapi_spec_validator import validate
@@ -125,3 +126,20 @@ def test_reference_page_is_rendered_here_under_the_csp(client):
     assert "/v1/chat/completions" in html and "ChatCompletionBody" in html
     css = re.search(r'href="([^"]+\.css)"', html).group(1)
     assert client.get(css).status_code == 200
+
+
+def test_the_docs_list_each_operations_statuses_as_the_document_does(client):
+    doc = client.get("/api/openapi.json").get_json()
+    want = {
+        label: (
+            ", ".join(s for s in op["responses"] if s < "400"),
+            ", ".join(s for s in op["responses"] if s >= "400"),
+        )
+        for label, op in _operations(doc)
+    }
+    listed = {}
+    for page in ("api.md", "openai.md"):
+        text = (Path(__file__).parents[3] / "docs" / page).read_text()
+        for row in re.finditer(r"^\| `([A-Z]+ /\S*)` \| ([\d, ]+) \| ([\d, ]+) \|$", text, re.M):
+            listed[row.group(1)] = (row.group(2), row.group(3))
+    assert listed == want
