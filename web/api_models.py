@@ -3,7 +3,8 @@
 They describe the `data` of each answer as the serialisers build it (`common.users.snapshot`,
 `common.conversations.serialize`, `common.catalog.service.model_view`). Fields the clients rely on are
 listed; answers may carry more (the models allow extra fields), so a new field never breaks the
-document. The fuzzer (`tests/integration/test_api_fuzz.py`) checks real answers against them.
+document. The fuzzer (`tests/integration/openai_api/test_api_fuzz.py`) checks real answers
+against them.
 """
 
 from __future__ import annotations
