@@ -161,7 +161,10 @@ def completions():
 
 def _generate(body: Sampling, shape: Shape):
     _check(body)
-    result = send_turn(body.command(g.user, g.api_key))
+    try:
+        result = send_turn(body.command(g.user, g.api_key))
+    except ValidationError as exc:
+        raise _named_for(body, exc) from None
     msg = result.messages[0]
     meta = {
         "id": f"{shape.id_prefix}-{msg.id}",
@@ -206,6 +209,15 @@ def _check(body: Sampling) -> None:
     field, chars = body.input_chars()
     if chars > get_settings().max_message_chars * 4:
         raise ValidationError(f"{field}: the conversation is too long", {"field": field})
+
+
+def _named_for(body: Sampling, exc: ValidationError) -> ValidationError:
+    """The send path names the conversation `messages`; a legacy completion calls it `prompt`."""
+    field, _ = body.input_chars()
+    if exc.details.get("field") != "messages" or field == "messages":
+        return exc
+    message = exc.message.replace("messages:", f"{field}:", 1)
+    return ValidationError(message, {**exc.details, "field": field})
 
 
 def _finish_reason(final: dict, meta: dict) -> str:

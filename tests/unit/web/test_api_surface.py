@@ -108,6 +108,14 @@ def test_legacy_completions_refuse_what_they_would_otherwise_ignore(client, key)
         assert res.status_code == 400 and res.get_json()["error"]["param"] == param, body
 
 
+def test_a_legacy_prompt_too_long_for_the_model_is_named_prompt(client, key):
+    body = {"model": "fake/echo", "prompt": "word " * 6_200, "max_tokens": 1_000}
+    res = client.post("/v1/completions", json=body, headers=auth(key[1]))
+    error = res.get_json()["error"]
+    assert res.status_code == 400 and error["param"] == "prompt", error
+    assert error["message"].startswith("prompt: about 7") and "fake/echo" in error["message"]
+
+
 def test_api_validation_details_name_fields_in_dotted_form(client, key):
     body = {"name": "", "preferences": {"theme": "pink", "defaultModels": ["ok", 5]}}
     res = client.put("/api/user/profile", json=body, headers=auth(key[0]))
