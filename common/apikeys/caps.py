@@ -83,11 +83,8 @@ def give_back(key_id: str, amount: int, day: str) -> None:
 
 
 def used(key_id: str, day: str) -> dict[str, int]:
-    r = get_redis()
-    return {
-        "day": int(r.get(_counter(key_id, day)) or 0),
-        "month": int(r.get(_counter(key_id, day[:7])) or 0),
-    }
+    today, month = get_redis().mget(_counter(key_id, day), _counter(key_id, day[:7]))
+    return {"day": int(today or 0), "month": int(month or 0)}
 
 
 @dataclass(frozen=True)
