@@ -292,12 +292,25 @@ def _query_parameters(model: type[pydantic.BaseModel]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     params = []
     for name, prop in schema.get("properties", {}).items():
-        prop = {k: v for k, v in prop.items() if k != "title"}
+        prop = _present(prop)
         param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if "description" in prop:
             param["description"] = prop.pop("description")
         params.append(param)
     return params
+
+
+def _present(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema when it is given: a query string has no null (an optional
+    parameter is left out), and no title."""
+    prop = {k: v for k, v in prop.items() if k != "title"}
+    members = [m for m in prop.get("anyOf", []) if m != {"type": "null"}]
+    if len(members) == 1:
+        del prop["anyOf"]
+        prop = {**members[0], **prop}
+    if prop.get("default", "") is None:
+        del prop["default"]
+    return prop
 
 
 def _responses(op: Operation, path_variables: bool, limited: bool) -> dict[str, Any]:
