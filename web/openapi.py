@@ -343,8 +343,11 @@ def _responses(op: Operation, path_variables: bool, limited: bool) -> dict[str, 
         }
     for status in op.statuses(path_variables, limited):
         schema = _ref(op.error_schemas.get(status) or op.error_shape)
+        text = _STATUS_TEXT.get(status, "Error")
+        if op.openai:  # `/v1` writes our codes in lower case
+            text = re.sub(r"`([A-Z_]+)`", lambda m: f"`{m.group(1).lower()}`", text)
         out[str(status)] = {
-            "description": _STATUS_TEXT.get(status, "Error"),
+            "description": text,
             "content": {"application/json": {"schema": schema}},
         }
         if status == 429:
