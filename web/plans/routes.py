@@ -77,8 +77,10 @@ def verify_payment(plan_id: str):
     tags=TAGS,
     auth=WEBHOOK,
     responses={200: None},
-    description="401 for a missing or wrong `X-Razorpay-Signature`; 503 when webhooks are not "
-    "configured. Every verified delivery is 200, with what was done in `data.outcome`.",
+    errors=(413,),
+    description="401 for a missing or wrong `X-Razorpay-Signature`; 413 for a body over "
+    "`MAX_BODY_BYTES`; 503 when webhooks are not configured. Every verified delivery is 200, "
+    "with what was done in `data.outcome`.",
 )
 def webhook():
     result = webhooks.handle(
