@@ -41,7 +41,7 @@ CHECKS = (
 )
 BLOCK_TERM = "POST /api/admin/moderation/blocked-terms"
 # Generated requests per operation in the fuzzing phase (the coverage phase adds its own): the
-# whole run takes 45-80 s on the CI machines.
+# whole run took 46-105 s on these 2-core machines (load average 1 to 10).
 EXAMPLES = 8
 # What a request the schema allows may be answered: a success, or a refusal that is not about its
 # shape (credentials, balance, plan, a missing object, a conflict, a limit).
