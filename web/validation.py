@@ -111,24 +111,78 @@ class Query(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
-def _errors(model: type[pydantic.BaseModel], exc: pydantic.ValidationError) -> list[dict]:
+def _errors(
+    model: type[pydantic.BaseModel], exc: pydantic.ValidationError, data: Any
+) -> list[dict]:
     """Each failure as `{field, message}`: `field` the JSON path in dotted form
     (`messages.2.role`), without pydantic's names for the members of a union; one per field."""
     names = _field_names(model)
     out: dict[str, list[str]] = {}
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        path = [str(p) for p in err["loc"] if isinstance(p, int) or p in names]
+    for err in exc.errors(include_url=False, include_input=False):
+        path = _path(err["loc"], data, names)
+        tag = _tag_field(err)
+        if tag is not None:
+            path.append(tag)  # a union chosen by a field (`role`): the error is that field's
         messages = out.setdefault(".".join(path) or "body", [])
         if _message(err) not in messages:
             messages.append(_message(err))  # a union's members each say what they take
     return [{"field": f, "message": "; or ".join(m)} for f, m in out.items()]
 
 
+def _path(loc: tuple, data: Any, names: frozenset[str]) -> list[str]:
+    """The JSON path of an error's `loc`, walked through the input: indexes and the keys it
+    has, and a missing field's name at the end. Other parts of `loc` are pydantic's names for
+    a union's members (`constrained-str`, a discriminator's tag such as `user`), also when a
+    tag is one of the object's keys (`json_schema`): the rest of `loc` then goes on in the same
+    object, not in that key's value."""
+    path: list[str] = []
+    node = data
+    for i, part in enumerate(loc):
+        after = loc[i + 1] if i + 1 < len(loc) else None
+        if isinstance(part, int):
+            path.append(str(part))
+            node = node[part] if _has(node, part) else None
+        elif _has(node, part):
+            if after is not None and not _has(node[part], after) and _has(node, after):
+                continue  # a tag that is also a key
+            path.append(part)
+            node = node[part]
+        elif after is None and part in names:
+            path.append(part)  # a field that is missing
+    return path
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(part, int) and not isinstance(part, bool):
+        return isinstance(node, list) and 0 <= part < len(node)
+    return isinstance(node, dict) and part in node
+
+
+_TAG_ERRORS = ("union_tag_invalid", "union_tag_not_found")
+
+
+def _tag_field(err: dict) -> str | None:
+    """The field that chooses the member of a discriminated union, when that failed."""
+    if err["type"] not in _TAG_ERRORS:
+        return None
+    found = re.fullmatch(r"'(\w+)'", (err.get("ctx") or {}).get("discriminator", ""))
+    return found.group(1) if found else None
+
+
 def _message(err: dict) -> str:
     message = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    return "is required" if err["type"] == "missing" else message
+    if err["type"] == "missing" or (err["type"] == "union_tag_not_found" and _tag_field(err)):
+        return "is required"
+    if err["type"] == "model_type":  # pydantic names the model class
+        return "Input should be an object"
+    if err["type"] == "none_required":  # pydantic writes JSON's null as Python's None
+        return "Input should be null"
+    if err["type"] == "union_tag_invalid" and _tag_field(err):
+        *rest, last = err["ctx"]["expected_tags"].split(", ")
+        return "Input should be " + (f"{', '.join(rest)} or {last}" if rest else last)
+    return message
 
 
 @functools.cache
@@ -155,7 +209,7 @@ def validate(model: type[M], data: object) -> M:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        errors = _errors(model, exc)
+        errors = _errors(model, exc, data)
         first = errors[0]
         details: dict[str, Any] = {"errors": errors}
         if first["field"] != "body":

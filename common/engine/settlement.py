@@ -64,6 +64,8 @@ def settle(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> Settled
     and count its stats. None if another runner had already ended it."""
     token = uuid.uuid4().hex
     fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome), "endedBy": token}
+    if outcome.model_id and outcome.model_id != msg.modelId:  # a fallback answered
+        fields.update(modelId=outcome.model_id, rates=outcome.rates, requestedModelId=msg.modelId)
 
     def settle_all(session) -> Settled | None:
         doc = messages().find_one_and_update(
@@ -143,6 +145,10 @@ def _final_fields(o: Outcome) -> dict[str, Any]:
     }
     if o.error:
         fields["error"] = o.error
+    if o.tool_calls:
+        fields["toolCalls"] = o.tool_calls
+    if o.finish_reason:
+        fields["finishReason"] = o.finish_reason
     if o.moderation_reason:  # `aftermath` flags it for the admins, then clears this
         fields["moderationPending"] = o.moderation_reason
     for name, value in (
@@ -161,7 +167,8 @@ def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
     if o.status not in CHARGED_STATUSES:
         return {}
     charge = pricing.Charge(o.prompt_tokens, o.completion_tokens, o.estimated, o.charge)
-    fields = {"receipt": pricing.receipt(charge, pricing.stored_rates(msg.rates), o.provider_cost)}
+    rates = pricing.stored_rates(o.rates or msg.rates)
+    fields = {"receipt": pricing.receipt(charge, rates, o.provider_cost)}
     if o.provider_cost is not None:
         fields["providerCost"] = o.provider_cost
     return fields

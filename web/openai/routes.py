@@ -1,15 +1,22 @@
 """The OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions` and the legacy
-`POST /v1/completions` (its prompt is one user message; only the answer's shape differs).
+`POST /v1/completions` (its prompt is one user message; only the answer's shape differs: both
+go through `_generate`, with the same fallbacks and the same errors before the first token).
 
 A completion goes through the web client's own path (`common.sending.send`: validation, paywall,
 daily limit, the key's caps, the hold, one pending assistant message, the Celery worker,
 settlement), with the request's `messages` as the prompt and the key recorded on the message
 (its ledger entry is marked as API usage). The answer reaches the response through the Redis
 replay buffer and pub/sub (`web.openai.sse`).
+
+A streamed answer holds its response (status and headers) until its first token or its first
+failure: a failure before any token is answered exactly as without streaming (the same status
+and error body, so SDKs raise the same class and retry alike), and nothing is charged. After the
+first token, a failure is one in-stream error event.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -89,6 +96,8 @@ def _model_out(model: dict) -> dict[str, Any]:
         "object": "model",
         "created": int(added.timestamp()),
         "owned_by": model["provider"],
+        "capabilities": model["capabilities"],
+        "input_modalities": model["inputModalities"],
     }
 
 
@@ -110,12 +119,18 @@ def get_model(model_id: str):
 
 
 _GENERATES = (
-    "400 names the field at fault in `param`; 402 when the wallet cannot hold the prompt "
+    "400 names the field at fault in `param` (`unsupported_parameter` for what the model does "
+    "not take, by its catalog `capabilities`); 402 when the wallet cannot hold the prompt "
     "estimate and `max_tokens`; 403 for a paid model on the free plan or a model outside the "
-    "key's allow-list; 404 for an unknown model; 413 for a body over `MAX_BODY_BYTES`; 429 for "
-    "the request rate, the plan's requests per day or the key's token cap; 502/503 when the "
-    "provider failed (nothing charged); 409 when the answer was cancelled meanwhile. See "
-    "docs/openai.md."
+    "key's allow-list; 404 for an unknown model (`param` `model` or `models.<i>`); 413 for a "
+    "body over `MAX_BODY_BYTES`; 429 for the request rate, the plan's requests per day or the "
+    "key's token cap; 502/503 when the provider (and every fallback) failed before the first "
+    "token, streamed or not (nothing charged); 409 when the answer was cancelled meanwhile. "
+    "See docs/openai.md."
+)
+_STREAMS = (
+    "The response waits for the first token: a failure before it is the same HTTP error as "
+    'without streaming; a failure after it is one `data: {"error": {...}}` event. '
 )
 
 
@@ -132,8 +147,10 @@ _GENERATES = (
     errors=ERRORS,
     error_shape="OpenAIError",
     description="With `stream: true` the answer is server-sent events: `chat.completion.chunk` "
-    "objects, a usage chunk when `stream_options.include_usage` is true, then `data: [DONE]`; a "
-    'failure after the stream began is one `data: {"error": {...}}` event. ' + _GENERATES,
+    "objects (text as `delta.content`, tool calls as `delta.tool_calls` fragments), a usage "
+    "chunk when `stream_options.include_usage` is true, then `data: [DONE]`. "
+    + _STREAMS
+    + _GENERATES,
 )
 def chat_completions():
     return _generate(parse_body(ChatCompletionBody), CHAT)
@@ -152,8 +169,10 @@ def chat_completions():
     errors=ERRORS,
     error_shape="OpenAIError",
     description="The prompt is sent to the model as one `user` message, through the same path, "
-    "charges and receipts as a chat completion; `max_tokens` defaults to 16 as OpenAI's. With "
-    "`stream: true`, server-sent `text_completion` events, then `data: [DONE]`. " + _GENERATES,
+    "fallbacks, charges and receipts as a chat completion; `max_tokens` defaults to 16 as "
+    "OpenAI's. With `stream: true`, server-sent `text_completion` events, then `data: [DONE]`. "
+    + _STREAMS
+    + _GENERATES,
 )
 def completions():
     return _generate(parse_body(CompletionBody), COMPLETION)
@@ -172,13 +191,36 @@ def _generate(body: Sampling, shape: Shape):
         "model": body.model,
         "limit": msg.metadata.maxTokens,
     }
+    mid, uid = str(msg.id), str(g.user.id)
     if body.stream:
-        stream = _stream(str(msg.id), str(g.user.id), meta, body.wants_usage, shape)
+        follow = Follow(mid).__enter__()
+        try:
+            first = _first_frame(follow, mid, uid)
+            if first["type"] in ("error", "cancelled"):
+                raise _failure(first)  # before any token: the non-streaming answer's error
+        except BaseException:
+            follow.__exit__()
+            raise
+        meta["model"] = first.get("modelId") or body.model
+        stream = _stream(follow, first, mid, uid, meta, body.wants_usage, shape)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
-    with Follow(str(msg.id)) as follow:
-        final = _wait_final(follow, str(msg.id), str(g.user.id))
+    with Follow(mid) as follow:
+        final = _wait_final(follow, mid, uid)
+    meta["model"] = final.get("modelId") or body.model
     return jsonify(_answer(final, meta, shape))
+
+
+def _first_frame(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]:
+    """The answer's first frame: its first chunk, or its final frame if none came. A client
+    that hangs up meanwhile cancels the answer (its final frame then ends the wait)."""
+    hung_up = client_hung_up()
+    for frame in follow.frames(keepalive=HANG_UP_CHECK_SECONDS):
+        if frame is not None:
+            return frame
+        if hung_up():
+            _cancel_quietly(user_id, message_id)
+    raise AssertionError("a followed answer always ends with a final frame")
 
 
 def _wait_final(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]:
@@ -221,6 +263,10 @@ def _named_for(body: Sampling, exc: ValidationError) -> ValidationError:
 
 
 def _finish_reason(final: dict, meta: dict) -> str:
+    if final.get("toolCalls"):
+        return "tool_calls"
+    if final.get("finishReason") in ("length", "content_filter"):
+        return final["finishReason"]
     completion = (final.get("usage") or {}).get("completionTokens", 0)
     return "length" if meta["limit"] and completion >= meta["limit"] else "stop"
 
@@ -233,7 +279,7 @@ def _answer(final: dict, meta: dict, shape: Shape) -> dict[str, Any]:
         "object": shape.answer_object,
         "created": meta["created"],
         "model": meta["model"],
-        "choices": [shape.choice(final.get("content", ""), _finish_reason(final, meta))],
+        "choices": [shape.choice(final, _finish_reason(final, meta))],
         "usage": usage_out(final.get("usage") or {}),
         "system_fingerprint": None,
         "charged": final.get("charged", 0),
@@ -276,27 +322,35 @@ def _chunk(meta: dict, shape: Shape, choice: dict | None) -> dict[str, Any]:
 
 
 def _stream(
-    message_id: str, user_id: str, meta: dict, include_usage: bool, shape: Shape
+    follow: Follow,
+    first: dict,
+    message_id: str,
+    user_id: str,
+    meta: dict,
+    include_usage: bool,
+    shape: Shape,
 ) -> Iterator[str]:
-    """SSE for one answer. If the client goes away before the end (the write fails and the
-    server closes this generator), the answer is cancelled: charged only for what was made."""
+    """SSE for one answer, from its `first` frame on (`follow` is entered; this closes it). If
+    the client goes away before the end (the write fails and the server closes this generator),
+    the answer is cancelled: charged only for what was made."""
     ended = False
     try:
-        with Follow(message_id) as follow:
-            if shape.opening is not None:
-                yield _event(_chunk(meta, shape, shape.opening()))
-            try:
-                for frame in follow.frames(keepalive=KEEPALIVE_SECONDS):
-                    if frame is None:
-                        yield ": keep-alive\n\n"
-                    elif frame["type"] == "chunk":
-                        yield _event(_chunk(meta, shape, shape.delta(frame.get("delta", ""))))
-                    else:
-                        ended = True
-                        yield from _final_events(frame, meta, include_usage, shape)
-            except AppError as exc:  # the stream went silent: tell the client, then stop
-                yield _event(body_for(exc))
+        if shape.opening is not None:
+            yield _event(_chunk(meta, shape, shape.opening()))
+        frames = itertools.chain([first], follow.frames(keepalive=KEEPALIVE_SECONDS))
+        try:
+            for frame in frames:
+                if frame is None:
+                    yield ": keep-alive\n\n"
+                elif frame["type"] == "chunk":
+                    yield _event(_chunk(meta, shape, shape.delta(frame)))
+                else:
+                    ended = True
+                    yield from _final_events(frame, meta, include_usage, shape)
+        except AppError as exc:  # the stream went silent: tell the client, then stop
+            yield _event(body_for(exc))
     finally:
+        follow.__exit__()
         if not ended:
             _cancel_quietly(user_id, message_id)
 
@@ -305,7 +359,7 @@ def _final_events(frame: dict, meta: dict, include_usage: bool, shape: Shape) ->
     if frame["type"] == "error":
         yield _event(body_for(_failure(frame)))
         return
-    yield _event(_chunk(meta, shape, shape.delta("", _finish_reason(frame, meta))))
+    yield _event(_chunk(meta, shape, shape.ending(_finish_reason(frame, meta))))
     if include_usage:
         usage = _chunk(meta, shape, None)
         usage["usage"] = usage_out(frame.get("usage") or {})
@@ -323,19 +377,36 @@ class Shape:
     id_prefix: str
     answer_object: str
     chunk_object: str
-    choice: Callable[[str, str], dict]  # (text, finish_reason) -> a non-streamed choice
-    delta: Callable[..., dict]  # (text, finish_reason=None) -> a streamed choice
+    choice: Callable[[dict, str], dict]  # (final frame, finish_reason) -> a non-streamed choice
+    delta: Callable[[dict], dict]  # a chunk frame -> a streamed choice
+    ending: Callable[[str], dict]  # finish_reason -> the last streamed choice
     opening: Callable[[], dict] | None = None  # the first streamed choice, if any
 
 
-def _chat_choice(text: str, finish: str) -> dict:
-    message = {"role": "assistant", "content": text, "refusal": None}
+def _chat_choice(final: dict, finish: str) -> dict:
+    calls = final.get("toolCalls")
+    content = final.get("content", "")
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": content if content or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
     return {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
 
 
-def _chat_delta(text: str, finish: str | None = None) -> dict:
-    delta = {"content": text} if finish is None else {}
-    return {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+def _chat_delta(frame: dict) -> dict:
+    """A chunk frame as OpenAI's `delta`: text, or one fragment of a tool call."""
+    if "toolCall" in frame:
+        delta: dict[str, Any] = {"tool_calls": [frame["toolCall"]]}
+    else:
+        delta = {"content": frame.get("delta", "")}
+    return {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
+
+
+def _chat_ending(finish: str) -> dict:
+    return {"index": 0, "delta": {}, "finish_reason": finish, "logprobs": None}
 
 
 def _text_choice(text: str, finish: str | None = None) -> dict:
@@ -348,6 +419,7 @@ CHAT = Shape(
     "chat.completion.chunk",
     _chat_choice,
     _chat_delta,
+    _chat_ending,
     opening=lambda: {
         "index": 0,
         "delta": {"role": "assistant", "content": ""},
@@ -355,7 +427,14 @@ CHAT = Shape(
         "logprobs": None,
     },
 )
-COMPLETION = Shape("cmpl", "text_completion", "text_completion", _text_choice, _text_choice)
+COMPLETION = Shape(
+    "cmpl",
+    "text_completion",
+    "text_completion",
+    lambda final, finish: _text_choice(final.get("content", ""), finish),
+    lambda frame: _text_choice(frame.get("delta", "")),
+    lambda finish: _text_choice("", finish),
+)
 
 
 def _cancel_quietly(user_id: str, message_id: str) -> None:

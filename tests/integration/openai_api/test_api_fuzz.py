@@ -55,6 +55,9 @@ SEMANTIC_400 = {
     "POST /api/user/api-keys": "`expiresAt` in the past, or a model not in the catalog",
     "GET /api/admin/analytics": "`from` after `to`, or a range longer than allowed",
     "GET /api/admin/audit": "`from` after `to`",
+    "POST /api/chat": "`images` for a model whose catalog `capabilities.images` is false",
+    "POST /v1/chat/completions": "`tools`, a `response_format` or an image part for a model "
+    "whose catalog `capabilities` lack it, or a named `tool_choice` not among `tools`",
 }
 
 

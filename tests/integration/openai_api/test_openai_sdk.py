@@ -389,8 +389,16 @@ def test_field_errors_reach_the_sdk_with_their_param(sdk):
                 }
             ],
         )
+    # An image for a model that does not take images (its catalog `capabilities`).
     assert err.value.param == "messages.0.content.0"
-    assert "'image_url' are not supported" in err.value.message
+    assert err.value.code == "unsupported_parameter" and "image input" in err.value.message
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model=FREE,
+            messages=[{"role": "user", "content": [{"type": "video_url", "video_url": {}}]}],
+        )
+    assert err.value.param == "messages.0.content.0" and err.value.code == "validation_error"
+    assert "'video_url' are not supported" in err.value.message
 
 
 def test_a_capped_key_sees_its_tokens_left_in_openai_headers(sdk, fake, new_key):

@@ -34,7 +34,12 @@ def _ask(**extra) -> dict:
         (
             {"model": FREE, "messages": [{"role": "user", "content": "a"}, {"role": "bot"}]},
             "messages.1.role",
-            "messages.1.role: Input should be 'system', 'developer', 'user' or 'assistant'",
+            "messages.1.role: Input should be 'system', 'developer', 'user', 'assistant' or 'tool'",
+        ),
+        (
+            {"model": FREE, "messages": [{"content": "a"}]},
+            "messages.0.role",
+            "messages.0.role: is required",
         ),
         (
             {
@@ -45,8 +50,26 @@ def _ask(**extra) -> dict:
                     {"role": "tool", "content": "c"},
                 ],
             },
-            "messages.2.role",
-            "messages.2.role: Input should be",
+            "messages.2.tool_call_id",
+            "messages.2.tool_call_id: is required",
+        ),
+        (
+            {"model": FREE, "messages": [{"role": "user", "content": [{"type": "video_url"}]}]},
+            "messages.0.content.0",
+            "messages.0.content.0: content parts of type 'video_url' are not supported; use "
+            "'text' or 'image_url'",
+        ),
+        (
+            {
+                "model": FREE,
+                "messages": [
+                    {"role": "system", "content": [{"type": "image_url"}]},
+                    {"role": "user", "content": "a"},
+                ],
+            },
+            "messages.0.content.0",
+            "messages.0.content.0: content parts of type 'image_url' are only taken in user "
+            "messages",
         ),
         (
             {
@@ -55,8 +78,21 @@ def _ask(**extra) -> dict:
                     {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
                 ],
             },
+            "messages.0.content.0.image_url.url",
+            "messages.0.content.0.image_url.url: String should match pattern",
+        ),
+        (
+            {
+                "model": FREE,
+                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 5}]}],
+            },
+            "messages.0.content.0.image_url",
+            "messages.0.content.0.image_url: Input should be an object",
+        ),
+        (  # found by schemathesis: a `type` that is no string was once a 500
+            {"model": FREE, "messages": [{"role": "user", "content": [{"type": {}, "text": ""}]}]},
             "messages.0.content.0",
-            "messages.0.content.0: content parts of type 'image_url' are not supported; use 'text'",
+            "messages.0.content.0: must be a content part with a `type`: 'text' or 'image_url'",
         ),
         (
             {"model": FREE, "messages": [{"role": "user", "content": 5}]},
@@ -66,7 +102,31 @@ def _ask(**extra) -> dict:
         (
             {"model": FREE, "messages": [{"role": "system", "content": "x"}]},
             "messages",
-            "messages: must contain a user message with text",
+            "messages: must contain a user message with text or an image",
+        ),
+        (_ask(tool_choice="auto"), "tool_choice", "tool_choice: needs `tools`"),
+        (
+            _ask(
+                tools=[{"type": "function", "function": {"name": "a"}}],
+                tool_choice={"type": "function", "function": {"name": "b"}},
+            ),
+            "tool_choice",
+            "tool_choice: names 'b', which is not in `tools`",
+        ),
+        (
+            _ask(response_format={"type": "json_schema", "json_schema": 5}),
+            "response_format.json_schema",
+            "response_format.json_schema: Input should be an object",
+        ),
+        (
+            _ask(response_format={"type": "xml"}),
+            "response_format.type",
+            "response_format.type: Input should be 'text', 'json_object' or 'json_schema'",
+        ),
+        (
+            _ask(modalities=["text", "image"]),
+            "modalities.1",
+            "modalities.1: Input should be 'text'",
         ),
         (_ask(temperature=3), "temperature", "temperature: Input should be less than or equal"),
         (_ask(temperature="hot"), "temperature", "temperature: Input should be a valid number"),
