@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from common.admin.users import UserQuery
 from common.audit.service import AuditFilter
+from web.api_models import Open
 from web.validation import Body, Day, Query
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{8,100}$"
@@ -120,3 +121,32 @@ class AuditQuery(Query):
             day_from=self.from_,
             day_to=self.to,
         )
+
+
+class MailQuery(Query):
+    status: Literal["pending", "sending", "sent", "failed", "expired"] | None = None
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class MailView(Open):
+    id: str
+    key: str
+    kind: str
+    to: str
+    subject: str
+    status: str
+    attempts: int
+    lastError: str | None  # noqa: N815
+    createdAt: str | None  # noqa: N815
+    sentAt: str | None  # noqa: N815
+    nextAttemptAt: str | None  # noqa: N815
+
+
+class MailList(Open):
+    mail: list[MailView]
+    total: int
+
+
+class MailRow(Open):
+    mail: MailView

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
+from common.accounts import notices
 from common.apikeys import service
 from common.audit.service import Actor
 from common.catalog import cache as catalog_cache
@@ -20,6 +21,7 @@ from web.apikeys.schemas import (
     CreateKeyBody,
     ListKeysQuery,
 )
+from web.mail import deliver_soon
 from web.openapi import ADMIN, operation
 from web.responses import ok
 from web.security import admin_required, login_required
@@ -42,13 +44,15 @@ def _actor() -> Actor:
     tags=TAGS,
     body=CreateKeyBody,
     responses={201: ApiKeyCreated},
+    errors=(403,),
     description="400 also for an unknown model in `models`, an `expiresAt` in the past, or a "
-    "51st live key.",
+    "51st live key; 403 `EMAIL_NOT_VERIFIED` until the account's address is confirmed.",
 )
 def create_key():
     body = parse_body(CreateKeyBody)
     _check_models(body.models)
     key, secret = service.create_key(g.user, body.command(), _actor())
+    deliver_soon(notices.api_key_mail(key.id))
     return ok({"key": service.key_dict(key), "secret": secret}, 201)
 
 

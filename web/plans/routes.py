@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from common.payments import plans, service, webhooks
+from common.payments import plans, receipts, service, webhooks
 from common.payments.gateway import RazorpayGateway
 from common.users.snapshot import snapshot
 from web import api_models as out
 from web.extensions import limiter
+from web.mail import deliver_soon
 from web.openapi import WEBHOOK, operation
 from web.plans.schemas import VerifyPaymentBody
 from web.responses import ok
@@ -28,11 +29,12 @@ def list_plans():
 @bp.post("/<plan_id>/create-order")
 @login_required
 @operation(
-    "Start buying a plan (a Razorpay order)",
+    "Start buying a plan (a Razorpay order; needs a confirmed address)",
     tags=TAGS,
     responses={201: None},
-    errors=(400,),
+    errors=(400, 403),
     description="400 when Razorpay answered an order of another amount (nothing is ordered); "
+    "403 `EMAIL_NOT_VERIFIED` until the account's address is confirmed; "
     "404 for a plan not on sale; 503 when payments are not configured or Razorpay cannot be "
     "reached.",
 )
@@ -66,6 +68,7 @@ def create_order(plan_id: str):
 )
 def verify_payment(plan_id: str):
     order = service.verify_payment(g.user, parse_body(VerifyPaymentBody).command(plan_id))
+    deliver_soon(receipts.receipt_key(order.id))
     g.user.reload()
     return ok({"user": snapshot(g.user), "payment": service.order_to_json(order)})
 
@@ -88,4 +91,8 @@ def webhook():
         request.headers.get("X-Razorpay-Signature"),
         request.headers.get("X-Razorpay-Event-Id"),
     )
+    if result.outcome == "applied":
+        deliver_soon(receipts.receipt_key(result.order.id))
+    elif result.outcome == "refunded" and result.refund_id:
+        deliver_soon(receipts.refund_key(result.refund_id))
     return ok({"outcome": result.outcome, "reason": result.reason})

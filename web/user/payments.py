@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from common.payments import service
+from common.payments import receipts, service
 from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
@@ -28,3 +28,17 @@ def list_payments():
             "limit": query.limit,
         }
     )
+
+
+@bp.get("/payments/<order_id>/receipt")
+@login_required
+@operation(
+    "The receipt of one of your payments (the same as the receipt mail)",
+    description="Plan or pack, amount in ₹ with the GST it includes (GST_PERCENT), payment id, "
+    "date, tokens credited, refunds. 404 for an order that was not paid or is not yours.",
+    tags=("User",),
+    responses={200: None},
+    errors=(401, 404),
+)
+def receipt(order_id: str):
+    return ok({"receipt": receipts.receipt_for_user(order_id, g.user.id)})
