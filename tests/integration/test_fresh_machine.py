@@ -26,7 +26,7 @@ def test_make_test_runs_the_prerequisites_before_the_suite():
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1).splitlines()
     steps = [line.strip() for line in recipe]
     assert steps[0] == "bash scripts/test_prereqs.sh", steps
-    assert any(step.endswith("pytest -q") for step in steps[1:]), steps
+    assert any("pytest -q" in step for step in steps[1:]), steps
     assert "make test" in (ROOT / ".ci" / "run").read_text()  # CI runs the same command
 
 

@@ -56,6 +56,15 @@ def stack(request, stack_settings, stack_pool):
 _up_next: dict[str, pytest.Item | None] = {"item": None}
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) each folder runs on one
+    worker, its modules in order: consecutive modules keep sharing a stack, and a folder's
+    tests never run beside each other."""
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(str(item.path.parent)))
+
+
 def _takes_the_pooled_stack(item: pytest.Item | None) -> bool:
     """Whether `item` uses this `stack` (a module may define a `stack` of its own)."""
     if item is None or "stack" not in item.fixturenames:

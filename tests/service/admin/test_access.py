@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from bson import ObjectId
 from flask import Flask
 
 from common.audit.models import AuditLog
 from tests.support.http import auth
 from web.admin.routes import bp
 
+# Fixed ids: the test ids are the same in every collection (pytest-xdist's workers compare them).
 SAMPLE = {
-    "user_id": str(ObjectId()),
-    "item_id": str(ObjectId()),
+    "user_id": "64b000000000000000000001",
+    "item_id": "64b000000000000000000002",
     "kinds": "messages",
     "term": "x",
-    "mail_id": str(ObjectId()),
+    "mail_id": "64b000000000000000000003",
 }
 
 
