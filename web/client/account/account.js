@@ -4,7 +4,7 @@
 import { h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
 import { applyTheme } from "../ui/theme.js";
-import { frame } from "../screens/index.js";
+import { frame } from "../ui/screen.js";
 import { UsageTab } from "./usage.js";
 import { ApiKeysTab } from "./apikeys.js";
 

@@ -3,7 +3,8 @@
 
 import { copyText, h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
-import { table, when } from "../screens/index.js";
+import { table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 

@@ -4,7 +4,8 @@
 import uPlot from "uplot";
 import { download, h } from "../ui/dom.js";
 import { seriesFromDays, toCSV } from "../lib/money.js";
-import { pager, table, when } from "../screens/index.js";
+import { pager, table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const PAGE = 20;

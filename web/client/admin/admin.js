@@ -4,7 +4,8 @@
 import { h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
 import { fmtPrice } from "../lib/money.js";
-import { frame, pager, table, when } from "../screens/index.js";
+import { frame, pager, table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
 import { barChart } from "../account/usage.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");

@@ -5,17 +5,16 @@
 import { h, fmtInt } from "./dom.js";
 import { applyMathStyles, renderMarkdown } from "../core/markdown.js";
 import { formatMs, liveStats } from "../lib/stats.js";
+import { isLive } from "../lib/chat.js";
 
-const LIVE = new Set(["pending", "streaming"]);
+export { isLive };
 // A long answer is re-parsed whole on each paint: past this size, at most every SLOW_MS.
 const LONG_TEXT = 20_000;
 const SLOW_MS = 250;
 const dirty = new Set();
 let frame = 0;
-
-export function isLive(answer) {
-  return LIVE.has(answer.status);
-}
+// An answer's card: {node, textNode, painted, paintedAt}; the store's answer stays plain data.
+const views = new WeakMap();
 
 export function scheduleRender(answer) {
   dirty.add(answer);
@@ -26,10 +25,11 @@ function flush(now) {
   frame = 0;
   const follow = nearBottom();
   for (const a of dirty) {
-    const slow = isLive(a) && a.stream.text.length > LONG_TEXT && now - (a.paintedAt || 0) < SLOW_MS;
+    const view = views.get(a);
+    const slow = view && isLive(a) && a.stream.text.length > LONG_TEXT && now - (view.paintedAt || 0) < SLOW_MS;
     if (slow) continue;
     paint(a);
-    a.paintedAt = now;
+    if (view) view.paintedAt = now;
     dirty.delete(a);
   }
   if (dirty.size) frame = requestAnimationFrame(flush);
@@ -66,22 +66,21 @@ export function mount(answer, { compare }) {
         h("button.ghost.small", { type: "button", "data-act": "copy", text: "Copy", "aria-label": `Copy the answer from ${answer.modelId}` }),
         h("button.ghost.small", { type: "button", "data-act": "regenerate", text: "Regenerate", "aria-label": `Regenerate the answer from ${answer.modelId}` }),
         compare ? h("button.ghost.small", { type: "button", "data-act": "continue", text: "Continue with this model" }) : null)));
-  answer.node = node;
-  answer.textNode = text;
-  answer.painted = null;
+  views.set(answer, { node, textNode: text, painted: null, paintedAt: 0 });
   paint(answer);
   return node;
 }
 
 function paint(a) {
-  const node = a.node;
-  if (!node) return;
+  const view = views.get(a);
+  if (!view) return;
+  const node = view.node;
   node.className = `answer ${a.status}`;
   node.querySelector(".status").textContent = statusLabel(a);
-  if (a.painted !== a.stream.text) {
-    a.textNode.innerHTML = renderMarkdown(a.stream.text);
-    applyMathStyles(a.textNode);
-    a.painted = a.stream.text;
+  if (view.painted !== a.stream.text) {
+    view.textNode.innerHTML = renderMarkdown(a.stream.text);
+    applyMathStyles(view.textNode);
+    view.painted = a.stream.text;
   }
   const live = isLive(a);
   node.querySelector(".stop").hidden = !live;
@@ -116,7 +115,7 @@ function statsLine(a) {
 
 /** Set which of `count` alternatives is shown (1-based position). */
 export function showAltNav(answer, position, count) {
-  const nav = answer.node.querySelector(".alt-nav");
+  const nav = views.get(answer).node.querySelector(".alt-nav");
   nav.hidden = count < 2;
   nav.querySelector(".alt-pos").textContent = `${position} / ${count}`;
   nav.querySelector("[data-act=prev]").disabled = position <= 1;

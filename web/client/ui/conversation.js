@@ -1,5 +1,6 @@
 // The conversation: turns (the user's message and its answers, side by side when several
-// models answer). Renders structure; answers paint themselves (answer.js).
+// models answer). Renders structure; answers paint themselves (answer.js). The turns are the
+// store's (lib/chat.js); their nodes are kept here.
 
 import { $, h } from "./dom.js";
 import { mount, showAltNav } from "./answer.js";
@@ -9,6 +10,8 @@ export class Conversation {
     this.answers = answers; // Map id -> answer
     this.onAnswerAction = onAnswerAction;
     this.onEdit = onEdit;
+    this.nodes = new WeakMap(); // turn -> node
+    this.turns = new WeakMap(); // node -> turn
     this.box = $("#messages");
     this.box.addEventListener("click", (e) => this.onClick(e));
   }
@@ -23,7 +26,9 @@ export class Conversation {
 
   turnNode(turn) {
     const node = h("div.turn");
-    turn.node = node;
+    this.nodes.set(turn, node);
+    this.turns.set(node, turn);
+    node.classList.toggle("sending", Boolean(turn.sending));
     if (turn.text) node.append(this.userNode(turn));
     node.append(h("div.answers"));
     this.renderGroups(turn);
@@ -32,6 +37,19 @@ export class Conversation {
 
   appendTurn(turn) {
     this.box.append(this.turnNode(turn));
+  }
+
+  nodeOf(turn) {
+    return this.nodes.get(turn) || null;
+  }
+
+  turnOf(node) {
+    return this.turns.get(node) || null;
+  }
+
+  removeTurn(turn) {
+    const node = this.nodes.get(turn);
+    if (node) node.remove();
   }
 
   userNode(turn) {
@@ -43,7 +61,10 @@ export class Conversation {
   }
 
   renderGroups(turn) {
-    const box = turn.node.querySelector(".answers");
+    const node = this.nodes.get(turn);
+    if (!node) return;
+    node.classList.toggle("sending", Boolean(turn.sending));
+    const box = node.querySelector(".answers");
     const compare = turn.groups.length > 1;
     box.classList.toggle("compare", compare);
     box.style.setProperty("--cols", String(Math.min(turn.groups.length, 3)));

@@ -3,7 +3,8 @@
 
 import { h } from "../ui/dom.js";
 import { checkoutMessage, fmtPrice, isPack, paymentRow, planFacts } from "../lib/money.js";
-import { frame, pager, table, when } from "../screens/index.js";
+import { frame, pager, table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
 import { buy } from "./checkout.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
