@@ -92,8 +92,8 @@ def run(url: str, headers: list[dict | None]) -> dict:
 
 
 def make_keys(app, tokens_users: list) -> list[dict]:
-    from common.admin.audit import Actor
     from common.apikeys import service as keys
+    from common.audit.service import Actor
     from common.users.models import User
 
     headers = []
