@@ -12,9 +12,8 @@ from typing import Any
 from bson import ObjectId
 
 from common.catalog import service as catalog
-from common.conversations.history import session_history, turns_for
-from common.conversations.models import ChatMessage, ChatSession
 from common.conversations.tokens import estimate_prompt, trim
+from common.conversations.tree import Tree
 from common.errors import ValidationError
 from common.wallet import pricing
 
@@ -32,20 +31,18 @@ class Plan:
 
 
 def plan_all(
-    session: ChatSession | None,
+    tree: Tree | None,
+    follows: Any,
     text: str,
     models: list,
     max_tokens: int,
     prompt: list[dict] | None = None,
-    before: ChatMessage | None = None,
 ) -> list[Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
-    and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
-    (the API's `messages`) is sent as it is: if it does not fit, the send is refused. With
-    `before` (a regenerate), the conversation ends at that user message."""
-    history = session_history(session.sessionId) if session is not None and prompt is None else []
-    if before is not None:
-        history = history[: next((i for i, m in enumerate(history) if m.id == before.id), 0)]
+    and the hold it needs. The conversation is the branch up to `follows` (the message the user
+    turn follows, in `tree`; None: a new conversation) as this model saw it, then `text`. A
+    given `prompt` (the API's `messages`) is sent as it is: if it does not fit, the send is
+    refused. Writes nothing."""
     plans = []
     for model in models:
         window = int(getattr(model, "contextWindow", 0) or 4096)
@@ -53,10 +50,8 @@ def plan_all(
         if prompt is not None:
             turns = _fitting(prompt, window - room, model.modelId)
         else:
-            turns = trim(
-                turns_for(history, model.modelId) + [{"role": "user", "content": text}],
-                window - room,
-            )
+            earlier = tree.conversation(follows, model.modelId) if tree is not None else []
+            turns = trim(earlier + [{"role": "user", "content": text}], window - room)
         estimate, rates = estimate_prompt(turns), catalog.rates_of(model)
         hold = pricing.hold_for(estimate, room, rates)
         plan = Plan(model, ObjectId(), room, hold, turns, prompt_estimate=estimate, rates=rates)
