@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from common.conversations.models import ChatMessage
 from common.sending.validation import MAX_MODELS
 from tests.support.chatkit import set_balance
 
@@ -356,17 +357,65 @@ def test_edit_and_regenerate_keep_both_answers(tab, fake, size):
     card.locator("[data-act=prev]").click()
     expect(card.locator(".alt-pos")).to_have_text("1 / 2")
     expect(card.locator(".text")).to_have_text("First take")
-    # Both survive a reload.
+    # Both survive a reload, and so does the answer shown (the branch is in the address).
+    expect(page).to_have_url(re.compile(r"\?leaf="))
     page.reload()
-    expect(page.locator(".answer .alt-pos")).to_have_text("2 / 2")
-    fake.scenario(FREE_MODEL, deltas=["Edited answer"], interval=0.01)
-    page.locator("[data-act=edit]").click()
-    page.fill(".edit-area", "Name a short pasta")
+    expect(page.locator(".answer .alt-pos")).to_have_text("1 / 2")
+    expect(page.locator(".answer .text")).to_have_text("First take")
+
+
+def test_an_edit_is_a_branch_that_sends_and_charges_only_its_history(tab, fake, size):
+    """Editing the second question sends the first turn and the edited text, not the original
+    second turn; the original stays one click away ("‹ 1 / 2 ›"), and a reload keeps the
+    branch shown."""
+    page = tab.page
+    fake.scenario(FREE_MODEL, deltas=["Penne."], interval=0.01)
+    tab.register(email("branch", size))
+    tab.send("Name a pasta")
+    done(page)
+    long_answer = "Tomato, basil and garlic, slowly. " * 30
+    fake.scenario(FREE_MODEL, deltas=[long_answer], interval=0.01)
+    tab.send("Which sauce goes with it, and why, in great detail please?")
+    done(page, 1)
+    tab.shot("branch-before-edit")
+    fake.scenario(FREE_MODEL, deltas=["Pesto."], interval=0.01)
+    page.locator(".turn").nth(1).locator("[data-act=edit]").click()
+    page.fill(".edit-area", "Which sauce, in one word?")
     page.press(".edit-area", "Enter")
+    second = page.locator(".turn").nth(1)
+    expect(second.locator(".user-msg")).to_have_text("Which sauce, in one word?")
+    expect(second.locator(".edit-nav .alt-pos")).to_have_text("2 / 2")
     expect(page.locator(".user-msg")).to_have_count(2)
-    expect(page.locator(".user-msg").nth(1)).to_have_text("Name a short pasta")
-    expect(done(page, 1).locator(".text")).to_have_text("Edited answer")
-    tab.shot("edit-regenerate")
+    expect(done(page, 1).locator(".text")).to_have_text("Pesto.")
+    sent = fake.stats()["last_requests"][-1]["messages"]
+    assert [m["content"] for m in sent] == ["Name a pasta", "Penne.", "Which sauce, in one word?"]
+    # Charged for that branch alone: the fake counts a quarter of the characters it was sent.
+    answer_id = second.locator(".answer").get_attribute("data-message-id")
+    stored = ChatMessage.objects(id=answer_id).first()
+    prompt_chars = len(" ".join(m["content"] for m in sent))
+    assert stored.usage.promptTokens == prompt_chars // 4 < len(long_answer) // 4
+    tab.no_horizontal_scroll()
+    tab.axe("edited-branch")
+    tab.shot("branch-after-edit")
+    # The original question and its answer are one click away, and stay after a reload.
+    second.locator("[data-act=edit-prev]").click()
+    expect(second.locator(".user-msg")).to_have_text(re.compile("great detail"))
+    expect(second.locator(".edit-nav .alt-pos")).to_have_text("1 / 2")
+    expect(second.locator(".answer .text")).to_contain_text("Tomato, basil")
+    expect(page).to_have_url(re.compile(r"\?leaf="))
+    page.reload()
+    expect(page.locator(".turn").nth(1).locator(".user-msg")).to_have_text(re.compile("great"))
+    tab.shot("branch-switched")
+    # Another device (no leaf in the address) shows the same branch: the session keeps it.
+    tab.goto(page.url.split("?")[0].removeprefix(tab.base_url))
+    expect(page.locator(".turn").nth(1).locator(".edit-nav .alt-pos")).to_have_text("1 / 2")
+    # The next question continues the branch shown.
+    fake.scenario(FREE_MODEL, deltas=["Rigatoni."], interval=0.01)
+    tab.send("And a shape?")
+    done(page, 2)
+    sent = [m["content"] for m in fake.stats()["last_requests"][-1]["messages"]]
+    assert sent[:2] == ["Name a pasta", "Penne."] and sent[-1] == "And a shape?"
+    assert "Which sauce, in one word?" not in sent
 
 
 def test_compare_models_stop_one_and_continue_with_the_other(tab, fake, size):

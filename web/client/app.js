@@ -5,7 +5,7 @@ import { createApi } from "./core/api.js";
 import { Socket } from "./core/socket.js";
 import { ChatStore } from "./lib/chat.js";
 import { pickSnapshot } from "./lib/snapshot.js";
-import { pathFor, sessionFromPath } from "./lib/routes.js";
+import { leafFromSearch, pathFor, sessionFromPath } from "./lib/routes.js";
 import { fittingMaxTokens } from "./lib/errors.js";
 import { fileName, toJSON, toMarkdown } from "./lib/exporter.js";
 import { planForError } from "./lib/money.js";
@@ -65,7 +65,7 @@ let screens;
 export function boot() {
   setupTheme($("#theme"));
   auth = setupAuth({ api, onLoggedIn: (token, user) => start(token, user) });
-  sidebar = new Sidebar({ api, onOpen: (id) => navigate(id), onAction: sessionAction });
+  sidebar = new Sidebar({ api, onOpen: (id, leaf) => navigate(id, leaf), onAction: sessionAction });
   picker = new Picker({ onChange: () => composer.refreshEstimate() });
   conversation = new Conversation({ answers: store.answers, onAnswerAction: answerAction, onEdit: userAction });
   composer = new Composer({ api, store, picker, app, onSubmit: (text) => sendTurn(text, { kind: "compose" }), onAction: runAction, onStopAll: stopAll });
@@ -169,10 +169,9 @@ function showWelcome() {
 
 // -- routes and sessions -------------------------------------------------------------------------
 
-function navigate(sessionId) {
-  if (sessionId !== store.sessionId || location.pathname !== pathFor(sessionId)) {
-    history.pushState(null, "", pathFor(sessionId));
-  }
+function navigate(sessionId, leaf = null) {
+  const path = pathFor(sessionId, leaf);
+  if (sessionId !== store.sessionId || location.pathname + location.search !== path) history.pushState(null, "", path);
   closeDrawer();
   return route();
 }
@@ -188,7 +187,7 @@ function route() {
   if (screens.show(location.pathname)) return Promise.resolve();
   if (!$("#screen").hidden) screens.hide();
   const id = sessionFromPath(location.pathname);
-  return id ? openSession(id) : newChat();
+  return id ? openSession(id, leafFromSearch(location.search)) : newChat();
 }
 
 function newChat() {
@@ -202,11 +201,12 @@ function newChat() {
   composer.refreshEstimate();
 }
 
-async function loadAllMessages(sessionId) {
+/** Every message of a session (`query`: `{branch: "current"}` or `{leafId}` for one branch). */
+async function loadAllMessages(sessionId, query = {}) {
   const messages = [];
   let session = null;
   for (let page = 1; page < 100; page++) {
-    const data = await api(`/api/chat/sessions/${encodeURIComponent(sessionId)}`, { query: { page, limit: 200 } });
+    const data = await api(`/api/chat/sessions/${encodeURIComponent(sessionId)}`, { query: { ...query, page, limit: 200 } });
     session = data.session;
     messages.push(...(data.messages || []));
     if (!data.pagination || page >= data.pagination.totalPages) break;
@@ -214,7 +214,7 @@ async function loadAllMessages(sessionId) {
   return { session, messages };
 }
 
-async function openSession(sessionId) {
+async function openSession(sessionId, leaf = null) {
   const gen = store.beginOpen(sessionId);
   composer.showLive(0);
   sidebar.setActive(sessionId);
@@ -231,9 +231,11 @@ async function openSession(sessionId) {
     return;
   }
   if (!store.isCurrent(gen)) return;
-  const resume = store.load(data.session, data.messages);
+  const resume = store.load(data.session, data.messages, leaf);
   document.title = `${data.session.title || "Chat"} · AI Pasta`;
   conversation.renderAll(store.turns);
+  if (leaf && leaf !== store.leaf) history.replaceState(null, "", pathFor(sessionId, store.leaf));
+  if (store.leaf && store.leaf !== data.session.currentLeafId) rememberBranch(store.leaf);
   const models = store.models();
   picker.setSelected(models.length ? models : app.defaults, { quiet: true });
   composer.showLive(store.live().length);
@@ -263,9 +265,12 @@ async function sessionAction(act, sessionId) {
       announce("Conversation deleted");
       if (sessionId === store.sessionId) await navigate(null);
     } else if (act === "export-md" || act === "export-json") {
-      const { session, messages } = await loadAllMessages(sessionId);
+      // The branch shown: this tab's for the open conversation, else the one the session shows.
+      const query = sessionId === store.sessionId && store.leaf ? { leafId: store.leaf } : { branch: "current" };
+      const { session, messages } = await loadAllMessages(sessionId, query);
+      const leafId = query.leafId || session.currentLeafId;
       if (act === "export-md") download(fileName(session, "md"), toMarkdown(session, messages), "text/markdown");
-      else download(fileName(session, "json"), toJSON(session, messages), "application/json");
+      else download(fileName(session, "json"), toJSON(session, messages, leafId), "application/json");
       return;
     }
     await sidebar.refresh();
@@ -277,12 +282,13 @@ async function sessionAction(act, sessionId) {
 
 // -- sending -------------------------------------------------------------------------------------
 
-/** Send a new user turn (or a regenerate when `parentId`); the UI changes only on `accepted`. */
-function sendTurn(text, { kind, parentId = null, models = picker.selected, editor = null }) {
+/** Send a new user turn (a regenerate with `parentId`, an edit with `editOf`); the
+ * conversation changes on `accepted` (a new turn shows at once, marked as sending). */
+function sendTurn(text, { kind, parentId = null, editOf = null, models = picker.selected, editor = null }) {
   const options = { maxTokens: composer.maxTokens() };
   if (Number.isFinite(app.temperature)) options.temperature = app.temperature;
   const { frame, turn } = store.send({
-    requestId: newRequestId(), text, kind, models, options, parentId, sentAt: performance.now(), extra: { editor },
+    requestId: newRequestId(), text, kind, models, options, parentId, editOf, sentAt: performance.now(), extra: { editor },
   });
   if (turn) {
     $("#welcome").hidden = true;
@@ -298,15 +304,16 @@ function onAccepted(f) {
   if (!result) return;
   composer.setBusy(false);
   if (!result.current) return; // the user moved on; the sidebar shows it
-  const { pending, turn, isNew } = result;
+  const { pending, isNew } = result;
   if (pending.kind === "compose") composer.sent(pending.text);
   if (pending.editor) pending.editor();
-  if (!turn) return;
-  conversation.renderGroups(turn);
+  conversation.sync(store.turns);
   composer.showLive(store.live().length);
   if (isNew) {
     history.pushState(null, "", pathFor(f.sessionId));
     sidebar.setActive(f.sessionId);
+  } else if (location.search) {
+    history.replaceState(null, "", pathFor(f.sessionId)); // the session shows this branch now
   }
   sidebar.refresh().catch(() => {});
   composer.refreshEstimate();
@@ -341,6 +348,7 @@ async function runAction(action, err) {
     composer.clearError();
     const last = store.lastFailed;
     if (last && last.parentId) sendTurn(last.text, { kind: "regenerate", parentId: last.parentId });
+    else if (last && last.editOf) sendTurn(last.text, { kind: "edit", editOf: last.editOf });
     else composer.submit();
   } else if (action === "upgrade") {
     const plans = await api("/api/plans").then((d) => d.plans || []).catch(() => []);
@@ -418,16 +426,35 @@ function answerAction(act, id, button) {
     composer.clearError();
     sendTurn(turn.text, { kind: "regenerate", parentId: turn.userMessageId, models: [a.modelId] });
   } else if (act === "continue") {
+    showBranch(store.showBranch(id));
     picker.setSelected([a.modelId]);
     announce(`Continuing with ${a.modelId}`);
     composer.focus();
   } else if (act === "prev" || act === "next") {
     const moved = store.shiftAlternative(id, act === "next" ? 1 : -1);
     if (!moved) return;
-    conversation.renderGroups(moved.turn);
-    const card = conversation.nodeOf(moved.turn).querySelector(`.answer[data-group="${CSS.escape(moved.group.modelId)}"] [data-act=${act}]`);
+    if (moved.leaf) showBranch(moved.leaf);
+    else conversation.sync(store.turns);
+    const turn = store.turnOfUser(moved.turn.userMessageId) || moved.turn;
+    const node = conversation.nodeOf(turn);
+    const card = node && node.querySelector(`.answer[data-group="${CSS.escape(moved.group.modelId)}"] [data-act=${act}]`);
     if (card && !card.disabled) card.focus();
   }
+}
+
+/** The store shows another branch (`leaf`): draw it, keep it in the address and on the
+ * session (every device, and a reload, show it). */
+function showBranch(leaf) {
+  if (!leaf) return;
+  conversation.sync(store.turns);
+  history.replaceState(null, "", pathFor(store.sessionId, leaf));
+  rememberBranch(leaf);
+  composer.refreshEstimate();
+}
+
+function rememberBranch(leaf) {
+  const path = `/api/chat/sessions/${encodeURIComponent(store.sessionId)}`;
+  api(path, { method: "PATCH", body: { currentLeafId: leaf } }).catch(() => {});
 }
 
 function userAction(act, turnNode, button) {
@@ -437,11 +464,20 @@ function userAction(act, turnNode, button) {
     copyText(turn.text, button);
     return;
   }
+  if (act === "edit-prev" || act === "edit-next") {
+    const leaf = store.shiftEdit(turn.userMessageId, act === "edit-next" ? 1 : -1);
+    showBranch(leaf);
+    const node = leaf && conversation.nodeOf(store.turns.find((t) => (t.siblings || []).includes(turn.userMessageId)));
+    const again = node && node.querySelector(`[data-act=${act}]`);
+    if (again && !again.disabled) again.focus();
+    return;
+  }
   conversation.edit(turnNode, turn.text, (text) => {
     if (!text) return "Write something first.";
     if (!picker.selected.length) return "Pick at least one model.";
+    if (!turn.userMessageId) return "Wait until this message is sent.";
     return new Promise((resolve) => {
-      sendTurn(text, { kind: "edit", editor: () => resolve(true) });
+      sendTurn(text, { kind: "edit", editOf: turn.userMessageId, editor: () => resolve(true) });
       // A refusal shows in the composer's error area; the editor keeps its text.
       setTimeout(() => resolve(false), 15_000);
     });

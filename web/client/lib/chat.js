@@ -2,12 +2,13 @@
 // app hands it what arrived and acts on what it returns (frames to send, what to repaint), so
 // the rules are unit-tested (tests/client/chat.test.js).
 //
-// State: the open session (`sessionId`, `session`), its turns (lib/turns.js: a user message and
-// its answers grouped per model), the answers by id (each with its stream, lib/stream.js), and
-// the sends waiting for `accepted` by requestId.
+// State: the open session (`sessionId`, `session`), its messages as a tree (lib/tree.js) and the
+// leaf shown (`leaf`), the turns of that branch (`turns`: a user message, its edits and its
+// answers grouped per model), the answers by id (each with its stream, lib/stream.js), and the
+// sends waiting for `accepted` by requestId.
 
 import { applyFrame, newStream } from "./stream.js";
-import { addAnswer, buildTurns, lastModels } from "./turns.js";
+import { Tree, buildTurns, lastModels, shownMessages } from "./tree.js";
 
 const LIVE = new Set(["pending", "streaming"]);
 
@@ -51,10 +52,18 @@ export class ChatStore {
     this.openGen += 1;
     this.answers.clear();
     this.pending.clear();
-    this.sessionId = null;
-    this.session = null;
-    this.turns = [];
+    this.reset(null);
     this.lastFailed = null;
+  }
+
+  reset(sessionId) {
+    this.sessionId = sessionId;
+    this.session = null;
+    this.tree = new Tree();
+    this.leaf = null;
+    this.override = new Map();
+    this.sendingTurns = [];
+    this.turns = [];
   }
 
   // -- opening a conversation ----------------------------------------------------------------
@@ -63,18 +72,14 @@ export class ChatStore {
   startNew() {
     this.openGen += 1;
     this.answers.clear();
-    this.sessionId = null;
-    this.session = null;
-    this.turns = [];
+    this.reset(null);
   }
 
   /** Start opening `sessionId`; the returned generation tells a stale load from the current. */
   beginOpen(sessionId) {
     this.openGen += 1;
     this.answers.clear();
-    this.sessionId = sessionId;
-    this.session = null;
-    this.turns = [];
+    this.reset(sessionId);
     return this.openGen;
   }
 
@@ -82,14 +87,24 @@ export class ChatStore {
     return gen === this.openGen;
   }
 
-  /** The session and its stored messages arrived. Returns the `subscribe` frames for the
-   * answers still running (each replays from its first chunk). */
-  load(session, messages) {
+  /** The session and every stored message arrived; `leaf` (from the address) picks the branch,
+   * else the session's `currentLeafId`. Returns the `subscribe` frames for the answers still
+   * running (each replays from its first chunk). */
+  load(session, messages, leaf = null) {
     this.session = session;
     this.answers.clear();
+    this.tree = new Tree(messages.map(record));
     for (const m of messages) if (m.role === "assistant") this.answers.set(m.id, answerFromMessage(m));
-    this.turns = buildTurns(messages);
+    const wanted = leaf && this.tree.get(leaf) ? leaf : session.currentLeafId;
+    this.leaf = this.tree.get(wanted) ? this.tree.leafBelow(wanted) : this.tree.newest() && this.tree.newest().id;
+    this.rebuild();
     return this.live().map((a) => subscribeFrame(a));
+  }
+
+  /** Recompute the shown turns from the tree (turn objects are kept per user message). */
+  rebuild() {
+    const reuse = new Map(this.turns.filter((t) => t.userMessageId).map((t) => [t.userMessageId, t]));
+    this.turns = [...buildTurns(this.tree, this.leaf, { override: this.override, reuse }), ...this.sendingTurns];
   }
 
   /** The models the conversation continues with (its latest turn's), or []. */
@@ -97,24 +112,75 @@ export class ChatStore {
     return lastModels(this.turns);
   }
 
+  // -- branches ------------------------------------------------------------------------------
+
+  /** Show the branch through message `id` (its newest leaf). Returns the new leaf, or null
+   * when `id` is unknown. */
+  showBranch(id) {
+    if (!this.tree.get(id)) return null;
+    this.leaf = this.tree.leafBelow(id);
+    this.rebuild();
+    return this.leaf;
+  }
+
+  /** The previous (-1) or next (+1) edit of the turn's user message. Returns the new leaf, or
+   * null when there is none that way. */
+  shiftEdit(userMessageId, delta) {
+    const m = this.tree.get(userMessageId);
+    if (!m) return null;
+    const siblings = this.tree.siblings(m);
+    const next = siblings[siblings.indexOf(m) + delta];
+    return next ? this.showBranch(next.id) : null;
+  }
+
+  /**
+   * The previous (-1) or next (+1) alternative of the group holding answer `id`. On the
+   * branch's own column this changes the branch (`{leaf}`); on another column of a comparison
+   * it only changes what is shown (`{leaf: null}`). Null when there is none that way.
+   */
+  shiftAlternative(id, delta) {
+    const turn = this.turnOfAnswer(id);
+    const group = turn && turn.groups.find((g) => g.answers.includes(id));
+    if (!group) return null;
+    const to = group.answers[group.shown + delta];
+    if (!to) return null;
+    if (group.onPath) return { turn, group, leaf: this.showBranch(to) };
+    this.override.set(`${turn.userMessageId} ${group.modelId}`, to);
+    this.rebuild();
+    return { turn, group, leaf: null };
+  }
+
+  /** The messages shown, in order (an export of this branch). */
+  shownMessages() {
+    return shownMessages(this.turns.filter((t) => !t.sending), (id) => {
+      const m = this.tree.get(id);
+      const a = this.answers.get(id);
+      return m && (a ? { ...m, content: a.stream.text, status: a.status } : m);
+    });
+  }
+
   // -- sending -------------------------------------------------------------------------------
 
   /**
-   * Start a send. `parentId` makes it a regenerate of that user message (no new turn); else a
-   * new turn is shown at once (`turn`, marked as sending until `accepted`). Returns the
-   * `chat.send` frame and the turn. `extra` is kept with the pending send and handed back on
-   * `accepted`/refusal (the UI's own bookkeeping).
+   * Start a send. `parentId` makes it a regenerate of that user message, `editOf` an edit of
+   * that one (a new branch from its parent); neither shows anything until `accepted`. A plain
+   * send follows the leaf shown (`afterId`) and shows its turn at once (`turn`, marked as
+   * sending). Returns the `chat.send` frame and the turn. `extra` is kept with the pending
+   * send and handed back on `accepted`/refusal (the UI's own bookkeeping).
    */
-  send({ requestId, text, kind, models, options, parentId = null, sentAt = 0, extra = {} }) {
+  send({ requestId, text, kind, models, options, parentId = null, editOf = null, sentAt = 0, extra = {} }) {
     const frame = { type: "chat.send", requestId, message: text, models: [...models], options: { ...options } };
     if (this.sessionId) frame.sessionId = this.sessionId;
-    if (parentId) frame.parentId = parentId;
     let turn = null;
-    if (!parentId) {
-      turn = { userMessageId: null, text, groups: [], sending: true };
+    if (parentId) frame.parentId = parentId;
+    else if (editOf) frame.editOf = editOf;
+    else {
+      if (this.sessionId && this.leaf) frame.afterId = this.leaf;
+      turn = { userMessageId: null, text, groups: [], siblings: [], position: 0, sending: true };
+      this.sendingTurns.push(turn);
       this.turns.push(turn);
     }
-    this.pending.set(requestId, { ...extra, kind, text, turn, parentId, sentAt, sessionId: this.sessionId });
+    this.pending.set(requestId, { ...extra, kind, text, turn, parentId, editOf, follows: frame.afterId || null, sentAt, sessionId: this.sessionId });
     return { frame, turn };
   }
 
@@ -123,28 +189,41 @@ export class ChatStore {
   }
 
   /**
-   * `accepted`: the answers are stored and running. Returns null for a send this store does not
-   * know, else `{pending, turn, isNew, current}`: `current` is false when the user has moved to
-   * another conversation meanwhile (nothing is shown then), `isNew` when the send created the
-   * session, `turn` the turn that gained the answers (null if it is gone).
+   * `accepted`: the answers are stored and running; the tree gains them and the branch moves
+   * to the server's `leafId`. Returns null for a send this store does not know, else
+   * `{pending, isNew, current}`: `current` is false when the user has moved to another
+   * conversation meanwhile (nothing is shown then), `isNew` when the send created the session.
    */
   accept(f) {
     const p = this.pending.get(f.requestId);
     if (!p) return null;
     this.pending.delete(f.requestId);
-    if (p.sessionId !== this.sessionId) return { pending: p, turn: null, isNew: false, current: false };
+    if (p.sessionId !== this.sessionId) return { pending: p, isNew: false, current: false };
     const isNew = !this.sessionId;
     this.sessionId = f.sessionId;
-    const turn = p.parentId ? this.turns.find((t) => t.userMessageId === p.parentId) : p.turn;
-    if (turn) {
-      turn.userMessageId = f.userMessageId || turn.userMessageId;
-      turn.sending = false;
-      for (const m of f.messages) {
-        this.answers.set(m.messageId, newAnswer(m.messageId, m.modelId, p.sentAt));
-        addAnswer(turn, m.modelId, m.messageId);
-      }
+    const userId = f.userMessageId;
+    if (!p.parentId && userId) {
+      const parent = f.parentId !== undefined ? f.parentId : p.editOf ? this.parentOf(p.editOf) : p.follows;
+      this.tree.add({ id: userId, role: "user", parentId: parent, content: p.text });
     }
-    return { pending: p, turn: turn || null, isNew, current: true };
+    for (const m of f.messages) {
+      this.tree.add({ id: m.messageId, role: "assistant", parentId: userId || p.parentId, modelId: m.modelId, status: "pending" });
+      this.answers.set(m.messageId, newAnswer(m.messageId, m.modelId, p.sentAt));
+    }
+    if (p.turn) {
+      this.sendingTurns = this.sendingTurns.filter((t) => t !== p.turn);
+      p.turn.userMessageId = userId;
+    }
+    const first = f.messages[0] && f.messages[0].messageId;
+    this.leaf = f.leafId || first || this.leaf;
+    if (p.turn) this.turns = this.turns.filter((t) => t !== p.turn).concat(p.turn); // kept for reuse
+    this.rebuild();
+    return { pending: p, isNew, current: true };
+  }
+
+  parentOf(id) {
+    const m = this.tree.get(id);
+    return m ? this.tree.parentOf(m) : null;
   }
 
   /** A refused send (an `error` frame with its requestId): its turn is dropped and it is
@@ -153,8 +232,11 @@ export class ChatStore {
     const p = this.pending.get(f.requestId);
     if (!p) return null;
     this.pending.delete(f.requestId);
-    if (p.turn) this.turns = this.turns.filter((t) => t !== p.turn);
-    this.lastFailed = { text: p.text, kind: p.kind, parentId: p.parentId };
+    if (p.turn) {
+      this.sendingTurns = this.sendingTurns.filter((t) => t !== p.turn);
+      this.turns = this.turns.filter((t) => t !== p.turn);
+    }
+    this.lastFailed = { text: p.text, kind: p.kind, parentId: p.parentId, editOf: p.editOf };
     return p;
   }
 
@@ -182,6 +264,8 @@ export class ChatStore {
     if (f.usage) a.usage = f.usage;
     if (f.charged !== undefined) a.charged = f.charged;
     if (f.type === "error") a.error = { message: f.message, code: f.code };
+    const m = this.tree.get(a.id);
+    if (m) m.status = a.status;
     return { answer: a, ended: true };
   }
 
@@ -196,7 +280,7 @@ export class ChatStore {
 
   // -- reading -------------------------------------------------------------------------------
 
-  /** The conversation as the first model's side sees it (for a local estimate). */
+  /** The branch as the first model's column shows it (for a local estimate). */
   history() {
     const turns = [];
     for (const t of this.turns) {
@@ -212,15 +296,16 @@ export class ChatStore {
     return this.turns.find((t) => t.groups.some((g) => g.answers.includes(id))) || null;
   }
 
-  /** Show the previous (`delta` -1) or next (+1) alternative of the group holding answer `id`.
-   * Returns `{turn, group}`, or null when `id` is in no group. */
-  shiftAlternative(id, delta) {
-    const turn = this.turnOfAnswer(id);
-    const group = turn && turn.groups.find((g) => g.answers.includes(id));
-    if (!group) return null;
-    group.shown = Math.max(0, Math.min(group.answers.length - 1, group.shown + delta));
-    return { turn, group };
+  turnOfUser(userMessageId) {
+    return this.turns.find((t) => t.userMessageId === userMessageId) || null;
   }
+}
+
+/** What the tree keeps of a stored message (answers' text lives in `answers`). */
+function record(m) {
+  const r = { id: m.id, role: m.role, parentId: m.parentId || null, modelId: m.modelId || null, status: m.status };
+  if (m.role !== "assistant") r.content = m.content || "";
+  return r;
 }
 
 function subscribeFrame(a) {
