@@ -12,6 +12,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from common.conversations.models import ChatMessage
+from common.payments import plans
 from common.sending.validation import MAX_MODELS
 from tests.support.chatkit import set_balance
 
@@ -213,13 +214,17 @@ def test_a_refused_send_keeps_the_text_and_offers_the_fix(tab, fake, size):
 
 def test_paid_model_refusal_offers_upgrade_and_another_model(tab, size):
     page = tab.page
+    plans.seed_defaults()  # what the lock names: the cheapest plan that unlocks paid models
     tab.register(email("paywall", size))
     page.locator("#model-chips .chip-remove").first.click()
     page.fill("#model-search", "gpt-4o")
     option = page.locator(f"#model-list li[data-model-id='{PAID_MODEL}']")
-    expect(option).to_contain_text("paid")
-    expect(option).to_contain_text("openrouter")
+    # Locked on the free plan, naming the plan that unlocks it, and said again once chosen.
+    expect(option).to_contain_text("needs Pro")
+    expect(option).to_contain_text("OpenRouter")
     option.click()
+    expect(page.locator("#model-search")).to_have_value("")
+    expect(page.locator("#model-locked")).to_contain_text("needs the Pro plan")
     tab.send("Hello paid model")
     error = page.locator("#send-error")
     expect(error).to_contain_text("plan")
@@ -442,8 +447,9 @@ def test_compare_models_stop_one_and_continue_with_the_other(tab, fake, size):
     page.click("#send")
     answers = page.locator(".answer")
     expect(answers).to_have_count(2)
-    left = answers.filter(has=page.locator(".model", has_text=FREE_MODEL))
-    right = answers.filter(has=page.locator(".model", has_text=OTHER_MODEL))
+    left = page.locator(f".answer[data-model-id='{FREE_MODEL}']")
+    right = page.locator(f".answer[data-model-id='{OTHER_MODEL}']")
+    expect(left.locator(".provider")).to_have_text("OpenRouter")
     expect(right).to_have_class(re.compile(r"\bstreaming\b"))
     right.locator("[data-act=stop]").click()
     expect(right).to_have_class(re.compile(r"\bcancelled\b"), timeout=30_000)
@@ -459,7 +465,7 @@ def test_compare_models_stop_one_and_continue_with_the_other(tab, fake, size):
     tab.shot("compare")
     left.locator("[data-act=continue]").click()
     expect(page.locator("#model-chips .chip")).to_have_count(1)
-    expect(page.locator("#model-chips .chip")).to_contain_text(FREE_MODEL)
+    expect(page.locator("#model-chips .chip")).to_have_attribute("data-model-id", FREE_MODEL)
     # Esc stops every answer in progress.
     fake.scenario(FREE_MODEL, deltas=["Going"] + [" on"] * 200, interval=0.1)
     tab.send("Keep going")
@@ -488,7 +494,8 @@ def test_model_limit_is_the_servers_and_a_chat_remembers_its_models(tab, fake, s
     remembered = chips.evaluate_all("cs => cs.map(c => c.dataset.modelId)")
     url = page.url
     page.click("#new-chat") if size == "desktop" else (tab.open_drawer(), page.click("#new-chat"))
-    expect(chips).to_have_count(1)  # a new chat starts from the default
+    expect(chips).to_have_count(2)  # a new chat keeps the models (a comparison stays one)
+    expect(page.locator(".turn")).to_have_count(0)
     tab.goto(url.removeprefix(tab.base_url))
     expect(page.locator(".answer")).to_have_count(2)
     expect(chips).to_have_count(2)

@@ -20,6 +20,7 @@ import { Conversation } from "./ui/conversation.js";
 import { Composer } from "./ui/composer.js";
 import { closeDrawer, renderWelcome, setupDrawer } from "./ui/chrome.js";
 import { scheduleRender, scrollToBottom } from "./ui/answer.js";
+import { setCatalog } from "./ui/names.js";
 import { Screens } from "./screens/index.js";
 import { setupGoogle } from "./account/google.js";
 
@@ -91,10 +92,12 @@ async function start(token, user) {
   $("#auth-view").hidden = true;
   $("#app").hidden = false;
   socket.connect(token);
-  const [models, limits, profile] = await Promise.all([
+  const [models, limits, profile, plans, speeds] = await Promise.all([
     api("/api/models", { query: { limit: 500 } }).catch(() => ({ models: [] })),
     api("/api/chat/limits").catch(() => ({})),
     api("/api/user/profile").catch(() => ({})),
+    api("/api/plans").catch(() => ({})),
+    api("/api/models/speeds").catch(() => ({})),
   ]);
   if (app.token !== token) return; // logged out meanwhile
   if (limits.limits) app.limits = limits.limits;
@@ -102,6 +105,8 @@ async function start(token, user) {
   app.models = models.models || [];
   $("#max-tokens").max = String(app.limits.maxTokensPerRequest);
   picker.setModels(app.models, app.limits.maxModels);
+  picker.setContext({ user: app.user, plans: plans.plans || [], speeds: speeds.speeds || {} });
+  setCatalog(app.models);
   const prefs = (profile.user && profile.user.preferences) || {};
   if (prefs.maxTokens) composer.setMaxTokens(Math.min(prefs.maxTokens, app.limits.maxTokensPerRequest));
   app.temperature = Number.isFinite(prefs.temperature) ? prefs.temperature : null;
@@ -135,6 +140,7 @@ async function logout(tellServer = true) {
   sidebar.reset();
   screens.reset();
   picker.setModels([], 5);
+  picker.setContext({ user: null, plans: [], speeds: {} });
   picker.setSelected([], { quiet: true });
   composer.reset();
   for (const id of ["#wallet", "#plan", "#who"]) $(id).textContent = "";
@@ -155,6 +161,7 @@ function showUser(snap) {
   $("#wallet").title = t.reserved ? `${fmtInt(t.reserved)} held for answers in progress` : "Your balance";
   $("#plan").textContent = next.subscription ? next.subscription.plan : "";
   $("#who").textContent = next.name || next.email;
+  picker.setContext({ user: next });
   composer.checkBalance();
   screens.userChanged(next);
 }
@@ -190,11 +197,13 @@ function route() {
   return id ? openSession(id, leafFromSearch(location.search)) : newChat();
 }
 
+/** A new chat keeps the models chosen (a comparison stays one); the first one of a visit
+ * starts from the user's default. */
 function newChat() {
   store.startNew();
   composer.showLive(0);
   conversation.clear();
-  picker.setSelected(app.defaults, { quiet: true });
+  picker.setSelected(picker.selected.length ? picker.selected : app.defaults, { quiet: true });
   sidebar.setActive(null);
   document.title = "AI Pasta";
   $("#welcome").hidden = false;
@@ -389,7 +398,7 @@ function onStreamFrame(f) {
   }
   if (change.ended) {
     composer.showLive(store.live().length);
-    if (f.type === "done") announce(`${a.modelId} finished`, { quiet: true });
+    if (f.type === "done") announce(`${picker.label(a.modelId)} finished`, { quiet: true });
     if (f.type === "done" && !a.sentAt) fillServerStats(a); // resumed: this tab did not time it
   }
   scheduleRender(a);
@@ -428,7 +437,7 @@ function answerAction(act, id, button) {
   } else if (act === "continue") {
     showBranch(store.showBranch(id));
     picker.setSelected([a.modelId]);
-    announce(`Continuing with ${a.modelId}`);
+    announce(`Continuing with ${picker.label(a.modelId)}`);
     composer.focus();
   } else if (act === "prev" || act === "next") {
     const moved = store.shiftAlternative(id, act === "next" ? 1 : -1);

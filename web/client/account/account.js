@@ -5,6 +5,7 @@ import { h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
 import { applyTheme } from "../ui/theme.js";
 import { frame } from "../ui/screen.js";
+import { groupModels, priceLabel, providerLabel } from "../lib/models.js";
 import { UsageTab } from "./usage.js";
 import { ApiKeysTab } from "./apikeys.js";
 
@@ -111,7 +112,9 @@ export class AccountScreen {
     const models = await this.ctx.api("/api/models", { query: { limit: 500 } }).then((d) => d.models || []).catch(() => []);
     const model = h("select", { name: "defaultModel" },
       h("option", { value: "", text: "The server's default" }),
-      models.map((m) => h("option", { value: m.modelId, text: `${m.name || m.modelId}${m.isFree ? " (free)" : ""}`, selected: (prefs.defaultModels || [])[0] === m.modelId })));
+      // One group per model, one option per provider that serves it (free or paid, and what it costs).
+      groupModels(models).map((g) => h("optgroup", { label: g.name },
+        g.routes.map((m) => h("option", { value: m.modelId, text: `${g.name} · ${providerLabel(m)} · ${m.isFree ? "free" : `paid, ${priceLabel(m)}`}`, selected: (prefs.defaultModels || [])[0] === m.modelId })))));
     const theme = h("select", { name: "theme" },
       [["auto", "Follow the system"], ["light", "Light"], ["dark", "Dark"]].map(([v, t]) => h("option", { value: v, text: t, selected: (prefs.theme || "auto") === v })));
     const temperature = h("input", { name: "temperature", type: "number", min: "0", max: "2", step: "0.1", inputmode: "decimal", value: prefs.temperature ?? "", placeholder: "model default" });

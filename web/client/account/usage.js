@@ -6,6 +6,7 @@ import { download, h } from "../ui/dom.js";
 import { seriesFromDays, toCSV } from "../lib/money.js";
 import { pager, table } from "../ui/screen.js";
 import { when } from "../lib/dates.js";
+import { labelOf } from "../ui/names.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const PAGE = 20;
@@ -113,7 +114,7 @@ export class UsageTab {
       ? h("ul.bars", { "aria-label": "Tokens by model" }, data.byModel.map((m) => {
         const bar = h("span.bar", { "aria-hidden": "true" });
         bar.style.width = `${Math.max(1, Math.round((m.tokens / max) * 100))}%`;
-        return h("li", {}, h("span.name", { title: m.modelId, text: m.modelId }), h("span", {}, bar),
+        return h("li", {}, h("span.name", { title: m.modelId, text: labelOf(m.modelId) }), h("span", {}, bar),
           h("span.muted", { text: `${int(m.tokens)} tokens · ${int(m.charged)} charged · ${int(m.requests)} answers${m.cost ? ` · $${m.cost.toFixed(4)}` : ""}` }));
       }))
       : h("p.muted.empty", { text: "No answers in this period." }));
@@ -150,7 +151,7 @@ const KINDS = { grant: "Free tokens", credit: "Purchase / credit", charge: "Chat
 export function receipt(e) {
   const d = e.details || {};
   const parts = [];
-  if (d.modelId) parts.push(d.modelId);
+  if (d.modelId) parts.push(labelOf(d.modelId));
   if (d.usage && (d.usage.prompt !== undefined)) parts.push(`${int(d.usage.prompt)} in / ${int(d.usage.completion)} out`);
   if (d.rates && d.rates.prompt !== undefined) parts.push(`rates ${d.rates.prompt} / ${d.rates.completion} per 1K`);
   if (d.planId) parts.push(d.planId);

@@ -6,6 +6,7 @@ import { confirmDialog } from "../ui/dialog.js";
 import { fmtPrice } from "../lib/money.js";
 import { frame, pager, table } from "../ui/screen.js";
 import { when } from "../lib/dates.js";
+import { labelOf } from "../ui/names.js";
 import { barChart } from "../account/usage.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
@@ -232,7 +233,7 @@ export class AdminScreen {
       h("div.chart-grid", { id: "admin-charts" }, this.charts.map((c) => c.figure)),
       h("h2", { text: "Top models" }),
       table("Top models", [
-        { label: "Model", value: (m) => m.modelId },
+        { label: "Model", value: (m) => labelOf(m.modelId) },
         { label: "Requests", value: (m) => int(m.requests), className: "num" },
         { label: "Errors", value: (m) => `${int(m.errors)} (${((m.errorRate || 0) * 100).toFixed(1)}%)`, className: "num" },
         { label: "Tokens", value: (m) => int(m.totalTokens), className: "num" },
@@ -305,7 +306,7 @@ export class AdminScreen {
       note,
       h("h2", { text: "Flagged messages and conversations" }),
       (items.items || []).length ? h("ul.queue", {}, items.items.map((it) => h("li.card", {},
-        h("p.muted", { text: [it.type, it.modelId, it.role, `user ${it.userId}`, `session ${it.sessionId || it.id}`, when(it.createdAt)].filter(Boolean).join(" · ") }),
+        h("p.muted", { text: [it.type, labelOf(it.modelId), it.role, `user ${it.userId}`, `session ${it.sessionId || it.id}`, when(it.createdAt)].filter(Boolean).join(" · ") }),
         h("p", {}, h("strong", { text: "Flag: " }), `${it.moderation.source || ""} — ${it.moderation.reason || "no reason given"} (${when(it.moderation.flaggedAt)})`),
         it.type === "message" ? h("blockquote.flagged-content", { text: it.content || "(empty)" }) : h("p", { text: it.title || "" }),
         it.type === "message" ? h("div.context", { id: `context-${it.id}`, hidden: true }) : "",
@@ -351,7 +352,7 @@ export class AdminScreen {
       return;
     }
     const line = (m, current) => h(`li.context-message${current ? ".current" : ""}`, current ? { "aria-current": "true" } : {},
-      h("p.muted", { text: `${m.role || ""}${m.modelId ? ` · ${m.modelId}` : ""} · ${when(m.createdAt)}${current ? " · flagged" : ""}` }),
+      h("p.muted", { text: `${m.role || ""}${m.modelId ? ` · ${labelOf(m.modelId)}` : ""} · ${when(m.createdAt)}${current ? " · flagged" : ""}` }),
       h("p.context-text", { text: m.content || "(empty)" }));
     const s = data.session || {};
     box.replaceChildren(

@@ -6,6 +6,7 @@ import { h, fmtInt } from "./dom.js";
 import { applyMathStyles, renderMarkdown } from "../core/markdown.js";
 import { formatMs, liveStats } from "../lib/stats.js";
 import { isLive } from "../lib/chat.js";
+import { partsOf } from "./names.js";
 
 export { isLive };
 // A long answer is re-parsed whole on each paint: past this size, at most every SLOW_MS.
@@ -49,9 +50,12 @@ export function scrollToBottom() {
 /** Build the card's DOM (once); `paint` fills it. */
 export function mount(answer, { compare }) {
   const text = h("div.text.markdown");
-  const node = h("article.answer", { "data-message-id": answer.id, "data-model-id": answer.modelId, "aria-label": `Answer from ${answer.modelId}` },
+  const who = partsOf(answer.modelId);
+  const label = `${who.name} (${who.provider})`;
+  const node = h("article.answer", { "data-message-id": answer.id, "data-model-id": answer.modelId, "aria-label": `Answer from ${label}` },
     h("header.answer-head", {},
-      h("span.model", { text: answer.modelId }),
+      h("span.model", { text: who.name, title: answer.modelId }),
+      h("span.provider", { text: who.provider }),
       h("span.status", { text: "" }),
       h("span.alt-nav", { hidden: true },
         h("button.ghost.small", { type: "button", "data-act": "prev", "aria-label": "Previous answer", text: "‹" }),
@@ -62,9 +66,9 @@ export function mount(answer, { compare }) {
     h("footer.answer-foot", {},
       h("span.stats", {}),
       h("span.actions", {},
-        h("button.ghost.small.stop", { type: "button", "data-act": "stop", text: "Stop", "aria-label": `Stop ${answer.modelId}` }),
-        h("button.ghost.small", { type: "button", "data-act": "copy", text: "Copy", "aria-label": `Copy the answer from ${answer.modelId}` }),
-        h("button.ghost.small", { type: "button", "data-act": "regenerate", text: "Regenerate", "aria-label": `Regenerate the answer from ${answer.modelId}` }),
+        h("button.ghost.small.stop", { type: "button", "data-act": "stop", text: "Stop", "aria-label": `Stop ${label}` }),
+        h("button.ghost.small", { type: "button", "data-act": "copy", text: "Copy", "aria-label": `Copy the answer from ${label}` }),
+        h("button.ghost.small", { type: "button", "data-act": "regenerate", text: "Regenerate", "aria-label": `Regenerate the answer from ${label}` }),
         compare ? h("button.ghost.small", { type: "button", "data-act": "continue", text: "Continue with this model" }) : null)));
   views.set(answer, { node, textNode: text, painted: null, paintedAt: 0 });
   paint(answer);

@@ -29,7 +29,7 @@ export class WalletScreen {
     this.render();
     node.querySelector("h1").focus();
     await Promise.all([this.loadPlans(), this.loadToday(), this.loadPayments(1)]);
-    if (this.highlight) {
+    if (this.highlight && this.body) { // the screen may have been left meanwhile
       const card = this.body.querySelector(`[data-plan="${CSS.escape(this.highlight)}"]`);
       if (card) card.scrollIntoView({ block: "center" });
     }
