@@ -12,12 +12,13 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 @bp.get("/c/<session_id>")
 @bp.get("/wallet")
+@bp.get("/wallet/receipt/<order_id>")
 @bp.get("/account")
 @bp.get("/account/<tab>")
 @bp.get("/admin")
 @bp.get("/admin/<tab>")
 @limiter.exempt
-def index(session_id: str | None = None, tab: str | None = None):
+def index(session_id: str | None = None, tab: str | None = None, order_id: str | None = None):
     """The same page for every client route: a conversation's address (`/c/<sessionId>`) is
     read by the client, which loads it through the API (so a foreign id is simply not found)."""
     return current_app.send_static_file("index.html")

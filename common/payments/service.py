@@ -31,7 +31,7 @@ from common.payments import subscriptions
 from common.payments.gateway import RazorpayGateway
 from common.payments.models import CAPTURED, CLAIMABLE, Order, PaymentEvent, Plan
 from common.payments.plans import plan_limits
-from common.stored import as_utc, iso_or_text, same_id, utcnow
+from common.stored import as_utc, iso_or_text, object_id_or_none, same_id, utcnow
 from common.users.models import User
 from common.wallet import service as wallet
 
@@ -347,6 +347,7 @@ def order_to_json(order: Order) -> dict[str, Any]:
         "razorpayOrderId": order.razorpayOrderId,
         "razorpayPaymentId": order.razorpayPaymentId,
         "receipt": order.receipt,
+        "receiptNumber": receipt_number(order),
         "planId": order.planId,
         "plan": order.plan,
         "tokens": order.tokens,
@@ -369,6 +370,23 @@ def order_to_json(order: Order) -> dict[str, Any]:
         "paidAt": iso_or_text(order.paidAt),
         "updatedAt": iso_or_text(order.updatedAt),
     }
+
+
+def receipt_number(order: Order) -> str:
+    """The number a person reads on a receipt: "AP-" + the order's UTC day + the last six hex
+    digits of its id ("AP-20261129-4F2A9C"). Derived, so every order has one and it never
+    changes; unique in practice (the id's counter part, within one day)."""
+    day = as_utc(order.createdAt).strftime("%Y%m%d") if order.createdAt else "00000000"
+    return f"AP-{day}-{str(order.id)[-6:].upper()}"
+
+
+def payment_of(user_id: Any, order_id: str) -> Order:
+    """One of the user's orders (`NotFound` for another user's, as for a missing one)."""
+    oid = object_id_or_none(order_id)
+    order = Order.objects(id=oid).first() if oid else None
+    if order is None or str(order.userId) != str(user_id):
+        raise NotFound("No such payment.")
+    return order
 
 
 def orders_for_user(user_id: Any, page: int, limit: int) -> tuple[list[Order], int]:

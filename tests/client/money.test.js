@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  checkoutMessage, fmtPrice, paymentRow, planFacts, planForError, screenFromPath, seriesFromDays, toCSV,
+  checkoutMessage, fmtPrice, isCurrentPlan, paymentRow, planFacts, planForError, screenFromPath, seriesFromDays, toCSV,
 } from "../../web/client/lib/money.js";
 
 const PLANS = [
@@ -45,6 +45,10 @@ test("plan facts say what a plan buys", () => {
 
 test("payment rows show refunds", () => {
   assert.equal(paymentRow({ status: "paid", amount: 100, tokens: 50 }).label, "paid");
+  assert.equal(paymentRow({ status: "created", amount: 100, tokens: 50 }).label, "abandoned — nothing charged");
+  assert.equal(paymentRow({ status: "failed", amount: 100, tokens: 50 }).paid, false);
+  assert.equal(isCurrentPlan(PLANS[2], { subscription: { plan: "pro" } }), true);
+  assert.equal(isCurrentPlan(PLANS[0], { subscription: { plan: "free" } }), false);
   const part = paymentRow({ status: "paid", amount: 100, refundedAmount: 40, tokens: 50, refundedTokens: 20 });
   assert.equal(part.label, "partly refunded");
   assert.equal(part.tokensKept, 30);
@@ -67,9 +71,11 @@ test("usage series and screen addresses", () => {
   const [xs, tokens] = seriesFromDays([{ date: "2026-01-01", tokens: 5 }, { date: "2026-01-02" }], ["tokens"]);
   assert.deepEqual(xs, [1767225600, 1767312000]);
   assert.deepEqual(tokens, [5, 0]);
-  assert.deepEqual(screenFromPath("/wallet"), { screen: "wallet", tab: null });
-  assert.deepEqual(screenFromPath("/account/usage"), { screen: "account", tab: "usage" });
-  assert.deepEqual(screenFromPath("/admin/users/"), { screen: "admin", tab: "users" });
+  assert.deepEqual(screenFromPath("/wallet"), { screen: "wallet", tab: null, id: null });
+  assert.deepEqual(screenFromPath("/account/usage"), { screen: "account", tab: "usage", id: null });
+  assert.deepEqual(screenFromPath("/admin/users/"), { screen: "admin", tab: "users", id: null });
+  assert.deepEqual(screenFromPath("/wallet/receipt/65a1b2"), { screen: "wallet", tab: "receipt", id: "65a1b2" });
+  assert.equal(screenFromPath("/account/usage/65a1b2"), null);
   assert.equal(screenFromPath("/c/abc"), null);
   assert.equal(screenFromPath("/wallet/../x"), null);
 });

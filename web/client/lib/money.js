@@ -66,7 +66,8 @@ export function paymentRow(o) {
   let status = o.status || "created";
   if (refunded > 0 && refunded >= o.amount) status = "refunded";
   else if (refunded > 0) status = "partly refunded";
-  const labels = { created: "not paid", attempted: "failed", paid: "paid", captured: "paid", failed: "failed" };
+  // A Checkout closed before paying leaves its order "created": nothing was ever charged.
+  const labels = { created: "abandoned — nothing charged", attempted: "failed — nothing charged", paid: "paid", captured: "paid", failed: "failed — nothing charged" };
   return {
     label: labels[status] || status,
     paid: ["paid", "captured", "refunded", "partly refunded"].includes(status),
@@ -101,10 +102,18 @@ export function seriesFromDays(rows, fields) {
   return [xs, ...fields.map((f) => rows.map((r) => Number(r[f] || 0)))];
 }
 
-/** The screen an address opens: `/wallet`, `/account[/tab]`, `/admin[/tab]`; null for chat. */
+/** The screen an address opens: `/wallet[/receipt/<id>]`, `/account[/tab]`, `/admin[/tab]`;
+ * null for chat. */
 export function screenFromPath(pathname) {
-  const m = /^\/(wallet|account|admin)(?:\/([a-z-]{1,30}))?\/?$/.exec(pathname);
-  return m ? { screen: m[1], tab: m[2] || null } : null;
+  const m = /^\/(wallet|account|admin)(?:\/([a-z-]{1,30}))?(?:\/([A-Za-z0-9]{1,40}))?\/?$/.exec(pathname);
+  if (!m || (m[3] && !(m[1] === "wallet" && m[2] === "receipt"))) return null;
+  return { screen: m[1], tab: m[2] || null, id: m[3] || null };
+}
+
+/** Whether the user's subscription is this plan (its card says "Your plan"). */
+export function isCurrentPlan(plan, user) {
+  const sub = user && user.subscription;
+  return Boolean(sub && plan.durationDays && sub.plan === plan.plan && sub.plan !== "free");
 }
 
 function int(n) {

@@ -2,7 +2,7 @@
 // plans and packs on sale with what they buy, buying through Razorpay Checkout, and payments.
 
 import { h } from "../ui/dom.js";
-import { checkoutMessage, fmtPrice, isPack, paymentRow, planFacts } from "../lib/money.js";
+import { checkoutMessage, fmtPrice, isCurrentPlan, isPack, paymentRow, planFacts } from "../lib/money.js";
 import { frame, pager, table } from "../ui/screen.js";
 import { when } from "../lib/dates.js";
 import { buy } from "./checkout.js";
@@ -20,7 +20,8 @@ export class WalletScreen {
     this.message = null;
   }
 
-  async open(_tab, params) {
+  async open(tab, params, id) {
+    if (tab === "receipt") return this.openReceipt(id);
     this.highlight = params.get("plan");
     const { node, body } = frame("Wallet", [], null);
     this.body = body;
@@ -39,8 +40,12 @@ export class WalletScreen {
     this.body = null;
   }
 
-  userChanged() {
-    if (this.body) this.renderBalance();
+  userChanged(user) {
+    if (!this.body || !this.body.querySelector("#wallet-balance")) return;
+    const plan = user && user.subscription ? `${user.subscription.plan} ${user.subscription.expiresAt}` : "";
+    if (this.shownPlan !== undefined && plan !== this.shownPlan && !this.busy) this.render(); // the current plan's card changes
+    else this.renderBalance();
+    this.shownPlan = plan;
   }
 
   async loadPlans() {
@@ -149,9 +154,10 @@ export class WalletScreen {
 
   card(p) {
     const recommended = p.id === this.highlight;
+    const current = isCurrentPlan(p, this.ctx.getUser());
     const nameId = `plan-${p.id}-name`;
-    return h(`article.offer${recommended ? ".recommended" : ""}`, { "data-plan": p.id, "aria-labelledby": nameId },
-      recommended ? h("p.badge-recommended", { text: "Suggested for you" }) : null,
+    return h(`article.offer${recommended ? ".recommended" : ""}${current ? ".current" : ""}`, { "data-plan": p.id, "aria-labelledby": nameId },
+      current ? h("p.badge-current", { text: "Your plan" }) : recommended ? h("p.badge-recommended", { text: "Suggested for you" }) : null,
       h("h3", { id: nameId, text: p.name }),
       h("p.price", { text: fmtPrice(p.price, p.currency) }),
       h("ul.facts", {}, planFacts(p).map((f) => h("li", { text: f }))),
@@ -160,7 +166,7 @@ export class WalletScreen {
         type: "button",
         "data-buy": p.id,
         "aria-describedby": nameId,
-        text: `Buy ${p.name}`,
+        text: current ? `Add ${p.durationDays} days of ${p.name}` : `Buy ${p.name}`,
         onclick: (e) => this.purchase(p, e.currentTarget),
       }));
   }
@@ -181,13 +187,55 @@ export class WalletScreen {
     for (const b of this.body.querySelectorAll("button.buy")) b.disabled = false;
     if (result.kind === "paid") {
       this.say("success", checkoutMessage("paid", { plan: plan.name }));
-      this.renderBalance();
+      this.render(); // the plan bought is now the user's
       this.loadToday();
     } else {
       this.say(result.kind === "dismissed" ? "info" : "error", checkoutMessage(result.kind, result));
     }
     this.loadPayments(1);
     if (button && button.isConnected) button.focus();
+  }
+
+  /** A printable receipt for one paid order (`/wallet/receipt/<id>`). */
+  async openReceipt(id) {
+    const { node, body } = frame("Receipt", [], null);
+    this.body = body;
+    this.root.replaceChildren(node);
+    document.title = "Receipt · AI Pasta";
+    node.querySelector(".back").replaceWith(h("a.back", { href: "/wallet", text: "← Back to the wallet" }));
+    body.replaceChildren(h("p.muted", { text: "Loading…" }));
+    node.querySelector("h1").focus();
+    let o;
+    let plans;
+    try {
+      [o, plans] = await Promise.all([
+        this.ctx.api(`/api/user/payments/${encodeURIComponent(id)}`).then((d) => d.payment),
+        this.ctx.api("/api/plans").then((d) => d.plans || []).catch(() => []),
+      ]);
+    } catch (err) {
+      if (this.body === body) body.replaceChildren(h("p.error", { text: err.code === "NOT_FOUND" ? "There is no such payment in your account." : err.message }));
+      return;
+    }
+    if (this.body !== body) return;
+    const u = this.ctx.getUser() || {};
+    const row = paymentRow(o);
+    const item = plans.find((p) => p.id === o.planId)?.name || o.planId;
+    const line = (label, value) => [h("dt", { text: label }), h("dd", { text: value })];
+    body.replaceChildren(h("article.receipt-doc", { "aria-label": `Receipt ${o.receiptNumber}` },
+      h("header.receipt-head", {}, h("strong", { text: "AI Pasta" }), h("span", { text: `Receipt ${o.receiptNumber}` })),
+      h("dl.receipt-lines", {},
+        line("Date", when(o.paidAt || o.createdAt)),
+        line("Billed to", [u.name, u.email].filter(Boolean).join(" · ")),
+        line("Item", item),
+        line("Tokens", int(o.tokens)),
+        o.durationDays ? line("Plan", `${o.plan}, ${o.durationDays} days`) : null,
+        line("Amount paid", fmtPrice(o.amount, o.currency)),
+        row.refunded ? line("Refunded", fmtPrice(row.refunded, o.currency)) : null,
+        line("Status", row.label),
+        line("Payment reference", o.razorpayPaymentId || "—"),
+        line("Order reference", o.receipt)),
+      h("p.muted", { text: "Paid through Razorpay. Keep this receipt for your records." }),
+      h("button.primary.no-print", { type: "button", text: "Print or save as PDF", onclick: () => window.print() })));
   }
 
   renderPayments() {
@@ -200,7 +248,9 @@ export class WalletScreen {
       { label: "Amount", value: (o) => fmtPrice(o.amount, o.currency) },
       { label: "Tokens", value: (o) => int(o.tokens) },
       { label: "Status", value: (o) => h(`span.status.status-${paymentRow(o).label.replace(/\s+/g, "-")}`, { text: paymentRow(o).label }) },
-      { label: "Receipt", value: (o) => h("span.receipt", {}, h("code", { text: o.receipt || "" }), o.razorpayPaymentId ? h("span.muted", { text: ` ${o.razorpayPaymentId}` }) : null) },
+      { label: "Receipt", value: (o) => (paymentRow(o).paid
+        ? h("a.receipt", { href: `/wallet/receipt/${encodeURIComponent(o.id)}`, text: o.receiptNumber || o.receipt, "aria-label": `Receipt ${o.receiptNumber || o.receipt}` })
+        : "—") },
       { label: "Refunds", value: (o) => (o.refunds && o.refunds.length
         ? h("ul.refunds", {}, o.refunds.map((r) => h("li", { text: `${fmtPrice(r.amount, o.currency)} (${int(r.tokens)} tokens) on ${when(r.at)}` })))
         : "—") },
