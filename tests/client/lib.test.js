@@ -103,3 +103,15 @@ test("live stats: time to first token and tokens per second", () => {
   assert.equal(s.tps, 50);
   assert.equal(liveStats({ sentAt: 1, text: "abcdefgh" }).tokens, 2);
 });
+
+test("counted words and plain refusals", async () => {
+  const { count } = await import("../../web/client/lib/words.js");
+  const { plainMessage, adviceFor } = await import("../../web/client/lib/errors.js");
+  assert.equal(count(1, "request"), "1 request");
+  assert.equal(count(1000, "request"), "1,000 requests");
+  assert.equal(count(0, "token"), "0 tokens");
+  assert.equal(count(2, "entry"), "2 entries");
+  assert.equal(plainMessage("options.maxTokens: must be between 1 and 4000"), "Max tokens must be between 1 and 4,000.");
+  assert.equal(plainMessage("A sentence already."), "A sentence already.");
+  assert.equal(adviceFor({ code: "VALIDATION_ERROR", message: "message: must not be empty", details: { field: "message" } }).message, "Your message must not be empty.");
+});

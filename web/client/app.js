@@ -13,7 +13,7 @@ import { $, copyText, download, fmtInt } from "./ui/dom.js";
 import { announce } from "./ui/announcer.js";
 import { askDialog, confirmDialog } from "./ui/dialog.js";
 import { setupAuth } from "./ui/auth.js";
-import { setupTheme } from "./ui/theme.js";
+import { setupTheme, useSavedTheme } from "./ui/theme.js";
 import { Sidebar } from "./ui/sidebar.js";
 import { Picker } from "./ui/picker.js";
 import { Conversation } from "./ui/conversation.js";
@@ -23,6 +23,7 @@ import { scheduleRender, scrollToBottom } from "./ui/answer.js";
 import { setCatalog } from "./ui/names.js";
 import { Screens } from "./screens/index.js";
 import { setupGoogle } from "./account/google.js";
+import { count } from "./lib/words.js";
 
 const TOKEN_KEY = "aipasta.token";
 const LOW_BALANCE = 1000;
@@ -64,7 +65,9 @@ let screens;
 // -- start, login, logout ------------------------------------------------------------------------
 
 export function boot() {
-  setupTheme($("#theme"));
+  setupTheme($("#theme"), (theme) => {
+    if (app.token) api("/api/user/profile", { method: "PUT", body: { preferences: { theme } } }).catch(() => {});
+  });
   auth = setupAuth({ api, onLoggedIn: (token, user) => start(token, user) });
   sidebar = new Sidebar({ api, onOpen: (id, leaf) => navigate(id, leaf), onAction: sessionAction });
   picker = new Picker({ onChange: () => composer.refreshEstimate() });
@@ -108,6 +111,7 @@ async function start(token, user) {
   picker.setContext({ user: app.user, plans: plans.plans || [], speeds: speeds.speeds || {} });
   setCatalog(app.models);
   const prefs = (profile.user && profile.user.preferences) || {};
+  if (prefs.theme) useSavedTheme(prefs.theme, $("#theme")); // the same on every device
   if (prefs.maxTokens) composer.setMaxTokens(Math.min(prefs.maxTokens, app.limits.maxTokensPerRequest));
   app.temperature = Number.isFinite(prefs.temperature) ? prefs.temperature : null;
   app.defaults = (prefs.defaultModels || []).filter((id) => app.models.some((m) => m.modelId === id));
@@ -156,7 +160,7 @@ function showUser(snap) {
   if (!next || next === app.user) return;
   app.user = next;
   const t = next.tokens;
-  $("#wallet").textContent = `${fmtInt(t.balance)} tokens`;
+  $("#wallet").textContent = count(t.balance, "token");
   $("#wallet").classList.toggle("low", t.balance < LOW_BALANCE);
   $("#wallet").title = t.reserved ? `${fmtInt(t.reserved)} held for answers in progress` : "Your balance";
   $("#plan").textContent = next.subscription ? next.subscription.plan : "";

@@ -152,7 +152,7 @@ export class AccountScreen {
     const pwForm = h("form.form-grid", { "aria-labelledby": "pw-title" },
       h("h2", { id: "pw-title", text: setting ? "Set a password" : "Change password" }),
       setting ? h("p.muted", { text: "You sign in with Google. A password lets you sign in with your email too." }) : field("Current password", current),
-      field("New password", next, "At least 8 characters. Other devices are signed out."),
+      field("New password", next, "At least 8 characters and hard to guess (a few unrelated words work well). Other devices are signed out."),
       h("div", {}, h("button.primary", { type: "submit", text: setting ? "Set password" : "Change password" })),
       note);
     pwForm.addEventListener("submit", async (e) => {

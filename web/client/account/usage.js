@@ -7,6 +7,7 @@ import { seriesFromDays, toCSV } from "../lib/money.js";
 import { pager, table } from "../ui/screen.js";
 import { when } from "../lib/dates.js";
 import { labelOf } from "../ui/names.js";
+import { count } from "../lib/words.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const PAGE = 20;
@@ -19,7 +20,7 @@ function cssVar(name) {
 export function barChart(title, rows, field, unit) {
   const total = rows.reduce((a, r) => a + Number(r[field] || 0), 0);
   const peak = rows.reduce((a, r) => (Number(r[field] || 0) > Number(a[field] || 0) ? r : a), rows[0] || {});
-  const summary = `${title}: ${int(total)} ${unit} in ${rows.length} days${total ? `, most on ${peak.date} (${int(peak[field])})` : ""}.`;
+  const summary = `${title}: ${int(total)} ${unit} in ${count(rows.length, "day")}${total ? `, most on ${peak.date} (${int(peak[field])})` : ""}.`;
   const box = h("div.chart-canvas", { role: "img", "aria-label": summary });
   const figure = h("figure.chart", { "data-chart": field }, h("figcaption", {}, h("h3", { text: title }), h("span.muted.chart-summary", { text: summary })), box);
   const data = seriesFromDays(rows, [field]);
@@ -115,7 +116,7 @@ export class UsageTab {
         const bar = h("span.bar", { "aria-hidden": "true" });
         bar.style.width = `${Math.max(1, Math.round((m.tokens / max) * 100))}%`;
         return h("li", {}, h("span.name", { title: m.modelId, text: labelOf(m.modelId) }), h("span", {}, bar),
-          h("span.muted", { text: `${int(m.tokens)} tokens · ${int(m.charged)} charged · ${int(m.requests)} answers${m.cost ? ` · $${m.cost.toFixed(4)}` : ""}` }));
+          h("span.muted", { text: `${count(m.tokens, "token")} · ${int(m.charged)} charged · ${count(m.requests, "answer")}${m.cost ? ` · $${m.cost.toFixed(4)}` : ""}` }));
       }))
       : h("p.muted.empty", { text: "No answers in this period." }));
   }

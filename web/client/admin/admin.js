@@ -8,6 +8,7 @@ import { frame, pager, table } from "../ui/screen.js";
 import { when } from "../lib/dates.js";
 import { labelOf } from "../ui/names.js";
 import { barChart } from "../account/usage.js";
+import { count } from "../lib/words.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const TABS = [
@@ -157,11 +158,11 @@ export class AdminScreen {
       if (!Number.isInteger(n) || n < 1) return tell(note, "error", "Enter a whole number of tokens.");
       if (!reason.value.trim()) return tell(note, "error", "Say why: the reason goes in the audit log.");
       const key = `ui-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
-      return act(`/tokens/${kind}`, { amount: n, reason: reason.value.trim(), idempotencyKey: key }, `${kind === "grant" ? "Granted" : "Deducted"} ${int(n)} tokens`);
+      return act(`/tokens/${kind}`, { amount: n, reason: reason.value.trim(), idempotencyKey: key }, `${kind === "grant" ? "Granted" : "Deducted"} ${count(n, "token")}`);
     };
     box.replaceChildren(h("section.card.user-card", { "aria-labelledby": "user-title" },
       h("h2", { id: "user-title", tabindex: "-1", text: `${u.name} · ${u.email}` }),
-      h("p.muted", { text: `${u.role} · ${u.isActive ? "active" : `deactivated${u.deactivatedReason ? ` (${u.deactivatedReason})` : ""}`} · plan ${u.subscription.plan}${u.subscription.expiresAt ? ` until ${when(u.subscription.expiresAt)}` : ""} · joined ${when(u.createdAt)} · ${int(u.usage.totalRequests)} requests, ${int(d.sessions.length)} recent sessions` }),
+      h("p.muted", { text: `${u.role} · ${u.isActive ? "active" : `deactivated${u.deactivatedReason ? ` (${u.deactivatedReason})` : ""}`} · plan ${u.subscription.plan}${u.subscription.expiresAt ? ` until ${when(u.subscription.expiresAt)}` : ""} · joined ${when(u.createdAt)} · ${count(u.usage.totalRequests, "request")}, ${count(d.sessions.length, "recent session")}` }),
       h("div.stats", {},
         [["Balance", w.balance, "detail-balance"], ["Free", w.freeTokens], ["Purchased", w.purchasedTokens, "detail-purchased"], ["Held", w.reserved], ["Used", w.usedTokens]].map(([label, v, sid]) =>
           h("div.stat", {}, h("span.stat-label", { text: label }), h("span.stat-value", { id: sid, text: int(v) })))),
@@ -356,7 +357,7 @@ export class AdminScreen {
       h("p.context-text", { text: m.content || "(empty)" }));
     const s = data.session || {};
     box.replaceChildren(
-      h("p.muted", { text: `Conversation “${s.title || s.id || ""}” · ${s.messageCount || 0} messages` }),
+      h("p.muted", { text: `Conversation “${s.title || s.id || ""}” · ${count(s.messageCount, "message")}` }),
       h("ol.context-list", { "aria-label": `Conversation around the flagged message` },
         (data.before || []).map((m) => line(m, false)), line(data.message, true), (data.after || []).map((m) => line(m, false))));
     box.hidden = false;

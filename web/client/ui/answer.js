@@ -2,11 +2,12 @@
 // (time to first token, tokens/s, tokens, charge) and its actions. Only a dirty card re-renders,
 // at most once per animation frame, so a long stream never re-renders the history.
 
-import { h, fmtInt } from "./dom.js";
+import { h } from "./dom.js";
 import { applyMathStyles, renderMarkdown } from "../core/markdown.js";
 import { formatMs, liveStats } from "../lib/stats.js";
 import { isLive } from "../lib/chat.js";
 import { partsOf } from "./names.js";
+import { count } from "../lib/words.js";
 
 export { isLive };
 // A long answer is re-parsed whole on each paint: past this size, at most every SLOW_MS.
@@ -112,8 +113,8 @@ function statsLine(a) {
   const tps = a.tps ?? live.tps;
   const parts = [`TTFT ${formatMs(ttft)}`, `${tps ? tps.toFixed(1) : "–"} tok/s`];
   const total = a.usage && a.usage.totalTokens;
-  parts.push(total ? `${fmtInt(total)} tokens` : `~${fmtInt(live.tokens)} tokens out`);
-  if (a.charged !== undefined && a.charged !== null && !isLive(a)) parts.push(`cost ${fmtInt(a.charged)} tokens`);
+  parts.push(total ? count(total, "token") : `~${count(live.tokens, "token")} out`);
+  if (a.charged !== undefined && a.charged !== null && !isLive(a)) parts.push(`cost ${count(a.charged, "token")}`);
   return parts.join(" · ");
 }
 

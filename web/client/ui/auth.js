@@ -1,6 +1,7 @@
 // The login / registration form.
 
 import { $ } from "./dom.js";
+import { plainMessage } from "../lib/errors.js";
 
 export function setupAuth({ api, onLoggedIn }) {
   let registering = false;
@@ -11,6 +12,10 @@ export function setupAuth({ api, onLoggedIn }) {
     $("#auth-submit").textContent = on ? "Create account" : "Log in";
     $("#auth-switch").textContent = on ? "Have an account? Log in" : "New here? Create an account";
     $("#auth-password").autocomplete = on ? "new-password" : "current-password";
+    // What is checked is strength (docs/security.md), so the hint says that, not only a length.
+    $("#password-hint").hidden = !on;
+    if (on) $("#auth-password").setAttribute("aria-describedby", "password-hint");
+    else $("#auth-password").removeAttribute("aria-describedby");
   };
   $("#auth-switch").addEventListener("click", () => setMode(!registering));
   $("#auth-form").addEventListener("submit", async (event) => {
@@ -26,7 +31,7 @@ export function setupAuth({ api, onLoggedIn }) {
       setMode(false);
       await onLoggedIn(data.token, data.user);
     } catch (err) {
-      $("#auth-error").textContent = err.message;
+      $("#auth-error").textContent = plainMessage(err.message);
     } finally {
       $("#auth-submit").disabled = false;
     }

@@ -1,6 +1,7 @@
 // Around the conversation: the phone drawer and the welcome screen of a new chat.
 
 import { $, fmtInt, h } from "./dom.js";
+import { count } from "../lib/words.js";
 
 export function openDrawer() {
   document.body.classList.add("drawer-open");
@@ -37,7 +38,7 @@ export function renderWelcome(user, onExample) {
   const plan = (user && user.subscription && user.subscription.plan) || "free";
   const facts = [
     `${fmtInt(user ? user.tokens.balance : 0)} tokens in your wallet`,
-    limits.requestsPerDay ? `${fmtInt(limits.requestsPerDay)} requests a day` : "unlimited requests a day",
+    limits.requestsPerDay ? `${count(limits.requestsPerDay, "request")} a day` : "unlimited requests a day",
     limits.tokensPerMonth ? `${fmtInt(limits.tokensPerMonth)} tokens a month` : null,
     plan === "free" ? "free models included; paid models need the pro plan" : "paid models included",
   ].filter(Boolean);

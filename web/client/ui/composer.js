@@ -4,6 +4,7 @@
 import { $, fmtInt, h } from "./dom.js";
 import { adviceFor } from "../lib/errors.js";
 import { estimateSend } from "../lib/models.js";
+import { count } from "../lib/words.js";
 
 const LABELS = { upgrade: "See plans", lowerMaxTokens: "Lower max tokens", pickModel: "Pick another model", retry: "Retry" };
 
@@ -35,7 +36,11 @@ export class Composer {
       later();
       this.autosize();
     });
-    $("#max-tokens").addEventListener("input", later);
+    $("#max-tokens").addEventListener("input", () => {
+      this.boundMaxTokens(false);
+      later();
+    });
+    $("#max-tokens").addEventListener("change", () => this.boundMaxTokens(true));
     $("#stop-all").addEventListener("click", () => this.onStopAll());
     $("#send-error").addEventListener("click", (e) => {
       const b = e.target.closest("button[data-action]");
@@ -55,6 +60,7 @@ export class Composer {
     this.estimate = null;
     this.lastError = null;
     this.clearError();
+    $("#max-tokens-hint").textContent = "";
     for (const id of ["#estimate", "#low-balance"]) $(id).textContent = "";
     $("#low-balance").dataset.text = "";
   }
@@ -83,9 +89,25 @@ export class Composer {
     area.style.height = `${Math.min(area.scrollHeight, window.innerHeight * 0.4)}px`;
   }
 
+  /** What a send asks for: the box's whole number, within 1 and the server's limit. */
   maxTokens() {
     const n = Number($("#max-tokens").value);
-    return Number.isInteger(n) && n > 0 ? n : 1024;
+    const cap = this.app.limits.maxTokensPerRequest;
+    return Number.isInteger(n) && n > 0 ? Math.min(n, cap) : Math.min(1024, cap);
+  }
+
+  /** Keep the box within the server's limit and say so under it; `fix` puts the bound in
+   * the box (when the user leaves it), else only the hint shows while they type. */
+  boundMaxTokens(fix) {
+    const box = $("#max-tokens");
+    const cap = this.app.limits.maxTokensPerRequest;
+    const n = Number(box.value);
+    const over = box.value !== "" && (!Number.isInteger(n) || n < 1 || n > cap);
+    $("#max-tokens-hint").textContent = over ? `Max tokens is a whole number from 1 to ${cap.toLocaleString("en-US")}.` : "";
+    if (over && fix) {
+      box.value = String(this.maxTokens());
+      $("#max-tokens-hint").textContent = `Max tokens set to ${this.maxTokens().toLocaleString("en-US")} (at most ${cap.toLocaleString("en-US")} per answer).`;
+    }
   }
 
   setMaxTokens(n) {
@@ -107,9 +129,11 @@ export class Composer {
     this.onSubmit(text);
   }
 
+  /** The one place a refused send is explained (the low-balance notice steps aside). */
   showError(err) {
     const advice = adviceFor(err);
     this.lastError = err;
+    $("#low-balance").hidden = true;
     const box = $("#send-error");
     box.replaceChildren(
       h("span.error-text", { text: advice.message }),
@@ -121,6 +145,7 @@ export class Composer {
   clearError() {
     $("#send-error").replaceChildren();
     $("#send-error").hidden = true;
+    $("#low-balance").hidden = false;
   }
 
   /** How many live answers there are: the Stop button says so. */
@@ -155,7 +180,7 @@ export class Composer {
       estimate = estimateSend(models, [...this.store.history(), { role: "user", content: text }], this.maxTokens());
     }
     this.estimate = estimate;
-    $("#estimate").textContent = `Up to ${fmtInt(estimate.total)} tokens`;
+    $("#estimate").textContent = `Up to ${count(estimate.total, "token")}`;
     $("#estimate").title = "What this send holds from your balance; unused tokens come back when the answer ends.";
     this.checkBalance();
   }

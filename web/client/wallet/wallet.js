@@ -6,6 +6,7 @@ import { checkoutMessage, fmtPrice, isCurrentPlan, isPack, paymentRow, planFacts
 import { frame, pager, table } from "../ui/screen.js";
 import { when } from "../lib/dates.js";
 import { buy } from "./checkout.js";
+import { count } from "../lib/words.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 
@@ -127,11 +128,11 @@ export class WalletScreen {
       h("p.plan-name", {}, h("strong", { id: "wallet-plan-name", text: sub.plan }),
         sub.expiresAt ? h("span.muted", { text: ` · until ${when(sub.expiresAt)}` }) : h("span.muted", { text: sub.plan === "free" ? " · no expiry" : "" })),
       h("ul.limits", {},
-        h("li", { text: cap ? `${int(cap)} requests a day` : "Unlimited requests a day" }),
+        h("li", { text: cap ? `${count(cap, "request")} a day` : "Unlimited requests a day" }),
         h("li", { text: limits.tokensPerMonth ? `${int(limits.tokensPerMonth)} tokens a month` : "No monthly token cap" }),
         h("li", { text: sub.plan === "free" ? "Free models only" : "Paid models included" })),
       used === null ? null : h("div.today", {},
-        h("label", { for: "today-meter", text: `Today: ${int(used)}${cap ? ` of ${int(cap)}` : ""} requests` }),
+        h("label", { for: "today-meter", text: cap ? `Today: ${int(used)} of ${count(cap, "request")}` : `Today: ${count(used, "request")}` }),
         cap ? h("meter", { id: "today-meter", min: "0", max: String(cap), value: String(Math.min(used, cap)), high: String(Math.floor(cap * 0.9)) }) : null),
     );
   }
