@@ -130,8 +130,9 @@ function showAuth() {
 }
 
 /** Forget everything of this user: the token, the socket, the conversation, the models, the
- * form, the sidebar, cached estimates. The next user on this tab starts from nothing. */
-async function logout(tellServer = true) {
+ * form, the sidebar, cached estimates. The next user on this tab starts from nothing.
+ * `farewell` ({title, text}) is said on the sign-in page (an account just deleted). */
+async function logout(tellServer = true, farewell = null) {
   const token = app.token;
   socket.close();
   if (tellServer && token) {
@@ -153,6 +154,10 @@ async function logout(tellServer = true) {
   document.title = "AI Pasta";
   auth.reset();
   showAuth();
+  if (farewell) {
+    document.title = `${farewell.title} · AI Pasta`;
+    auth.notice(farewell.title, farewell.text);
+  }
 }
 
 function showUser(snap) {

@@ -195,7 +195,10 @@ export class AccountScreen {
       if (word.value.trim() !== "DELETE") return tell(delNote, "error", "Type DELETE to confirm.");
       try {
         await this.ctx.api("/api/user", { method: "DELETE", body: { password: delPw.value, confirm: "DELETE" } });
-        this.ctx.logout(false);
+        this.ctx.logout(false, {
+          title: "Your account is deleted",
+          text: `${p.email}: your conversations are deleted and this account can no longer sign in. Its ${Number(wallet.balance).toLocaleString("en-US")} tokens were forfeited (nothing is refunded); payment records are kept for accounting. You can sign up again with the same email as a new account.`,
+        });
       } catch (err) {
         tell(delNote, "error", err.message);
       }

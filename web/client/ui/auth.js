@@ -36,5 +36,19 @@ export function setupAuth({ api, onLoggedIn }) {
       $("#auth-submit").disabled = false;
     }
   });
-  return { reset: () => { $("#auth-form").reset(); setMode(false); $("#auth-error").textContent = ""; } };
+  return {
+    reset: () => {
+      $("#auth-form").reset();
+      setMode(false);
+      $("#auth-error").textContent = "";
+      $("#auth-notice").hidden = true;
+    },
+    /** A word above the form (why the user is here: their account was deleted). */
+    notice: (title, text) => {
+      const box = $("#auth-notice");
+      box.replaceChildren(Object.assign(document.createElement("h2"), { textContent: title }), Object.assign(document.createElement("p"), { textContent: text }));
+      box.hidden = false;
+      box.focus();
+    },
+  };
 }
