@@ -24,7 +24,8 @@ from common.conversations import branches, sessions
 from common.conversations.models import ChatMessage, ChatSession, MessageOptions
 from common.conversations.tree import Tree
 from common.engine import settlement
-from common.errors import NotFound, ServiceUnavailable, ValidationError
+from common.errors import ContentBlocked, NotFound, ServiceUnavailable, ValidationError
+from common.moderation.service import record_blocked_attempt
 from common.moderation.terms import check_blocked
 from common.payments.subscriptions import check_paywall
 from common.sending import daily, idempotency
@@ -71,7 +72,7 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     tree = branches.tree_of(session) if session is not None else None
     follows = _follows(cmd, tree, session, parent)
-    check_blocked(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
+    _check_blocked(cmd, text)
     check_paywall(cmd.user, models)
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
     plans = plan_all(tree, follows, text, models, max_tokens, cmd.prompt)
@@ -160,6 +161,18 @@ def _parent(cmd: SendCommand) -> ChatMessage:
     if msg is None:
         raise NotFound("Message not found.")
     return msg
+
+
+def _check_blocked(cmd: SendCommand, text: str) -> None:
+    """Refuse a blocked term, and put the attempt in the moderation queue with the term."""
+    sent = text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt)
+    try:
+        check_blocked(sent)
+    except ContentBlocked as refused:
+        term = str((refused.details or {}).get("term") or "")
+        via = "api" if cmd.api_key is not None else "chat"
+        record_blocked_attempt(cmd.user.id, cmd.session_id, sent, term, via)
+        raise
 
 
 def _follows(

@@ -12,6 +12,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from common.conversations.models import ChatMessage
+from common.moderation import terms
 from common.payments import plans
 from common.sending.validation import MAX_MODELS
 from tests.support.chatkit import set_balance
@@ -237,6 +238,23 @@ def test_paid_model_refusal_offers_upgrade_and_another_model(tab, size):
     expect(page.locator("#prompt")).to_be_visible()
     error.locator("button", has_text="Pick another model").click()
     expect(page.locator("#model-search")).to_be_focused()
+
+
+def test_a_blocked_term_is_explained_and_offers_no_retry(tab, fake, size):
+    page = tab.page
+    terms.add_term(f"forbidden{size}", "e2e")
+    try:
+        tab.register(email("blocked", size))
+        tab.send(f"Tell me about Forbidden{size} things")
+        error = page.locator("#send-error")
+        expect(error).to_contain_text(f"contains “Forbidden{size}”")
+        expect(error).to_contain_text("Rephrase it without that term")
+        expect(error.locator("button")).to_have_count(0)  # a Retry could never pass
+        expect(page.locator("#prompt")).to_have_value(f"Tell me about Forbidden{size} things")
+        tab.axe("blocked-term")
+        tab.shot("blocked-term")
+    finally:
+        terms.remove_term(f"forbidden{size}")
 
 
 def test_logout_then_another_user_sees_nothing_of_the_first(tab, fake, size):

@@ -22,6 +22,7 @@ def audit_log():
             target_type=q.targetType,
             target_id=q.targetId,
             admin_id=q.adminId,
+            email=q.email,
             day_from=q.from_,
             day_to=q.to,
         )

@@ -34,6 +34,14 @@ export function adviceFor(error) {
         message: `Not enough tokens: this send needs ${num(details.required)}, you have ${num(details.available)}.`,
         actions: ["lowerMaxTokens", "upgrade"],
       };
+    case "CONTENT_BLOCKED":
+      // Retrying the same text can never pass: say which term, and what to do instead.
+      return {
+        message: details.term
+          ? `Not sent: your message contains “${details.term}”, a term this service does not pass to models. Rephrase it without that term and send again.`
+          : "Not sent: your message contains a term this service does not pass to models. Rephrase it and send again.",
+        actions: [],
+      };
     case "PAYWALL":
       return { message, actions: ["upgrade", "pickModel"] };
     case "DAILY_LIMIT":

@@ -39,7 +39,6 @@ export function renderWelcome(user, onExample) {
   const facts = [
     `${fmtInt(user ? user.tokens.balance : 0)} tokens in your wallet`,
     limits.requestsPerDay ? `${count(limits.requestsPerDay, "request")} a day` : "unlimited requests a day",
-    limits.tokensPerMonth ? `${fmtInt(limits.tokensPerMonth)} tokens a month` : null,
     plan === "free" ? "free models included; paid models need the pro plan" : "paid models included",
   ].filter(Boolean);
   $("#welcome").replaceChildren(

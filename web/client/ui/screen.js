@@ -15,16 +15,18 @@ export function frame(title, tabs, active) {
   return { node, body };
 }
 
-/** A table from column specs `{label, value(row) -> text|Node, className?}`. */
+/** A table from column specs `{label, value(row) -> text|Node, className?}`. Under 600 px
+ * each row is a card whose cells carry their column's name (screens.css); the explicit roles
+ * keep it a table for assistive technology whatever the layout. */
 export function table(caption, columns, rows, empty = "Nothing yet.") {
   if (!rows.length) return h("p.muted.empty", { text: empty });
   return h("div.table-wrap", { tabindex: "0", role: "region", "aria-label": caption },
-    h("table.data", {},
+    h("table.data", { role: "table" },
       h("caption.sr-only", { text: caption }),
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", text: c.label })))),
-      h("tbody", {}, rows.map((r) => h("tr", {}, columns.map((c) => {
+      h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, columns.map((c) => h("th", { scope: "col", role: "columnheader", text: c.label })))),
+      h("tbody", { role: "rowgroup" }, rows.map((r) => h("tr", { role: "row" }, columns.map((c) => {
         const v = c.value(r);
-        return h(`td${c.className ? `.${c.className}` : ""}`, { "data-label": c.label }, v instanceof Node ? v : String(v ?? ""));
+        return h(`td${c.className ? `.${c.className}` : ""}`, { role: "cell", "data-label": c.label }, v instanceof Node ? v : String(v ?? ""));
       }))))));
 }
 

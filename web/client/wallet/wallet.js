@@ -129,7 +129,7 @@ export class WalletScreen {
         sub.expiresAt ? h("span.muted", { text: ` · until ${when(sub.expiresAt)}` }) : h("span.muted", { text: sub.plan === "free" ? " · no expiry" : "" })),
       h("ul.limits", {},
         h("li", { text: cap ? `${count(cap, "request")} a day` : "Unlimited requests a day" }),
-        h("li", { text: limits.tokensPerMonth ? `${int(limits.tokensPerMonth)} tokens a month` : "No monthly token cap" }),
+        h("li", { text: "No monthly token cap: use your tokens whenever you like" }),
         h("li", { text: sub.plan === "free" ? "Free models only" : "Paid models included" })),
       used === null ? null : h("div.today", {},
         h("label", { for: "today-meter", text: cap ? `Today: ${int(used)} of ${count(cap, "request")}` : `Today: ${count(used, "request")}` }),
