@@ -23,6 +23,7 @@ import { scheduleRender, scrollToBottom } from "./ui/answer.js";
 import { setCatalog } from "./ui/names.js";
 import { Screens } from "./screens/index.js";
 import { setupGoogle } from "./account/google.js";
+import { showLanding } from "./ui/landing.js";
 import { count } from "./lib/words.js";
 
 const TOKEN_KEY = "aipasta.token";
@@ -127,6 +128,7 @@ function showAuth() {
   $("#app").hidden = true;
   $("#auth-view").hidden = false;
   $("#auth-email").focus();
+  showLanding(() => screens.config());
 }
 
 /** Forget everything of this user: the token, the socket, the conversation, the models, the

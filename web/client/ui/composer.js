@@ -17,6 +17,9 @@ export class Composer {
     this.lastError = null;
     this.balanceAdvice = null;
     this.prompt = $("#prompt");
+    const narrow = window.matchMedia("(max-width: 600px)");
+    this.fitPlaceholder(narrow.matches);
+    narrow.addEventListener("change", (e) => this.fitPlaceholder(e.matches));
     $("#composer").addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
@@ -83,10 +86,18 @@ export class Composer {
     this.prompt.focus();
   }
 
+  /** One line when empty; as tall as its text up to 40% of the screen. */
   autosize() {
     const area = this.prompt;
+    area.style.height = "";
+    if (!area.value) return;
     area.style.height = "auto";
     area.style.height = `${Math.min(area.scrollHeight, window.innerHeight * 0.4)}px`;
+  }
+
+  /** The keys in the placeholder where there is room for them (a phone has no Shift+Enter). */
+  fitPlaceholder(narrow) {
+    this.prompt.placeholder = narrow ? "Ask anything…" : "Ask anything… (Enter sends, Shift+Enter for a new line)";
   }
 
   /** What a send asks for: the box's whole number, within 1 and the server's limit. */
