@@ -57,6 +57,9 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+COMPAT_CAPABILITIES = ("tools", "json_object", "json_schema", "images")
+
+
 @dataclass(frozen=True)
 class Settings:
     app_env: str = "development"
@@ -115,6 +118,9 @@ class Settings:
     huggingface_base_url: str = "https://router.huggingface.co/v1"
     openai_compat_base_url: str = ""
     openai_compat_api_key: str = ""
+    # What the models of OPENAI_COMPAT_BASE_URL take (its /models list does not say): any of
+    # tools, json_object, json_schema, images. Nothing listed: plain text only.
+    openai_compat_capabilities: tuple[str, ...] = ()
     app_url: str = "http://localhost:5000"
     app_title: str = "AI Pasta"
     provider_connect_timeout: float = 10.0
@@ -136,6 +142,9 @@ class Settings:
     # A running answer's lease (its worker's heartbeat renews it every third of this): a dead
     # worker's answer is interrupted within about this plus a second or two (docs/chat.md).
     hold_lease_seconds: int = 6
+    # A worker process silent this long (no beacon) is taken for dead even if its connection
+    # looks open (a host gone without closing it); one merely starved of CPU is waited for.
+    worker_stall_seconds: int = 60
     # A pending answer no worker claimed within this is enqueued again, at most
     # `pending_max_requeues` times; then it fails (SERVICE_UNAVAILABLE) and its hold is released.
     pending_requeue_seconds: int = 15
@@ -250,6 +259,12 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     _validate_pricing(settings)
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT={settings.log_format!r}: use text or json")
+    unknown = set(settings.openai_compat_capabilities) - set(COMPAT_CAPABILITIES)
+    if unknown:
+        raise ConfigError(
+            f"OPENAI_COMPAT_CAPABILITIES: unknown {', '.join(sorted(unknown))}; "
+            f"use any of {', '.join(COMPAT_CAPABILITIES)}"
+        )
     if settings.mongo_transactions not in ("auto", "on", "off"):
         raise ConfigError(
             f"MONGO_TRANSACTIONS={settings.mongo_transactions!r}: use auto, on or off"

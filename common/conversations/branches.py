@@ -16,7 +16,7 @@ def stored_messages(session_id: str) -> list[ChatMessage]:
     return list(
         ChatMessage.objects(sessionId=session_id)
         .order_by("createdAt", "id")
-        .only("role", "content", "modelId", "status", "parentId")
+        .only("role", "content", "images", "modelId", "status", "parentId")
     )
 
 

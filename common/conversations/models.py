@@ -38,6 +38,9 @@ class MessageOptions(EmbeddedDocument):
     maxTokens = IntField()  # noqa: N815
     topP = FloatField()  # noqa: N815
     stop = ListField(StringField(), default=None)  # stop sequences (the OpenAI-compatible API)
+    # OpenAI parameters passed on as they are (tools, tool_choice, parallel_tool_calls,
+    # response_format): the OpenAI-compatible API's, checked against the model's capabilities.
+    params = DictField(default=None)
 
 
 class Moderation(EmbeddedDocument):
@@ -86,6 +89,8 @@ class ChatMessage(Document):
     userId = ObjectIdField(required=True)  # noqa: N815
     role = StringField(required=True, choices=("user", "assistant", "system"))
     content = StringField(default="")
+    # A user message's images (https: or data: URLs), sent with it to models that take images.
+    images = ListField(StringField(), default=None)
     modelId = StringField()  # noqa: N815
     # The message this one follows: an answer's user message; a user message's answer (or
     # null for the first). See common/conversations/tree.py.
@@ -114,10 +119,13 @@ class ChatMessage(Document):
     moderation = EmbeddedDocumentField(Moderation, default=Moderation)
     # The run that owns a streaming message (set by the claim, cleared when it ends).
     claimToken = StringField()  # noqa: N815
-    # Which `settlement.end` call ended it (lets a retry after a lost reply recognise its own).
+    # Which `settlement.settle` call ended it (lets a retry after a lost reply recognise its own).
     endedBy = StringField()  # noqa: N815
     # Set while its final frame could not reach Redis; the reaper publishes it and clears it.
     finalPending = BooleanField()  # noqa: N815
+    # A provider refused it under its content policy (its reason); the admins' flag is still to
+    # be set (`common.engine.aftermath`).
+    moderationPending = StringField()  # noqa: N815
     # Times the reaper enqueued it again while no worker had claimed it (and when it last did).
     requeues = IntField(default=0)
     requeuedAt = DateTimeField()  # noqa: N815
@@ -128,6 +136,15 @@ class ChatMessage(Document):
     prompt = ListField(DictField(), default=None)
     # The API key an answer was asked through (`/v1`); its ledger entry is marked as API usage.
     apiKeyId = StringField()  # noqa: N815
+    # Tried in order when `modelId`'s provider fails before the first token: [{modelId, rates}]
+    # (`common.sending.fallbacks`). When one of them answers, `modelId` and `rates` become its
+    # own at settlement and `requestedModelId` keeps the model asked for.
+    fallbacks = ListField(DictField(), default=None)
+    requestedModelId = StringField()  # noqa: N815
+    # The answer's tool calls, in OpenAI's shape [{id, type, function: {name, arguments}}], and
+    # the provider's finish reason (stop, length, tool_calls, content_filter).
+    toolCalls = ListField(DictField(), default=None)  # noqa: N815
+    finishReason = StringField()  # noqa: N815
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
     # UTC day of creation ("YYYY-MM-DD"): the analytics range filter (common.admin.analytics)
     day = StringField(default=lambda: utcnow().date().isoformat())

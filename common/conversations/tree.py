@@ -32,6 +32,15 @@ class Node(Protocol):
     content: str | None
 
 
+def user_turn(text: str, images: list[str] | None = None) -> dict:
+    """A user turn in OpenAI's shape: its text, or text and `image_url` parts."""
+    if not images:
+        return {"role": "user", "content": text}
+    parts = [{"type": "text", "text": text}] if text else []
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in images]
+    return {"role": "user", "content": parts}
+
+
 class Tree:
     """Messages in creation order (oldest first), indexed by id and parent."""
 
@@ -115,10 +124,10 @@ class Tree:
                     keep.add(answer.id)
         return [m for m in self.messages if m.id in keep]
 
-    def conversation(self, follows: Any, model_id: str) -> list[dict]:
+    def conversation(self, follows: Any, model_id: str, images: bool = False) -> list[dict]:
         """The turns `model_id` sees before a user message that follows `follows` (None: the
-        conversation starts there): the path's user messages and the model's own finished
-        answers to them."""
+        conversation starts there): the path's user messages (with their images when the
+        model takes `images`) and the model's own finished answers to them."""
         if follows is None:
             return []
         path = self.path(follows) if follows in self.by_id else []
@@ -126,7 +135,7 @@ class Tree:
         for i, m in enumerate(path):
             if m.role == "assistant":
                 continue
-            turns.append({"role": "user", "content": m.content or ""})
+            turns.append(user_turn(m.content or "", getattr(m, "images", None) if images else None))
             on_path = path[i + 1] if i + 1 < len(path) else None
             if on_path is not None and on_path.modelId == model_id:
                 answer = on_path if on_path.status == "done" else None

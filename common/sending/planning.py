@@ -6,14 +6,15 @@ plan, and only `send` goes on to hold and store.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
 
 from common.catalog import service as catalog
-from common.conversations.tokens import estimate_prompt, trim
-from common.conversations.tree import Tree
+from common.conversations.tokens import estimate_prompt, estimate_tokens, trim
+from common.conversations.tree import Tree, user_turn
 from common.errors import ValidationError
 from common.wallet import pricing
 
@@ -28,6 +29,9 @@ class Plan:
     user_after: dict | None = None
     prompt_estimate: int = 0
     rates: pricing.Rates = pricing.LEGACY_RATES
+    # Who answers if this model's provider fails first: [{"modelId", "rates"}], in order. The
+    # hold (`estimate`) covers the dearest of them and the model.
+    fallbacks: list[dict] = field(default_factory=list)
 
 
 def plan_all(
@@ -37,12 +41,17 @@ def plan_all(
     models: list,
     max_tokens: int,
     prompt: list[dict] | None = None,
+    params: dict | None = None,
+    fallbacks: tuple[list, list] = ([], []),
+    images: list[str] | None = None,
 ) -> list[Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
     and the hold it needs. The conversation is the branch up to `follows` (the message the user
-    turn follows, in `tree`; None: a new conversation) as this model saw it, then `text`. A
-    given `prompt` (the API's `messages`) is sent as it is: if it does not fit, the send is
-    refused. Writes nothing."""
+    turn follows, in `tree`; None: a new conversation) as this model saw it, then `text` (and
+    `images`). A given `prompt` (the API's `messages`) is sent as it is: if it does not fit, the
+    send is refused. `params` (tools, a response format) count in the prompt estimate, as
+    providers count them; `fallbacks` are the (named, automatic) fallback models
+    (`common.sending.fallbacks`). Writes nothing."""
     plans = []
     for model in models:
         window = int(getattr(model, "contextWindow", 0) or 4096)
@@ -50,13 +59,44 @@ def plan_all(
         if prompt is not None:
             turns = _fitting(prompt, window - room, model.modelId)
         else:
-            earlier = tree.conversation(follows, model.modelId) if tree is not None else []
-            turns = trim(earlier + [{"role": "user", "content": text}], window - room)
-        estimate, rates = estimate_prompt(turns), catalog.rates_of(model)
+            takes_images = catalog.capabilities_of(model)["images"]
+            earlier = tree.conversation(follows, model.modelId, takes_images) if tree else []
+            turns = trim(earlier + [user_turn(text, images)], window - room)
+        estimate = estimate_prompt(turns) + params_tokens(params)
+        rates = catalog.rates_of(model)
         hold = pricing.hold_for(estimate, room, rates)
         plan = Plan(model, ObjectId(), room, hold, turns, prompt_estimate=estimate, rates=rates)
+        _add_fallbacks(plan, *fallbacks)
         plans.append(plan)
     return plans
+
+
+def params_tokens(params: dict | None) -> int:
+    """Tool definitions and a response schema are read by the model as part of the prompt."""
+    if not params:
+        return 0
+    counted = {k: params[k] for k in ("tools", "response_format") if params.get(k)}
+    return estimate_tokens(json.dumps(counted)) if counted else 0
+
+
+def _add_fallbacks(plan: Plan, named: list, automatic: list) -> None:
+    """Named fallbacks must fit the conversation (else the request is refused); automatic ones
+    are kept only if they fit and cost no more than the chosen model's hold."""
+    need = plan.prompt_estimate + plan.max_tokens
+    for model in [*named, *automatic]:
+        window = int(getattr(model, "contextWindow", 0) or 4096)
+        rates = catalog.rates_of(model)
+        hold = pricing.hold_for(plan.prompt_estimate, plan.max_tokens, rates)
+        if model in automatic and (window < need or hold > plan.estimate):
+            continue
+        if window < need:
+            raise ValidationError(
+                f"models: {model.modelId} has room for {window} tokens; this request needs "
+                f"about {need}. Leave it out or shorten the conversation.",
+                {"field": "models", "reason": "context_length_exceeded"},
+            )
+        plan.fallbacks.append({"modelId": model.modelId, "rates": rates.as_dict()})
+        plan.estimate = max(plan.estimate, hold)
 
 
 def _fitting(prompt: list[dict], budget: int, model_id: str) -> list[dict]:

@@ -4,7 +4,7 @@ import { capabilityWords, familyKey, filterModels, groupModels, lockOf, modelLab
 
 // The same model through two providers (and OpenRouter's free variant), and another model.
 const CATALOG = [
-  { modelId: "deepseek/deepseek-r1:free", name: "DeepSeek: R1 (free)", provider: "openrouter", isFree: true, rates: { prompt: 1000, completion: 1000 }, contextWindow: 163840, capabilities: ["text", "reasoning"] },
+  { modelId: "deepseek/deepseek-r1:free", name: "DeepSeek: R1 (free)", provider: "openrouter", isFree: true, rates: { prompt: 1000, completion: 1000 }, contextWindow: 163840, capabilities: { images: false, tools: false }, tags: ["text", "reasoning"] },
   { modelId: "openai/gpt-4o", name: "OpenAI: GPT-4o", provider: "openrouter", isFree: false, rates: { prompt: 1300, completion: 5000 }, contextWindow: 128000, capabilities: ["text", "vision"] },
   { modelId: "hf:deepseek-ai/DeepSeek-R1", name: "deepseek-ai/DeepSeek-R1", provider: "huggingface", isFree: false, rates: { prompt: 1100, completion: 2000 }, contextWindow: 64000, capabilities: { tools: true, images: false } },
   { modelId: "deepseek/deepseek-r1", name: "DeepSeek: R1", provider: "openrouter", isFree: false, rates: { prompt: 1200, completion: 3000 }, contextWindow: 163840 },

@@ -18,6 +18,7 @@ import { Sidebar } from "./ui/sidebar.js";
 import { Picker } from "./ui/picker.js";
 import { Conversation } from "./ui/conversation.js";
 import { Composer } from "./ui/composer.js";
+import { Attachments } from "./ui/attach.js";
 import { closeDrawer, renderWelcome, setupDrawer } from "./ui/chrome.js";
 import { scheduleRender, scrollToBottom } from "./ui/answer.js";
 import { setCatalog } from "./ui/names.js";
@@ -60,6 +61,7 @@ let sidebar;
 let picker;
 let conversation;
 let composer;
+let attachments;
 let auth;
 let screens;
 
@@ -71,9 +73,16 @@ export function boot() {
   });
   auth = setupAuth({ api, onLoggedIn: (token, user) => start(token, user) });
   sidebar = new Sidebar({ api, onOpen: (id, leaf) => navigate(id, leaf), onAction: sessionAction });
-  picker = new Picker({ onChange: () => composer.refreshEstimate() });
+  attachments = new Attachments({
+    input: $("#attach-input"), button: $("#attach"), list: $("#attachments"), announce,
+    onChange: () => composer && composer.refreshEstimate(),
+  });
+  picker = new Picker({
+    onChange: () => composer.refreshEstimate(),
+    onShown: () => attachments.setAllowed(picker.takesImages()),
+  });
   conversation = new Conversation({ answers: store.answers, onAnswerAction: answerAction, onEdit: userAction });
-  composer = new Composer({ api, store, picker, app, onSubmit: (text) => sendTurn(text, { kind: "compose" }), onAction: runAction, onStopAll: stopAll });
+  composer = new Composer({ api, store, picker, attachments, app, onSubmit: (text) => sendTurn(text, { kind: "compose" }), onAction: runAction, onStopAll: stopAll });
   setupChrome();
   screens = new Screens({ api, getUser: () => app.user, go, announce, logout, setToken: (t) => {
     app.token = t;
@@ -304,11 +313,11 @@ async function sessionAction(act, sessionId) {
 
 /** Send a new user turn (a regenerate with `parentId`, an edit with `editOf`); the
  * conversation changes on `accepted` (a new turn shows at once, marked as sending). */
-function sendTurn(text, { kind, parentId = null, editOf = null, models = picker.selected, editor = null }) {
+function sendTurn(text, { kind, parentId = null, editOf = null, models = picker.selected, editor = null, images = null }) {
   const options = { maxTokens: composer.maxTokens() };
   if (Number.isFinite(app.temperature)) options.temperature = app.temperature;
   const { frame, turn } = store.send({
-    requestId: newRequestId(), text, kind, models, options, parentId, editOf, sentAt: performance.now(), extra: { editor },
+    requestId: newRequestId(), text, kind, models, options, images: images || (kind === "compose" ? [...attachments.urls] : []), parentId, editOf, sentAt: performance.now(), extra: { editor },
   });
   if (turn) {
     $("#welcome").hidden = true;
@@ -325,7 +334,7 @@ function onAccepted(f) {
   composer.setBusy(false);
   if (!result.current) return; // the user moved on; the sidebar shows it
   const { pending, isNew } = result;
-  if (pending.kind === "compose") composer.sent(pending.text);
+  if (pending.kind === "compose" && composer.sent(pending.text)) attachments.clear();
   if (pending.editor) pending.editor();
   conversation.sync(store.turns);
   composer.showLive(store.live().length);
@@ -497,7 +506,8 @@ function userAction(act, turnNode, button) {
     if (!picker.selected.length) return "Pick at least one model.";
     if (!turn.userMessageId) return "Wait until this message is sent.";
     return new Promise((resolve) => {
-      sendTurn(text, { kind: "edit", editOf: turn.userMessageId, editor: () => resolve(true) });
+      // An edit keeps the message's images: only its text changes.
+      sendTurn(text, { kind: "edit", editOf: turn.userMessageId, images: turn.images || [], editor: () => resolve(true) });
       // A refusal shows in the composer's error area; the editor keeps its text.
       setTimeout(() => resolve(false), 15_000);
     });

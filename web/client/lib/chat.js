@@ -168,19 +168,20 @@ export class ChatStore {
    * sending). Returns the `chat.send` frame and the turn. `extra` is kept with the pending
    * send and handed back on `accepted`/refusal (the UI's own bookkeeping).
    */
-  send({ requestId, text, kind, models, options, parentId = null, editOf = null, sentAt = 0, extra = {} }) {
+  send({ requestId, text, kind, models, options, images = [], parentId = null, editOf = null, sentAt = 0, extra = {} }) {
     const frame = { type: "chat.send", requestId, message: text, models: [...models], options: { ...options } };
+    if (images.length) frame.images = [...images];
     if (this.sessionId) frame.sessionId = this.sessionId;
     let turn = null;
     if (parentId) frame.parentId = parentId;
     else if (editOf) frame.editOf = editOf;
     else {
       if (this.sessionId && this.leaf) frame.afterId = this.leaf;
-      turn = { userMessageId: null, text, groups: [], siblings: [], position: 0, sending: true };
+      turn = { userMessageId: null, text, images: [...images], groups: [], siblings: [], position: 0, sending: true };
       this.sendingTurns.push(turn);
       this.turns.push(turn);
     }
-    this.pending.set(requestId, { ...extra, kind, text, turn, parentId, editOf, follows: frame.afterId || null, sentAt, sessionId: this.sessionId });
+    this.pending.set(requestId, { ...extra, kind, text, images, turn, parentId, editOf, follows: frame.afterId || null, sentAt, sessionId: this.sessionId });
     return { frame, turn };
   }
 
@@ -204,7 +205,7 @@ export class ChatStore {
     const userId = f.userMessageId;
     if (!p.parentId && userId) {
       const parent = f.parentId !== undefined ? f.parentId : p.editOf ? this.parentOf(p.editOf) : p.follows;
-      this.tree.add({ id: userId, role: "user", parentId: parent, content: p.text });
+      this.tree.add({ id: userId, role: "user", parentId: parent, content: p.text, images: p.images || [] });
     }
     for (const m of f.messages) {
       this.tree.add({ id: m.messageId, role: "assistant", parentId: userId || p.parentId, modelId: m.modelId, status: "pending" });
@@ -304,7 +305,10 @@ export class ChatStore {
 /** What the tree keeps of a stored message (answers' text lives in `answers`). */
 function record(m) {
   const r = { id: m.id, role: m.role, parentId: m.parentId || null, modelId: m.modelId || null, status: m.status };
-  if (m.role !== "assistant") r.content = m.content || "";
+  if (m.role !== "assistant") {
+    r.content = m.content || "";
+    r.images = m.images || [];
+  }
   return r;
 }
 

@@ -47,12 +47,14 @@ export function modelLabel(modelId, byId = new Map()) {
   return `${byId.has(modelId) ? modelName(m) : modelId} · ${providerLabel(m)}`;
 }
 
-/** Capabilities as words ("images", "tools", "reasoning", ...), whether the catalog lists them
- * (`["text", "vision"]`) or flags them (`{images: true, tools: false}`). */
+/** Capabilities as words ("images", "tools", "reasoning", ...): what the model takes
+ * (`capabilities {images, tools, jsonSchema, ...}`, or an older list like `["text", "vision"]`)
+ * and its `tags` ("code", "reasoning"). */
 export function capabilityWords(model) {
   const caps = model.capabilities || [];
   const raw = Array.isArray(caps) ? caps : Object.keys(caps).filter((k) => caps[k]);
-  const words = new Set(raw.map((c) => String(c).toLowerCase()));
+  const words = new Set([...raw, ...(model.tags || [])].map((c) => String(c).toLowerCase()));
+  if (words.has("jsonschema")) words.add("json");
   for (const m of model.inputModalities || []) if (m === "image") words.add("images");
   if (words.has("vision") || words.has("image")) words.add("images");
   if (words.has("function_calling") || words.has("functions")) words.add("tools");

@@ -105,6 +105,7 @@ function turnFor(tree, user, orphan, next, reuse, override) {
   const turn = reuse.get(key) || { userMessageId: user ? user.id : null, text: "", groups: [] };
   turn.userMessageId = user ? user.id : null;
   turn.text = user ? user.content || "" : "";
+  turn.images = user ? user.images || [] : [];
   turn.sending = false;
   const siblings = user ? tree.siblings(user).map((s) => s.id) : [];
   turn.siblings = siblings;

@@ -9,7 +9,7 @@ import { count } from "../lib/words.js";
 const LABELS = { upgrade: "See plans", lowerMaxTokens: "Lower max tokens", pickModel: "Pick another model", retry: "Retry" };
 
 export class Composer {
-  /** ctx: {api, store, picker, app: {token, user, models, limits}, onSubmit(text), onAction(action, err), onStopAll()} */
+  /** ctx: {api, store, picker, attachments, app: {token, user, models, limits}, onSubmit(text), onAction(action, err), onStopAll()} */
   constructor(ctx) {
     Object.assign(this, ctx);
     this.estimateApi = true;
@@ -77,9 +77,11 @@ export class Composer {
     this.autosize();
   }
 
-  /** Empty the box if it still holds what was sent. */
+  /** Empty the box if it still holds what was sent; true when it did. */
   sent(text) {
-    if (this.text() === text) this.setText("");
+    if (this.text() !== text) return false;
+    this.setText("");
+    return true;
   }
 
   focus() {
@@ -181,6 +183,7 @@ export class Composer {
     if (this.estimateApi && text && text.length <= app.limits.maxMessageChars) {
       const body = { message: text, models: models.map((m) => m.modelId), options: { maxTokens: this.maxTokens() } };
       if (this.store.sessionId) body.sessionId = this.store.sessionId;
+      if (this.attachments && this.attachments.urls.length) body.images = this.attachments.urls;
       try {
         estimate = await this.api("/api/chat/estimate", { method: "POST", body });
       } catch (err) {

@@ -80,7 +80,9 @@ export class Conversation {
         h("span.alt-pos", { text: `${turn.position + 1} / ${count}` }),
         h("button.ghost.small", { type: "button", "data-act": "edit-next", "aria-label": "Next version", disabled: turn.position >= count - 1, text: "›" }))
       : null;
+    const images = (turn.images || []).map((src, i) => h("img", { src, alt: `Your image ${i + 1}` }));
     return h("div.user-turn", {},
+      images.length ? h("div.user-images", {}, ...images) : null,
       h("div.user-msg", { text: turn.text }),
       h("div.user-actions", {},
         nav,
@@ -162,5 +164,5 @@ export class Conversation {
 /** What a turn's node shows: redrawn when this changes. */
 function keyOf(turn) {
   const groups = turn.groups.map((g) => `${g.modelId}:${g.answers.join(",")}@${g.shown}`).join("|");
-  return `${turn.userMessageId}|${turn.text}|${turn.position}/${(turn.siblings || []).length}|${turn.sending ? 1 : 0}|${groups}`;
+  return `${turn.userMessageId}|${turn.text}|${(turn.images || []).length}|${turn.position}/${(turn.siblings || []).length}|${turn.sending ? 1 : 0}|${groups}`;
 }
