@@ -429,6 +429,22 @@ def test_an_edit_is_a_branch_that_sends_and_charges_only_its_history(tab, fake, 
     page.reload()
     expect(page.locator(".turn").nth(1).locator(".user-msg")).to_have_text(re.compile("great"))
     tab.shot("branch-switched")
+    # An export is of the branch shown: the original question, not the edit.
+    tab.open_drawer()
+    item = page.locator("#sessions li.session").first
+    item.locator("button.session-more").click()
+    with page.expect_download() as info:
+        item.locator("button[data-act=export-json]").click()
+    exported = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    texts = [m["content"] for m in exported["messages"]]
+    assert texts[0] == "Name a pasta" and "great detail" in texts[2], texts
+    assert "Which sauce, in one word?" not in texts and exported["leafId"]
+    item.locator("button.session-more").click()
+    with page.expect_download() as info:
+        item.locator("button[data-act=export-md]").click()
+    markdown = Path(info.value.path()).read_text(encoding="utf-8")
+    assert "great detail" in markdown and "in one word" not in markdown
+    tab.close_drawer()
     # Another device (no leaf in the address) shows the same branch: the session keeps it.
     tab.goto(page.url.split("?")[0].removeprefix(tab.base_url))
     expect(page.locator(".turn").nth(1).locator(".edit-nav .alt-pos")).to_have_text("1 / 2")

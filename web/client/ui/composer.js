@@ -97,9 +97,11 @@ export class Composer {
     area.style.height = `${Math.min(area.scrollHeight, window.innerHeight * 0.4)}px`;
   }
 
-  /** The keys in the placeholder where there is room for them (a phone has no Shift+Enter). */
+  /** Placeholders that fit: the keys and search hints where there is room (a phone has no
+   * Shift+Enter). */
   fitPlaceholder(narrow) {
     this.prompt.placeholder = narrow ? "Ask anything…" : "Ask anything… (Enter sends, Shift+Enter for a new line)";
+    $("#model-search").placeholder = narrow ? "Add a model…" : "Add a model: name, provider, “images”, “100k+”…";
   }
 
   /** What a send asks for: the box's whole number, within 1 and the server's limit. */
