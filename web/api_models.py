@@ -41,6 +41,7 @@ class UserSnapshot(Open):
 
     id: str
     email: str
+    emailVerified: bool  # noqa: N815
     name: str | None
     role: str
     tokens: TokensOut

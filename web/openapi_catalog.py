@@ -48,7 +48,7 @@ def _auth() -> None:
     ok = {"tags": (AUTH,), "auth": None, "errors": (400, 401, 409, 429, 503)}
     describe(
         "auth.register",
-        "Create an account (10,000 free tokens)",
+        "Create an account (10,000 free tokens; a link to confirm the address is mailed)",
         body=RegisterBody,
         responses={201: out.SignedIn},
         **ok,
@@ -68,6 +68,8 @@ def _auth() -> None:
         body=GoogleBody,
         responses={200: out.UserData},
         errors=(400, 401, 409, 429, 503),
+        description="A Google token that is bad or for an unconfirmed address is 400 on "
+        "`idToken` (401 is only ever about this session).",
     )
     describe(
         "auth.logout_everywhere",
@@ -139,7 +141,10 @@ def _auth() -> None:
         tags=(USER,),
         body=PasswordBody,
         responses={200: out.SignedIn},
-        errors=(400, 401),
+        errors=(400, 401, 403),
+        description="A wrong current password is 400 WRONG_PASSWORD (the session stays); a "
+        "Google-only account setting its first password needs a recent sign-in (403, "
+        "`details.reason` FRESH_SIGN_IN_REQUIRED). The answer carries a new token.",
     )
     describe(
         "user_payments.list_payments",
@@ -277,10 +282,10 @@ def _models_and_plans() -> None:
     )
     describe(
         "plans.create_order",
-        "Start buying a plan (a Razorpay order)",
+        "Start buying a plan (a Razorpay order; needs a confirmed address)",
         tags=(PLANS,),
         responses={201: None},
-        errors=(400, 404, 409, 502, 503),
+        errors=(400, 403, 404, 409, 502, 503),
     )
     describe(
         "plans.verify_payment",

@@ -26,12 +26,13 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from common import metrics
+from common.accounts import verification
 from common.errors import Conflict, NotFound, ValidationError
-from common.payments import subscriptions
+from common.payments import receipts, subscriptions
 from common.payments.gateway import RazorpayGateway
 from common.payments.models import CAPTURED, CLAIMABLE, Order, PaymentEvent, Plan
 from common.payments.plans import plan_limits
-from common.stored import as_utc, iso_or_text, object_id_or_none, same_id, utcnow
+from common.stored import as_utc, iso_or_text, same_id, utcnow
 from common.users.models import User
 from common.wallet import service as wallet
 
@@ -71,7 +72,9 @@ def refund_key(refund_id: str) -> str:
 
 
 def create_order(user: User, plan: Plan, gateway: RazorpayGateway | None = None) -> Order:
-    """Create a Razorpay order for `plan` and store it as `created`. Always a new order."""
+    """Create a Razorpay order for `plan` and store it as `created`. Always a new order.
+    Buying needs a confirmed address (`EmailNotVerified`, 403)."""
+    verification.require_verified(user, "buy")
     gateway = gateway or RazorpayGateway()
     oid = ObjectId()
     receipt = f"rcpt_{oid}"
@@ -131,14 +134,15 @@ def verify_payment(
         )
     if order.razorpayPaymentId != payment_id:
         _check_fetched_payment(order, payment_id, gateway)
+    facts = PaymentFacts(payment_id)
     try:
-        applied = apply_payment(order, PaymentFacts(payment_id))
+        applied = apply_payment(order, facts)
     except (PaymentRejected, Conflict) as exc:
         outcome = "conflict" if isinstance(exc, Conflict) else "rejected"
-        record("verify", outcome, exc.message, order, PaymentFacts(payment_id))
+        record("verify", outcome, exc.message, order, facts)
         raise
-    metrics.payment_event("verify", "applied")
-    return applied
+    record("verify", applied.outcome, "", applied.order, facts)
+    return applied.order
 
 
 def _check_fetched_payment(order: Order, payment_id: str, gateway: RazorpayGateway) -> None:
@@ -181,7 +185,21 @@ def mismatch(order: Order, facts: PaymentFacts) -> str:
 # -- the exactly-once path --------------------------------------------------------------------
 
 
-def apply_payment(order: Order, facts: PaymentFacts) -> Order:
+@dataclass(frozen=True)
+class Applied:
+    """The order after `apply_payment`, and whether this call was the one that completed its
+    purchase (`first`): exactly one call per payment is, however many race or repeat."""
+
+    order: Order
+    first: bool
+
+    @property
+    def outcome(self) -> str:
+        """What the payment event log records: `applied` once per payment, else `duplicate`."""
+        return "applied" if self.first else "duplicate"
+
+
+def apply_payment(order: Order, facts: PaymentFacts) -> Applied:
     """Claim `order` for the payment and apply its purchase; safe to repeat and to race.
 
     Raises `PaymentRejected` when the facts do not match the order (nothing applied) and
@@ -219,8 +237,10 @@ def _claim(order_id: ObjectId, payment_id: str) -> dict:
     return claimed or orders().find_one({"_id": order_id})
 
 
-def fulfil(doc: dict) -> Order:
-    """Steps 2-4 for an order already claimed: each does only what is still missing."""
+def fulfil(doc: dict) -> Applied:
+    """Steps 2-4 for an order already claimed: each does only what is still missing. The
+    receipt mail is queued (once per order) before the order is marked done, so a crash in
+    between queues it on the next run; the call whose update marks it done is `first`."""
     payment_id = doc["razorpayPaymentId"]
     if not doc.get("tokensCredited") and int(doc.get("tokens") or 0) > 0:
         wallet.credit(
@@ -236,10 +256,12 @@ def fulfil(doc: dict) -> Order:
             doc["userId"], str(doc["_id"]), doc["plan"], doc["durationDays"], doc.get("limits")
         )
         _set_flags(doc["_id"], subscriptionApplied=True)
-    orders().update_one(
+    if not doc.get("fulfilledAt"):
+        receipts.queue_receipt(doc["_id"])
+    done = orders().update_one(
         {"_id": doc["_id"], "fulfilledAt": None}, {"$currentDate": {"fulfilledAt": True}}
     )
-    return Order.objects.get(id=doc["_id"])
+    return Applied(Order.objects.get(id=doc["_id"]), bool(done.modified_count))
 
 
 def confers_subscription(doc: dict) -> bool:
@@ -286,6 +308,7 @@ def apply_refund(order: Order, refund_id: str, amount: int) -> int:
         details = {"orderId": order.razorpayOrderId, "refundId": refund_id, "amount": amount}
         taken = _debit_once(order.userId, share, refund_key(refund_id), details)
     entry = {"amount": amount, "tokens": taken, "at": utcnow()}
+    receipts.queue_refund_notice(order.id, refund_id, amount, taken)
     orders().update_one(
         {"_id": order.id, f"refunds.{refund_id}": {"$exists": False}},
         {
@@ -335,7 +358,10 @@ def finish_stuck_orders(older_than_seconds: float = 60.0, batch: int = 200) -> i
         if not doc.get("razorpayPaymentId") or not isinstance(paid_at, datetime):
             continue
         if as_utc(paid_at) < cutoff:
-            fulfil(doc)
+            applied = fulfil(doc)
+            if applied.first:
+                facts = PaymentFacts(doc["razorpayPaymentId"], doc.get("razorpayOrderId"))
+                record("repair", "applied", "finished by the repair job", applied.order, facts)
             done += 1
     return done
 
@@ -347,7 +373,7 @@ def order_to_json(order: Order) -> dict[str, Any]:
         "razorpayOrderId": order.razorpayOrderId,
         "razorpayPaymentId": order.razorpayPaymentId,
         "receipt": order.receipt,
-        "receiptNumber": receipt_number(order),
+        "receiptNumber": receipts.receipt_number(order),
         "planId": order.planId,
         "plan": order.plan,
         "tokens": order.tokens,
@@ -370,23 +396,6 @@ def order_to_json(order: Order) -> dict[str, Any]:
         "paidAt": iso_or_text(order.paidAt),
         "updatedAt": iso_or_text(order.updatedAt),
     }
-
-
-def receipt_number(order: Order) -> str:
-    """The number a person reads on a receipt: "AP-" + the order's UTC day + the last six hex
-    digits of its id ("AP-20261129-4F2A9C"). Derived, so every order has one and it never
-    changes; unique in practice (the id's counter part, within one day)."""
-    day = as_utc(order.createdAt).strftime("%Y%m%d") if order.createdAt else "00000000"
-    return f"AP-{day}-{str(order.id)[-6:].upper()}"
-
-
-def payment_of(user_id: Any, order_id: str) -> Order:
-    """One of the user's orders (`NotFound` for another user's, as for a missing one)."""
-    oid = object_id_or_none(order_id)
-    order = Order.objects(id=oid).first() if oid else None
-    if order is None or str(order.userId) != str(user_id):
-        raise NotFound("No such payment.")
-    return order
 
 
 def orders_for_user(user_id: Any, page: int, limit: int) -> tuple[list[Order], int]:

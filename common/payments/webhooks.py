@@ -4,6 +4,8 @@ Correctness never depends on the de-duplication: every handler is idempotent thr
 order's conditional updates and the wallet's keys (payment id, refund id), so a delivery seen
 twice, out of order, or racing verify-payment changes nothing the second time. The Redis
 marker (`x-razorpay-event-id`, set only after an event was handled) just skips repeat work.
+The event log says `applied` for the one delivery (or verify) that completed a payment and
+`duplicate` for every other, so the log tells the truth under a storm.
 
 Every verified event is answered 2xx, including ignored and rejected ones (Razorpay would only
 retry them); only a bad signature is 400, and an unexpected failure is 500 so Razorpay retries.
@@ -38,7 +40,9 @@ _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 @dataclass(frozen=True)
 class Outcome:
-    outcome: str  # applied, already_applied, attempted, failed, refunded, ignored, rejected, ...
+    # applied (once per payment), duplicate (the payment was applied by another delivery or the
+    # verify), attempted, failed, refunded, ignored, rejected, conflict
+    outcome: str
     reason: str = ""
     order: Order | None = None
     facts: PaymentFacts | None = None
@@ -56,10 +60,12 @@ def handle(body: bytes, signature: str | None, event_id: str | None) -> Outcome:
         log.warning("webhook with a bad signature (event %s)", event_id)
         raise ValidationError("The webhook signature is not valid.", {"field": "signature"})
     event_id = event_id if event_id and _EVENT_ID.match(event_id) else None
-    if _seen(event_id):
-        return Outcome("duplicate")
     event = _parse(body)
     name = str(event.get("event", "")) if event else ""
+    if _seen(event_id):
+        result = Outcome("duplicate", "event id handled before", facts=_payment_facts(event or {}))
+        _record(result, name, event_id)
+        return result
     result = _dispatch(name, event) if event else Outcome("ignored", "body is not a JSON event")
     _record(result, name, event_id)
     _mark_seen(event_id)
@@ -92,14 +98,13 @@ def on_captured(event: dict) -> Outcome:
     order = Order.objects(razorpayOrderId=facts.order_id).first() if facts.order_id else None
     if order is None:
         return Outcome("ignored", "unknown order", facts=facts)
-    already = order.razorpayPaymentId == facts.payment_id and order.fulfilledAt is not None
     try:
-        order = service.apply_payment(order, facts)
+        applied = service.apply_payment(order, facts)
     except PaymentRejected as exc:
         return Outcome("rejected", exc.message, order, facts)
     except Conflict as exc:
         return Outcome("conflict", exc.message, order, facts)
-    return Outcome("already_applied" if already else "applied", order=order, facts=facts)
+    return Outcome(applied.outcome, order=applied.order, facts=facts)
 
 
 def on_authorized(event: dict) -> Outcome:
@@ -142,7 +147,7 @@ def on_refund(event: dict) -> Outcome:
     if order.razorpayPaymentId in (None, payment_id):
         # The refunded payment was captured: make sure its purchase is applied (it may have
         # been delivered first, or a crash left it half done) before taking the share back.
-        order = service.apply_payment(order, facts)
+        order = service.apply_payment(order, facts).order
     if order.razorpayPaymentId != payment_id:
         return Outcome("ignored", "refund of a payment that paid nothing", order, facts, refund_id)
     taken = service.apply_refund(order, refund_id, amount)

@@ -18,4 +18,4 @@ def actor() -> Actor:
     return Actor.of(g.user, request.remote_addr or "")
 
 
-from web.admin import analytics, audit, moderation, users  # noqa: E402, F401  (registers routes)
+from web.admin import analytics, audit, mail, moderation, users  # noqa: E402, F401 (registers routes)

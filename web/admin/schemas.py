@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from web.api_models import Open
 from web.validation import Body, Query
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{8,100}$"
@@ -97,3 +98,32 @@ class AuditQuery(Query):
         if self.from_ and self.to and self.from_ > self.to:
             raise ValueError("from is after to")
         return self
+
+
+class MailQuery(Query):
+    status: Literal["pending", "sending", "sent", "failed", "expired"] | None = None
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class MailView(Open):
+    id: str
+    key: str
+    kind: str
+    to: str
+    subject: str
+    status: str
+    attempts: int
+    lastError: str | None  # noqa: N815
+    createdAt: str | None  # noqa: N815
+    sentAt: str | None  # noqa: N815
+    nextAttemptAt: str | None  # noqa: N815
+
+
+class MailList(Open):
+    mail: list[MailView]
+    total: int
+
+
+class MailRow(Open):
+    mail: MailView

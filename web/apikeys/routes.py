@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
+from common.accounts import notices
 from common.apikeys import service
 from common.audit.service import Actor
 from common.catalog import cache as catalog_cache
@@ -20,6 +21,7 @@ from web.apikeys.schemas import (
     CreateKeyBody,
     ListKeysQuery,
 )
+from web.mail import deliver_soon
 from web.openapi import operation
 from web.responses import ok
 from web.security import admin_required, login_required
@@ -42,7 +44,7 @@ def _actor() -> Actor:
     tags=TAGS,
     body=CreateKeyBody,
     responses={201: ApiKeyCreated},
-    errors=(400, 401),
+    errors=(400, 401, 403),
 )
 def create_key():
     body = parse_body(CreateKeyBody)
@@ -55,6 +57,7 @@ def create_key():
         expires_at=body.expiresAt,
     )
     key, secret = service.create_key(g.user, new, _actor())
+    deliver_soon(notices.api_key_mail(key.id))
     return ok({"key": service.key_dict(key), "secret": secret}, 201)
 
 

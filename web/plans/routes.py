@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from common.payments import plans, service, webhooks
+from common.payments import plans, receipts, service, webhooks
 from common.payments.gateway import RazorpayGateway
 from common.users.snapshot import snapshot
 from web.extensions import limiter
+from web.mail import deliver_soon
 from web.plans.schemas import VerifyPaymentBody
 from web.responses import ok
 from web.security import login_required
@@ -51,6 +52,7 @@ def verify_payment(plan_id: str):
         body.razorpay_payment_id,
         body.razorpay_signature,
     )
+    deliver_soon(receipts.receipt_key(order.id))
     g.user.reload()
     return ok({"user": snapshot(g.user), "payment": service.order_to_json(order)})
 
@@ -63,4 +65,8 @@ def webhook():
         request.headers.get("X-Razorpay-Signature"),
         request.headers.get("X-Razorpay-Event-Id"),
     )
+    if result.outcome == "applied":
+        deliver_soon(receipts.receipt_key(result.order.id))
+    elif result.outcome == "refunded" and result.refund_id:
+        deliver_soon(receipts.refund_key(result.refund_id))
     return ok({"outcome": result.outcome, "reason": result.reason})

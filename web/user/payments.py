@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, g
-from pydantic import BaseModel
 
-from common.payments import service
-from web.api_models import UserSnapshot
+from common.payments import receipts, service
 from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
@@ -31,23 +29,15 @@ def list_payments():
     )
 
 
-class PaymentData(BaseModel):
-    """One payment as the payment history lists it (`receiptNumber` is what a receipt shows)."""
-
-    payment: dict
-    user: UserSnapshot | None = None
-
-
-@bp.get("/payments/<order_id>")
+@bp.get("/payments/<order_id>/receipt")
 @login_required
 @operation(
-    "One of your payments, for its printable receipt",
+    "The receipt of one of your payments (the same as the receipt mail)",
+    description="Plan or pack, amount in ₹ with the GST it includes (GST_PERCENT), payment id, "
+    "date, tokens credited, refunds. 404 for an order that was not paid or is not yours.",
     tags=("User",),
-    responses={200: PaymentData},
+    responses={200: None},
     errors=(401, 404),
-    description="The order as `GET /api/user/payments` lists it, with its `receiptNumber`. "
-    "Another user's order is 404.",
 )
-def get_payment(order_id: str):
-    order = service.payment_of(g.user.id, order_id)
-    return ok({"payment": service.order_to_json(order), "user": g.user_snapshot()})
+def receipt(order_id: str):
+    return ok({"receipt": receipts.receipt_for_user(order_id, g.user.id)})

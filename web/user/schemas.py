@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import EmailStr, Field
 
+from web.api_models import Open
 from web.validation import Body, Query
 
 ModelId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -33,6 +34,16 @@ class ProfileBody(Body):
 class PasswordBody(Body):
     currentPassword: str = Field(default="", max_length=128)  # noqa: N815
     newPassword: str = Field(min_length=8, max_length=128)  # noqa: N815
+
+
+class EmailChangeBody(Body):
+    newEmail: EmailStr = Field(max_length=254)  # noqa: N815
+    password: str = Field(default="", max_length=128)  # none for a Google-only account
+
+
+class EmailChangeAccepted(Open):
+    email: str
+    pendingEmail: str  # noqa: N815
 
 
 class PaymentsQuery(Query):

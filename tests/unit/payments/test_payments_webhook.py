@@ -84,7 +84,7 @@ def test_same_webhook_twenty_times_credits_once(buyer, rzp, client):
     for _ in range(5):
         body, headers = signed_webhook(event, rzp.webhook_secret)
         res = client.post("/api/plans/webhook", data=body, headers=headers)
-        assert res.get_json()["data"]["outcome"] == "already_applied"
+        assert res.get_json()["data"]["outcome"] == "duplicate"
     order_paid = webhook_event("order.paid", payment=pay, order=rzp.order(data["orderId"]))
     body, headers = signed_webhook(order_paid, rzp.webhook_secret)
     assert client.post("/api/plans/webhook", data=body, headers=headers).status_code == 200

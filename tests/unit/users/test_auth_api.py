@@ -260,13 +260,14 @@ def test_password_change_invalidates_older_tokens(client, ann):
     assert login(client, password="battery-staple-2").status_code == 200
 
 
-def test_password_change_with_wrong_current_password_is_401(client, ann):
+def test_password_change_with_wrong_current_password_is_400_and_keeps_the_session(client, ann):
     res = client.put(
         "/api/user/password",
         json={"currentPassword": "not-my-password", "newPassword": "battery-staple-2"},
         headers=auth(ann[1]),
     )
-    error_of(res, 401, "UNAUTHORIZED")
+    body = error_of(res, 400, "WRONG_PASSWORD")
+    assert body["details"] == {"field": "currentPassword"}
     assert client.get("/api/auth/me", headers=auth(ann[1])).status_code == 200
     assert login(client).status_code == 200
 

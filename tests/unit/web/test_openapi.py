@@ -11,7 +11,14 @@ from web.openai.schemas import ChatCompletionBody
 
 # Not client API: the page, its files, the websocket (docs/websocket.md) and the operators'
 # Prometheus scrape endpoint (docs/operations.md).
-UNDOCUMENTED = {"static", "websocket", "pages.index", "openapi.static", "observability.scrape"}
+UNDOCUMENTED = {
+    "static",
+    "websocket",
+    "pages.index",
+    "pages.links",  # the pages mail links to and the printable receipt (docs/account.md)
+    "openapi.static",
+    "observability.scrape",
+}
 
 
 def test_every_route_is_in_the_document(app, client):

@@ -9,6 +9,7 @@ import { when } from "../lib/dates.js";
 import { labelOf } from "../ui/names.js";
 import { auditChanges, auditReason, describeAudit } from "../lib/audit.js";
 import { barChart } from "../account/usage.js";
+import { MailTab } from "./mail.js";
 import { count } from "../lib/words.js";
 
 const KIND_WORDS = { message: "Message", session: "Conversation", attempt: "Blocked attempt (not sent)" };
@@ -20,6 +21,7 @@ const TABS = [
   { id: "analytics", label: "Analytics", href: "/admin/analytics" },
   { id: "moderation", label: "Moderation", href: "/admin/moderation" },
   { id: "audit", label: "Audit log", href: "/admin/audit" },
+  { id: "mail", label: "Mail", href: "/admin/mail" },
 ];
 
 function notice() {
@@ -60,6 +62,7 @@ export class AdminScreen {
     if (active === "users") return this.usersTab();
     if (active === "analytics") return this.analyticsTab();
     if (active === "moderation") return this.moderationTab();
+    if (active === "mail") return new MailTab(this.ctx, body).open();
     return this.auditTab();
   }
 

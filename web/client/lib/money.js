@@ -104,12 +104,10 @@ export function seriesFromDays(rows, fields) {
   return [xs, ...fields.map((f) => rows.map((r) => Number(r[f] || 0)))];
 }
 
-/** The screen an address opens: `/wallet[/receipt/<id>]`, `/account[/tab]`, `/admin[/tab]`;
- * null for chat. */
+/** The screen an address opens: `/wallet`, `/account[/tab]`, `/admin[/tab]`; null for chat. */
 export function screenFromPath(pathname) {
-  const m = /^\/(wallet|account|admin)(?:\/([a-z-]{1,30}))?(?:\/([A-Za-z0-9]{1,40}))?\/?$/.exec(pathname);
-  if (!m || (m[3] && !(m[1] === "wallet" && m[2] === "receipt"))) return null;
-  return { screen: m[1], tab: m[2] || null, id: m[3] || null };
+  const m = /^\/(wallet|account|admin)(?:\/([a-z-]{1,30}))?\/?$/.exec(pathname);
+  return m ? { screen: m[1], tab: m[2] || null } : null;
 }
 
 /** Whether the user's subscription is this plan (its card says "Your plan"). */

@@ -50,7 +50,7 @@ export class Screens {
     $("#main").hidden = true;
     this.root.hidden = false;
     document.body.dataset.screen = where.screen;
-    this.current.open(where.tab, new URLSearchParams(search), where.id);
+    this.current.open(where.tab, new URLSearchParams(search));
     return true;
   }
 

@@ -16,11 +16,13 @@ export function setupAuth({ api, onLoggedIn }) {
     $("#password-hint").hidden = !on;
     if (on) $("#auth-password").setAttribute("aria-describedby", "password-hint");
     else $("#auth-password").removeAttribute("aria-describedby");
+    $("#auth-forgot").hidden = on;
   };
   $("#auth-switch").addEventListener("click", () => setMode(!registering));
   $("#auth-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("#auth-error").textContent = "";
+    $("#auth-notice").hidden = true;
     const email = $("#auth-email").value.trim();
     const body = { email, password: $("#auth-password").value };
     if (registering) body.name = $("#auth-name").value.trim() || email.split("@")[0];
@@ -47,8 +49,15 @@ export function setupAuth({ api, onLoggedIn }) {
     notice: (title, text) => {
       const box = $("#auth-notice");
       box.replaceChildren(Object.assign(document.createElement("h2"), { textContent: title }), Object.assign(document.createElement("p"), { textContent: text }));
+      box.classList.add("success");
       box.hidden = false;
       box.focus();
+    },
+    /** Why this tab was signed out (the server's reason), above the form. */
+    tell: (text) => {
+      $("#auth-notice").classList.remove("success");
+      $("#auth-notice").textContent = text;
+      $("#auth-notice").hidden = !text;
     },
   };
 }

@@ -7,6 +7,7 @@ import { frame, pager, table } from "../ui/screen.js";
 import { when } from "../lib/dates.js";
 import { buy } from "./checkout.js";
 import { count } from "../lib/words.js";
+import { verifyNotice } from "../account/verify.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 
@@ -21,8 +22,7 @@ export class WalletScreen {
     this.message = null;
   }
 
-  async open(tab, params, id) {
-    if (tab === "receipt") return this.openReceipt(id);
+  async open(_tab, params) {
     this.highlight = params.get("plan");
     const { node, body } = frame("Wallet", [], null);
     this.body = body;
@@ -30,7 +30,8 @@ export class WalletScreen {
     document.title = "Wallet · AI Pasta";
     this.render();
     node.querySelector("h1").focus();
-    await Promise.all([this.loadPlans(), this.loadToday(), this.loadPayments(1)]);
+    // The profile refreshes the snapshot: whether the address is confirmed may have changed.
+    await Promise.all([this.loadPlans(), this.loadToday(), this.loadPayments(1), this.ctx.api("/api/user/profile").catch(() => null)]);
     if (this.highlight && this.body) { // the screen may have been left meanwhile
       const card = this.body.querySelector(`[data-plan="${CSS.escape(this.highlight)}"]`);
       if (card) card.scrollIntoView({ block: "center" });
@@ -47,6 +48,18 @@ export class WalletScreen {
     if (this.shownPlan !== undefined && plan !== this.shownPlan && !this.busy) this.render(); // the current plan's card changes
     else this.renderBalance();
     this.shownPlan = plan;
+    this.renderVerify();
+  }
+
+  /** Buying needs a confirmed address: say so above the offers, and the buttons wait. */
+  renderVerify() {
+    const box = this.body && this.body.querySelector("#wallet-verify");
+    if (!box) return;
+    const user = this.ctx.getUser();
+    const unconfirmed = Boolean(user && !user.emailVerified);
+    if (unconfirmed !== (box.dataset.unconfirmed === "1")) box.replaceChildren(verifyNotice(this.ctx, user, "buy tokens or a plan") || "");
+    box.dataset.unconfirmed = unconfirmed ? "1" : "0";
+    for (const b of this.body.querySelectorAll("button.buy")) b.disabled = unconfirmed || this.busy;
   }
 
   async loadPlans() {
@@ -93,6 +106,7 @@ export class WalletScreen {
     this.body.replaceChildren(
       h("section.wallet-top", { "aria-label": "Balance and plan" }, h("div", { id: "wallet-balance" }), h("div", { id: "wallet-plan" })),
       h("p.notice", { id: "wallet-message", role: "status", hidden: !this.message, text: this.message ? this.message.text : "" }),
+      h("div", { id: "wallet-verify" }),
       this.offers("Plans", "Paid plans set your plan for their days and add their tokens.", (p) => !isPack(p)),
       this.offers("Token packs", "Packs add purchased tokens to your wallet; they never expire.", isPack),
       h("section.payments", { "aria-labelledby": "payments-title" }, h("h2", { id: "payments-title", text: "Payment history" }), h("div", { id: "payments-body" })),
@@ -100,6 +114,7 @@ export class WalletScreen {
     if (this.message) this.body.querySelector("#wallet-message").className = `notice ${this.message.kind}`;
     this.renderBalance();
     this.renderPayments();
+    this.renderVerify();
   }
 
   renderBalance() {
@@ -185,7 +200,7 @@ export class WalletScreen {
     });
     this.busy = false;
     if (!this.body) return;
-    for (const b of this.body.querySelectorAll("button.buy")) b.disabled = false;
+    this.renderVerify();
     if (result.kind === "paid") {
       this.say("success", checkoutMessage("paid", { plan: plan.name }));
       this.render(); // the plan bought is now the user's
@@ -195,48 +210,6 @@ export class WalletScreen {
     }
     this.loadPayments(1);
     if (button && button.isConnected) button.focus();
-  }
-
-  /** A printable receipt for one paid order (`/wallet/receipt/<id>`). */
-  async openReceipt(id) {
-    const { node, body } = frame("Receipt", [], null);
-    this.body = body;
-    this.root.replaceChildren(node);
-    document.title = "Receipt · AI Pasta";
-    node.querySelector(".back").replaceWith(h("a.back", { href: "/wallet", text: "← Back to the wallet" }));
-    body.replaceChildren(h("p.muted", { text: "Loading…" }));
-    node.querySelector("h1").focus();
-    let o;
-    let plans;
-    try {
-      [o, plans] = await Promise.all([
-        this.ctx.api(`/api/user/payments/${encodeURIComponent(id)}`).then((d) => d.payment),
-        this.ctx.api("/api/plans").then((d) => d.plans || []).catch(() => []),
-      ]);
-    } catch (err) {
-      if (this.body === body) body.replaceChildren(h("p.error", { text: err.code === "NOT_FOUND" ? "There is no such payment in your account." : err.message }));
-      return;
-    }
-    if (this.body !== body) return;
-    const u = this.ctx.getUser() || {};
-    const row = paymentRow(o);
-    const item = plans.find((p) => p.id === o.planId)?.name || o.planId;
-    const line = (label, value) => [h("dt", { text: label }), h("dd", { text: value })];
-    body.replaceChildren(h("article.receipt-doc", { "aria-label": `Receipt ${o.receiptNumber}` },
-      h("header.receipt-head", {}, h("strong", { text: "AI Pasta" }), h("span", { text: `Receipt ${o.receiptNumber}` })),
-      h("dl.receipt-lines", {},
-        line("Date", when(o.paidAt || o.createdAt)),
-        line("Billed to", [u.name, u.email].filter(Boolean).join(" · ")),
-        line("Item", item),
-        line("Tokens", int(o.tokens)),
-        o.durationDays ? line("Plan", `${o.plan}, ${o.durationDays} days`) : null,
-        line("Amount paid", fmtPrice(o.amount, o.currency)),
-        row.refunded ? line("Refunded", fmtPrice(row.refunded, o.currency)) : null,
-        line("Status", row.label),
-        line("Payment reference", o.razorpayPaymentId || "—"),
-        line("Order reference", o.receipt)),
-      h("p.muted", { text: "Paid through Razorpay. Keep this receipt for your records." }),
-      h("button.primary.no-print", { type: "button", text: "Print or save as PDF", onclick: () => window.print() })));
   }
 
   renderPayments() {
@@ -249,8 +222,9 @@ export class WalletScreen {
       { label: "Amount", value: (o) => fmtPrice(o.amount, o.currency) },
       { label: "Tokens", value: (o) => int(o.tokens) },
       { label: "Status", value: (o) => h(`span.status.status-${paymentRow(o).label.replace(/\s+/g, "-")}`, { text: paymentRow(o).label }) },
-      { label: "Receipt", value: (o) => (paymentRow(o).paid
-        ? h("a.receipt", { href: `/wallet/receipt/${encodeURIComponent(o.id)}`, text: o.receiptNumber || o.receipt, "aria-label": `Receipt ${o.receiptNumber || o.receipt}` })
+      // A paid order's receipt: its number, opening the printable receipt (links/receipt.js).
+      { label: "Receipt", value: (o) => (paymentRow(o).paid && o.razorpayPaymentId
+        ? h("a.receipt-link", { href: `/receipt/${encodeURIComponent(o.id)}`, text: o.receiptNumber || o.receipt, "aria-label": `Receipt ${o.receiptNumber || o.receipt}` })
         : "—") },
       { label: "Refunds", value: (o) => (o.refunds && o.refunds.length
         ? h("ul.refunds", {}, o.refunds.map((r) => h("li", { text: `${fmtPrice(r.amount, o.currency)} (${int(r.tokens)} tokens) on ${when(r.at)}` })))
