@@ -54,7 +54,7 @@ def test_one_receipt_and_one_applied_however_many_deliveries(rzp, smtp, buyer, c
     deliver_all()
     message = smtp.wait_for("ann@example.com", "receipt")
     order = Order.objects.get(razorpayOrderId=data["orderId"])
-    assert message["Subject"] == f"Your AI Pasta receipt {order.receipt}"
+    assert message["Subject"] == f"Your AI Pasta receipt {receipts.receipt_number(order)}"
     text = text_of(message)
     for fact in (
         "Pro (plan)",
