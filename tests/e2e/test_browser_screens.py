@@ -72,6 +72,14 @@ def test_no_screen_scrolls_sideways_and_tables_are_cards_on_a_phone(tab, fake, s
     assert page.locator("#prompt").bounding_box()["height"] > prompt["height"] + 40
     page.fill("#prompt", "")
     tab.shot("composer")
+    # Idle means quiet: a snapshot arriving with an answer does not ask for another estimate
+    # (once, each estimate's snapshot asked for the next, forever).
+    asked: list[str] = []
+    page.on("request", lambda r: "/api/chat/estimate" in r.url and asked.append(r.url))
+    page.fill("#prompt", "One more question")
+    page.wait_for_timeout(2500)
+    assert 1 <= len(asked) <= 2, f"{len(asked)} estimates for one edit of the message box"
+    page.fill("#prompt", "")
     if size == "phone":
         page.set_viewport_size(NARROW)
     page.reload()

@@ -56,6 +56,13 @@ export class Picker {
 
   /** Who is choosing (their plan decides the locks), what is on sale, how fast models were. */
   setContext({ user, plans, speeds }) {
+    // A new snapshot comes with every answer; only a change of plan changes the locks (and a
+    // redraw would ask for a new estimate, whose answer carries a snapshot again).
+    const planOf = (u) => (u && u.subscription ? u.subscription.plan : null);
+    if (user !== undefined && plans === undefined && speeds === undefined && planOf(user) === planOf(this.user) && (user === null) === (this.user === null)) {
+      this.user = user;
+      return;
+    }
     if (user !== undefined) this.user = user;
     if (plans !== undefined) this.plans = plans || [];
     if (speeds !== undefined) this.speeds = speeds || {};
