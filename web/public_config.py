@@ -6,12 +6,19 @@ from flask import Blueprint
 
 from common.users.models import PLAN_LIMITS
 from config import get_settings
+from web.openapi import operation
 from web.responses import ok
 
 bp = Blueprint("public_config", __name__, url_prefix="/api")
 
 
 @bp.get("/config")
+@operation(
+    "Public client settings (Checkout and Google script URLs, Google client id)",
+    tags=("User",),
+    auth=None,
+    responses={200: None},
+)
 def client_config():
     """Public settings only: where Razorpay Checkout's and Google's scripts load from, the
     Google client id (the sign-in button shows only when it is set), and the free allowance a

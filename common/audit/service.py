@@ -54,38 +54,45 @@ def record(
     ).save()
 
 
-def list_entries(
-    page: int,
-    limit: int,
-    action: str | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    admin_id: str | None = None,
-    day_from: date | None = None,
-    day_to: date | None = None,
-    email: str | None = None,
-) -> dict:
-    """Newest first; every filter is an exact match, `day_from`..`day_to` are UTC days (both
-    included). `email` (any case) matches entries whose actor or target user has it. Each
-    entry names the target user (`target.email`, `target.name`) when there is one."""
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to list: every filter an exact match, `day_from`..`day_to` UTC days (both
+    included); newest first, `limit` a page."""
+
+    page: int = 1
+    limit: int = 50
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    admin_id: str | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+    email: str | None = None  # any case: entries by that person, or done to them as a user
+
+
+def list_entries(f: AuditFilter) -> dict:
+    """One page of the audit log, newest first. Each entry names the target user
+    (`target.email`, `target.name`) when there is one."""
     filters = {
-        "action": action,
-        "targetType": target_type,
-        "targetId": target_id,
-        "adminId": admin_id,
+        "action": f.action,
+        "targetType": f.target_type,
+        "targetId": f.target_id,
+        "adminId": f.admin_id,
     }
     query = AuditLog.objects(**{k: v for k, v in filters.items() if v})
-    if day_from or day_to:
-        query = query.filter(__raw__=_days(day_from, day_to))
-    if email:
-        query = query.filter(__raw__=_by_email(email))
+    if f.day_from or f.day_to:
+        query = query.filter(__raw__=_days(f.day_from, f.day_to))
+    if f.email:
+        query = query.filter(__raw__=_by_email(f.email))
     total = query.count()
-    rows = list(query.order_by("-createdAt", "-id").skip((page - 1) * limit).limit(limit))
+    rows = list(query.order_by("-createdAt", "-id").skip((f.page - 1) * f.limit).limit(f.limit))
     people = _people({e.targetId for e in rows if e.targetType == "user"})
-    entries = [
-        serialize(e, people.get(e.targetId) if e.targetType == "user" else None) for e in rows
-    ]
-    return {"entries": entries, "pagination": pagination(page, limit, total)}
+    return {
+        "entries": [
+            serialize(e, people.get(e.targetId) if e.targetType == "user" else None) for e in rows
+        ],
+        "pagination": pagination(f.page, f.limit, total),
+    }
 
 
 def _by_email(email: str) -> dict:

@@ -112,23 +112,29 @@ def order_for_user(razorpay_order_id: str, user_id: Any) -> Order:
     return order
 
 
+@dataclass(frozen=True)
+class CheckoutPayment:
+    """What Razorpay Checkout handed the buyer's browser after paying for `plan_id`."""
+
+    plan_id: str
+    order_id: str
+    payment_id: str
+    signature: str
+
+
 def verify_payment(
-    user: User,
-    plan_id: str,
-    razorpay_order_id: str,
-    payment_id: str,
-    signature: str,
-    gateway: RazorpayGateway | None = None,
+    user: User, paid: CheckoutPayment, gateway: RazorpayGateway | None = None
 ) -> Order:
     """Check Checkout's answer and apply the purchase (exactly once). Returns the order."""
     gateway = gateway or RazorpayGateway()
-    order = order_for_user(razorpay_order_id, user.id)
-    if order.planId != plan_id:
+    order = order_for_user(paid.order_id, user.id)
+    if order.planId != paid.plan_id:
         raise ValidationError(
-            f"This order is for plan {order.planId}, not {plan_id}.", {"field": "planId"}
+            f"This order is for plan {order.planId}, not {paid.plan_id}.", {"field": "planId"}
         )
-    if not gateway.payment_signature_ok(razorpay_order_id, payment_id, signature):
-        log.warning("bad payment signature for %s / %s", razorpay_order_id, payment_id)
+    payment_id = paid.payment_id
+    if not gateway.payment_signature_ok(paid.order_id, payment_id, paid.signature):
+        log.warning("bad payment signature for %s / %s", paid.order_id, payment_id)
         raise ValidationError(
             "The payment signature is not valid.", {"field": "razorpay_signature"}
         )

@@ -8,7 +8,8 @@ The event log says `applied` for the one delivery (or verify) that completed a p
 `duplicate` for every other, so the log tells the truth under a storm.
 
 Every verified event is answered 2xx, including ignored and rejected ones (Razorpay would only
-retry them); only a bad signature is 400, and an unexpected failure is 500 so Razorpay retries.
+retry them); a missing or bad signature is 401 (the signature is the sender's credential), and
+an unexpected failure is 5xx so Razorpay retries.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from common.errors import Conflict, ValidationError
+from common.errors import Conflict, Unauthorized
 from common.payments import service
 from common.payments.gateway import PaymentsUnavailable, RazorpayGateway
 from common.payments.models import Order
@@ -50,15 +51,16 @@ class Outcome:
 
 
 def handle(body: bytes, signature: str | None, event_id: str | None) -> Outcome:
-    """Verify and handle one delivery. Raises `ValidationError` (400) for a bad signature."""
+    """Verify and handle one delivery. Raises `Unauthorized` (401) for a missing or bad
+    signature."""
     gateway = RazorpayGateway()
     if not gateway.settings.webhook_secret:
         raise PaymentsUnavailable("Razorpay webhooks are not configured on this server.")
     if not signature:
-        raise ValidationError("Missing X-Razorpay-Signature header.", {"field": "signature"})
+        raise Unauthorized("Missing X-Razorpay-Signature header.", {"field": "signature"})
     if not gateway.webhook_signature_ok(body, signature):
         log.warning("webhook with a bad signature (event %s)", event_id)
-        raise ValidationError("The webhook signature is not valid.", {"field": "signature"})
+        raise Unauthorized("The webhook signature is not valid.", {"field": "signature"})
     event_id = event_id if event_id and _EVENT_ID.match(event_id) else None
     event = _parse(body)
     name = str(event.get("event", "")) if event else ""

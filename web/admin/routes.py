@@ -11,6 +11,7 @@ from flask import Blueprint, g, request
 from common.audit.service import Actor
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+TAGS = ("Admin",)
 
 
 def actor() -> Actor:

@@ -29,7 +29,6 @@ from web.settings import current_settings
 from web.validation import parse_body
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
-
 TAGS = ("Auth",)
 
 
@@ -55,6 +54,16 @@ def _signed_in(user, status: int = 200, message: str | None = None):
 
 @bp.post("/register")
 @limiter.limit(_auth_limit, key_func=ip_only)
+@operation(
+    "Create an account (10,000 free tokens; a link to confirm the address is mailed)",
+    tags=TAGS,
+    auth=None,
+    body=RegisterBody,
+    responses={201: out.SignedIn},
+    errors=(409,),
+    description="400 also for a password too easy to guess (zxcvbn score below "
+    "`PASSWORD_MIN_SCORE`); 409 for an email already registered.",
+)
 def register():
     """A new account, signed in at once; a link to confirm the address is mailed."""
     body = parse_body(RegisterBody)
@@ -65,6 +74,15 @@ def register():
 
 @bp.post("/login")
 @limiter.limit(_auth_limit, key_func=ip_only)
+@operation(
+    "Log in",
+    tags=TAGS,
+    auth=None,
+    body=LoginBody,
+    responses={200: out.SignedIn},
+    errors=(401,),
+    description="401 for a wrong email or password, or a deactivated account.",
+)
 def login():
     body = parse_body(LoginBody)
     return _signed_in(users.authenticate(body.email, body.password))
@@ -72,6 +90,17 @@ def login():
 
 @bp.post("/google")
 @limiter.limit(_auth_limit, key_func=ip_only)
+@operation(
+    "Sign in with a Google ID token (creates the account on first use)",
+    tags=TAGS,
+    auth=None,
+    body=GoogleBody,
+    responses={200: out.SignedIn},
+    errors=(401, 409),
+    description="401 for a token Google did not sign for this server; 409 when the email "
+    "belongs to a password account not linked to Google; 503 when Google sign-in is not "
+    "configured or Google's keys cannot be fetched.",
+)
 def google_sign_in():
     body = parse_body(GoogleBody)
     claims = google.verify_id_token(body.idToken)
@@ -81,6 +110,16 @@ def google_sign_in():
 @bp.post("/google/link")
 @limiter.limit(_auth_limit, key_func=ip_only)
 @login_required
+@operation(
+    "Connect Google to the signed-in account (an ID token for the account's email)",
+    tags=TAGS,
+    body=GoogleBody,
+    responses={200: out.UserData},
+    errors=(409,),
+    description="A Google token that is bad or for an unconfirmed address is 400 on "
+    "`idToken` (401 is only ever about this session); 409 when Google's address is not the "
+    "account's, or that Google account is linked to another.",
+)
 def google_link():
     """Connect Google to the signed-in account (a Google ID token for the account's email)."""
     body = parse_body(GoogleBody)
@@ -91,12 +130,14 @@ def google_link():
 
 @bp.get("/me")
 @login_required
+@operation("The signed-in user", tags=TAGS, responses={200: out.UserData})
 def me():
     return ok({"user": profile(g.user)})
 
 
 @bp.post("/logout")
 @login_required
+@operation("Log out (this token stops working)", tags=TAGS, responses={200: out.Empty})
 def logout():
     revoke(current_claims())
     return ok({}, message="Logged out")
@@ -104,6 +145,11 @@ def logout():
 
 @bp.post("/logout-all")
 @login_required
+@operation(
+    "Sign out of every device (every token issued so far stops working)",
+    tags=TAGS,
+    responses={200: out.Empty},
+)
 def logout_everywhere():
     """Every token of this user stops working, this one included; the owner is mailed."""
     version = revocation.revoke_all(g.user.id)

@@ -16,6 +16,7 @@ bp = Blueprint("user_payments", __name__, url_prefix="/api/user")
 
 @bp.get("/payments")
 @login_required
+@operation("Your payments", tags=("User", "Plans"), query=PaymentsQuery, responses={200: None})
 def list_payments():
     query = parse_query(PaymentsQuery)
     rows, total = service.orders_for_user(g.user.id, query.page, query.limit)

@@ -8,6 +8,7 @@ from common.accounts import closing, notices, verification
 from common.users import revocation
 from common.users import service as users
 from common.users.snapshot import profile
+from web import api_models as out
 from web.auth.routes import resend_limit
 from web.extensions import limiter, user_or_ip
 from web.mail import deliver_soon
@@ -28,12 +29,19 @@ bp = Blueprint("user", __name__, url_prefix="/api/user")
 
 @bp.get("/profile")
 @login_required
+@operation("Your profile", tags=("User",), responses={200: out.UserData})
 def get_profile():
     return ok({"user": profile(g.user)})
 
 
 @bp.put("/profile")
 @login_required
+@operation(
+    "Change name, avatar or preferences",
+    tags=("User",),
+    body=ProfileBody,
+    responses={200: out.UserData},
+)
 def update_profile():
     body = parse_body(ProfileBody)
     changes = body.model_dump(exclude_none=True)
@@ -43,6 +51,17 @@ def update_profile():
 
 @bp.put("/password")
 @login_required
+@operation(
+    "Change your password (older tokens stop working)",
+    tags=("User",),
+    body=PasswordBody,
+    responses={200: out.SignedIn},
+    errors=(403,),
+    description="400 also for a new password too easy to guess; a wrong current password is "
+    "400 WRONG_PASSWORD (the session stays); a Google-only account setting its first password "
+    "needs a sign-in younger than `FRESH_SIGN_IN_SECONDS` (403, `details.reason` "
+    "FRESH_SIGN_IN_REQUIRED). The answer carries a new token.",
+)
 def change_password():
     body = parse_body(PasswordBody)
     first = not g.user.password
@@ -90,6 +109,11 @@ def change_email():
 
 @bp.post("/logout-all")
 @login_required
+@operation(
+    "Sign out of every device (every token issued so far stops working)",
+    tags=("User",),
+    responses={200: out.Empty},
+)
 def logout_everywhere():
     """Sign out of every device, this one included: every token issued so far stops working.
     The owner is mailed a notice."""
@@ -100,6 +124,15 @@ def logout_everywhere():
 
 @bp.delete("")
 @login_required
+@operation(
+    "Delete your account (its tokens are forfeited; payments and the ledger are kept)",
+    tags=("User",),
+    body=DeleteAccountBody,
+    responses={200: None},
+    errors=(409,),
+    description="400 WRONG_PASSWORD for a wrong password (the session stays); 409 while "
+    "answers are still running.",
+)
 def delete_account():
     body = parse_body(DeleteAccountBody)
     closing.delete_account(g.user, body.password)

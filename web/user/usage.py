@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 
 from common.accounts import usage as service
 from common.sending.daily import daily_used
+from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
 from web.validation import Query, parse_query
@@ -15,7 +16,7 @@ bp = Blueprint("user_usage", __name__, url_prefix="/api/user")
 
 
 class UsageQuery(Query):
-    days: int = 30
+    days: int = Field(default=30, json_schema_extra={"enum": [7, 30, 90]})
 
     @field_validator("days")
     @classmethod
@@ -32,6 +33,12 @@ class LedgerQuery(Query):
 
 @bp.get("/usage")
 @login_required
+@operation(
+    "Your tokens and cost per day and per model over 7, 30 or 90 days",
+    tags=("User",),
+    query=UsageQuery,
+    responses={200: None},
+)
 def get_usage():
     q = parse_query(UsageQuery)
     data = service.usage(g.user.id, q.days)
@@ -43,6 +50,12 @@ def get_usage():
 
 @bp.get("/ledger")
 @login_required
+@operation(
+    "Your wallet's ledger, newest first (paginated)",
+    tags=("User",),
+    query=LedgerQuery,
+    responses={200: None},
+)
 def get_ledger():
     q = parse_query(LedgerQuery)
     entries, total = service.ledger(g.user.id, q.page, q.limit)

@@ -93,19 +93,26 @@ def test_register_rejects_bad_fields(client, body, field):
 
 
 @pytest.mark.parametrize(
-    "data, content_type",
+    "data, content_type, status, code",
     [
-        ('{"email": "ann@example.com", ', "application/json"),
-        ("[1, 2, 3]", "application/json"),
-        ('"just a string"', "application/json"),
-        ("null", "application/json"),
-        ("email=ann@example.com&password=x", "application/x-www-form-urlencoded"),
-        ("", "application/json"),
+        ('{"email": "ann@example.com", ', "application/json", 400, "VALIDATION_ERROR"),
+        ("[1, 2, 3]", "application/json", 400, "VALIDATION_ERROR"),
+        ('"just a string"', "application/json", 400, "VALIDATION_ERROR"),
+        ("null", "application/json", 400, "VALIDATION_ERROR"),
+        ("", "application/json", 400, "VALIDATION_ERROR"),
+        (
+            "email=ann@example.com&password=x",
+            "application/x-www-form-urlencoded",
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
     ],
 )
-def test_register_rejects_bodies_that_are_not_a_json_object(client, data, content_type):
+def test_register_rejects_bodies_that_are_not_a_json_object(
+    client, data, content_type, status, code
+):
     res = client.post("/api/auth/register", data=data, content_type=content_type)
-    error_of(res, 400, "VALIDATION_ERROR")
+    error_of(res, status, code)
     assert User.objects.count() == 0
 
 
