@@ -98,7 +98,9 @@ class AuditQuery(Query):
     targetId: str | None = Field(default=None, max_length=200)  # noqa: N815
     adminId: str | None = Field(default=None, max_length=100)  # noqa: N815
     # Entries by this person, or done to them (their account's email, any case).
-    email: str | None = Field(default=None, min_length=3, max_length=254)
+    email: str | None = Field(
+        default=None, min_length=3, max_length=254, pattern=r"^[!-~]+@[!-~]+$"
+    )
     from_: Day | None = Field(
         default=None, alias="from", description="First UTC day (YYYY-MM-DD), inclusive"
     )
