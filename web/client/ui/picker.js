@@ -28,7 +28,11 @@ export class Picker {
     this.freeOnly = $("#model-free");
     this.input.addEventListener("input", () => this.open());
     this.input.addEventListener("focus", () => this.open());
-    this.input.addEventListener("blur", () => setTimeout(() => this.close(), 150));
+    // Close when focus has left for good (it may come back within the delay: a click on
+    // "Free only", then typing again, must not close the list just opened).
+    this.input.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== this.input) this.close();
+    }, 150));
     this.input.addEventListener("keydown", (e) => this.onKey(e));
     this.freeOnly.addEventListener("change", () => {
       if (!this.list.hidden) this.renderList();
