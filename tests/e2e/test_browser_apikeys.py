@@ -69,7 +69,7 @@ def test_create_use_and_revoke_a_key(tab, size):
     key_id = ApiKey.objects(prefix=secret[:10]).first().id
     wait_for(lambda: ApiKey.objects(id=key_id).first().spentTokens == spent, 20, 0.2, "spend")
     page.reload()
-    expect(row.locator("[data-label='Spent']")).to_have_text(f"{spent:,} tokens · 1 requests")
+    expect(row.locator("[data-label='Spent']")).to_have_text(f"{spent:,} tokens · 1 request")
     expect(row.locator("[data-label='Last used']")).to_have_text(re.compile(r"\d{4}.* UTC$"))
 
     row.get_by_role("button", name="Revoke my script").click()
