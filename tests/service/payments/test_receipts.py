@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from common.mail import outbox
 from common.mail.models import Mail
+from common.payments import receipts
 from common.payments.models import Order, PaymentEvent
 from tests.fakes.razorpay import signed_webhook, webhook_event
 from tests.fakes.smtp import html_of, text_of
