@@ -33,9 +33,9 @@ from tests.fakes.openrouter import FakeOpenRouterClient
 from tests.support.services import (
     VENV_BIN,
     Proc,
+    RedisServer,
     free_port,
     mongo_server,
-    private_redis_db,
     wait_for,
 )
 from tests.support.stack import Stack
@@ -254,7 +254,7 @@ def nx_pid(address: str) -> int:
     port = address.rsplit(":", 1)[1]
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or []
-        if any("nx-27017" in part for part in cmd) and port in cmd:
+        if any("nx-27017" in p or "counting_nx" in p for p in cmd) and port in cmd:
             return proc.pid
     raise RuntimeError(f"no nx-27017 process on port {port}")
 
@@ -291,39 +291,60 @@ class BenchStack(NamedTuple):
     stack: Stack
     fake: FakeOpenRouterClient
     fake_proc: Proc
-    mongo: str  # nx-27017's address
+    mongo: str  # nx-27017's address (it counts the commands it serves: tests.support.wire)
+    redis_url: str  # the stack's own redis-server (its counters are the stack's alone)
+
+    def pids(self) -> dict[str, int]:
+        """AI Pasta's processes, each with its children: web (gunicorn master and worker),
+        worker(s), beat, nx-27017."""
+        stack = self.stack
+        pids = {f"web{i or ''}": w.proc.pid for i, w in enumerate(stack.webs)}
+        pids |= {f"worker{i or ''}": p.pid for i, p in enumerate(stack.workers)}
+        if stack.beat is not None:
+            pids["beat"] = stack.beat.pid
+        return pids | {"nx-27017": nx_pid(self.mongo)}
 
 
 @contextlib.contextmanager
 def bench_stack(database: str, name: str, **stack_options) -> Iterator[BenchStack]:
-    """nx-27017, a private Redis database, the fake provider in its own process and the stack
-    (`Stack(settings, name, **stack_options)`) on benchmark settings: rate limits off, and
-    `TUNABLES` taken from this process's environment. Everything stops when the block ends."""
-    with mongo_server() as mongo, private_redis_db() as rdb:
-        fake_proc, fake = start_fake()
-        try:
-            env = {
-                "APP_ENV": "test",
-                "MONGODB_URI": f"mongodb://{mongo}/{database}?directConnection=true",
-                "REDIS_URL": f"redis://127.0.0.1:6379/{rdb}",
-                "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
-                "RATE_LIMIT_ENABLED": "false",
-                "OPENROUTER_BASE_URL": fake.base_url,
-                "LOG_LEVEL": "WARNING",
-                "BCRYPT_ROUNDS": "4",
-            }
-            env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
-            settings = use_settings(load_settings(env))
-            from web import create_app
+    """nx-27017 (counting its commands), a redis-server of its own, the fake provider in its own
+    process and the stack (`Stack(settings, name, beat=True, **stack_options)`) on benchmark
+    settings: rate limits off, and `TUNABLES` taken from this process's environment. Everything
+    stops when the block ends."""
+    redis_server = RedisServer().start()
+    try:
+        with mongo_server(counting=True) as mongo:
+            yield from _bench_stack(database, name, mongo, redis_server.url, stack_options)
+    finally:
+        redis_server.stop()
 
-            app = create_app(settings)
-            stack = Stack(settings, name=name, **stack_options).start()
-            try:
-                yield BenchStack(app, stack, fake, fake_proc, mongo)
-            finally:
-                stack.stop()
+
+def _bench_stack(
+    database: str, name: str, mongo: str, redis_url: str, stack_options: dict
+) -> Iterator[BenchStack]:
+    fake_proc, fake = start_fake()
+    try:
+        env = {
+            "APP_ENV": "test",
+            "MONGODB_URI": f"mongodb://{mongo}/{database}?directConnection=true",
+            "REDIS_URL": redis_url,
+            "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
+            "RATE_LIMIT_ENABLED": "false",
+            "OPENROUTER_BASE_URL": fake.base_url,
+            "BCRYPT_ROUNDS": "4",
+        }
+        env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
+        settings = use_settings(load_settings(env))
+        from web import create_app
+
+        app = create_app(settings)
+        stack = Stack(settings, name=name, **{"beat": True, **stack_options}).start()
+        try:
+            yield BenchStack(app, stack, fake, fake_proc, mongo, redis_url)
         finally:
-            fake_proc.stop()
+            stack.stop()
+    finally:
+        fake_proc.stop()
 
 
 def report(rows: list[dict], idle: tuple[int, int, float] | None) -> None:
