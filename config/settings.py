@@ -99,6 +99,11 @@ class Settings:
     health_cache_seconds: float = 2.0  # /health reuses its dependency checks this long
     # Proxies in front of the web tier that append to X-Forwarded-For (0: use the peer address).
     trusted_proxy_count: int = 0
+    # How long gunicorn keeps an idle client connection open for its next request. Longer than
+    # any load balancer's idle timeout in front (AWS ALB 60 s, nginx 60 s), so the balancer
+    # always closes first: a server closing a pooled connection as the client reuses it drops
+    # that request (docs/operations.md, "Keep-alive behind a proxy").
+    web_keepalive_seconds: int = 75
 
     # Websocket: the largest frame read (bigger ones close the socket 1009 before they are
     # buffered) and the frames one socket may send (limits' syntax, moving window).
@@ -250,6 +255,8 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     _validate_pricing(settings)
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT={settings.log_format!r}: use text or json")
+    if settings.web_keepalive_seconds < 1:
+        raise ConfigError("WEB_KEEPALIVE_SECONDS must be at least 1")
     if settings.mongo_transactions not in ("auto", "on", "off"):
         raise ConfigError(
             f"MONGO_TRANSACTIONS={settings.mongo_transactions!r}: use auto, on or off"
