@@ -22,7 +22,7 @@ from bson import ObjectId
 
 from common import db
 from common.admin import analytics, rollups
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.users.models import User
 from common.wallet.models import LedgerEntry
 from config import load_settings, use_settings

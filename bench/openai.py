@@ -52,8 +52,8 @@ TARGETS = ("direct", "litellm", "pasta")
 def batch_key(app) -> dict:
     """One user on the enterprise plan, with purchased tokens for thousands of answers and one
     API key: the headers of a batch job."""
-    from common.admin.audit import Actor
     from common.apikeys import service as keys
+    from common.audit.service import Actor
     from common.payments import subscriptions
     from common.users import service as users
     from common.users.models import User
@@ -73,8 +73,8 @@ def many_keys(app, count: int) -> list[dict]:
     """`count` users (the free plan's tokens, ample for one answer each), one key each."""
     from flask_jwt_extended import decode_token
 
-    from common.admin.audit import Actor
     from common.apikeys import service as keys
+    from common.audit.service import Actor
     from common.users.models import User
 
     headers = []

@@ -35,6 +35,9 @@ from prometheus_client import (  # noqa: E402 (see above)
 )
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 
+from common.catalog import cache as catalog_cache  # noqa: E402
+from common.wallet import service as wallet  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 NS = "aipasta"
@@ -160,15 +163,13 @@ def counting_send() -> Iterator[None]:
 def provider_of(model_id: str | None) -> str:
     """The catalog's provider for a model (the per-process catalog memory: no round trip)."""
     try:
-        from common.chat import catalog_cache
-
         return _code(catalog_cache.model(model_id).provider, "unknown")
     except Exception:
         return "unknown"
 
 
 def answer_ended(model_id: str | None, outcome) -> None:
-    """`outcome` is `common.chat.settlement.Outcome`: status and, when it streamed, timings."""
+    """`outcome` is `common.engine.settlement.Outcome`: status and, when it streamed, timings."""
     provider = provider_of(model_id)
     ANSWERS.labels(provider, _code(outcome.status)).inc()
     if outcome.ttft_ms is not None:
@@ -226,8 +227,6 @@ class FleetCollector:
 
     @staticmethod
     def _holds() -> Iterable[GaugeMetricFamily]:
-        from common.wallet import service as wallet
-
         holds, held = wallet.held_totals()
         yield GaugeMetricFamily(f"{NS}_holds_open", "Wallet holds open now", value=holds)
         yield GaugeMetricFamily(f"{NS}_tokens_held", "Tokens held by open holds", value=held)

@@ -1,7 +1,7 @@
 """Response models of the `/api` routes, for the OpenAPI document (`web.openapi`).
 
 They describe the `data` of each answer as the serialisers build it (`common.users.snapshot`,
-`common.chat.serialize`, `common.catalog.service.model_view`). Fields the clients rely on are
+`common.conversations.serialize`, `common.catalog.service.model_view`). Fields the clients rely on are
 listed; answers may carry more (the models allow extra fields), so a new field never breaks the
 document. The fuzzer (`tests/integration/test_api_fuzz.py`) checks real answers against them.
 """

@@ -15,7 +15,7 @@ from flask import Flask
 from common import db
 from common.admin import rollups
 from common.admin import users as admin_users
-from common.admin.audit import Actor
+from common.audit.service import Actor
 from common.catalog import service as catalog
 from common.errors import AppError
 from common.payments import plans

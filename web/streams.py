@@ -29,8 +29,8 @@ from collections.abc import Callable
 from bson import ObjectId
 
 from common import metrics
-from common.chat import sessions
-from common.chat.models import FINAL_STATUSES, ChatMessage
+from common.conversations import sessions
+from common.conversations.models import FINAL_STATUSES, ChatMessage
 from common.redis_client import get_redis
 from common.streaming import channel
 from config import get_settings
@@ -132,7 +132,7 @@ class Subscription:
 
     def end_from_store(self, msg: ChatMessage) -> None:
         """Send the final frame of an ended message from its stored state (Redis has none)."""
-        from common.chat.settlement import final_frame_for
+        from common.engine.settlement import final_frame_for
 
         frame = json.dumps(final_frame_for(msg), separators=(",", ":"), default=str)
         with self._lock:
@@ -347,7 +347,7 @@ class Hub:
                 if trusted is None:
                     trusted = channel.leases_trustworthy(get_settings().hold_lease_seconds)
                 if trusted:
-                    from common.chat.completion import interrupt
+                    from common.engine.completion import interrupt
 
                     if interrupt(msg) is not None:
                         log.warning("chat message %s interrupted (worker gone)", mid)

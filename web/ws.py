@@ -33,9 +33,8 @@ from simple_websocket import ConnectionClosed
 from wsproto.events import TextMessage
 
 from common import metrics
-from common.chat import sessions
-from common.chat.cancel import cancel_message
-from common.chat.idempotency import check_key
+from common.conversations import sessions
+from common.engine.cancel import cancel_message
 from common.errors import (
     AppError,
     DailyLimit,
@@ -45,6 +44,7 @@ from common.errors import (
     Unauthorized,
     ValidationError,
 )
+from common.sending.idempotency import check_key
 from common.users.models import User
 from common.users.service import find_user
 from common.users.snapshot import snapshot, snapshot_from_doc

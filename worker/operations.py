@@ -85,7 +85,7 @@ def _drain_watch() -> None:
     log.warning("warm shutdown: answers in flight have %.0f s to finish", window)
     while time.monotonic() - _stopping["since"] < window:
         time.sleep(0.2)
-    from common.chat import drain
+    from common.engine import drain
 
     ended = drain.interrupt_running()
     if ended:

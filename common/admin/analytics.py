@@ -25,6 +25,7 @@ from typing import Any
 
 from common import db
 from common.admin import rollups
+from common.apikeys.models import ApiKey
 from common.errors import ValidationError
 from common.stored import grouped_id
 from common.users.models import User
@@ -234,8 +235,6 @@ def per_api_key(days: dict[str, dict]) -> list[dict]:
             k = merged.setdefault(row["apiKeyId"], {"requests": 0, "tokens": 0, "charged": 0})
             for name in k:
                 k[name] += row.get(name, 0)
-    from common.apikeys.models import ApiKey
-
     ids = [grouped_id(kid) for kid in merged]
     stored = {
         str(doc["_id"]): doc

@@ -21,7 +21,7 @@ from bson import ObjectId
 from pymongo.collection import Collection
 
 from common.admin.models import AnalyticsDay
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.stored import grouped_id
 from common.wallet.models import LedgerEntry
 

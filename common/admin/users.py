@@ -12,9 +12,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from common.admin import audit
-from common.admin.audit import Actor
-from common.chat import sessions
+from common.audit import service as audit
+from common.audit.service import Actor
+from common.conversations import sessions
 from common.errors import Conflict, Forbidden, ValidationError
 from common.stored import iso_or_text
 from common.users import service as users

@@ -24,9 +24,9 @@ from typing import Any
 import redis
 from bson import ObjectId
 
-from common.admin.audit import Actor, record
 from common.apikeys.errors import InvalidApiKey, ModelNotAllowed
 from common.apikeys.models import ApiKey
+from common.audit.service import Actor, record
 from common.errors import NotFound, ValidationError
 from common.stored import as_utc, iso, object_id, object_id_or_none, utcnow
 from common.users import credentials

@@ -1,9 +1,10 @@
-"""Flags on messages and sessions, hiding and removing content, banning users.
+"""Flags on messages and sessions: the moderation record, the flagged list, blocked terms.
 
-A flag comes from a user's report, an admin, or a provider's moderation refusal (settlement
-calls `flag_from_provider` when it ends such an answer). Admins see open flags in one list, then dismiss, hide or
-remove the content. Removing keeps the record (usage, cost and the ledger stay intact) and
-blanks the text; the audit record keeps what was removed. Every admin write is audited.
+A flag comes from a user's report, an admin, or a provider's moderation refusal (the engine
+calls `flag_from_provider` after it ends such an answer). Admins see open flags in one list,
+then dismiss, hide or remove the content: those actions, audited, and bans are the admin's
+(`common.admin.moderation`), written through `apply` here. Removing keeps the record (usage,
+cost and the ledger stay intact) and blanks the text.
 """
 
 from __future__ import annotations
@@ -17,19 +18,9 @@ from pymongo import ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 
-from common.admin import audit
-from common.admin import users as admin_users
-from common.admin.audit import Actor
-from common.chat.models import ChatMessage, ChatSession
+from common.audit import service as audit
+from common.conversations.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
-from common.moderation.terms import (  # noqa: F401  (callers reach the term list through here)
-    add_term,
-    all_terms,
-    check_blocked,
-    configured_terms,
-    remove_term,
-    runtime_terms,
-)
 from common.stored import as_utc, iso_or_text, object_id, object_id_or_none, touch, utcnow
 from common.users.models import User
 
@@ -158,7 +149,8 @@ def _context_view(doc: dict) -> dict:
     return view
 
 
-def _reason(reason: str | None) -> str:
+def checked_reason(reason: str | None) -> str:
+    """A flag's or ban's reason, trimmed; at most `MAX_REASON` characters."""
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON:
         raise ValidationError(
@@ -192,10 +184,39 @@ def report_message(user: User, message_id: str, reason: str | None) -> Report:
     flagged = _set(
         "message",
         doc,
-        _flag_fields("user", _reason(reason) or "reported by user", user.id),
+        _flag_fields("user", checked_reason(reason) or "reported by user", user.id),
         {"moderation.flagged": {"$ne": True}},
     )
     return Report(item_view("message", flagged or _find("message", message_id)), flagged is None)
+
+
+def find(kind: str, item_id: str) -> dict:
+    """A flaggable item as stored: a message by its id, a session by its `sessionId`."""
+    return _find(kind, item_id)
+
+
+def apply(kind: str, doc: dict, changes: dict, **fields) -> dict:
+    """Write `changes` into the item's moderation record (and `fields` at its top level);
+    returns the item after. The admin's actions (`common.admin.moderation`) go through here."""
+    return _set(kind, doc, changes, **fields)
+
+
+def flag_fields(source: str, reason: str, by: ObjectId | None) -> dict:
+    """A new flag's fields (`reason` already checked by `checked_reason`)."""
+    return _flag_fields(source, reason, by)
+
+
+def remove_session_contents(session_id: str) -> int:
+    """Blank every message of a session and mark it removed; returns how many changed."""
+    removed = _messages().update_many(
+        {"sessionId": session_id},
+        {"$set": {"content": "", "moderation.hidden": True, "moderation.removed": True}},
+    )
+    return removed.modified_count
+
+
+def public_id(kind: str, doc: dict) -> str:
+    return _public_id(kind, doc)
 
 
 def flag_from_provider(message_id: Any, reason: str, session: ClientSession | None = None) -> None:
@@ -209,61 +230,6 @@ def flag_from_provider(message_id: Any, reason: str, session: ClientSession | No
     if doc is not None:
         reason = (reason or "refused by provider")[:MAX_REASON]
         _set("message", doc, _flag_fields("provider", reason, None), session=session)
-
-
-def flag(actor: Actor, kind: str, item_id: str, reason: str | None) -> dict:
-    doc = _find(kind, item_id)
-    after = _set(kind, doc, _flag_fields("admin", _reason(reason), ObjectId(actor.id)))
-    _audit(actor, f"{kind}.flag", kind, doc, after)
-    return item_view(kind, after)
-
-
-def _reviewed(actor: Actor) -> dict:
-    return {"reviewedBy": ObjectId(actor.id), "reviewedAt": utcnow()}
-
-
-def dismiss(actor: Actor, kind: str, item_id: str) -> dict:
-    """The flag was wrong: clear it and mark the item reviewed."""
-    doc = _find(kind, item_id)
-    after = _set(kind, doc, {"flagged": False, **_reviewed(actor)})
-    _audit(actor, f"{kind}.dismiss", kind, doc, after)
-    return item_view(kind, after)
-
-
-def hide(actor: Actor, kind: str, item_id: str, hidden: bool = True) -> dict:
-    doc = _find(kind, item_id)
-    after = _set(kind, doc, {"hidden": hidden, **_reviewed(actor)})
-    _audit(actor, f"{kind}.{'hide' if hidden else 'unhide'}", kind, doc, after)
-    return item_view(kind, after)
-
-
-def remove(actor: Actor, kind: str, item_id: str) -> dict:
-    """Blank the content (a session: every message in it) and hide it; the record stays."""
-    doc = _find(kind, item_id)
-    gone = {"hidden": True, "removed": True, **_reviewed(actor)}
-    if kind == "message":
-        after = _set(kind, doc, gone, content="")
-        before_extra = {"content": doc.get("content", "")}
-    else:
-        removed = _messages().update_many(
-            {"sessionId": doc["sessionId"]},
-            {"$set": {"content": "", "moderation.hidden": True, "moderation.removed": True}},
-        )
-        after = _set(kind, doc, gone)
-        before_extra = {"messagesRemoved": removed.modified_count}
-    _audit(actor, f"{kind}.remove", kind, doc, after, before_extra)
-    return item_view(kind, after)
-
-
-def _audit(actor: Actor, action: str, kind: str, before: dict, after: dict, extra=None) -> None:
-    audit.record(
-        actor,
-        action,
-        kind,
-        _public_id(kind, before),
-        {**moderation_view(before), **(extra or {})},
-        moderation_view(after),
-    )
 
 
 # -- listing -----------------------------------------------------------------------------------
@@ -309,29 +275,3 @@ def _status_query(status: str) -> dict:
 def _flag_time(doc: dict) -> datetime:
     m = doc.get("moderation") or {}
     return as_utc(m.get("flaggedAt") or m.get("reviewedAt")) or _EPOCH
-
-
-# -- blocked terms -----------------------------------------------------------------------------
-
-
-def block_term(actor: Actor, term: str) -> str:
-    term = add_term(term, actor.id)
-    audit.record(actor, "term.add", "term", term, {}, {"term": term})
-    return term
-
-
-def unblock_term(actor: Actor, term: str) -> str:
-    term = remove_term(term)
-    audit.record(actor, "term.remove", "term", term, {"term": term}, {})
-    return term
-
-
-# -- users -------------------------------------------------------------------------------------
-
-
-def ban(actor: Actor, user_id: Any, reason: str) -> User:
-    """Deactivate with a reason: every token of the user stops working at once."""
-    reason = _reason(reason)
-    if not reason:
-        raise ValidationError("A ban needs a reason.", {"field": "reason"})
-    return admin_users.set_active(actor, user_id, False, reason, action="user.ban")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import mongoengine
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.client_session import ClientSession
@@ -52,7 +53,6 @@ from common.errors import (
     ValidationError,
 )
 from common.stored import as_utc, object_id, same_id, utcnow
-from common.users.models import User
 from common.wallet.models import LedgerEntry
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,10 @@ def _settled(key: str, entry: dict | None, applied: bool, after: dict | None = N
 
 
 def _users() -> Collection:
-    return User._get_collection()
+    """The user documents, whose wallet fields this module owns. Reached by name rather than
+    through `common.users.models.User`: the wallet sits below `common.users`, whose
+    registration grants the first tokens through it."""
+    return mongoengine.get_db()["users"]
 
 
 def _ledger() -> Collection:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from playwright.sync_api import expect
 
-from common.chat.models import ChatMessage, ChatSession
+from common.conversations.models import ChatMessage, ChatSession
 from common.moderation.service import flag_from_provider
 from common.users.models import User
 from tests.e2e.conftest import Tab

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from common.chat.validation import MAX_MODELS
+from common.sending.validation import MAX_MODELS
 from tests.support.chatkit import set_balance
 
 FREE_MODEL = "meta-llama/llama-3.1-405b-instruct:free"

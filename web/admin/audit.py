@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.admin import audit as service
+from common.audit import service
 from web.admin.routes import bp
 from web.admin.schemas import AuditQuery
 from web.responses import ok

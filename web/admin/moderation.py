@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from common.moderation import service
+from common.admin import moderation as actions
+from common.moderation import service, terms
 from web.admin.routes import actor, bp
 from web.admin.schemas import ContextQuery, FlagBody, FlaggedQuery, HideBody, TermBody
 from web.responses import ok
@@ -31,43 +32,43 @@ def message_context(item_id: str):
 @admin_required
 def flag(kinds: str, item_id: str):
     body = optional_body(FlagBody)
-    return ok({"item": service.flag(actor(), _KIND[kinds], item_id, body.reason)})
+    return ok({"item": actions.flag(actor(), _KIND[kinds], item_id, body.reason)})
 
 
 @bp.post(f"{_ITEM}/dismiss")
 @admin_required
 def dismiss(kinds: str, item_id: str):
-    return ok({"item": service.dismiss(actor(), _KIND[kinds], item_id)})
+    return ok({"item": actions.dismiss(actor(), _KIND[kinds], item_id)})
 
 
 @bp.post(f"{_ITEM}/hide")
 @admin_required
 def hide(kinds: str, item_id: str):
     body = optional_body(HideBody)
-    return ok({"item": service.hide(actor(), _KIND[kinds], item_id, body.hidden)})
+    return ok({"item": actions.hide(actor(), _KIND[kinds], item_id, body.hidden)})
 
 
 @bp.delete(_ITEM)
 @admin_required
 def remove(kinds: str, item_id: str):
-    return ok({"item": service.remove(actor(), _KIND[kinds], item_id)})
+    return ok({"item": actions.remove(actor(), _KIND[kinds], item_id)})
 
 
 @bp.get("/moderation/blocked-terms")
 @admin_required
 def blocked_terms():
-    return ok({"configured": service.configured_terms(), "runtime": service.runtime_terms()})
+    return ok({"configured": terms.configured_terms(), "runtime": terms.runtime_terms()})
 
 
 @bp.post("/moderation/blocked-terms")
 @admin_required
 def add_blocked_term():
-    term = service.block_term(actor(), parse_body(TermBody).term)
-    return ok({"term": term, "runtime": service.runtime_terms()}, 201)
+    term = actions.block_term(actor(), parse_body(TermBody).term)
+    return ok({"term": term, "runtime": terms.runtime_terms()}, 201)
 
 
 @bp.delete("/moderation/blocked-terms/<path:term>")
 @admin_required
 def remove_blocked_term(term: str):
-    removed = service.unblock_term(actor(), term)
-    return ok({"term": removed, "runtime": service.runtime_terms()})
+    removed = actions.unblock_term(actor(), term)
+    return ok({"term": removed, "runtime": terms.runtime_terms()})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from common.admin.audit import Actor
+from common.audit.service import Actor
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import request
 
+from common.admin import moderation
 from common.admin import users as service
-from common.moderation import service as moderation
 from web.admin.routes import actor, bp
 from web.admin.schemas import (
     BanBody,

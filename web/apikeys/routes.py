@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from common.admin.audit import Actor
 from common.apikeys import service
-from common.chat import catalog_cache
+from common.audit.service import Actor
+from common.catalog import cache as catalog_cache
 from common.errors import AppError, ValidationError
 from common.users.service import get_user
 from web.apikeys.schemas import (

@@ -8,7 +8,8 @@ from functools import partial
 from celery import Celery
 from flask import current_app
 
-from common.chat.send import SendCommand, SendResult, send
+from common.sending.command import SendCommand, SendResult
+from common.sending.send import send
 from config.logging import TASK_REQUEST_ID_HEADER, request_id
 
 log = logging.getLogger(__name__)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from common.chat import search as chat_search
-from common.chat import sessions
-from common.chat.cancel import cancel_message
-from common.chat.errors import MessageFailed
-from common.chat.idempotency import check_key
-from common.chat.send import estimate as estimate_send
-from common.chat.serialize import message_dict, session_dict, usage_dict
-from common.chat.validation import MAX_MODELS
-from common.chat.waiting import wait_final
+from common.conversations import search as chat_search
+from common.conversations import sessions
+from common.conversations.serialize import message_dict, session_dict, usage_dict
+from common.engine import cancel as engine_cancel
+from common.engine.errors import MessageFailed
+from common.engine.waiting import wait_final
+from common.sending.idempotency import check_key
+from common.sending.send import estimate as estimate_send
+from common.sending.validation import MAX_MODELS
 from common.users.snapshot import snapshot_from_doc
 from config import get_settings
 from web.chat.commands import send_turn
@@ -133,7 +133,7 @@ def patch_session(session_id: str):
 @bp.delete("/sessions/<session_id>")
 @login_required
 def delete_session(session_id: str):
-    deleted = sessions.delete_session(g.user.id, session_id)
+    deleted = engine_cancel.delete_session(g.user.id, session_id)
     return ok(
         {"sessionId": session_id, "deletedMessages": deleted, "user": g.user_snapshot()},
         message="Chat session deleted",
@@ -177,7 +177,7 @@ def get_message(message_id: str):
 @bp.post("/messages/<message_id>/cancel")
 @login_required
 def cancel(message_id: str):
-    msg = cancel_message(g.user.id, message_id)
+    msg = engine_cancel.cancel_message(g.user.id, message_id)
     return ok({"message": message_dict(msg), "user": g.user_snapshot()})
 
 

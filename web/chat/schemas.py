@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from common.chat.send import SendCommand, SendOptions
+from common.sending.command import SendCommand, SendOptions
 from common.users.models import User
 from web.validation import Body, Query
 

@@ -1,6 +1,6 @@
 """The OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions`.
 
-A completion goes through the web client's own path (`common.chat.send`: validation, paywall,
+A completion goes through the web client's own path (`common.sending.send`: validation, paywall,
 daily limit, the key's caps, the hold, one pending assistant message, the Celery worker,
 settlement), with the request's `messages` as the prompt and the key recorded on the message
 (its ledger entry is marked as API usage). The answer reaches the response through the Redis
@@ -19,10 +19,10 @@ from flask import Blueprint, Response, g, jsonify, stream_with_context
 
 from common.apikeys import service as keys
 from common.apikeys.errors import ModelNotFound
+from common.catalog import cache as catalog_cache
 from common.catalog import service as catalog
-from common.chat import catalog_cache
-from common.chat.cancel import cancel_message
-from common.chat.errors import MessageFailed
+from common.engine.cancel import cancel_message
+from common.engine.errors import MessageFailed
 from common.errors import AppError, ValidationError
 from config import get_settings
 from web.chat.commands import send_turn

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from common.chat.send import SendCommand, SendOptions
+from common.sending.command import SendCommand, SendOptions
 from web.validation import Body
 
 ROLES = ("system", "developer", "user", "assistant")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from common.users import account, revocation
+from common.accounts import closing
+from common.users import revocation
 from common.users import service as users
 from common.users.snapshot import profile
 from web.responses import ok
@@ -56,5 +57,5 @@ def logout_everywhere():
 @login_required
 def delete_account():
     body = parse_body(DeleteAccountBody)
-    account.delete_account(g.user, body.password)
+    closing.delete_account(g.user, body.password)
     return ok({"deleted": True}, message="Account deleted")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, g
 from pydantic import Field, field_validator
 
-from common.chat.daily import daily_used
-from common.users import usage as service
+from common.accounts import usage as service
+from common.sending.daily import daily_used
 from web.responses import ok
 from web.security import login_required
 from web.validation import Query, parse_query

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from common import metrics
-from common.chat import completion, reaper
+from common.engine import completion, reaper
 
 BEAT_SCHEDULE = {
     "chat-reap-stale": {"task": "chat.reap_stale", "schedule": 5.0},

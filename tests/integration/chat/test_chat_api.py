@@ -10,11 +10,12 @@ import pytest
 import websocket
 from bson import ObjectId
 
-from common.chat.daily import daily_key
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.send import PROMPT_INLINE_BYTES, SendCommand, send
+from common.conversations.models import ChatMessage, ChatSession
 from common.errors import AppError
 from common.redis_client import get_redis
+from common.sending.command import SendCommand
+from common.sending.daily import daily_key
+from common.sending.send import PROMPT_INLINE_BYTES, send
 from common.streaming import channel
 from common.users.models import User
 from common.wallet.reconcile import reconcile
@@ -305,7 +306,7 @@ def test_a_logged_out_token_stops_its_open_socket(live, user, ws, api):
     ],
 )
 def test_concurrent_send_writes_are_undone_on_refusal(live, user, balance, requests_today, code):
-    from common.chat.daily import daily_used
+    from common.sending.daily import daily_used
 
     owner = User.objects(id=user[0]["id"]).first()
     set_balance(user[0]["id"], balance)

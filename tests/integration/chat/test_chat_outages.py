@@ -21,10 +21,11 @@ from bson import ObjectId
 
 from common import db
 from common.catalog.service import invalidate_cache, sync_provider
-from common.chat import reaper
-from common.chat.models import ChatMessage
-from common.chat.send import SendCommand, send
-from common.chat.tokens import estimate_tokens
+from common.conversations.models import ChatMessage
+from common.conversations.tokens import estimate_tokens
+from common.engine import reaper
+from common.sending.command import SendCommand
+from common.sending.send import send
 from common.streaming import channel
 from common.users.models import User
 from common.wallet import service as wallet

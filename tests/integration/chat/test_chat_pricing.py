@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from common.catalog.service import invalidate_cache, sync_provider
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.users.models import User
 from common.wallet import pricing
 from common.wallet import service as wallet

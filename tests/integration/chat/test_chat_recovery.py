@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.streaming import channel
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.streaming import channel
 from common.wallet import pricing
 from common.wallet.models import LedgerEntry
@@ -177,7 +177,9 @@ def test_same_task_delivered_twice_neither_charges_nor_streams_twice(live, fake,
     # A duplicate delivery while the first run streams: the live lease turns it away.
     assert live.celery.send_task("chat.complete", [mid]).get(timeout=30) == "owned-elsewhere"
     done = ws.finals([mid])[mid]
-    # And after the end: the message is final, nothing runs again.
+    # And after the end (the run drops its lease just after its final frame): the message is
+    # final, nothing runs again.
+    wait_for(lambda: not channel.leases_alive([mid])[mid], 10, 0.05, "the run's lease to go")
     assert live.celery.send_task("chat.complete", [mid]).get(timeout=30) == "already-final"
     assert fake.stats()["chat_by_model"][FREE] == 1
     assert LedgerEntry.objects(key=mid).count() == 1

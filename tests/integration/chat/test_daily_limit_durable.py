@@ -3,9 +3,9 @@ Redis lost its data) it is rebuilt from MongoDB, so a wipe never reopens a spent
 
 from __future__ import annotations
 
-from common.chat.daily import daily_key, daily_used
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.redis_client import get_redis
+from common.sending.daily import daily_key, daily_used
 from common.users.models import User
 from tests.support.chatkit import FREE, FREE2
 from tests.support.services import wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from common.chat.models import ChatMessage, ChatSession
+from common.conversations.models import ChatMessage, ChatSession
 from common.wallet.reconcile import reconcile
 from tests.support.chatkit import FREE, Api
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.send import SendCommand, send
+from common.conversations.models import ChatMessage, ChatSession
+from common.sending.command import SendCommand
+from common.sending.send import send
 from common.users.models import User
 from common.wallet.reconcile import reconcile
 from tests.support.chatkit import FREE

@@ -11,12 +11,13 @@ import uuid
 import pytest
 import requests
 
-from common.chat import idempotency
-from common.chat.completion import complete
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.send import SendCommand, send
+from common.conversations.models import ChatMessage, ChatSession
+from common.engine.completion import complete
 from common.errors import Conflict
 from common.redis_client import get_redis
+from common.sending import idempotency
+from common.sending.command import SendCommand
+from common.sending.send import send
 from common.streaming import channel
 from common.users.models import User
 from common.wallet import service as wallet

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.wallet import service as wallet
 from common.wallet.reconcile import reconcile
 from tests.support.chatkit import FREE, tokens_of

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from websocket import ABNF
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.integration.fleet.conftest import FLEET_ENV, log_lines

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import pytest
 import requests
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
 from tests.integration.fleet.conftest import (

@@ -14,7 +14,7 @@ import requests
 from bson import ObjectId
 
 from common.apikeys.models import ApiKey
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.streaming import channel
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bson import ObjectId
 
 from common import db
-from common.chat.models import ChatMessage, ChatSession, MessageUsage
+from common.conversations.models import ChatMessage, ChatSession, MessageUsage
 
 _ids = itertools.count(1)
 

@@ -6,7 +6,7 @@ import pytest
 from bson import ObjectId
 from flask import Flask
 
-from common.admin.models import AuditLog
+from common.audit.models import AuditLog
 from tests.support.http import auth
 from web.admin.routes import bp
 

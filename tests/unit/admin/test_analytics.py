@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.users.models import User
 from common.wallet.service import _ledger as ledger
 from tests.unit.admin.helpers import assistant_doc, at, order_doc, orders

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bson import ObjectId
 
-from common.admin.models import AuditLog
+from common.audit.models import AuditLog
 
 
 def test_audit_lists_filters_and_paginates(client, admin, make_user):

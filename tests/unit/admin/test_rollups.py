@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 
 from common.admin.models import AnalyticsDay
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from tests.unit.admin.helpers import assistant_doc, at
 
 

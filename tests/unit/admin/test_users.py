@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from common.admin.models import AuditLog
+from common.audit.models import AuditLog
 from common.users.models import User
 from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry

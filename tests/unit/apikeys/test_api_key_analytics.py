@@ -5,7 +5,7 @@ from __future__ import annotations
 from bson import ObjectId
 
 from common.apikeys.models import ApiKey
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from tests.support.http import auth
 from tests.unit.admin.helpers import assistant_doc, at
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.admin.models import AuditLog
 from common.apikeys.models import ApiKey
+from common.audit.models import AuditLog
 from tests.support.http import auth
 
 KEYS = "/api/user/api-keys"

@@ -1,4 +1,4 @@
-"""The hot path's per-process memory of catalog models (common.chat.catalog_cache)."""
+"""The hot path's per-process memory of catalog models (common.catalog.cache)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from common.catalog import cache as catalog_cache
 from common.catalog import service
-from common.chat import catalog_cache
 
 
 def test_an_expired_model_is_read_again_by_one_caller_while_the_others_keep_the_old_copy(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from common.catalog.service import invalidate_cache, sync_provider
-from common.chat.send import SendCommand, send
+from common.sending.command import SendCommand
+from common.sending.send import send
 from common.users.models import User
 
 FREE = "fake/echo"
@@ -43,7 +44,7 @@ def enqueued() -> list[str]:
 
 @pytest.fixture
 def send_as(enqueued):
-    """`send_as(user, text, *models, **command)`: `common.chat.send.send` with a recording
+    """`send_as(user, text, *models, **command)`: `common.sending.send.send` with a recording
     enqueue (the fresh user document each time, as a web request would load it)."""
 
     def run(user: User, text: str, *models: str, **command):

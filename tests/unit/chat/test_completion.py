@@ -1,4 +1,4 @@
-"""The worker's entry point, `common.chat.completion.complete`, run in this process against the
+"""The worker's entry point, `common.engine.completion.complete`, run in this process against the
 fake OpenRouter: what it charges, what it publishes to Redis, and what a failure or a cancel
 leaves in the wallet."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import threading
 
-from common.chat.cancel import cancel_message
-from common.chat.completion import complete
-from common.chat.models import ChatMessage
-from common.chat.send import SendOptions
-from common.chat.tokens import estimate_tokens
+from common.conversations.models import ChatMessage
+from common.conversations.tokens import estimate_tokens
+from common.engine.cancel import cancel_message
+from common.engine.completion import complete
+from common.sending.command import SendOptions
 from common.streaming import channel
 from common.wallet import pricing
 from common.wallet import service as wallet

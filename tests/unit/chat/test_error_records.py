@@ -3,7 +3,7 @@ shapes the stored documents (and clients reading them) already have."""
 
 from __future__ import annotations
 
-from common.chat.errors import MessageFailed, StreamInterrupted, error_record
+from common.engine.errors import MessageFailed, StreamInterrupted, error_record
 from common.errors import ServiceUnavailable
 from common.providers.base import ProviderStreamError
 

@@ -9,8 +9,8 @@ import pytest
 from bson import ObjectId
 
 from common import db
-from common.chat.models import ChatMessage, ChatSession, Moderation
-from common.chat.validation import MAX_MODELS
+from common.conversations.models import ChatMessage, ChatSession, Moderation
+from common.sending.validation import MAX_MODELS
 from common.stored import utcnow
 
 

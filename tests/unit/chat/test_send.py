@@ -1,4 +1,4 @@
-"""`common.chat.send.send` in-process: holds at each model's rates, what it stores, the checks
+"""`common.sending.send.send` in-process: holds at each model's rates, what it stores, the checks
 that refuse a send (balance, paywall, daily limit) writing nothing, and replays by key.
 
 Expected holds come from the rule's inputs — the fake catalog's prices and the tariff in the
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.send import SendOptions
-from common.chat.tokens import estimate_prompt
+from common.conversations.models import ChatMessage, ChatSession
+from common.conversations.tokens import estimate_prompt
 from common.errors import DailyLimit, InsufficientTokens, Paywall
+from common.sending.command import SendOptions
 from common.users.models import User
 from common.wallet import pricing
 from common.wallet import service as wallet

@@ -1,4 +1,4 @@
-"""Settlement (`common.chat.settlement`): an answer is charged exactly once, whoever ends it and
+"""Settlement (`common.engine.settlement`): an answer is charged exactly once, whoever ends it and
 however often; and with transactions on, every one of its writes goes through the transaction.
 
 nx-27017 takes sessions and transactions (an abort undoes the writes) but its `hello` reports no
@@ -18,11 +18,11 @@ from pymongo import monitoring
 
 from common import db
 from common.apikeys.models import ApiKey
-from common.chat import settlement
-from common.chat.completion import complete
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.send import SendOptions
-from common.chat.settlement import Outcome
+from common.conversations.models import ChatMessage, ChatSession
+from common.engine import settlement
+from common.engine.completion import complete
+from common.engine.settlement import Outcome
+from common.sending.command import SendOptions
 from common.users.models import User
 from common.wallet import pricing
 from common.wallet import service as wallet

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.admin.models import AuditLog
+from common.audit.models import AuditLog
 from common.stored import object_id
 from common.users.models import User
 from common.wallet import service as wallet

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from tests.support.http import auth
 from tests.unit.admin.helpers import make_message, make_session
 

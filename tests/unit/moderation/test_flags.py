@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from common.admin.models import AuditLog
-from common.chat import settlement
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.settlement import Outcome
+from common.audit.models import AuditLog
+from common.conversations.models import ChatMessage, ChatSession
+from common.engine import settlement
+from common.engine.settlement import Outcome
 from common.moderation.service import flag_from_provider
 from common.wallet import service as wallet
 from tests.support.http import auth

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.admin.models import AuditLog
+from common.audit.models import AuditLog
 from common.errors import ContentBlocked
 from common.moderation import terms
-from common.moderation.service import check_blocked
+from common.moderation.terms import check_blocked
 
 
 def test_configured_terms_block_whole_words_in_any_case(settings_override):

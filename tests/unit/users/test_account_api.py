@@ -3,7 +3,7 @@ delete the account, the usage and ledger of the caller, the public config."""
 
 from __future__ import annotations
 
-from common.chat.models import ChatMessage, ChatSession
+from common.conversations.models import ChatMessage, ChatSession
 from common.users.models import User
 from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry

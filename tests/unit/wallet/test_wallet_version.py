@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from common.admin import users as admin_users
-from common.admin.audit import Actor
+from common.audit.service import Actor
 from common.users import service as users
 from common.users.snapshot import snapshot, snapshot_from_doc
 from common.wallet import service as wallet

@@ -2,19 +2,19 @@
 
 Pure bookkeeping over the run's state: nothing here writes. Charging follows
 `common.wallet.pricing` at the rates the message was held at; a failure's stored error record
-is built from its error class (`common.chat.errors.error_record`).
+is built from its error class (`common.engine.errors.error_record`).
 """
 
 from __future__ import annotations
 
 import time
 
-from common.chat import catalog_cache
-from common.chat.errors import StreamInterrupted, error_record
-from common.chat.models import ChatMessage
-from common.chat.run import Run
-from common.chat.settlement import Outcome
-from common.chat.tokens import estimate_tokens
+from common.catalog import cache as catalog_cache
+from common.conversations.models import ChatMessage
+from common.conversations.tokens import estimate_tokens
+from common.engine.errors import StreamInterrupted, error_record
+from common.engine.run import Run
+from common.engine.settlement import Outcome
 from common.errors import AppError
 from common.providers.base import ProviderModeration
 from common.wallet import pricing

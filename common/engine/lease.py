@@ -13,9 +13,9 @@ import uuid
 
 from bson import ObjectId
 
-from common.chat import outage, settlement
-from common.chat.models import ChatMessage
-from common.chat.run import Run
+from common.conversations.models import ChatMessage
+from common.engine import outage, settlement
+from common.engine.run import Run
 from common.stored import utcnow
 from common.streaming import channel
 from config import get_settings

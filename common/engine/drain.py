@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 
-from common.chat import completion
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
+from common.engine import completion
 
 STOP_WAIT_SECONDS = 5.0  # a run blocked on a silent provider is ended anyway after this
 

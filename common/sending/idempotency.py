@@ -51,7 +51,7 @@ class SendRequest(Document):
     fingerprint = StringField(required=True)
     state = StringField(choices=("running", "done"), default="running")
     owner = StringField(required=True)  # the attempt that may write (a random token)
-    planned = DictField()  # the ids the owner writes: see `common.chat.send._planned`
+    planned = DictField()  # the ids the owner writes: see `common.sending.send._planned`
     startedAt = DateTimeField(required=True)  # noqa: N815
     expiresAt = DateTimeField(required=True)  # noqa: N815
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from common.chat.planning import Plan
 from common.errors import InsufficientTokens
+from common.sending.planning import Plan
 from common.users.models import User
 from common.wallet import service as wallet
 

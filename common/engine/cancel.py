@@ -1,12 +1,15 @@
-"""Cancelling an answer (DESIGN.md chat flow, step 5), one or all of a session's."""
+"""Cancelling an answer (DESIGN.md chat flow, step 5), one or all of a session's, and deleting
+a conversation (its running answers are cancelled and waited for first)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from common.chat import sessions, settlement
-from common.chat.models import FINAL_STATUSES, ChatMessage
+from common.conversations import sessions
+from common.conversations.models import FINAL_STATUSES, ChatMessage
+from common.engine import settlement
+from common.engine.completion import interrupt
 from common.errors import Conflict
 from common.streaming import channel
 from config import get_settings
@@ -32,8 +35,6 @@ def cancel_running(session_id: str) -> None:
     (charged for what was generated, `cancelled` frame). A streaming answer whose worker is
     gone is interrupted here. Raises `Conflict` if some still run after `DELETE_WAIT_SECONDS`
     (e.g. a provider silent that long: its worker sees the cancel at its next delta)."""
-    from common.chat.completion import interrupt
-
     running = list(ChatMessage.objects(sessionId=session_id, role="assistant", status__in=RUNNING))
     if not running:
         return
@@ -62,3 +63,15 @@ def cancel_running(session_id: str) -> None:
                 {"running": [str(m.id) for m in left]},
             )
         time.sleep(0.1)
+
+
+def delete_session(user_id: Any, session_id: str) -> int:
+    """Delete the session and its messages; returns how many messages went with it.
+
+    Its running answers are cancelled first and waited for (`cancel_running`): each is charged
+    for what it generated and its clients get `cancelled`; a running answer's message is never
+    deleted under it (409 CONFLICT if one outlasts the wait).
+    """
+    session = sessions.get_session(user_id, session_id)
+    cancel_running(session.sessionId)
+    return sessions.delete_stored(session)

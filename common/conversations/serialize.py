@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.chat.models import ChatMessage, ChatSession
+from common.conversations.models import ChatMessage, ChatSession
 from common.stored import iso
 
 

@@ -2,7 +2,7 @@
 
 `complete(message_id)` may run any number of times for one message (Celery delivers at least
 once). It owns the message only if it both takes the Redis lease and wins the claim
-pending → streaming (`common.chat.lease`). Any other run finds the message final (and finishes
+pending → streaming (`common.engine.lease`). Any other run finds the message final (and finishes
 its settlement if a crash cut it short), or streaming under a live lease (and stops), or
 streaming under a dead lease (its runner died: interrupted).
 
@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 import logging
 
-from common.chat import catalog_cache, lease, outage, outcomes, settlement
-from common.chat.errors import SettlementDeferred
-from common.chat.models import FINAL_STATUSES, ChatMessage
-from common.chat.provider_call import request_for, stream_with_retries
-from common.chat.run import Cancelled, Lost, Run
-from common.chat.settlement import Outcome
+from common.catalog import cache as catalog_cache
+from common.conversations.models import FINAL_STATUSES, ChatMessage
+from common.engine import lease, outage, outcomes, settlement
+from common.engine.errors import SettlementDeferred
+from common.engine.provider_call import request_for, stream_with_retries
+from common.engine.run import Cancelled, Lost, Run
+from common.engine.settlement import Outcome
 from common.errors import AppError, ServiceUnavailable
+from common.providers import registry
 from common.providers.base import ALL_FAILURES, ProviderStreamError
 from common.stored import object_id_or_none
 from common.streaming import channel
@@ -95,11 +97,9 @@ def _buffered_deltas(mid: str) -> list[str]:
 
 
 def _stream(run: Run) -> str:
-    from common.providers.registry import provider_for
-
     def prepare():
         model = catalog_cache.model(run.msg.modelId)
-        return provider_for(model.provider), request_for(run.msg, model)
+        return registry.provider_for(model.provider), request_for(run.msg, model)
 
     try:
         provider, request = outage.retrying(prepare, f"preparing {run.mid}", outage.DB_TRANSIENT)

@@ -3,7 +3,7 @@ is `common.users.revocation.revoke_all`)."""
 
 from __future__ import annotations
 
-from common.chat import sessions
+from common.conversations import sessions
 from common.errors import Conflict, Unauthorized
 from common.stored import utcnow
 from common.users import credentials

@@ -7,15 +7,11 @@ these rules need the settings and the catalog, and hold for every caller (HTTP, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from common.catalog import cache as catalog_cache
 from common.catalog import service as catalog
-from common.chat import catalog_cache
 from common.errors import PayloadTooLarge, ProviderUnavailable, ValidationError
+from common.sending.command import SendCommand
 from config import get_settings
-
-if TYPE_CHECKING:
-    from common.chat.send import SendCommand
 
 DEFAULT_MAX_TOKENS = 1024
 MAX_MODELS = 5

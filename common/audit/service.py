@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from common.admin.models import AuditLog
+from common.audit.models import AuditLog
 from common.stored import iso_or_text
 from common.users.models import User
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 
 from common import metrics
-from common.chat import outage
-from common.chat.history import history_for
-from common.chat.models import ChatMessage
-from common.chat.publisher import Publisher
-from common.chat.run import Cancelled, Lost, Run
+from common.conversations.history import history_for
+from common.conversations.models import ChatMessage
+from common.engine import outage
+from common.engine.publisher import Publisher
+from common.engine.run import Cancelled, Lost, Run
 from common.providers.base import ALL_FAILURES, ChatRequest, Finish, TextDelta, Usage
 from common.streaming import channel
 

@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from common import db, metrics
-from common.chat import outage
-from common.chat.errors import SettlementDeferred, error_record
-from common.chat.models import FINAL_STATUSES, ChatMessage, ChatSession
+from common.apikeys import caps
+from common.apikeys import service as apikeys
+from common.conversations.models import FINAL_STATUSES, ChatMessage, ChatSession
+from common.engine import outage
+from common.engine.errors import SettlementDeferred, error_record
 from common.errors import AppError
 from common.moderation import service as moderation
 from common.stored import utcnow
@@ -207,8 +209,6 @@ def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
 def _give_back_key_cap(msg: ChatMessage) -> None:
     """An API key's caps counted the hold; give back what was not charged (see
     `common.apikeys.caps`). Runs once: only the runner that ended the message gets here."""
-    from common.apikeys import caps
-
     try:
         caps.give_back(msg.apiKeyId, (msg.reserved or 0) - (msg.charged or 0), msg.day)
     except Exception:  # the counters stay high: the key is limited early, never late
@@ -278,9 +278,7 @@ def _apply_stats(msg: ChatMessage, session) -> None:
         session=session,
     )
     if msg.apiKeyId:
-        from common.apikeys.service import note_spend
-
-        note_spend(msg.apiKeyId, msg.charged, session)
+        apikeys.note_spend(msg.apiKeyId, msg.charged, session)
 
 
 def user_snapshot(user_id) -> dict | None:

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.providers.base import Usage
 
 

@@ -12,9 +12,9 @@ from typing import Any
 from bson import ObjectId
 
 from common.catalog import service as catalog
-from common.chat.history import session_history, turns_for
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.tokens import estimate_prompt, trim
+from common.conversations.history import session_history, turns_for
+from common.conversations.models import ChatMessage, ChatSession
+from common.conversations.tokens import estimate_prompt, trim
 from common.errors import ValidationError
 from common.wallet import pricing
 

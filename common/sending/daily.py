@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from bson import ObjectId
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.errors import DailyLimit
 from common.redis_client import get_redis
 from common.users.models import User

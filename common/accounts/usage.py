@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from common.chat.models import ChatMessage
+from common.conversations.models import ChatMessage
 from common.stored import iso, same_id, utcnow
 from common.wallet import service as wallet
 

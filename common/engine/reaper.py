@@ -25,10 +25,10 @@ from datetime import timedelta
 
 from bson import ObjectId
 
-from common.chat import settlement
-from common.chat.completion import interrupt
-from common.chat.models import FINAL_STATUSES, ChatMessage
-from common.chat.tokens import estimate_tokens
+from common.conversations.models import FINAL_STATUSES, ChatMessage
+from common.conversations.tokens import estimate_tokens
+from common.engine import settlement
+from common.engine.completion import interrupt
 from common.errors import ServiceUnavailable
 from common.stored import as_utc, utcnow
 from common.streaming import channel

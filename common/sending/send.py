@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import asdict, dataclass, replace
 
 from bson import ObjectId
 
 from common import metrics
 from common.admission import Admission
-from common.chat import daily, idempotency, sessions
-from common.chat.fanout import concurrently
-from common.chat.holds import hold_all, release_all
-from common.chat.models import ChatMessage, ChatSession, MessageOptions
-from common.chat.planning import Plan, plan_all
-from common.chat.validation import validate
+from common.apikeys import caps
+from common.conversations import sessions
+from common.conversations.models import ChatMessage, ChatSession, MessageOptions
+from common.engine import settlement
 from common.errors import NotFound, ServiceUnavailable, ValidationError
 from common.moderation.terms import check_blocked
 from common.payments.subscriptions import check_paywall
+from common.sending import daily, idempotency
+from common.sending.command import SendCommand, SendResult
+from common.sending.fanout import concurrently
+from common.sending.holds import hold_all, release_all
+from common.sending.planning import Plan, plan_all
+from common.sending.validation import validate
 from common.stored import object_id_or_none, utcnow
 from common.users.models import User
 from common.wallet import pricing
@@ -39,42 +42,6 @@ log = logging.getLogger(__name__)
 
 # Conversations up to this size travel on the pending message (no history query in the worker).
 PROMPT_INLINE_BYTES = 16_384
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    stop: list[str] | None = None
-
-
-@dataclass
-class SendCommand:
-    user: User
-    message: str
-    models: list[str]
-    session_id: str | None = None
-    options: SendOptions = field(default_factory=SendOptions)
-    # The client's key for this send (`Idempotency-Key`, a websocket `requestId`): a repeat
-    # within the window answers with this send (see `common.chat.idempotency`).
-    idempotency_key: str | None = None
-    # The OpenAI-compatible API: the whole conversation comes with the request (it is the
-    # prompt, not the session's history), and the key it came through is checked and recorded.
-    prompt: list[dict] | None = None
-    api_key: Any = None  # common.apikeys.models.ApiKey
-    # Regenerate: answer this stored user message of `session_id` again (no new user message).
-    parent_id: str | None = None
-
-
-@dataclass
-class SendResult:
-    session: ChatSession
-    user_message: ChatMessage
-    messages: list[ChatMessage]
-    user_after: dict | None = None  # the user document after the holds (for the snapshot)
-    replayed: bool = False  # the answer of an earlier send with the same idempotency key
-    regenerated: bool = False  # `user_message` is the stored parent, not a new one
 
 
 # Sends in progress per process; later ones wait their turn (see `common.admission`).
@@ -89,7 +56,7 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
     is a round trip on the path to the first delta). If any fails, the others are undone and the
     first failure in the documented order (daily limit, then balance) is raised. With an
     idempotency key, the key is claimed before them and committed after them, before the
-    enqueue (`common.chat.idempotency`).
+    enqueue (`common.sending.idempotency`).
     """
     with _sends.slot(), metrics.counting_send():
         return _send(cmd, enqueue)
@@ -283,15 +250,11 @@ def _redrive(messages: list[ChatMessage], replay: idempotency.Replay, enqueue) -
 def _take_key_caps(cmd: SendCommand, plans: list[Plan], result: SendResult) -> None:
     """An API key's daily/monthly caps count the holds (see `common.apikeys.caps`)."""
     if cmd.api_key is not None:
-        from common.apikeys import caps
-
         caps.take(cmd.api_key, sum(p.estimate for p in plans), result.messages[0].day)
 
 
 def _give_back_key_caps(cmd: SendCommand, plans: list[Plan], result: SendResult) -> None:
     if cmd.api_key is not None:
-        from common.apikeys import caps
-
         caps.give_back(str(cmd.api_key.id), sum(p.estimate for p in plans), result.messages[0].day)
 
 
@@ -388,7 +351,5 @@ def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
         enqueue(str(msg.id))
     except Exception as exc:
         log.exception("enqueue failed for %s", msg.id)
-        from common.chat.settlement import fail_unstarted
-
         not_started = ServiceUnavailable("We could not start this answer. Please retry.")
-        fail_unstarted(msg, not_started, str(exc))
+        settlement.fail_unstarted(msg, not_started, str(exc))

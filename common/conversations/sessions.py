@@ -12,7 +12,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from common.chat.models import ChatMessage, ChatSession
+from common.conversations.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
 from common.stored import object_id, object_id_or_none, sort_key, utcnow
 
@@ -112,17 +112,10 @@ def set_pinned(user_id: Any, session_id: str, pinned: bool) -> ChatSession:
     return session
 
 
-def delete_session(user_id: Any, session_id: str) -> int:
-    """Delete the session and its messages; returns how many messages went with it.
-
-    Its running answers are cancelled first and waited for (`cancel.cancel_running`): each is
-    charged for what it generated and its clients get `cancelled`; a running answer's message
-    is never deleted under it (409 CONFLICT if one outlasts the wait).
-    """
-    from common.chat.cancel import cancel_running
-
-    session = get_session(user_id, session_id)
-    cancel_running(session.sessionId)
+def delete_stored(session: ChatSession) -> int:
+    """Delete the session and its messages as stored; returns how many messages went with it.
+    Its answers must have ended first: deleting a conversation is the engine's
+    (`common.engine.cancel.delete_session`), which cancels and waits for them."""
     deleted = ChatMessage.objects(sessionId=session.sessionId).delete()
     session.delete()
     return deleted

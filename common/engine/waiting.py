@@ -6,8 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from common.chat import outage
-from common.chat.models import FINAL_STATUSES, ChatMessage
+from common.conversations.models import FINAL_STATUSES, ChatMessage
+from common.engine import cancel, outage
 from common.errors import ServiceUnavailable
 from common.streaming import channel
 
@@ -58,11 +58,9 @@ def wait_final(
 
 
 def _cancel(messages: list[ChatMessage], pending: set[str]) -> None:
-    from common.chat.cancel import cancel_message
-
     for msg in messages:
         if str(msg.id) in pending:
             try:
-                cancel_message(msg.userId, str(msg.id))
+                cancel.cancel_message(msg.userId, str(msg.id))
             except Exception:  # it ended meanwhile, or the store blinked: the wait goes on
                 log.warning("could not cancel %s for a client that hung up", msg.id, exc_info=True)

@@ -6,8 +6,8 @@ pending message) and the worker (which rebuilds it when it was too large to stor
 
 from __future__ import annotations
 
-from common.chat.models import ChatMessage
-from common.chat.tokens import trim
+from common.conversations.models import ChatMessage
+from common.conversations.tokens import trim
 
 MIN_COMPLETION_ROOM = 16
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from common import db
-from common.chat.models import ChatMessage, ChatSession
-from common.chat.sessions import Page
+from common.conversations.models import ChatMessage, ChatSession
+from common.conversations.sessions import Page
 from common.errors import ValidationError
 from common.stored import same_id, sort_key
 

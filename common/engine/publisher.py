@@ -6,8 +6,8 @@ import logging
 import threading
 import time
 
-from common.chat import outage
-from common.chat.run import Cancelled, Lost, Run
+from common.engine import outage
+from common.engine.run import Cancelled, Lost, Run
 from common.streaming import channel
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 import time
 
+from common.catalog import service
+
 TTL_SECONDS = 10.0
 
 _cache: dict[str, tuple[float, object]] = {}
@@ -31,9 +33,7 @@ def model(model_id: str):
                 return hit[1]  # someone is re-reading it; this copy is seconds old
             _refreshing.add(model_id)
     try:
-        from common.catalog.service import get_model
-
-        found = get_model(model_id)
+        found = service.get_model(model_id)
         with _lock:
             _cache[model_id] = (time.monotonic(), found)
         return found

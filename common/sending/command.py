@@ -1,0 +1,49 @@
+"""What a send is asked to do (`SendCommand`) and what it did (`SendResult`).
+
+The web tier's request schemas build a `SendCommand` (`SendBody.command()` and friends); the send
+use case (`common.sending.send`) and its rules (`validation`, `planning`) read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.conversations.models import ChatMessage, ChatSession
+from common.users.models import User
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+
+
+@dataclass
+class SendCommand:
+    user: User
+    message: str
+    models: list[str]
+    session_id: str | None = None
+    options: SendOptions = field(default_factory=SendOptions)
+    # The client's key for this send (`Idempotency-Key`, a websocket `requestId`): a repeat
+    # within the window answers with this send (see `common.sending.idempotency`).
+    idempotency_key: str | None = None
+    # The OpenAI-compatible API: the whole conversation comes with the request (it is the
+    # prompt, not the session's history), and the key it came through is checked and recorded.
+    prompt: list[dict] | None = None
+    api_key: Any = None  # common.apikeys.models.ApiKey
+    # Regenerate: answer this stored user message of `session_id` again (no new user message).
+    parent_id: str | None = None
+
+
+@dataclass
+class SendResult:
+    session: ChatSession
+    user_message: ChatMessage
+    messages: list[ChatMessage]
+    user_after: dict | None = None  # the user document after the holds (for the snapshot)
+    replayed: bool = False  # the answer of an earlier send with the same idempotency key
+    regenerated: bool = False  # `user_message` is the stored parent, not a new one
