@@ -215,16 +215,13 @@ def report(rows: list[Row]) -> None:
             f"  {r.label:>16} N={r.n:>4}: MongoDB {mongo_total:.2f} commands, "
             f"Redis {redis_rt:.1f} round trips\n      {by_command}"
         )
-    last = rows[-1]
-    if last.wire:
         redis_cmds = collections.Counter()
-        for w in last.wire:
+        for w in r.wire:
             redis_cmds.update(w.redis_commands)
-        top = sorted(redis_cmds.items(), key=lambda kv: -kv[1])[:14]
-        rounds = len(last.wire)
+        top = sorted(redis_cmds.items(), key=lambda kv: -kv[1])[:16]
         print(
-            f"  Redis commands per answer at {last.label} N={last.n} (script bodies' "
-            "commands included): " + ", ".join(f"{k} {v / rounds:.2f}" for k, v in top)
+            "      Redis commands (a script's own included): "
+            + ", ".join(f"{k} {v / rounds:.2f}" for k, v in top)
         )
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from tests.support.services import LOG_DIR, VENV_BIN
 
+# Leaves where a thread waits rather than works (gevent's hub in its event loop, a native thread
+# of gevent's pool waiting for work): such samples are left out of the shares.
+IDLE_LEAVES = ("gevent._threading.acquire_with_timeout", "gevent.hub.Hub.run")
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*)\)$")
 
 
@@ -42,6 +45,8 @@ def top_frames(raw: Path, count: int = 15) -> tuple[int, list, list]:
             continue
         samples = int(n)
         frames = [_short(f) for f in stack.split(";")]
+        if frames[-1] in IDLE_LEAVES:
+            continue
         total += samples
         for frame in set(frames[1:]):  # the first is the thread's name
             inclusive[frame] += samples
