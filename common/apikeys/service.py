@@ -157,6 +157,11 @@ class _Read:
 
 _owners: dict[str, ObjectId] = {}  # secret hash -> the key's user id (never changes)
 _recent: dict[str, _Read] = {}  # secret hash -> the documents last read for it
+# Reads in flight, by secret hash: a burst of requests on one key (a batch job's hundreds at
+# once, every time the reuse window runs out) waits for one read instead of each making its own.
+_reading: dict[str, threading.Event] = {}
+_reading_lock = threading.Lock()
+READ_WAIT_SECONDS = 5.0
 
 
 def _key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
@@ -169,15 +174,49 @@ def _key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
         version = credentials.version(owner)
     except redis.RedisError:  # no way to learn of a change: read the documents
         return _built(*_read_key_and_user(digest, owner))
+    reused = _reusable(digest, version)
+    if reused is not None:
+        return reused
+    return _read_shared(digest, owner, version, started)
+
+
+def _read_shared(
+    digest: str, owner: ObjectId, version: str | None, started: float
+) -> tuple[ApiKey | None, User | None]:
+    """Read both documents and remember them; a request that finds this read in flight waits
+    for it and takes its result."""
+    with _reading_lock:
+        in_flight = _reading.get(digest)
+        if in_flight is None:
+            _reading[digest] = mine = threading.Event()
+    if in_flight is not None:
+        in_flight.wait(READ_WAIT_SECONDS)
+        reused = _reusable(digest, version)
+        if reused is not None:
+            return reused
+        return _built(*_read_key_and_user(digest, owner))  # the read failed or things changed
+    try:
+        key_doc, user_doc = _read_key_and_user(digest, owner)
+        if key_doc is not None:
+            if len(_recent) > MAX_REMEMBERED:
+                _recent.clear()
+            _recent[digest] = _Read(key_doc, user_doc, version, started)
+        return _built(key_doc, user_doc)
+    finally:
+        with _reading_lock:
+            _reading.pop(digest, None)
+        mine.set()
+
+
+def _reusable(digest: str, version: str | None) -> tuple[ApiKey, User | None] | None:
+    """New objects from the documents last read for `digest`, if read under `version` (no
+    change signalled since) less than `REUSE_SECONDS` ago."""
     seen = _recent.get(digest)
-    if seen is not None and seen.version == version and started - seen.at < REUSE_SECONDS:
-        return _built(seen.key, seen.user)
-    key_doc, user_doc = _read_key_and_user(digest, owner)
-    if key_doc is not None:
-        if len(_recent) > MAX_REMEMBERED:
-            _recent.clear()
-        _recent[digest] = _Read(key_doc, user_doc, version, started)
-    return _built(key_doc, user_doc)
+    if seen is None or seen.version != version:
+        return None
+    if time.monotonic() - seen.at >= REUSE_SECONDS:
+        return None
+    return _built(seen.key, seen.user)
 
 
 def _built(key_doc: dict | None, user_doc: dict | None) -> tuple[ApiKey | None, User | None]:

@@ -13,7 +13,11 @@ How it stays right without multi-document transactions:
 - `credit` writes the entry first too, then applies it together with a marker
   `applying.<key>` in the same update, so a retry never applies it twice. `debit` is a
   (clamped) `reserve` followed by `settle`, so it inherits their guarantees.
-- `apply_pending` (a periodic job) finishes entries whose writer died between the two steps.
+- A hold's closing entry is written already marked `applied`: the hold itself says whether it
+  was applied (open: not yet). `apply_pending` (a periodic job) finishes what a writer that died
+  between the two steps left: an old open hold whose key has an entry is closed by that entry,
+  and a credit entry not yet applied is applied. So closing a hold costs the entry's insert and
+  the user document's update, no third write.
 - Each hold carries a random `id`, and a hold's ledger entry records it (`hold`). A retried
   `reserve` that raced a settlement can leave a second hold under a key that is already closed;
   the entry never applies to that hold (its id differs), it is simply returned to the pools.
@@ -73,6 +77,16 @@ class Hold:
     purchased: int
     # The user document right after the hold was placed, when the write returned it.
     user_after: dict | None = field(default=None, compare=False, repr=False)
+    id: str = field(default="", compare=False)  # the hold's random id (see `settle(hold=...)`)
+
+    def placed(self) -> dict:
+        """What `settle(hold=...)` needs of it, as a caller stores it beside its key."""
+        return {
+            "id": self.id,
+            "amount": self.amount,
+            "free": self.free,
+            "purchased": self.purchased,
+        }
 
 
 @dataclass(frozen=True)
@@ -153,7 +167,8 @@ def _entry_for(
         "purchased": purchased,
         "source": source,
         "details": details or {},
-        "applied": False,
+        # A hold's closing is applied when the hold is gone: the hold is its state, not this.
+        "applied": hold_id is not None,
         # Credits are applied under an `applying.<key>` marker that `apply_pending` later drops.
         "marker": hold_id is None and kind in _MARKED_KINDS and amount > 0,
         "createdAt": utcnow(),
@@ -192,7 +207,7 @@ def _holds(uid: ObjectId, session: ClientSession | None = None) -> dict | None:
 
 
 def _as_hold(key: str, h: dict) -> Hold:
-    return Hold(key, int(h["amount"]), int(h["free"]), int(h["purchased"]))
+    return Hold(key, int(h["amount"]), int(h["free"]), int(h["purchased"]), id=h.get("id", ""))
 
 
 def reserve(user_id: Any, amount: int, key: str, *, details: dict | None = None) -> Hold:
@@ -335,7 +350,7 @@ def _place_hold(
     after = _users().find_one_and_update(condition, update, return_document=ReturnDocument.AFTER)
     if after is None:
         return None
-    return Hold(key, want, take_free, take_purchased, user_after=after), hold
+    return Hold(key, want, take_free, take_purchased, user_after=after, id=hold["id"]), hold
 
 
 def _refuse_closed(key: str) -> None:
@@ -359,6 +374,7 @@ def settle(
     kind: str = "charge",
     session: ClientSession | None = None,
     also_inc: dict[str, int | float] | None = None,
+    hold: dict | None = None,
 ) -> Settlement:
     """Charge `actual` tokens (capped at the hold, free share first) and release the rest.
 
@@ -366,11 +382,16 @@ def settle(
     charged; later calls apply nothing and report that amount. `also_inc` adds other counters
     of the user document (e.g. usage stats) to the one update that closes the hold, so they
     count exactly as often as the hold closes: once.
+
+    `hold`: the hold as its placer stored it (`Hold.placed()`), which spares reading the user
+    document first. Only a hold that was placed under `key` may be given: if it was closed
+    since, its entry is there and the closing update finds the hold gone, as a second call does.
     """
     uid, key = object_id(user_id), _check_key(key)
     if any(not name.startswith("usage.") for name in also_inc or {}):
         raise ValueError("also_inc may only touch usage counters, never the pools")
-    hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
+    if hold is None:
+        hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
     if hold is None:
         return _settled(key, _ledger().find_one({"key": key}, session=session), False)
     charged = max(0, min(int(actual), int(hold["amount"])))
@@ -455,7 +476,8 @@ def _apply_hold_entry(
     used = -int(entry["amount"]) if entry["kind"] == "charge" else 0
     also_inc = {k.replace("|", "."): v for k, v in (entry.get("alsoInc") or {}).items()}
     after = _close_hold(uid, key, hold, refund_free, refund_purchased, used, session, also_inc)
-    _mark_applied(key, session)
+    if not entry.get("applied"):  # written before hold closings were born applied
+        _mark_applied(key, session)
     return after
 
 
@@ -541,7 +563,23 @@ def apply_pending(older_than_seconds: float = 30.0, forget_markers_after_days: i
         else:
             _finish_hold_entry(entry)
         done += 1
+    done += _close_holds_with_entries(cutoff)
     _forget_markers(utcnow() - timedelta(days=forget_markers_after_days))
+    return done
+
+
+def _close_holds_with_entries(before: datetime) -> int:
+    """Close, by their entries, holds placed before `before` whose closing entry was written
+    but whose closing update never ran (its writer died in between)."""
+    old = [(uid, hold) for uid, hold, _ in open_holds(older_than=before)]
+    if not old:
+        return 0
+    entries = {e["key"]: e for e in _ledger().find({"key": {"$in": [h.key for _, h in old]}})}
+    done = 0
+    for _uid, hold in old:
+        if hold.key in entries:
+            _finish_hold_entry(entries[hold.key])
+            done += 1
     return done
 
 

@@ -235,21 +235,26 @@ def _chunk(meta: dict, delta: dict, finish: str | None = None) -> dict[str, Any]
 
 
 def _stream(message_id: str, user_id: str, meta: dict, include_usage: bool) -> Iterator[str]:
-    """SSE for one answer. If the client goes away before the end (the write fails and the
-    server closes this generator), the answer is cancelled: charged only for what was made."""
+    """SSE for one answer: the frames that arrive together go out in one write. If the client
+    goes away before the end (the write fails and the server closes this generator), the answer
+    is cancelled: charged only for what was made."""
     ended = False
     try:
         with Follow(message_id) as follow:
             yield _event(_chunk(meta, {"role": "assistant", "content": ""}))
             try:
-                for frame in follow.frames(keepalive=KEEPALIVE_SECONDS):
-                    if frame is None:
+                for batch in follow.batches(keepalive=KEEPALIVE_SECONDS):
+                    if not batch:
                         yield ": keep-alive\n\n"
-                    elif frame["type"] == "chunk":
-                        yield _event(_chunk(meta, {"content": frame.get("delta", "")}))
-                    else:
-                        ended = True
-                        yield from _final_events(frame, meta, include_usage)
+                        continue
+                    events = []
+                    for frame in batch:
+                        if frame["type"] == "chunk":
+                            events.append(_event(_chunk(meta, {"content": frame.get("delta", "")})))
+                        else:
+                            ended = True
+                            events.extend(_final_events(frame, meta, include_usage))
+                    yield "".join(events)
             except AppError as exc:  # the stream went silent: tell the client, then stop
                 yield _event(body_for(exc))
     finally:

@@ -49,20 +49,36 @@ class Follow:
 
     def frames(self, keepalive: float | None = None) -> Iterator[dict[str, Any] | None]:
         """Each frame as a dict; `None` every `keepalive` seconds of silence (if given)."""
+        for batch in self.batches(keepalive):
+            yield from batch or [None]
+
+    def batches(self, keepalive: float | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The frames that have arrived, as a list, as soon as there is one (so frames that
+        arrive together leave together: one write to the client); `[]` every `keepalive`
+        seconds of silence (if given). Ends after the final frame."""
         wait = keepalive or MAX_SILENCE_SECONDS
         silent_since = time.monotonic()
         while self.final is None:
             try:
-                raw = self.sink.frames.get(timeout=wait)
+                raws = [self.sink.frames.get(timeout=wait)]
             except queue.Empty:
                 if time.monotonic() - silent_since > MAX_SILENCE_SECONDS:
                     raise ServiceUnavailable(
                         "The answer stopped arriving. It was not charged if it did not finish."
                     ) from None
-                yield None
+                yield []
                 continue
             silent_since = time.monotonic()
+            while not self.sink.frames.empty():
+                raws.append(self.sink.frames.get_nowait())
+            yield self._decoded(raws)
+
+    def _decoded(self, raws: list[str]) -> list[dict[str, Any]]:
+        batch = []
+        for raw in raws:
             frame = json.loads(raw)
+            batch.append(frame)
             if frame.get("type") != "chunk":
                 self.final = frame
-            yield frame
+                break  # nothing follows a final frame
+        return batch
