@@ -28,7 +28,7 @@ import requests
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.stream import CpuMeter, bench_stack, make_users, nx_pid, pct
+from bench.stand import CpuMeter, bench_stack, make_users, nx_pid, pct
 
 MODEL = "fake/echo"
 STAMP = re.compile(r"^(tok\d+ )@(\d+\.\d+)\|$")
