@@ -23,6 +23,7 @@ class StreamResult:
     ttft: float | None = None  # seconds from the request to the first content delta
     phase: float | None = None  # seconds from the first content delta to the last
     deltas: list[str] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # wall-clock time each delta arrived
     usage: dict | None = None  # the usage chunk, when the server sent one
     error: str | None = None  # why the stream failed (HTTP status, an error event, a reset)
 
@@ -72,6 +73,7 @@ class Target:
                         if out.ttft is None:
                             out.ttft = last - t0
                         out.deltas.append(content)
+                        out.arrivals.append(time.time())
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             out.error = f"{type(exc).__name__}: {exc}"[:200]
             return out
