@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -201,9 +202,9 @@ def _mark_applied(key: str, session: ClientSession | None = None) -> None:
 
 def _holds(uid: ObjectId, session: ClientSession | None = None) -> dict | None:
     """The user's tokens and open holds (None if there is no such user)."""
-    return _users().find_one(
-        {"_id": uid}, {"tokens": 1, "holds": 1, "isActive": 1}, session=session
-    )
+    doc = _users().find_one({"_id": uid}, {"tokens": 1, "holds": 1, "isActive": 1}, session=session)
+    _note_view(doc)
+    return doc
 
 
 def _as_hold(key: str, h: dict) -> Hold:
@@ -231,10 +232,61 @@ def reserve_new(
     caller need not re-read the user to learn it.
     """
     uid, key, amount = _hold_args(user_id, key, amount)
-    held = _try_hold(uid, key, amount, seen, details)
-    if held is not None:
-        return held
-    return _hold(uid, key, amount, details, active_only=True)[0]
+    view = _view(uid, seen)
+    # A hold that takes the last free tokens (and purchased ones for the rest) needs the free
+    # pool exactly as it is: such holds of one user would race each other, so they go one at a
+    # time in this process. Others try at once; if another write changed the pools since the
+    # view (many answers of one user at once), they too wait their turn and retry from the pools
+    # the previous hold left.
+    if not 0 < int(view.get("freeTokens", 0)) < amount:
+        held = _try_hold(uid, key, amount, view, details)
+        if held is not None:
+            return held
+    with _placing_lock(uid):
+        fresh = _view(uid, seen)
+        if fresh is not view:  # the holds before this one left their pools: no read needed
+            held = _try_hold(uid, key, amount, fresh, details)
+            if held is not None:
+                return held
+        return _hold(uid, key, amount, details, active_only=True)[0]
+
+
+# -- this process's view of its users' pools ----------------------------------------------------
+#
+# Under many concurrent answers of one user, every hold and every settlement changes the user's
+# pools, and a hold that spends purchased tokens must see the free pool exactly (free first):
+# optimistic holds from one stale view then fail and retry in a storm. The process keeps the
+# pools its own last write returned (fresher than the caller's copy) and, once a hold has failed,
+# serialises that user's holds in this process. The conditional writes stay the only guard:
+# a view is only a guess, and a wrong guess costs a retry, never a wrong hold.
+
+VIEW_SECONDS = 2.0
+MAX_VIEWS = 50_000
+_views: dict[ObjectId, tuple[float, dict]] = {}
+_placing: dict[ObjectId, threading.Lock] = {}
+_placing_guard = threading.Lock()
+
+
+def _note_view(doc: dict | None) -> None:
+    if doc is not None and "tokens" in doc:
+        if len(_views) > MAX_VIEWS:
+            _views.clear()
+        _views[doc["_id"]] = (time.monotonic(), doc["tokens"])
+
+
+def _view(uid: ObjectId, seen: dict) -> dict:
+    """The pools this process last saw written for `uid` if recent, else the caller's."""
+    noted = _views.get(uid)
+    if noted is not None and time.monotonic() - noted[0] < VIEW_SECONDS:
+        return noted[1]
+    return seen
+
+
+def _placing_lock(uid: ObjectId) -> threading.Lock:
+    with _placing_guard:
+        if len(_placing) > MAX_VIEWS:
+            _placing.clear()  # a user between two locks only races, as without them
+        return _placing.setdefault(uid, threading.Lock())
 
 
 def _hold_args(user_id: Any, key: str, amount: int) -> tuple[ObjectId, str, int]:
@@ -350,6 +402,7 @@ def _place_hold(
     after = _users().find_one_and_update(condition, update, return_document=ReturnDocument.AFTER)
     if after is None:
         return None
+    _note_view(after)
     return Hold(key, want, take_free, take_purchased, user_after=after, id=hold["id"]), hold
 
 
@@ -440,7 +493,7 @@ def _close_hold(
     also_inc: dict[str, int | float] | None = None,
 ) -> dict | None:
     """Close this very hold; returns the user document after, or None if it was not open."""
-    return _users().find_one_and_update(
+    after = _users().find_one_and_update(
         _this_hold(uid, key, hold),
         {
             "$unset": {f"holds.{key}": ""},
@@ -456,6 +509,8 @@ def _close_hold(
         return_document=ReturnDocument.AFTER,
         session=session,
     )
+    _note_view(after)
+    return after
 
 
 def _drop_stray_hold(
