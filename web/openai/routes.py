@@ -193,7 +193,7 @@ def _completion(final: dict, meta: dict) -> dict[str, Any]:
                 "logprobs": None,
             }
         ],
-        "usage": usage_out(final.get("usage") or {}),
+        "usage": usage_out(final),
         "system_fingerprint": None,
         "charged": final.get("charged", 0),
     }
@@ -270,7 +270,7 @@ def _final_events(frame: dict, meta: dict, include_usage: bool) -> Iterator[str]
     if include_usage:
         usage = _chunk(meta, {})
         usage["choices"] = []
-        usage["usage"] = usage_out(frame.get("usage") or {})
+        usage["usage"] = usage_out(frame)
         yield _event(usage)
     yield _event("[DONE]")
 

@@ -43,6 +43,7 @@ def test_non_streaming_answer_is_charged_to_the_wallet_as_api_usage(sdk, fake, n
     assert answer.choices[0].message.content == "".join(WORDS)
     assert answer.choices[0].finish_reason == "stop"
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (11, 12)
+    assert answer.usage.model_extra["cost"] == 23  # the charge, in wallet tokens
     mid = _mid(answer.id)
     entry = _entry(mid)
     assert entry["source"] == "api" and entry["details"]["apiKeyId"] == key["id"]
@@ -73,6 +74,7 @@ def test_streaming_answer_with_usage_chunk(sdk, fake):
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "stop" and set(finishes[:-1]) == {None}
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 23
+    assert chunks[-1].usage.model_extra["cost"] == 23  # the charge, in wallet tokens
     assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
 
 
