@@ -169,7 +169,7 @@ def provider_of(model_id: str | None) -> str:
 
 
 def answer_ended(model_id: str | None, outcome) -> None:
-    """`outcome` is `common.engine.settlement.Outcome`: status and, when it streamed, timings."""
+    """`outcome` is `common.engine.outcomes.Outcome`: status and, when it streamed, timings."""
     provider = provider_of(model_id)
     ANSWERS.labels(provider, _code(outcome.status)).inc()
     if outcome.ttft_ms is not None:

@@ -141,6 +141,9 @@ class Settings:
     # A running answer's lease (its worker's heartbeat renews it every third of this): a dead
     # worker's answer is interrupted within about this plus a second or two (docs/chat.md).
     hold_lease_seconds: int = 6
+    # A worker process silent this long (no beacon) is taken for dead even if its connection
+    # looks open (a host gone without closing it); one merely starved of CPU is waited for.
+    worker_stall_seconds: int = 60
     # A pending answer no worker claimed within this is enqueued again, at most
     # `pending_max_requeues` times; then it fails (SERVICE_UNAVAILABLE) and its hold is released.
     pending_requeue_seconds: int = 15

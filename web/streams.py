@@ -31,14 +31,14 @@ from bson import ObjectId
 from common import metrics
 from common.conversations import sessions
 from common.conversations.models import FINAL_STATUSES, ChatMessage
+from common.engine import ending, liveness
+from common.engine.frames import final_frame_for
 from common.redis_client import get_redis
 from common.streaming import channel
-from config import get_settings
 
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0
-UNLEASED_CONFIRM_SECONDS = 2.0
 # An answer final in the store whose final frame has not reached its socket after this long
 # gets the frame built from the stored message.
 FINAL_FROM_STORE_AFTER = 3.0
@@ -132,7 +132,6 @@ class Subscription:
 
     def end_from_store(self, msg: ChatMessage) -> None:
         """Send the final frame of an ended message from its stored state (Redis has none)."""
-        from common.engine.settlement import final_frame_for
 
         frame = json.dumps(final_frame_for(msg), separators=(",", ":"), default=str)
         with self._lock:
@@ -193,7 +192,6 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._final_seen: dict[str, float] = {}  # final in the store, frame not yet sent
-        self._unleased_since: dict[str, float] = {}  # streaming, lease seen missing since
 
     def ensure_started(self, timeout: float = 10.0) -> None:
         if self._thread is None:
@@ -340,30 +338,15 @@ class Hub:
         if not followed:
             return
         alive = channel.leases_alive(list(followed))
-        for mid in list(self._unleased_since):
-            if alive.get(mid, True):
-                del self._unleased_since[mid]
         unleased = [ObjectId(m) for m, up in alive.items() if not up and ObjectId.is_valid(m)]
         if not unleased:
             return
-        statuses = ["streaming", *FINAL_STATUSES]
-        trusted = None
-        for msg in sessions.messages_in(unleased, statuses):
+        found = sessions.messages_in(unleased, ["streaming", *FINAL_STATUSES])
+        for msg in liveness.dead(found):  # the engine decides; a late worker is waited for
+            ending.interrupt(msg)
+        for msg in found:
             mid = str(msg.id)
             if msg.status == "streaming":
-                # A live run is never ended on one look: its lease must stay missing for a whole
-                # heartbeat period (a starved worker's refresh may land a moment late).
-                since = self._unleased_since.setdefault(mid, time.monotonic())
-                if time.monotonic() - since < UNLEASED_CONFIRM_SECONDS:
-                    continue
-                self._unleased_since.pop(mid, None)
-                if trusted is None:
-                    trusted = channel.leases_trustworthy(get_settings().hold_lease_seconds)
-                if trusted:
-                    from common.engine.completion import interrupt
-
-                    if interrupt(msg) is not None:
-                        log.warning("chat message %s interrupted (worker gone)", mid)
                 continue
             first = self._final_seen.setdefault(mid, time.monotonic())
             if time.monotonic() - first >= FINAL_FROM_STORE_AFTER:

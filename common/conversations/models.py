@@ -109,10 +109,13 @@ class ChatMessage(Document):
     moderation = EmbeddedDocumentField(Moderation, default=Moderation)
     # The run that owns a streaming message (set by the claim, cleared when it ends).
     claimToken = StringField()  # noqa: N815
-    # Which `settlement.end` call ended it (lets a retry after a lost reply recognise its own).
+    # Which `settlement.settle` call ended it (lets a retry after a lost reply recognise its own).
     endedBy = StringField()  # noqa: N815
     # Set while its final frame could not reach Redis; the reaper publishes it and clears it.
     finalPending = BooleanField()  # noqa: N815
+    # A provider refused it under its content policy (its reason); the admins' flag is still to
+    # be set (`common.engine.aftermath`).
+    moderationPending = StringField()  # noqa: N815
     # Times the reaper enqueued it again while no worker had claimed it (and when it last did).
     requeues = IntField(default=0)
     requeuedAt = DateTimeField()  # noqa: N815

@@ -8,8 +8,7 @@ from typing import Any
 
 from common.conversations import sessions
 from common.conversations.models import FINAL_STATUSES, ChatMessage
-from common.engine import settlement
-from common.engine.completion import interrupt
+from common.engine import ending, liveness
 from common.errors import Conflict
 from common.streaming import channel
 from config import get_settings
@@ -26,14 +25,14 @@ def cancel_message(user_id: Any, message_id: str) -> ChatMessage:
         return msg
     channel.request_cancel(str(msg.id))
     if msg.status == "pending":
-        settlement.cancel_unstarted(msg)
+        ending.cancel_unstarted(msg)
     return ChatMessage.objects(id=msg.id).first() or msg
 
 
 def cancel_running(session_id: str) -> None:
     """Cancel every running answer of a session and wait until each has ended and settled
     (charged for what was generated, `cancelled` frame). A streaming answer whose worker is
-    gone is interrupted here. Raises `Conflict` if some still run after `DELETE_WAIT_SECONDS`
+    gone (`liveness`) is interrupted here. Raises `Conflict` if some still run after `DELETE_WAIT_SECONDS`
     (e.g. a provider silent that long: its worker sees the cancel at its next delta)."""
     running = list(ChatMessage.objects(sessionId=session_id, role="assistant", status__in=RUNNING))
     if not running:
@@ -42,21 +41,15 @@ def cancel_running(session_id: str) -> None:
     for msg in running:
         channel.request_cancel(str(msg.id))
         if msg.status == "pending":
-            settlement.cancel_unstarted(msg)
+            ending.cancel_unstarted(msg)
     ids = [m.id for m in running]
     deadline = time.monotonic() + settings.delete_wait_seconds
     while True:
         left = list(ChatMessage.objects(id__in=ids, status__in=RUNNING))
         if not left:
             return
-        dead = [m for m in left if m.status == "streaming"]
-        alive = channel.leases_alive([str(m.id) for m in dead])
-        if any(not up for up in alive.values()) and channel.leases_trustworthy(
-            settings.hold_lease_seconds
-        ):
-            for msg in dead:
-                if not alive[str(msg.id)]:
-                    interrupt(msg)
+        for msg in liveness.dead(left):
+            ending.interrupt(msg)
         if time.monotonic() > deadline:
             raise Conflict(
                 "Answers of this chat are still running; try deleting it again in a moment.",

@@ -8,26 +8,25 @@ streaming under a dead lease (its runner died: interrupted).
 
 The parts, in the order a run meets them: `lease` (ownership), `provider_call` (the request and
 its retries), `publisher` (the chunks to clients), `outcomes` (the charge or the failure) and
-`settlement` (the stored end, the wallet, the final frame).
+`ending` (`settlement`: the stored end, the wallet, the stats; then `aftermath`: the
+moderation flag, the key's caps, metrics, the final frame).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 from common.catalog import cache as catalog_cache
 from common.conversations.models import FINAL_STATUSES, ChatMessage
-from common.engine import lease, outage, outcomes, settlement
+from common.engine import ending, lease, liveness, outage, outcomes
 from common.engine.errors import SettlementDeferred
+from common.engine.outcomes import Outcome
 from common.engine.provider_call import request_for, stream_with_retries
 from common.engine.run import Cancelled, Lost, Run
-from common.engine.settlement import Outcome
 from common.errors import AppError, ServiceUnavailable
 from common.providers import registry
 from common.providers.base import ALL_FAILURES, ProviderStreamError
 from common.stored import object_id_or_none
-from common.streaming import channel
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ def complete(message_id: str) -> str:
     try:
         claimed = lease.claim(oid, token)  # the common case first: one round trip, no prior read
         if claimed is None:
-            return _not_claimed(message_id)
+            return _not_claimed(message_id, token)
         run = Run(claimed, token)
         running[message_id] = run
         with lease.Heartbeat(run, seconds):
@@ -62,38 +61,21 @@ def _load(message_id: str) -> ChatMessage | None:
     return ChatMessage.objects(id=oid).first() if oid else None
 
 
-def _not_claimed(message_id: str) -> str:
-    """We hold the lease but the message was not pending: it is final or its runner died."""
+def _not_claimed(message_id: str, token: str) -> str:
+    """We took the lease but the message was not pending: it is final, or it streams under a
+    runner whose lease lapsed — dead, or only late (`liveness` decides)."""
     msg = _load(message_id)
     if msg is None:
         return "missing"
     if msg.status in FINAL_STATUSES:
-        settlement.finish(msg)
+        ending.finish(msg)
         return "already-final"
-    if not lease.trustworthy():
-        return "owned-elsewhere"  # Redis just restarted: its runner may be about to re-take it
-    interrupt(msg)
+    # Let go first: a runner that is only late must find its lease free to take again.
+    lease.drop(message_id, token)
+    if not liveness.dead([msg]):
+        return "owned-elsewhere"
+    ending.interrupt(msg)
     return "interrupted"
-
-
-def interrupt(msg: ChatMessage) -> ChatMessage | None:
-    """End a streaming message whose runner is gone: not charged, client told — unless the
-    runner left an outcome it could not store (the database was down): that one is applied."""
-    stashed = settlement.end_stashed(msg)
-    if stashed is not None:
-        return stashed
-    mid = str(msg.id)
-    outcome = outcomes.interrupted("".join(_buffered_deltas(mid)), channel.chunk_count(mid))
-    return settlement.end(msg, outcome, {"status": "streaming", "attempts": msg.attempts})
-
-
-def _buffered_deltas(mid: str) -> list[str]:
-    out = []
-    for raw in channel.buffered(mid):
-        frame = json.loads(raw)
-        if frame.get("type") == "chunk":
-            out.append(frame.get("delta", ""))
-    return out
 
 
 def _stream(run: Run) -> str:
@@ -130,7 +112,7 @@ def _stream(run: Run) -> str:
 
 def _end(run: Run, outcome: Outcome) -> str:
     try:
-        final = settlement.end(run.msg, outcome, {"status": "streaming", "claimToken": run.token})
+        final = ending.end(run.msg, outcome, {"status": "streaming", "claimToken": run.token})
     except SettlementDeferred:  # the database stayed down; the reaper applies the kept outcome
         return "deferred"
     return outcome.status if final is not None else "lost"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 
 from bson import ObjectId
 
 from common.conversations.models import ChatMessage
-from common.engine import outage, settlement
+from common.engine import outage
+from common.engine.liveness import Beacon
 from common.engine.run import Run
 from common.stored import utcnow
 from common.streaming import channel
@@ -28,8 +28,9 @@ def seconds() -> float:
 
 
 def take(message_id: str, lease_seconds: float) -> str | None:
-    """A new token if this process now holds the message's lease, else None."""
-    token = uuid.uuid4().hex
+    """A new token if this process now holds the message's lease, else None. The token names
+    this process (`liveness`), so a run whose lease lapses can be traced to its worker."""
+    token = Beacon.current().token()
     return token if channel.take_lease(message_id, token, lease_seconds) else None
 
 
@@ -40,18 +41,13 @@ def drop(message_id: str, token: str) -> None:
         log.warning("could not drop the lease of %s", message_id)
 
 
-def trustworthy() -> bool:
-    """False right after Redis restarted: a live runner may be about to re-take its lease."""
-    return channel.leases_trustworthy(seconds())
-
-
 def claim(oid: ObjectId, token: str) -> ChatMessage | None:
     """pending → streaming under `token`; retried through a database blip (a retry whose
     earlier try went through finds the message streaming under its own token)."""
 
     def attempt():
         now = utcnow()
-        doc = settlement.messages().find_one_and_update(
+        doc = ChatMessage._get_collection().find_one_and_update(
             {"_id": oid, "status": "pending"},
             {
                 "$set": {
@@ -65,7 +61,7 @@ def claim(oid: ObjectId, token: str) -> ChatMessage | None:
             return_document=True,
         )
         if doc is None:
-            doc = settlement.messages().find_one(
+            doc = ChatMessage._get_collection().find_one(
                 {"_id": oid, "status": "streaming", "claimToken": token}
             )
         return doc

@@ -8,16 +8,34 @@ is built from its error class (`common.engine.errors.error_record`).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from common.catalog import cache as catalog_cache
 from common.conversations.models import ChatMessage
 from common.conversations.tokens import estimate_tokens
 from common.engine.errors import StreamInterrupted, error_record
 from common.engine.run import Run
-from common.engine.settlement import Outcome
 from common.errors import AppError
 from common.providers.base import ProviderModeration
 from common.wallet import pricing
+
+
+@dataclass
+class Outcome:
+    status: str  # done | cancelled | failed | interrupted
+    content: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    charge: int = 0
+    cost: float = 0.0
+    last_seq: int = 0
+    error: dict | None = None
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
+    tokens_per_second: float | None = None
+    moderation_reason: str | None = None
+    estimated: bool = False  # the provider reported no usage; the counts are our estimate
+    provider_cost: float | None = None  # the provider's own reported cost (USD), if sent
 
 
 def charged(run: Run, status: str) -> Outcome:

@@ -1,16 +1,16 @@
 """The stale-stream reaper (a beat task runs it every few seconds).
 
-- A `streaming` message whose lease key has expired lost its worker (killed, OOM, host gone):
-  it ends `interrupted`, its hold is released and its stream gets an `error` frame
-  STREAM_INTERRUPTED. A worker that is merely slow keeps its lease alive by heartbeat. Not
-  while Redis has been up for less than a lease: a restart loses every lease, and live runners
-  take theirs again at their next heartbeat. A runner that could not store its outcome (the
+- A `streaming` message whose runner is gone (killed, OOM, host gone — `liveness` decides, from
+  its lease, its last publish and its worker process's beacon) ends `interrupted`, its hold is
+  released and its stream gets an `error` frame STREAM_INTERRUPTED. A worker that is merely
+  slow or starved of CPU is waited for. A runner that could not store its outcome (the
   database was down past its retries) left it in Redis: that outcome is applied instead.
 - A `pending` message no worker claimed within `PENDING_REQUEUE_SECONDS` (its task was lost:
   the web died between saving and enqueueing, or the broker lost its queue) is enqueued again —
   the task is idempotent by its claim — up to `PENDING_MAX_REQUEUES` times; one still pending
   after that fails with SERVICE_UNAVAILABLE, its hold released and an `error` frame published.
-- A message whose final frame could not reach Redis (`finalPending`) gets it published.
+- A message whose final frame could not reach Redis (`finalPending`) gets it published, and one
+  a provider refused whose moderation flag was not yet set (`moderationPending`) gets it.
 - A chat hold older than `HOLD_GRACE` whose message is final is finished (a crash between the
   message's final update and the wallet). One whose message is gone and no longer running is
   charged for what its stream shows was delivered (released if nothing was).
@@ -27,8 +27,8 @@ from bson import ObjectId
 
 from common.conversations.models import FINAL_STATUSES, ChatMessage
 from common.conversations.tokens import estimate_tokens
-from common.engine import settlement
-from common.engine.completion import interrupt
+from common.engine import aftermath, ending, frames, liveness
+from common.engine.settlement import CHARGED_STATUSES
 from common.errors import ServiceUnavailable
 from common.stored import as_utc, utcnow
 from common.streaming import channel
@@ -50,6 +50,7 @@ def reap_stale(enqueue: Callable[[str], None] | None = None) -> dict[str, int]:
         "requeued": requeued,
         "expired": failed,
         "finals": _republish_finals(),
+        "flags": aftermath.flag_pending(),
         "holds": _finish_orphan_holds(),
     }
 
@@ -67,20 +68,8 @@ def _each(items, what: str, work: Callable) -> int:
 
 
 def _interrupt_dead_streams() -> int:
-    streaming = list(ChatMessage.objects(status="streaming"))
-    if not streaming:
-        return 0
-    if not channel.leases_trustworthy(get_settings().hold_lease_seconds):
-        return 0
-    alive = channel.leases_alive([str(m.id) for m in streaming])
-
-    def reap(msg: ChatMessage) -> bool:
-        if alive[str(msg.id)] or interrupt(msg) is None:
-            return False
-        log.warning("chat message %s interrupted (worker gone)", msg.id)
-        return True
-
-    return _each(streaming, "interrupt", reap)
+    gone = liveness.dead(ChatMessage.objects(status="streaming"))
+    return _each(gone, "interrupt", lambda msg: ending.interrupt(msg) is not None)
 
 
 def _requeue_pending(enqueue: Callable[[str], None]) -> tuple[int, int]:
@@ -96,10 +85,10 @@ def _requeue_pending(enqueue: Callable[[str], None]) -> tuple[int, int]:
     again = [m for m in due if (m.requeues or 0) < settings.pending_max_requeues]
 
     def fail(msg: ChatMessage) -> bool:
-        return bool(settlement.fail_unstarted(msg, ServiceUnavailable(NOT_STARTED), "expired"))
+        return bool(ending.fail_unstarted(msg, ServiceUnavailable(NOT_STARTED), "expired"))
 
     def requeue(msg: ChatMessage) -> bool:
-        took = settlement.messages().update_one(
+        took = ChatMessage._get_collection().update_one(
             {"_id": msg.id, "status": "pending"},
             {"$inc": {"requeues": 1}, "$set": {"requeuedAt": now}},
         )
@@ -114,8 +103,8 @@ def _requeue_pending(enqueue: Callable[[str], None]) -> tuple[int, int]:
 
 def _republish_finals() -> int:
     def publish(msg: ChatMessage) -> bool:
-        settlement.publish_final_once(msg)
-        settlement.messages().update_one({"_id": msg.id}, {"$unset": {"finalPending": ""}})
+        frames.publish_final_once(msg)
+        ChatMessage._get_collection().update_one({"_id": msg.id}, {"$unset": {"finalPending": ""}})
         return True
 
     pending = ChatMessage.objects(finalPending=True, status__in=list(FINAL_STATUSES))
@@ -129,7 +118,7 @@ def _finish_orphan_holds() -> int:
         if msg is None:
             return _settle_gone(user_id, key)
         if msg.status in FINAL_STATUSES:
-            settlement.finish(msg)
+            ending.finish(msg)
             return True
         return False
 
@@ -144,7 +133,7 @@ def _settle_gone(user_id, key: str) -> bool:
         return False
     frames = [json.loads(raw) for raw in channel.buffered(key)]
     final = frames[-1] if frames and frames[-1].get("type") in channel.FINAL_TYPES else None
-    if final is not None and final.get("type") in settlement.CHARGED_STATUSES:
+    if final is not None and final.get("type") in CHARGED_STATUSES:
         amount = int(final.get("charged") or 0)
     elif final is not None:
         amount = 0

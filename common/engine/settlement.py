@@ -1,27 +1,28 @@
-"""Ending an answer: the message's final state, the wallet, the stats, the final frame.
+"""Settling an answer: the message's final state, the wallet, the stats — and nothing else.
 
-The assistant message itself is the settlement record. Ending is, in this order:
+The assistant message itself is the settlement record. Settling is, in this order:
 
 1. one conditional update moves the message from `streaming` (owned by this run's claim token)
    or `pending` to its final status, with content, usage and the amount to charge — only one
    runner can ever win it;
 2. the wallet hold keyed by the message id is settled for that amount (or released) — the wallet
-   is idempotent by key, so finishing it again charges nothing more;
-3. session stats, guarded by a `statsApplied` flag on the message so they count once (the
-   user's usage counters ride on step 2's hold-closing update, so they too count once);
-4. the final frame (`done` / `cancelled` / `error`) — the channel stores at most one.
+   is idempotent by key, so settling it again charges nothing more;
+3. session stats (and an API key's spend), guarded by a `statsApplied` flag on the message so
+   they count once (the user's usage counters ride on step 2's hold-closing update, so they too
+   count once).
 
 Steps 1-3 run inside one transaction (`common.db.in_transaction`, retried on transient
-errors) where the server has transactions. A crash after
-step 1 leaves a final message with an open hold; `finish(...)` (from a redelivered task or the
-reaper) completes steps 2-4 from the message alone.
+errors) where the server has transactions. A crash after step 1 leaves a final message with an
+open hold; `settle_again(msg)` (from a redelivered task or the reaper) completes steps 2-3 from
+the message alone. What follows a settlement — the provider's moderation flag, the API key's
+caps, metrics, the final frame — is `aftermath`'s, each step on its own and safe to repeat;
+`ending` puts the two together.
 
 Outages: steps 1-3 are retried on transient database errors for up to `OUTAGE_RETRY_SECONDS`
 (step 1 marks the message with this call's `endedBy`, so a retry whose earlier attempt went
 through recognises it). If the database is still down, the outcome is kept in Redis for the
 reaper, which ends the message with it (never by interrupting it), and `SettlementDeferred` is
-raised. Step 4 is retried the same way on Redis errors; if Redis stays down the message is
-marked `finalPending` and the reaper publishes its final frame later.
+raised.
 """
 
 from __future__ import annotations
@@ -32,18 +33,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from common import db, metrics
-from common.apikeys import caps
+from common import db
 from common.apikeys import service as apikeys
 from common.conversations.models import FINAL_STATUSES, ChatMessage, ChatSession
 from common.engine import outage
-from common.engine.errors import SettlementDeferred, error_record
-from common.errors import AppError
-from common.moderation import service as moderation
+from common.engine.errors import SettlementDeferred
+from common.engine.outcomes import Outcome
 from common.stored import utcnow
 from common.streaming import channel
-from common.users import service as users
-from common.users.snapshot import snapshot, snapshot_from_doc
 from common.wallet import pricing
 from common.wallet import service as wallet
 
@@ -52,35 +49,23 @@ log = logging.getLogger(__name__)
 CHARGED_STATUSES = ("done", "cancelled")
 
 
-@dataclass
-class Outcome:
-    status: str  # done | cancelled | failed | interrupted
-    content: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    charge: int = 0
-    cost: float = 0.0
-    last_seq: int = 0
-    error: dict | None = None
-    ttft_ms: float | None = None
-    duration_ms: float | None = None
-    tokens_per_second: float | None = None
-    moderation_reason: str | None = None
-    estimated: bool = False  # the provider reported no usage; the counts are our estimate
-    provider_cost: float | None = None  # the provider's own reported cost (USD), if sent
+@dataclass(frozen=True)
+class Settled:
+    message: ChatMessage  # final, with the wallet's charge and split on its receipt
+    user_after: dict | None  # the user document after the hold closed (None if it was closed)
 
 
 def messages():
     return ChatMessage._get_collection()
 
 
-def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessage | None:
-    """Move `msg` (matching `claim`, e.g. its status and token) to `outcome`, then settle and
-    publish. Returns the final message, or None if another runner had already ended it."""
+def settle(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> Settled | None:
+    """Move `msg` (matching `claim`, e.g. its status and token) to `outcome`, settle its hold
+    and count its stats. None if another runner had already ended it."""
     token = uuid.uuid4().hex
     fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome), "endedBy": token}
 
-    def settle_all(session) -> tuple[ChatMessage, dict | None] | None:
+    def settle_all(session) -> Settled | None:
         doc = messages().find_one_and_update(
             {"_id": msg.id, **claim},
             {"$set": fields, "$unset": {"claimToken": "", "prompt": ""}},
@@ -91,28 +76,31 @@ def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessag
             doc = messages().find_one({"_id": msg.id, "endedBy": token}, session=session)
             if doc is None:
                 return None
-        if outcome.moderation_reason:  # the admin's flagged list shows it (source "provider")
-            moderation.flag_from_provider(msg.id, outcome.moderation_reason, session)
         final = ChatMessage._from_son(doc)
         user_after = _close_hold(final, session)
         _apply_stats(final, session)
-        return final, user_after
+        return Settled(final, user_after)
 
     try:
-        ended = outage.retrying(
+        return outage.retrying(
             lambda: db.in_transaction(settle_all), f"settling {msg.id}", outage.DB_TRANSIENT
         )
     except outage.DB_TRANSIENT as exc:
         _defer(msg, outcome, claim)
         raise SettlementDeferred(details={"messageId": str(msg.id)}) from exc
-    if ended is None:
-        return None
-    final, user_after = ended
-    if final.apiKeyId:
-        _give_back_key_cap(final)
-    metrics.answer_ended(final.modelId, outcome)
-    _publish_final(final, user_after)
-    return final
+
+
+def settle_again(msg: ChatMessage) -> Settled:
+    """Complete the settlement of an already-final message (idempotent: safe to repeat)."""
+    if msg.status not in FINAL_STATUSES:
+        raise ValueError(f"message {msg.id} is not final ({msg.status})")
+
+    def close():
+        user_after = _close_hold(msg, None)
+        _apply_stats(msg, None)
+        return Settled(msg, user_after)
+
+    return outage.retrying(close, f"finishing {msg.id}", outage.DB_TRANSIENT)
 
 
 def _defer(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> None:
@@ -129,41 +117,12 @@ def _defer(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> None:
         log.error("outcome of %s lost: Redis is down too; the reaper will interrupt it", msg.id)
 
 
-def end_stashed(msg: ChatMessage) -> ChatMessage | None:
-    """End `msg` with an outcome a runner stashed when the database was down (None if none)."""
+def stashed(msg: ChatMessage) -> tuple[Outcome, dict] | None:
+    """The outcome (and claim) a runner stashed for `msg` when the database was down."""
     stash = channel.stashed_outcome(str(msg.id))
     if stash is None:
         return None
-    final = None
-    if msg.status not in FINAL_STATUSES:
-        final = end(msg, Outcome(**stash["outcome"]), stash["claim"])
-    channel.drop_outcome(str(msg.id))
-    return final or ChatMessage.objects(id=msg.id).first()
-
-
-def finish(msg: ChatMessage) -> None:
-    """Complete the settlement of an already-final message (idempotent: safe to repeat)."""
-    if msg.status not in FINAL_STATUSES:
-        raise ValueError(f"message {msg.id} is not final ({msg.status})")
-
-    def close():
-        user_after = _close_hold(msg, None)
-        _apply_stats(msg, None)
-        return user_after
-
-    user_after = outage.retrying(close, f"finishing {msg.id}", outage.DB_TRANSIENT)
-    _publish_final(msg, user_after)
-
-
-def fail_unstarted(msg: ChatMessage, exc: AppError, reason: str = "") -> ChatMessage | None:
-    """Fail a message no worker has claimed (enqueue failed, or it waited too long)."""
-    error = error_record(exc, reason=reason[:300])
-    return end(msg, Outcome("failed", error=error), {"status": "pending"})
-
-
-def cancel_unstarted(msg: ChatMessage) -> ChatMessage | None:
-    """Cancel a message no worker has claimed yet: nothing was generated, nothing is charged."""
-    return end(msg, Outcome("cancelled"), {"status": "pending"})
+    return Outcome(**stash["outcome"]), stash["claim"]
 
 
 def _final_fields(o: Outcome) -> dict[str, Any]:
@@ -184,6 +143,8 @@ def _final_fields(o: Outcome) -> dict[str, Any]:
     }
     if o.error:
         fields["error"] = o.error
+    if o.moderation_reason:  # `aftermath` flags it for the admins, then clears this
+        fields["moderationPending"] = o.moderation_reason
     for name, value in (
         ("ttftMs", o.ttft_ms),
         ("durationMs", o.duration_ms),
@@ -204,15 +165,6 @@ def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
     if o.provider_cost is not None:
         fields["providerCost"] = o.provider_cost
     return fields
-
-
-def _give_back_key_cap(msg: ChatMessage) -> None:
-    """An API key's caps counted the hold; give back what was not charged (see
-    `common.apikeys.caps`). Runs once: only the runner that ended the message gets here."""
-    try:
-        caps.give_back(msg.apiKeyId, (msg.reserved or 0) - (msg.charged or 0), msg.day)
-    except Exception:  # the counters stay high: the key is limited early, never late
-        log.warning("could not give back the key cap of %s", msg.id, exc_info=True)
 
 
 def _close_hold(msg: ChatMessage, session) -> dict | None:
@@ -258,7 +210,8 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
 
 
 def _apply_stats(msg: ChatMessage, session) -> None:
-    """Count the answer's tokens and cost on its session, once (the user's: see `_close_hold`)."""
+    """Count the answer's tokens and cost on its session (and its API key's spend), once (the
+    user's: see `_close_hold`)."""
     if msg.status not in CHARGED_STATUSES:
         return
     flagged = messages().update_one(
@@ -279,71 +232,3 @@ def _apply_stats(msg: ChatMessage, session) -> None:
     )
     if msg.apiKeyId:
         apikeys.note_spend(msg.apiKeyId, msg.charged, session)
-
-
-def user_snapshot(user_id) -> dict | None:
-    user = users.find_user(user_id)
-    return snapshot(user) if user else None
-
-
-def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[str, Any]:
-    mid = str(msg.id)
-    seq = msg.lastSeq or 0
-    user = snapshot_from_doc(user_after) if user_after else user_snapshot(msg.userId)
-    if msg.status == "done":
-        usage = {
-            "promptTokens": msg.usage.promptTokens,
-            "completionTokens": msg.usage.completionTokens,
-            "totalTokens": msg.usage.totalTokens,
-        }
-        return {
-            "type": "done",
-            "messageId": mid,
-            "seq": seq,
-            "content": msg.content,
-            "usage": usage,
-            "charged": msg.charged,
-            "receipt": msg.receipt,
-            "user": user,
-        }
-    if msg.status == "cancelled":
-        return {
-            "type": "cancelled",
-            "messageId": mid,
-            "seq": seq,
-            "charged": msg.charged,
-            "receipt": msg.receipt,
-            "user": user,
-        }
-    error = dict(msg.error or {})
-    return {
-        "type": "error",
-        "messageId": mid,
-        "seq": seq,
-        "code": error.get("code") or AppError.code,
-        "message": error.get("message") or AppError.message,
-        "details": error.get("details") or {},
-        "user": user,
-    }
-
-
-def _publish_final(msg: ChatMessage, user_after: dict | None = None) -> None:
-    """Publish the final frame, retrying through a Redis outage; if Redis stays down, mark
-    the message `finalPending` for the reaper (the final state itself is already stored)."""
-    try:
-        outage.retrying(lambda: publish_final_once(msg, user_after), f"final frame of {msg.id}")
-    except outage.TRANSIENT:
-        log.error("final frame of %s not published; the reaper will publish it", msg.id)
-        outage.retrying(
-            lambda: messages().update_one({"_id": msg.id}, {"$set": {"finalPending": True}}),
-            f"marking {msg.id} finalPending",
-            outage.DB_TRANSIENT,
-        )
-
-
-def publish_final_once(msg: ChatMessage, user_after: dict | None = None) -> None:
-    """The channel keeps only the first final frame, so publishing again is harmless; the
-    check first only saves the user read that a frame without `user_after` needs."""
-    if user_after is None and channel.has_final(str(msg.id)):
-        return
-    channel.publish_final(str(msg.id), final_frame_for(msg, user_after))

@@ -222,7 +222,7 @@ def public_id(kind: str, doc: dict) -> str:
 def flag_from_provider(message_id: Any, reason: str, session: ClientSession | None = None) -> None:
     """Record a provider's moderation refusal on the message so it shows in the flagged list.
 
-    Settlement calls it inside its transaction (`session`) when it ends such an answer;
+    The engine calls it after it settled such an answer (`common.engine.aftermath`);
     idempotent (a retry overwrites the same fields).
     """
     oid = object_id(message_id)

@@ -22,7 +22,7 @@ from common.admission import Admission
 from common.apikeys import caps
 from common.conversations import sessions
 from common.conversations.models import ChatMessage, ChatSession, MessageOptions
-from common.engine import settlement
+from common.engine import ending
 from common.errors import NotFound, ServiceUnavailable, ValidationError
 from common.moderation.terms import check_blocked
 from common.payments.subscriptions import check_paywall
@@ -352,4 +352,4 @@ def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
     except Exception as exc:
         log.exception("enqueue failed for %s", msg.id)
         not_started = ServiceUnavailable("We could not start this answer. Please retry.")
-        settlement.fail_unstarted(msg, not_started, str(exc))
+        ending.fail_unstarted(msg, not_started, str(exc))

@@ -20,6 +20,7 @@ the runner, which holds every chunk it generated, stores the missing ones again 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from common.redis_client import get_redis
@@ -211,6 +212,79 @@ def leases_alive(message_ids: list[str]) -> dict[str, bool]:
     for mid in message_ids:
         pipe.exists(_lease_key(mid))
     return {mid: bool(alive) for mid, alive in zip(message_ids, pipe.execute(), strict=True)}
+
+
+def publish_ages(message_ids: list[str]) -> dict[str, float]:
+    """Seconds since each stream's last append, by Redis's clock: every append renews the
+    buffer's TTL, so its age is what the TTL has lost. Streams with nothing stored are absent."""
+    if not message_ids:
+        return {}
+    pipe = get_redis().pipeline(transaction=False)
+    for mid in message_ids:
+        pipe.pttl(_buffer_key(mid))
+    ttl_ms = get_settings().stream_buffer_ttl * 1000
+    ages = {}
+    for mid, left in zip(message_ids, pipe.execute(), strict=True):
+        if left is not None and left >= 0:
+            ages[mid] = max(0.0, (ttl_ms - left) / 1000)
+    return ages
+
+
+# -- worker beacons (see common.engine.liveness) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BeaconSeen:
+    client_id: int  # the Redis client id of the beacon's connection
+    age: float  # seconds since its last beat, by Redis's clock
+    steady: float  # at that beat, how long the process had been beating without a gap
+
+
+def _beacon_key(worker_id: str) -> str:
+    return f"aipasta:worker:{worker_id}"
+
+
+def beat(
+    conn: Any, worker_id: str, client_id: int | None, steady: float, ttl_seconds: float
+) -> None:
+    """Record a beat of `worker_id` on its own connection `conn` (`steady`: seconds it has been
+    beating without a gap); the record lives `ttl_seconds`."""
+    value = f"{client_id or 0}:{int(steady * 1000)}"
+    conn.set(_beacon_key(worker_id), value, px=int(ttl_seconds * 1000))
+
+
+def beacons(worker_ids: list[str]) -> dict[str, BeaconSeen]:
+    """The live beacons among `worker_ids` (an expired one is absent)."""
+    if not worker_ids:
+        return {}
+    ttl_ms = get_settings().worker_stall_seconds * 1000
+    pipe = get_redis().pipeline(transaction=False)
+    for wid in worker_ids:
+        pipe.get(_beacon_key(wid))
+        pipe.pttl(_beacon_key(wid))
+    replies = pipe.execute()
+    seen = {}
+    for i, wid in enumerate(worker_ids):
+        value, left = replies[2 * i], replies[2 * i + 1]
+        if value is not None and left is not None and left >= 0:
+            client, _, steady_ms = value.partition(":")
+            age = max(0.0, (ttl_ms - left) / 1000)
+            seen[wid] = BeaconSeen(int(client), age, int(steady_ms or 0) / 1000)
+    return seen
+
+
+def clients_connected(client_ids: list[int]) -> set[int]:
+    """Which of these Redis client ids have an open connection now."""
+    ids = sorted({c for c in client_ids if c})
+    if not ids:
+        return set()
+    listing = get_redis().execute_command("CLIENT", "LIST", "ID", *ids)
+    found = set()
+    for line in (listing or "").splitlines():
+        for field in line.split():
+            if field.startswith("id="):
+                found.add(int(field[3:]))
+    return found
 
 
 # -- an outcome the database could not take (an outage longer than the settlement's retries) ---

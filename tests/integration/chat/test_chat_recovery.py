@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from common.conversations.models import ChatMessage
+from common.engine import reaper
 from common.streaming import channel
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
@@ -67,4 +69,34 @@ def test_twenty_concurrent_sends_never_overdraw_and_reconcile(live, fake, user):
     after = tokens_of(uid)
     charged = sum(ChatMessage.objects(id=m).first().charged for m in accepted)
     assert after["holds"] == {} and after["balance"] == 5_500 - charged >= 0
+    assert reconcile() == []
+
+
+def test_a_worker_starved_longer_than_its_lease_is_not_interrupted(live, fake, ws, user):
+    """SIGSTOP freezes the worker (as a starved CPU would, only longer) past its lease: the web
+    watchdog and the reaper see the lease lapse, find its process still connected, and wait;
+    once it runs again the answer ends `done`, whole, charged once."""
+    deltas = [f"s{i} " for i in range(30)]
+    fake.scenario(FREE, deltas=deltas, interval=0.05)
+    ws.send(type="chat.send", requestId="s", message="keep going", models=[FREE])
+    mid = ws.until(lambda f: f["type"] == "accepted")["messages"][0]["messageId"]
+    ws.until(lambda f: f["type"] == "chunk" and f["seq"] == 3)
+    lease = live.settings.hold_lease_seconds
+    live.worker.kill(signal.SIGSTOP)
+    try:
+        wait_for(lambda: not channel.leases_alive([mid])[mid], lease + 5, 0.1, "the lease to lapse")
+        stopped_until = time.monotonic() + lease + 2
+        while time.monotonic() < stopped_until:  # the web watchdog looks every second meanwhile
+            assert reaper.reap_stale()["interrupted"] == 0
+            assert ChatMessage.objects(id=mid).first().status == "streaming"
+            time.sleep(0.5)
+    finally:
+        live.worker.kill(signal.SIGCONT)
+    done = ws.finals([mid])[mid]
+    assert done["type"] == "done" and done["content"] == "".join(deltas)
+    assert [c["seq"] for c in ws.chunks(mid)] == list(range(1, len(deltas) + 1))
+    msg = ChatMessage.objects(id=mid).first()
+    assert msg.status == "done" and msg.charged == done["charged"] > 0
+    assert LedgerEntry.objects(key=mid).count() == 1
+    assert tokens_of(user[0]["id"])["holds"] == {}
     assert reconcile() == []

@@ -19,9 +19,9 @@ from pymongo import monitoring
 from common import db
 from common.apikeys.models import ApiKey
 from common.conversations.models import ChatMessage, ChatSession
-from common.engine import settlement
+from common.engine import ending
 from common.engine.completion import complete
-from common.engine.settlement import Outcome
+from common.engine.outcomes import Outcome
 from common.sending.command import SendOptions
 from common.users.models import User
 from common.wallet import pricing
@@ -124,8 +124,8 @@ def test_ending_an_answer_again_charges_nothing_more(transactions, provider, mem
     assert charged > 0
 
     assert complete(str(msg.id)) == "already-final"  # a redelivered task
-    settlement.finish(final)  # the reaper completing a settlement it thinks was cut short
-    assert settlement.end(final, done(final, 150), {"status": "pending"}) is None
+    ending.finish(final)  # the reaper completing a settlement it thinks was cut short
+    assert ending.end(final, done(final, 150), {"status": "pending"}) is None
     again = wallet.settle(user_id, str(msg.id), charged + 50)
 
     assert (again.charged, again.applied_now) == (charged, False)
@@ -151,7 +151,7 @@ def test_two_runners_ending_one_answer_at_once_charge_it_once(provider, member, 
 
     def run(i: int) -> None:
         start.wait()
-        ended[i] = settlement.end(msg, outcomes[i], {"status": "pending"})
+        ended[i] = ending.end(msg, outcomes[i], {"status": "pending"})
 
     runners = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in runners:
@@ -183,7 +183,7 @@ def test_with_transactions_on_every_settlement_write_goes_through_the_transactio
     outcome = done(msg, 150)
 
     with wire.recording():
-        final = settlement.end(msg, outcome, {"status": "pending"})
+        final = ending.end(msg, outcome, {"status": "pending"})
 
     assert final is not None and final.charged == outcome.charge
     owners = [ChatMessage, ChatSession, User, LedgerEntry] + ([ApiKey] if key else [])

@@ -8,8 +8,8 @@ from bson import ObjectId
 
 from common.audit.models import AuditLog
 from common.conversations.models import ChatMessage, ChatSession
-from common.engine import settlement
-from common.engine.settlement import Outcome
+from common.engine import ending
+from common.engine.outcomes import Outcome
 from common.moderation.service import flag_from_provider
 from common.wallet import service as wallet
 from tests.support.http import auth
@@ -208,7 +208,7 @@ def test_settlement_records_a_provider_refusal_through_moderation(client, admin,
     msg = make_message(make_session(user["id"]), "", status="pending", modelId="m/x")
     wallet.reserve(user["id"], 100, str(msg.id))
     refused = Outcome("failed", error={"code": "PROVIDER_ERROR"}, moderation_reason="violence")
-    assert settlement.end(msg, refused, {"status": "pending"}) is not None
+    assert ending.end(msg, refused, {"status": "pending"}) is not None
     [item] = _flagged(client, admin[1], "source=provider")["items"]
     assert (item["id"], item["moderation"]["reason"]) == (str(msg.id), "violence")
     assert wallet.get_hold(user["id"], str(msg.id)) is None  # released in the same settlement
