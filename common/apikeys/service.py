@@ -277,18 +277,25 @@ def check_model(key: ApiKey, model_id: str) -> None:
         )
 
 
-def note_spend(key_id: str, charged: int, session=None) -> None:
-    """Count one charged answer on its key. Called once per answer (the settlement's
-    `statsApplied` guard), inside the settlement's transaction where there is one."""
-    oid = object_id_or_none(key_id)
-    if oid is not None:
-        ApiKey._get_collection().update_one(
-            {"_id": oid}, {"$inc": {"spentTokens": int(charged), "requests": 1}}, session=session
-        )
+def spend_counters(key_id: str, charged: int) -> dict[str, int]:
+    """The counters of one charged answer through key `key_id`, as `$inc` paths of its owner's
+    document: they ride on the answer's hold-closing update (`wallet.settle(also_inc=...)`), so
+    they count exactly once and cost no write of their own."""
+    return {f"usage.apiKeys.{key_id}.spent": int(charged), f"usage.apiKeys.{key_id}.requests": 1}
 
 
-def key_dict(key: ApiKey) -> dict[str, Any]:
-    """A key as the API shows it (never the secret or its hash)."""
+def spending(user_id: Any) -> dict[str, dict[str, int]]:
+    """What each of the user's keys has been charged: `{key id: {spent, requests}}`."""
+    # The whole `usage`: nx-27017 returns a dotted projection as a flat field (README).
+    doc = User._get_collection().find_one({"_id": object_id(user_id)}, {"usage": 1})
+    return ((doc or {}).get("usage") or {}).get("apiKeys") or {}
+
+
+def key_dict(key: ApiKey, spent: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """A key as the API shows it (never the secret or its hash). `spent`: its owner's
+    `spending` (read here if not given). Keys charged before the counters moved to the owner's
+    document keep what they counted on their own."""
+    mine = (spending(key.userId) if spent is None else spent).get(str(key.id)) or {}
     return {
         "id": str(key.id),
         "name": key.name,
@@ -300,6 +307,6 @@ def key_dict(key: ApiKey) -> dict[str, Any]:
         "createdAt": iso(key.createdAt),
         "lastUsedAt": iso(key.lastUsedAt),
         "revokedAt": iso(key.revokedAt),
-        "spentTokens": key.spentTokens or 0,
-        "requests": key.requests or 0,
+        "spentTokens": (key.spentTokens or 0) + int(mine.get("spent") or 0),
+        "requests": (key.requests or 0) + int(mine.get("requests") or 0),
     }

@@ -36,7 +36,7 @@ def follow(settled: Settled, outcome: Outcome | None = None, *, ended: bool = Fa
     if msg.moderationPending:
         _flag(msg)
     if ended:
-        if msg.apiKeyId:
+        if msg.apiKeyId and msg.keyCapped is not False:  # an uncapped key counted nothing
             _give_back_key_cap(msg)
         if outcome is not None:
             metrics.answer_ended(msg.modelId, outcome)

@@ -26,6 +26,7 @@ class Run:
     parts: list[str] = field(default_factory=list)  # every delta generated, in order
     usage: Usage | None = None
     lost: threading.Event = field(default_factory=threading.Event)
+    hold: dict | None = None  # the wallet hold as the send placed it (settling reads nothing)
 
     @property
     def mid(self) -> str:

@@ -470,9 +470,13 @@ def settle(
     return _settled(key, entry, after is not None, after)
 
 
-def release(user_id: Any, key: str, *, reason: str = "", session=None) -> Settlement:
-    """Close the hold with nothing charged. If it was already settled, that settlement stands."""
-    return settle(user_id, key, 0, source="release", details={"reason": reason}, session=session)
+def release(
+    user_id: Any, key: str, *, reason: str = "", session=None, hold: dict | None = None
+) -> Settlement:
+    """Close the hold with nothing charged. If it was already settled, that settlement stands.
+    `hold`: as for `settle`."""
+    details = {"reason": reason}
+    return settle(user_id, key, 0, source="release", details=details, session=session, hold=hold)
 
 
 def _this_hold(uid: ObjectId, key: str, hold: dict) -> dict:

@@ -15,12 +15,13 @@ from config.logging import TASK_REQUEST_ID_HEADER, request_id
 log = logging.getLogger(__name__)
 
 
-def enqueue_completion(celery: Celery, message_id: str) -> None:
+def enqueue_completion(celery: Celery, message_id: str, hold: dict | None = None) -> None:
     # The answer reaches clients through the stream channel, never as a Celery result: ignoring
-    # it spares a result-channel SUBSCRIBE per send here and a result write in the worker.
+    # it spares a result-channel SUBSCRIBE per send here and a result write in the worker. The
+    # hold travels with the task, so the worker settles it without reading the user first.
     celery.send_task(
         "chat.complete",
-        args=[message_id],
+        args=[message_id, hold],
         queue="chat",
         ignore_result=True,
         # The worker's log lines for this answer carry the request that caused it.

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, stream_with_context
@@ -121,7 +122,8 @@ def get_model(model_id: str):
 def chat_completions():
     body = parse_body(ChatCompletionBody)
     _check(body)
-    result = send_turn(body.command(g.user, g.api_key))
+    # Its answer is the request's API usage record, kept with the request's id.
+    result = send_turn(replace(body.command(g.user, g.api_key), request_id=g.request_id))
     msg = result.messages[0]
     meta = {
         "id": f"chatcmpl-{msg.id}",
