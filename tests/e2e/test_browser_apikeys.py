@@ -68,6 +68,7 @@ def test_create_use_and_revoke_a_key(tab, size):
     spent = res.json()["usage"]["total_tokens"]
     assert spent > 0
     key_id = ApiKey.objects(prefix=secret[:10]).first().id
+
     def spent_on_key() -> int:
         return keys.key_dict(ApiKey.objects(id=key_id).first())["spentTokens"]
 

@@ -266,12 +266,18 @@ def test_short_prompts_travel_on_the_message_and_long_ones_are_queried(live, fak
     large to carry is rebuilt from the history, and the provider sees the same turns."""
     owner = User.objects(id=user[0]["id"]).first()
     queued: list[str] = []
-    short = send(SendCommand(user=owner, message="short one", models=[FREE]), queued.append)
+    short = send(
+        SendCommand(user=owner, message="short one", models=[FREE]),
+        lambda mid, hold=None: queued.append(mid),
+    )
     raw = ChatMessage._get_collection().find_one({"_id": short.messages[0].id})
     assert raw["prompt"] == [{"role": "user", "content": "short one"}]
     long_text = "pasta " * (PROMPT_INLINE_BYTES // 6 + 100)
     owner.reload()
-    long = send(SendCommand(user=owner, message=long_text, models=[FREE]), queued.append)
+    long = send(
+        SendCommand(user=owner, message=long_text, models=[FREE]),
+        lambda mid, hold=None: queued.append(mid),
+    )
     assert "prompt" not in ChatMessage._get_collection().find_one({"_id": long.messages[0].id})
 
     for mid in queued:  # now let the worker run both
