@@ -104,6 +104,9 @@ class Settings:
     # always closes first: a server closing a pooled connection as the client reuses it drops
     # that request (docs/operations.md, "Keep-alive behind a proxy").
     web_keepalive_seconds: int = 75
+    # A stream's deltas that arrive within this long of its last publish go to Redis together
+    # (common/engine/publisher.py): at most one round trip per window; the first delta at once.
+    stream_coalesce_ms: int = 50
 
     # Websocket: the largest frame read (bigger ones close the socket 1009 before they are
     # buffered) and the frames one socket may send (limits' syntax, moving window).
@@ -258,6 +261,8 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     _validate_pricing(settings)
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT={settings.log_format!r}: use text or json")
+    if not 0 <= settings.stream_coalesce_ms <= 1000:
+        raise ConfigError("STREAM_COALESCE_MS must be between 0 and 1000")
     if settings.web_keepalive_seconds < 1:
         raise ConfigError("WEB_KEEPALIVE_SECONDS must be at least 1")
     if settings.mongo_transactions not in ("auto", "on", "off"):
