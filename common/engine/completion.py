@@ -114,7 +114,7 @@ def _stream(run: Run) -> str:
 def _end(run: Run, outcome: Outcome) -> str:
     try:
         claim = {"status": "streaming", "claimToken": run.token}
-        final = ending.end(run.msg, outcome, claim, hold=run.hold)
+        final = ending.end(run.msg, outcome, claim, hold=run.hold, lease_token=run.token)
     except SettlementDeferred:  # the database stayed down; the reaper applies the kept outcome
         return "deferred"
     return outcome.status if final is not None else "lost"

@@ -191,3 +191,19 @@ def test_a_hub_unsubscribes_the_channels_left_in_a_burst_with_one_command(settin
     channel.publish_chunks(mids[0], 1, ["still live"])
     wait_for(lambda: again.outbox.frames, 10, what="the chunk of the channel followed again")
     again.stop()
+
+
+def test_the_final_frame_drops_its_runs_lease_in_the_same_round_trip(settings, monkeypatch):
+    from common.redis_client import get_redis
+
+    mid, other = "e1" * 12, "e2" * 12
+    assert channel.take_lease(mid, "run-1", 30) and channel.take_lease(other, "run-x", 30)
+    assert channel.publish_final(mid, {"type": "done", "seq": 0}, lease_token="run-1")
+    assert not get_redis().exists(channel._lease_key(mid))
+    # Someone else's lease stays: the token must match.
+    assert channel.publish_final(other, {"type": "done", "seq": 0}, lease_token="run-1")
+    assert get_redis().get(channel._lease_key(other)) == "run-x"
+    calls = []
+    monkeypatch.setattr(channel, "_script", lambda source: calls.append(source))
+    channel.drop_lease(mid, "run-1")  # already gone with the frame: no round trip
+    assert calls == []
