@@ -114,6 +114,26 @@ class Subscription:
         self.hub.attach(self)
         self.resync(stored)
 
+    def attach_before_enqueue(self) -> None:
+        """Subscribe to an answer whose task is not enqueued yet: nothing can have been
+        published, so there is nothing to replay (no buffer read). Frames wait until
+        `go_live` (the client must hear of the answer first)."""
+        self.hub.attach(self)
+
+    @property
+    def live(self) -> bool:
+        return self._ready
+
+    def go_live(self) -> None:
+        """Deliver what arrived since `attach_before_enqueue`, and everything after it."""
+        with self._lock:
+            for raw in self._pending:
+                self._emit(raw)
+            self._pending.clear()
+            self._ready = True
+        if self.ended:
+            self.hub.detach(self)
+
     def resync(self, stored: ChatMessage | None = None, check_store: bool = False) -> None:
         frames = channel.buffered(self.message_id)
         with self._lock:

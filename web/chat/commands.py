@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from celery import Celery
@@ -30,6 +31,16 @@ def enqueue_completion(celery: Celery, message_id: str, hold: dict | None = None
     log.info("answer enqueued", extra={"messageId": message_id})
 
 
-def send_turn(cmd: SendCommand) -> SendResult:
-    """Sends through this app's Celery, bound here so `send` may enqueue from any thread."""
-    return send(cmd, partial(enqueue_completion, current_app.extensions["celery"]))
+def send_turn(cmd: SendCommand, before_enqueue: Callable[[str], None] | None = None) -> SendResult:
+    """Sends through this app's Celery, bound here so `send` may enqueue from any thread.
+    `before_enqueue(message_id)` runs just before each answer's task is sent: a caller that
+    subscribes to the answer there need not read back what it missed (nothing yet)."""
+    enqueue = partial(enqueue_completion, current_app.extensions["celery"])
+    if before_enqueue is None:
+        return send(cmd, enqueue)
+
+    def subscribed_first(message_id: str, hold: dict | None = None) -> None:
+        before_enqueue(message_id)
+        enqueue(message_id, hold)
+
+    return send(cmd, subscribed_first)

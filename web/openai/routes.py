@@ -123,8 +123,17 @@ def chat_completions():
     body = parse_body(ChatCompletionBody)
     _check(body)
     # Its answer is the request's API usage record, kept with the request's id.
-    result = send_turn(replace(body.command(g.user, g.api_key), request_id=g.request_id))
+    cmd = replace(body.command(g.user, g.api_key), request_id=g.request_id)
+    follows: dict[str, Follow] = {}
+    try:  # follow the answer from before its task is sent: nothing to read back
+        result = send_turn(cmd, lambda mid: follows.setdefault(mid, Follow(mid, fresh=True)).open())
+    except BaseException:
+        _close_all(follows)
+        raise
     msg = result.messages[0]
+    follow = None if result.replayed else follows.pop(str(msg.id), None)
+    _close_all(follows)  # an earlier send's answers (a replay) are read back instead
+    follow = follow or Follow(str(msg.id)).open()
     meta = {
         "id": f"chatcmpl-{msg.id}",
         "created": int(time.time()),
@@ -132,12 +141,20 @@ def chat_completions():
         "limit": msg.metadata.maxTokens,
     }
     if body.stream:
-        stream = _stream(str(msg.id), str(g.user.id), meta, body.wants_usage)
+        stream = _stream(follow, str(g.user.id), meta, body.wants_usage)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
-    with Follow(str(msg.id)) as follow:
+        res = Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
+        res.call_on_close(follow.close)  # also if the response is closed before it is iterated
+        return res
+    with follow:
         final = _wait_final(follow, str(msg.id), str(g.user.id))
     return jsonify(_completion(final, meta))
+
+
+def _close_all(follows: dict[str, Follow]) -> None:
+    for follow in follows.values():
+        follow.close()
+    follows.clear()
 
 
 def _wait_final(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]:
@@ -236,13 +253,14 @@ def _chunk(meta: dict, delta: dict, finish: str | None = None) -> dict[str, Any]
     }
 
 
-def _stream(message_id: str, user_id: str, meta: dict, include_usage: bool) -> Iterator[str]:
-    """SSE for one answer: the frames that arrive together go out in one write. If the client
-    goes away before the end (the write fails and the server closes this generator), the answer
-    is cancelled: charged only for what was made."""
+def _stream(follow: Follow, user_id: str, meta: dict, include_usage: bool) -> Iterator[str]:
+    """SSE for one answer (`follow`: already subscribed): the frames that arrive together go
+    out in one write. If the client goes away before the end (the write fails and the server
+    closes this generator), the answer is cancelled: charged only for what was made."""
     ended = False
+    message_id = follow.message_id
     try:
-        with Follow(message_id) as follow:
+        with follow:
             yield _event(_chunk(meta, {"role": "assistant", "content": ""}))
             try:
                 for batch in follow.batches(keepalive=KEEPALIVE_SECONDS):

@@ -32,20 +32,36 @@ class _Sink:
 
 
 class Follow:
-    """The frames of message `message_id`, decoded, as they come; ends after the final one."""
+    """The frames of message `message_id`, decoded, as they come; ends after the final one.
+    `fresh`: followed before its task was enqueued (nothing to replay: no buffer read)."""
 
-    def __init__(self, message_id: str):
+    def __init__(self, message_id: str, fresh: bool = False):
         self.message_id = message_id
         self.sink = _Sink()
         self.sub = Subscription(hub, self.sink, message_id, 0)
+        self.fresh = fresh
         self.final: dict[str, Any] | None = None
 
+    def open(self) -> Follow:
+        """Subscribe (and, unless `fresh`, read back what the answer published so far)."""
+        if self.fresh:
+            self.sub.attach_before_enqueue()
+            self.sub.go_live()
+        else:
+            self.sub.start()
+        return self
+
+    def close(self) -> None:
+        self.sub.stop()
+
     def __enter__(self) -> Follow:
-        self.sub.start()
+        """Used on an opened follow (or opens it): the block closes it."""
+        if not self.sub.live:
+            self.open()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.sub.stop()
+        self.close()
 
     def frames(self, keepalive: float | None = None) -> Iterator[dict[str, Any] | None]:
         """Each frame as a dict; `None` every `keepalive` seconds of silence (if given)."""
