@@ -22,7 +22,7 @@ from web.models.schemas import ModelListQuery
 from web.openapi import describe
 from web.plans.schemas import VerifyPaymentBody
 from web.user.schemas import DeleteAccountBody, PasswordBody, PaymentsQuery, ProfileBody
-from web.user.usage import LedgerQuery, UsageQuery
+from web.user.usage import ApiRequestsExportQuery, ApiRequestsQuery, LedgerQuery, UsageQuery
 
 AUTH, USER, CHAT, MODELS, PLANS, ADMIN = "Auth", "User", "Chat", "Models", "Plans", "Admin"
 ANY = {200: None}
@@ -106,6 +106,23 @@ def _auth() -> None:
         "Your tokens and cost per day and per model over 7, 30 or 90 days",
         tags=(USER,),
         query=UsageQuery,
+        responses=ANY,
+        errors=(400,),
+    )
+    describe(
+        "user_usage.get_api_requests",
+        "Your OpenAI-compatible API requests' usage records, newest first (paginated; one key's "
+        "with keyId)",
+        tags=(USER,),
+        query=ApiRequestsQuery,
+        responses=ANY,
+        errors=(400,),
+    )
+    describe(
+        "user_usage.export_api_requests",
+        "Your API usage records of the last 7, 30 or 90 days as CSV (one key's with keyId)",
+        tags=(USER,),
+        query=ApiRequestsExportQuery,
         responses=ANY,
         errors=(400,),
     )

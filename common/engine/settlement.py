@@ -209,6 +209,9 @@ def _close_hold(msg: ChatMessage, session, hold: dict | None = None) -> dict | N
             "status": msg.status,
             "usage": {"prompt": msg.usage.promptTokens, "completion": msg.usage.completionTokens},
             "rates": dict(msg.rates) if msg.rates else None,  # the entry explains its amount
+            # What usage reports read (common/accounts/usage.py): the ledger outlives messages.
+            "tokens": msg.usage.totalTokens,
+            "cost": msg.cost or 0.0,
         }
         if msg.apiKeyId:
             details["apiKeyId"] = msg.apiKeyId

@@ -1,8 +1,9 @@
-"""`/api/user/usage` and `/api/user/ledger`: the caller's own usage and wallet movements."""
+"""`/api/user/usage` and `/api/user/ledger`: the caller's own usage and wallet movements, and
+`/api/user/usage/api-requests` (and `.csv`): the API usage records of its `/v1` requests."""
 
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, Response, g
 from pydantic import Field, field_validator
 
 from common.accounts import usage as service
@@ -30,6 +31,14 @@ class LedgerQuery(Query):
     limit: int = Field(default=50, ge=1, le=200)
 
 
+class ApiRequestsQuery(LedgerQuery):
+    keyId: str | None = Field(default=None, pattern=r"^[0-9a-f]{24}$")  # noqa: N815
+
+
+class ApiRequestsExportQuery(UsageQuery):
+    keyId: str | None = Field(default=None, pattern=r"^[0-9a-f]{24}$")  # noqa: N815
+
+
 @bp.get("/usage")
 @login_required
 def get_usage():
@@ -39,6 +48,29 @@ def get_usage():
     data["today"] = {"requests": daily_used(g.user), "limit": limit or None}
     data["user"] = g.user_snapshot()
     return ok(data)
+
+
+@bp.get("/usage/api-requests")
+@login_required
+def get_api_requests():
+    q = parse_query(ApiRequestsQuery)
+    records, total = service.api_requests(g.user.id, q.keyId, q.page, q.limit)
+    pages = max(1, -(-total // q.limit))
+    return ok(
+        {"requests": records, "total": total, "page": q.page, "limit": q.limit, "totalPages": pages}
+    )
+
+
+@bp.get("/usage/api-requests.csv")
+@login_required
+def export_api_requests():
+    q = parse_query(ApiRequestsExportQuery)
+    name = f"aipasta-api-requests-{q.keyId or 'all-keys'}-{q.days}d.csv"
+    return Response(
+        service.api_requests_csv(g.user.id, q.keyId, q.days),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/ledger")
