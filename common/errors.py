@@ -33,6 +33,13 @@ class ValidationError(AppError):
     status, code, message = 400, "VALIDATION_ERROR", "The request is not valid."
 
 
+class UnsupportedParameter(ValidationError):
+    """A request asks for what the model does not take (tools, a response format, images):
+    refused before anything is held, never passed on or ignored. `details.field` names it."""
+
+    code, message = "UNSUPPORTED_PARAMETER", "This model does not take that parameter."
+
+
 class ContentBlocked(AppError):
     status, code, message = 400, "CONTENT_BLOCKED", "The message contains blocked content."
 

@@ -101,6 +101,13 @@ PROVIDER_ERRORS = Counter(
     ["provider", "code", "reason"],
     namespace=NS,
 )
+PROVIDER_FALLBACKS = Counter(
+    "provider_fallbacks",
+    "Answers moved to their next fallback model after a failure before the first token, by "
+    "the provider that failed and the provider tried next",
+    ["provider", "to"],
+    namespace=NS,
+)
 REAPER_ACTIONS = Counter(
     "reaper_actions",
     "What the stale-stream reaper did",
@@ -185,6 +192,10 @@ def provider_error(provider: str, exc: Exception) -> None:
     PROVIDER_ERRORS.labels(
         _code(provider, "unknown"), _code(getattr(exc, "code", "")), _code(details.get("reason"))
     ).inc()
+
+
+def provider_fallback(failed: str, to: str) -> None:
+    PROVIDER_FALLBACKS.labels(_code(failed, "unknown"), _code(to, "unknown")).inc()
 
 
 def reaper_swept(counts: dict[str, int]) -> None:

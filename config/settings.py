@@ -57,6 +57,9 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+COMPAT_CAPABILITIES = ("tools", "json_object", "json_schema", "images")
+
+
 @dataclass(frozen=True)
 class Settings:
     app_env: str = "development"
@@ -123,6 +126,9 @@ class Settings:
     huggingface_base_url: str = "https://router.huggingface.co/v1"
     openai_compat_base_url: str = ""
     openai_compat_api_key: str = ""
+    # What the models of OPENAI_COMPAT_BASE_URL take (its /models list does not say): any of
+    # tools, json_object, json_schema, images. Nothing listed: plain text only.
+    openai_compat_capabilities: tuple[str, ...] = ()
     app_url: str = "http://localhost:5000"
     app_title: str = "AI Pasta"
     provider_connect_timeout: float = 10.0
@@ -265,6 +271,12 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
         raise ConfigError("STREAM_COALESCE_MS must be between 0 and 1000")
     if settings.web_keepalive_seconds < 1:
         raise ConfigError("WEB_KEEPALIVE_SECONDS must be at least 1")
+    unknown = set(settings.openai_compat_capabilities) - set(COMPAT_CAPABILITIES)
+    if unknown:
+        raise ConfigError(
+            f"OPENAI_COMPAT_CAPABILITIES: unknown {', '.join(sorted(unknown))}; "
+            f"use any of {', '.join(COMPAT_CAPABILITIES)}"
+        )
     if settings.mongo_transactions not in ("auto", "on", "off"):
         raise ConfigError(
             f"MONGO_TRANSACTIONS={settings.mongo_transactions!r}: use auto, on or off"

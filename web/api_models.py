@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Open(BaseModel):
@@ -57,6 +57,15 @@ class SignedIn(Open):
     token: str
 
 
+class Capabilities(Open):
+    """What the model takes on `/v1` (docs/openai.md, "What each model takes")."""
+
+    tools: bool = Field(description="`tools`, `tool_choice`, `parallel_tool_calls`")
+    jsonObject: bool = Field(description='`response_format: {"type": "json_object"}`')  # noqa: N815
+    jsonSchema: bool = Field(description='`response_format: {"type": "json_schema"}`')  # noqa: N815
+    images: bool = Field(description="`image_url` content parts")
+
+
 class ModelView(Open):
     modelId: str  # noqa: N815
     name: str
@@ -64,7 +73,9 @@ class ModelView(Open):
     description: str
     pricing: dict[str, float]
     contextWindow: int  # noqa: N815
-    capabilities: list[str]
+    capabilities: Capabilities
+    inputModalities: list[str]  # noqa: N815
+    tags: list[str] = Field(description="The guide's tags: text, image, code, reasoning")
     isFree: bool  # noqa: N815
     isAvailable: bool  # noqa: N815
 

@@ -29,5 +29,5 @@ class ModelNotFound(NotFound):
 
     code = "MODEL_NOT_FOUND"
 
-    def __init__(self, model_id: str):
-        super().__init__(f"The model '{model_id}' does not exist.", {"field": "model"})
+    def __init__(self, model_id: str, field: str = "model"):
+        super().__init__(f"The model '{model_id}' does not exist.", {"field": field})

@@ -51,7 +51,12 @@ class AIModel(Document):
     description = StringField(default="")
     pricing = EmbeddedDocumentField(ModelPricing, default=ModelPricing)
     contextWindow = IntField(default=4096)  # noqa: N815
-    capabilities = ListField(StringField(), default=list)
+    capabilities = ListField(StringField(), default=list)  # the guide's tags (text, code, ...)
+    # What the model takes, as its provider lists it (`capabilities_of` in the service).
+    inputModalities = ListField(StringField(), default=lambda: ["text"])  # noqa: N815
+    features = ListField(StringField(), default=list)  # tools, json_object, json_schema
+    # The Hugging Face repo of its weights, lower case: the same model through other providers.
+    hfId = StringField(default="")  # noqa: N815
     isFree = BooleanField(default=True)  # noqa: N815
     isAvailable = BooleanField(default=True)  # noqa: N815
     # The default order's group: 0-3 the guide's preferred free models, 10 other free, 20 paid.
@@ -65,5 +70,6 @@ class AIModel(Document):
         "indexes": [
             {"fields": ["provider", "isAvailable"]},
             {"fields": ["sortRank", "pricing.prompt"]},
+            {"fields": ["hfId"]},
         ],
     }

@@ -111,6 +111,23 @@ def sellable(model: AIModel | dict) -> bool:
     return pricing.price_problem(prices.get("prompt", 0.0), prices.get("completion", 0.0)) is None
 
 
+def capabilities_of(model: AIModel | dict) -> dict[str, bool]:
+    """DESIGN.md's `capabilities {tools, jsonSchema, images}` (plus `jsonObject`, JSON mode),
+    from what the provider lists for the model. What it does not list, the model does not take:
+    a request for it is refused, never passed on or ignored."""
+    if isinstance(model, dict):
+        features, modalities = model.get("features"), model.get("inputModalities")
+    else:  # read the fields as they are: this runs on every send
+        features, modalities = model.features, model.inputModalities
+    features = set(features or [])
+    return {
+        "tools": "tools" in features,
+        "jsonObject": "json_object" in features,
+        "jsonSchema": "json_schema" in features,
+        "images": "image" in (modalities or ["text"]),
+    }
+
+
 def sort_rank(model_id: str, free: bool) -> int:
     if model_id in PREFERRED_MODELS:
         return PREFERRED_MODELS.index(model_id)
@@ -135,7 +152,9 @@ def model_view(doc: AIModel | dict) -> dict:
         "rates": rates.as_dict() if rates else None,
         "typicalCost": pricing.typical_cost(rates) if rates else None,
         "contextWindow": d.get("contextWindow", 4096),
-        "capabilities": list(d.get("capabilities") or []),
+        "capabilities": capabilities_of(d),
+        "inputModalities": list(d.get("inputModalities") or ["text"]),
+        "tags": list(d.get("capabilities") or []),
         "isFree": bool(d.get("isFree", True)),
         "isAvailable": bool(d.get("isAvailable", True)) and rates is not None,
     }
@@ -173,6 +192,9 @@ def _fields(info: ModelInfo, now: datetime) -> dict:
         },
         "contextWindow": int(info.context_window),
         "capabilities": list(info.capabilities),
+        "inputModalities": list(info.input_modalities),
+        "features": list(info.features),
+        "hfId": info.hf_id.lower(),
         "isFree": free,
         "isAvailable": bool(info.is_available),
         "sortRank": sort_rank(model_id, free),
@@ -224,6 +246,15 @@ class RefreshResult:
 def models_by_id(model_ids: list[str]) -> dict[str, AIModel]:
     """The stored models among `model_ids`, by id (a missing one is left out)."""
     return {d.modelId: d for d in AIModel.objects(modelId__in=list(model_ids))}
+
+
+def same_model(model: AIModel) -> list[AIModel]:
+    """The same weights through other providers (same Hugging Face repo), available, cheapest
+    first: the automatic fallbacks of a `/v1` request (`common.sending.fallbacks`)."""
+    if not model.hfId:
+        return []
+    others = AIModel.objects(hfId=model.hfId, isAvailable=True, modelId__ne=model.modelId)
+    return sorted((m for m in others if sellable(m)), key=_default_key)
 
 
 def refresh_catalog() -> RefreshResult:

@@ -42,6 +42,9 @@ class MessageOptions(EmbeddedDocument):
     maxTokens = IntField()  # noqa: N815
     topP = FloatField()  # noqa: N815
     stop = ListField(StringField(), default=None)  # stop sequences (the OpenAI-compatible API)
+    # OpenAI parameters passed on as they are (tools, tool_choice, parallel_tool_calls,
+    # response_format): the OpenAI-compatible API's, checked against the model's capabilities.
+    params = DictField(default=None)
 
 
 class Moderation(EmbeddedDocument):
@@ -89,6 +92,8 @@ class ChatMessage(Document):
     # "chat" (a conversation's message) or "api" (an API request's usage record); unset = chat.
     kind = StringField(choices=("chat", "api"))
     content = StringField(default="")
+    # A user message's images (https: or data: URLs), sent with it to models that take images.
+    images = ListField(StringField(), default=None)
     modelId = StringField()  # noqa: N815
     parentId = ObjectIdField()  # noqa: N815  the user message an assistant message answers
     status = StringField(choices=MESSAGE_STATUSES, default="done")
@@ -134,6 +139,15 @@ class ChatMessage(Document):
     apiKeyId = StringField()  # noqa: N815
     keyCapped = BooleanField()  # noqa: N815  the key had caps (its end gives back the unspent)
     requestId = StringField()  # noqa: N815  the API request's X-Request-ID
+    # Tried in order when `modelId`'s provider fails before the first token: [{modelId, rates}]
+    # (`common.sending.fallbacks`). When one of them answers, `modelId` and `rates` become its
+    # own at settlement and `requestedModelId` keeps the model asked for.
+    fallbacks = ListField(DictField(), default=None)
+    requestedModelId = StringField()  # noqa: N815
+    # The answer's tool calls, in OpenAI's shape [{id, type, function: {name, arguments}}], and
+    # the provider's finish reason (stop, length, tool_calls, content_filter).
+    toolCalls = ListField(DictField(), default=None)  # noqa: N815
+    finishReason = StringField()  # noqa: N815
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
     # UTC day of creation ("YYYY-MM-DD"): the analytics range filter (common.admin.analytics)
     day = StringField(default=lambda: utcnow().date().isoformat())

@@ -54,6 +54,8 @@ def message_dict(msg: ChatMessage) -> dict[str, Any]:
         "status": msg.status,
         "createdAt": iso(msg.createdAt),
     }
+    if msg.role == "user" and msg.images:
+        data["images"] = [] if hidden else list(msg.images)
     if msg.role == "assistant":
         data.update(
             parentId=str(msg.parentId) if msg.parentId else None,

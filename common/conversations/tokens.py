@@ -7,6 +7,11 @@ has to be a fair upper-ish bound, because the real usage report replaces it at s
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from common.conversations.images import image_tokens
+
 PER_MESSAGE_OVERHEAD = 4
 
 
@@ -14,8 +19,40 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def estimate_prompt(messages: list[dict[str, str]]) -> int:
-    return sum(estimate_tokens(m["content"]) + PER_MESSAGE_OVERHEAD for m in messages) + 2
+def content_text(content: Any) -> str:
+    """A turn's text: the string, or its text parts joined (images are not text)."""
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text") or "")
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return content if isinstance(content, str) else ""
+
+
+def turn_text(turn: dict) -> str:
+    """Everything in a turn the model reads as text: its content and its tool calls."""
+    calls = turn.get("tool_calls") or []
+    return content_text(turn.get("content")) + "".join(json.dumps(c) for c in calls)
+
+
+def _images(turn: dict) -> int:
+    content = turn.get("content")
+    if not isinstance(content, list):
+        return 0
+    return sum(
+        image_tokens(str(image.get("url") or ""), image.get("detail"))
+        for p in content
+        if isinstance(p, dict) and isinstance(image := p.get("image_url"), dict)
+    )
+
+
+def estimate_turn(turn: dict) -> int:
+    return estimate_tokens(turn_text(turn)) + _images(turn) + PER_MESSAGE_OVERHEAD
+
+
+def estimate_prompt(messages: list[dict]) -> int:
+    return sum(estimate_turn(m) for m in messages) + 2
 
 
 def trim(turns: list[dict], budget: int) -> list[dict]:
@@ -23,7 +60,7 @@ def trim(turns: list[dict], budget: int) -> list[dict]:
     kept: list[dict] = []
     used = 2
     for turn in reversed(turns):
-        cost = estimate_tokens(turn["content"]) + PER_MESSAGE_OVERHEAD
+        cost = estimate_turn(turn)
         if kept and used + cost > budget:
             break
         kept.append(turn)

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import logging
 
-from common.catalog import cache as catalog_cache
 from common.conversations.models import FINAL_STATUSES, ChatMessage
 from common.engine import ending, lease, liveness, outage, outcomes
 from common.engine.errors import SettlementDeferred
 from common.engine.outcomes import Outcome
-from common.engine.provider_call import request_for, stream_with_retries
+from common.engine.provider_call import candidates_for, stream_with_retries
 from common.engine.run import Cancelled, Lost, Run
 from common.errors import AppError, ServiceUnavailable
-from common.providers import registry
 from common.providers.base import ALL_FAILURES, ProviderStreamError
 from common.stored import object_id_or_none
 
@@ -80,13 +78,11 @@ def _not_claimed(message_id: str, token: str) -> str:
 
 
 def _stream(run: Run) -> str:
-    def prepare():
-        model = catalog_cache.model(run.msg.modelId)
-        return registry.provider_for(model.provider), request_for(run.msg, model)
-
     try:
-        provider, request = outage.retrying(prepare, f"preparing {run.mid}", outage.DB_TRANSIENT)
-        stream_with_retries(run, provider, request)
+        candidates = outage.retrying(
+            lambda: candidates_for(run.msg), f"preparing {run.mid}", outage.DB_TRANSIENT
+        )
+        stream_with_retries(run, candidates)
     except Cancelled:
         return _end(run, outcomes.charged(run, "cancelled"))
     except Lost:

@@ -31,7 +31,7 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
             "completionTokens": msg.usage.completionTokens,
             "totalTokens": msg.usage.totalTokens,
         }
-        return {
+        frame = {
             "type": "done",
             "messageId": mid,
             "seq": seq,
@@ -39,8 +39,14 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
             "usage": usage,
             "charged": msg.charged,
             "receipt": msg.receipt,
+            "modelId": msg.modelId,
             "user": user,
         }
+        if msg.toolCalls:
+            frame["toolCalls"] = msg.toolCalls
+        if msg.finishReason:
+            frame["finishReason"] = msg.finishReason
+        return frame
     if msg.status == "cancelled":
         return {
             "type": "cancelled",

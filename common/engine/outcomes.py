@@ -7,6 +7,7 @@ is built from its error class (`common.engine.errors.error_record`).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -36,27 +37,42 @@ class Outcome:
     moderation_reason: str | None = None
     estimated: bool = False  # the provider reported no usage; the counts are our estimate
     provider_cost: float | None = None  # the provider's own reported cost (USD), if sent
+    tool_calls: list[dict] | None = None  # OpenAI's shape: [{id, type, function}]
+    finish_reason: str | None = None  # the provider's: stop, length, tool_calls, ...
+    # A fallback answered: its model id and rates replace the message's (charged at them).
+    model_id: str | None = None
+    rates: dict | None = None
 
 
 def charged(run: Run, status: str) -> Outcome:
     """The charge by the rule (`common.wallet.pricing`), at the rates the message was held at.
 
-    A cancelled answer is charged for the text its clients were sent (`run.published`)."""
+    A cancelled answer is charged for the text its clients were sent (`run.published`). Tool
+    calls are completion tokens like text. An answer given by a fallback model is charged at
+    that model's rates (stored on the message with the fallback), and names it."""
     msg, usage = run.msg, run.usage
     text = run.text if status == "done" else run.published
+    calls = run.tool_calls(published_only=status != "done")
+    answered_by = run.answered_by if run.parts else None  # a fallback that generated
+    rates = answered_by["rates"] if answered_by else msg.rates
+    model_id = answered_by["modelId"] if answered_by else msg.modelId
     charge = pricing.charge_for(
-        pricing.stored_rates(msg.rates),
+        pricing.stored_rates(rates),
         msg.reserved,
         (usage.prompt_tokens, usage.completion_tokens) if usage else None,
         _prompt_estimate(msg),
-        estimate_tokens(text),
+        estimate_tokens(text + (json.dumps(calls) if calls else "")),
         generated=bool(run.parts),
     )
     reported = usage.cost if usage else None
     prompt, completion = charge.prompt_tokens, charge.completion_tokens
-    cost = reported if reported is not None else _price(msg.modelId, prompt, completion)
+    cost = reported if reported is not None else _price(model_id, prompt, completion)
     outcome = Outcome(status, text, prompt, completion, charge.tokens, cost, run.seq)
     outcome.estimated, outcome.provider_cost = charge.estimated, reported
+    outcome.tool_calls = calls or None
+    outcome.finish_reason = run.finish if status == "done" else None
+    if answered_by:
+        outcome.model_id, outcome.rates = model_id, dict(rates)
     return _timed(run, outcome)
 
 

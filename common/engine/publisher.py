@@ -8,6 +8,7 @@ import time
 
 from common.engine import outage
 from common.engine.run import Cancelled, Lost, Run
+from common.providers.base import ToolCallDelta
 from common.streaming import channel
 from config import get_settings
 
@@ -46,11 +47,11 @@ class Publisher:
         self._thread = threading.Thread(target=self._loop, name=f"publish-{run.mid}", daemon=True)
         self._thread.start()
 
-    def put(self, text: str) -> None:
+    def put(self, part: str | ToolCallDelta) -> None:
         if self.failure is not None:
             raise self.failure  # a cancel or a lost lease stopped the stream
         with self._lock:
-            self.run.parts.append(text)
+            self.run.parts.append(part)
         self._wake.set()
 
     def close(self) -> None:
@@ -94,7 +95,7 @@ class Publisher:
         self._closed.wait(wait)
         return True
 
-    def _publish(self, batch: list[str]) -> bool:
+    def _publish(self, batch: list[str | ToolCallDelta]) -> bool:
         """Store and publish `batch`; False if Redis stayed down past the closing bound."""
         run = self.run
         wait = outage.FIRST_WAIT
@@ -102,7 +103,9 @@ class Publisher:
             if run.lost.is_set():
                 raise Lost()
             try:
-                result = channel.publish_chunks(run.mid, run.seq + 1, batch)
+                result = channel.publish_chunks(
+                    run.mid, run.seq + 1, _frames(batch), _first_extra(run, run.seq + 1)
+                )
                 if result == channel.GAP:
                     self._restore()
                     continue
@@ -137,9 +140,23 @@ class Publisher:
         )
         while have < run.seq:
             lost = run.parts[have : min(run.seq, have + MAX_BATCH)]
-            result = channel.publish_chunks(run.mid, have + 1, lost)
+            result = channel.publish_chunks(
+                run.mid, have + 1, _frames(lost), _first_extra(run, have + 1)
+            )
             if result == channel.CANCELLED:
                 raise Cancelled()
             if result != channel.PUBLISHED:
                 raise Lost()
             have += len(lost)
+
+
+def _frames(parts: list[str | ToolCallDelta]) -> list[str | dict]:
+    """What `channel.publish_chunks` takes: text as it is, a tool call fragment as its fields."""
+    return [p if isinstance(p, str) else {"toolCall": p.as_dict()} for p in parts]
+
+
+def _first_extra(run: Run, first_seq: int) -> dict | None:
+    """The first chunk of an answer given by a fallback names the model (the API's `model`)."""
+    if first_seq == 1 and run.answered_by:
+        return {"modelId": run.answered_by["modelId"]}
+    return None

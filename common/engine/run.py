@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from common.conversations.models import ChatMessage
-from common.providers.base import Usage
+from common.providers.base import ToolCallDelta, Usage, assemble_tool_calls
 
 
 @dataclass
@@ -23,8 +23,12 @@ class Run:
     first_at: float | None = None
     last_at: float | None = None
     seq: int = 0  # chunks published (stored in Redis); `parts` may run ahead during an outage
-    parts: list[str] = field(default_factory=list)  # every delta generated, in order
+    # Every delta generated, in order: text, or a fragment of a tool call (each its own chunk).
+    parts: list[str | ToolCallDelta] = field(default_factory=list)
     usage: Usage | None = None
+    finish: str | None = None  # the provider's finish reason
+    # The fallback that is answering ({"modelId", "rates"}), when not the message's own model.
+    answered_by: dict | None = None
     lost: threading.Event = field(default_factory=threading.Event)
     hold: dict | None = None  # the wallet hold as the send placed it (settling reads nothing)
 
@@ -34,12 +38,17 @@ class Run:
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return "".join(p for p in self.parts if isinstance(p, str))
 
     @property
     def published(self) -> str:
         """The text its clients were sent (a cancel stops short of what is still queued)."""
-        return "".join(self.parts[: self.seq])
+        return "".join(p for p in self.parts[: self.seq] if isinstance(p, str))
+
+    def tool_calls(self, published_only: bool = False) -> list[dict]:
+        """The tool calls made (those its clients were sent, with `published_only`)."""
+        parts = self.parts[: self.seq] if published_only else self.parts
+        return assemble_tool_calls([p for p in parts if isinstance(p, ToolCallDelta)])
 
 
 class Cancelled(Exception):

@@ -74,6 +74,8 @@ def settle(
     send placed it (`wallet.Hold.placed()`), if known."""
     token = uuid.uuid4().hex
     fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome), "endedBy": token}
+    if outcome.model_id and outcome.model_id != msg.modelId:  # a fallback answered
+        fields.update(modelId=outcome.model_id, rates=outcome.rates, requestedModelId=msg.modelId)
     if hold is not None:
         fields.update(_decided_charge(fields, hold))
         if msg.kind == "api":
@@ -158,6 +160,10 @@ def _final_fields(o: Outcome) -> dict[str, Any]:
     }
     if o.error:
         fields["error"] = o.error
+    if o.tool_calls:
+        fields["toolCalls"] = o.tool_calls
+    if o.finish_reason:
+        fields["finishReason"] = o.finish_reason
     if o.moderation_reason:  # `aftermath` flags it for the admins, then clears this
         fields["moderationPending"] = o.moderation_reason
     for name, value in (
@@ -176,7 +182,8 @@ def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
     if o.status not in CHARGED_STATUSES:
         return {}
     charge = pricing.Charge(o.prompt_tokens, o.completion_tokens, o.estimated, o.charge)
-    fields = {"receipt": pricing.receipt(charge, pricing.stored_rates(msg.rates), o.provider_cost)}
+    rates = pricing.stored_rates(o.rates or msg.rates)
+    fields = {"receipt": pricing.receipt(charge, rates, o.provider_cost)}
     if o.provider_cost is not None:
         fields["providerCost"] = o.provider_cost
     return fields

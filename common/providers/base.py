@@ -1,7 +1,8 @@
 """The provider interface: list models, stream a chat completion as typed events.
 
 Every client (OpenRouter, Hugging Face, any OpenAI-compatible server) implements `Provider`.
-Streams yield `TextDelta`, then `Usage` (when the provider reports it), then `Finish`; failures
+Streams yield `TextDelta` and `ToolCallDelta` (fragments of the tool calls the model makes, in
+OpenAI's streaming shape), then `Usage` (when the provider reports it), then `Finish`; failures
 raise a `ProviderFailure` subclass whose `reason` the chat flow turns into a user-facing error.
 Closing the generator closes the HTTP response, which stops the generation upstream.
 """
@@ -21,6 +22,55 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ToolCallDelta:
+    """One fragment of a tool call, as OpenAI streams it: the call at `index` gets its `id` and
+    function `name` in its first fragment, and its `arguments` (JSON text) in pieces."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """OpenAI's `delta.tool_calls[]` item (only the fields this fragment carries)."""
+        out: dict[str, Any] = {"index": self.index}
+        if self.id:
+            out["id"] = self.id
+            out["type"] = "function"
+        function: dict[str, str] = {"arguments": self.arguments}
+        if self.name:
+            function["name"] = self.name
+        out["function"] = function
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ToolCallDelta:
+        function = d.get("function") or {}
+        return cls(
+            int(d.get("index") or 0),
+            d.get("id"),
+            function.get("name"),
+            str(function.get("arguments") or ""),
+        )
+
+
+def assemble_tool_calls(fragments: list[ToolCallDelta]) -> list[dict[str, Any]]:
+    """The complete calls, in OpenAI's message shape `[{id, type, function: {name, arguments}}]`,
+    from their fragments in order (a fragment continues the call with its `index`)."""
+    calls: dict[int, dict[str, Any]] = {}
+    for f in fragments:
+        call = calls.setdefault(
+            f.index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        if f.id:
+            call["id"] = f.id
+        if f.name:
+            call["function"]["name"] += f.name
+        call["function"]["arguments"] += f.arguments
+    return [calls[i] for i in sorted(calls)]
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int
@@ -33,17 +83,22 @@ class Finish:
     reason: str  # "stop", "length", "content_filter", ...
 
 
-Event = TextDelta | Usage | Finish
+Event = TextDelta | ToolCallDelta | Usage | Finish
+
+# OpenAI parameters passed on as they are, when the model's catalog entry says it takes them.
+PASSED_PARAMS = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
 
 
 @dataclass(frozen=True)
 class ChatRequest:
     model: str  # the provider's own model id
-    messages: list[dict[str, str]]  # [{"role": "user"|"assistant"|"system", "content": "..."}]
+    # OpenAI's messages: {"role", "content"} where content is text or a list of parts
+    # (text, image_url); assistant turns may carry `tool_calls`, tool turns `tool_call_id`.
+    messages: list[dict[str, Any]]
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # stop, PASSED_PARAMS
 
 
 @dataclass(frozen=True)
@@ -59,6 +114,12 @@ class ModelInfo:
     context_window: int = 4096
     capabilities: tuple[str, ...] = ("text",)
     is_available: bool = True
+    input_modalities: tuple[str, ...] = ("text",)
+    # What the provider says the model takes: "tools", "json_object", "json_schema".
+    features: tuple[str, ...] = ()
+    # The Hugging Face repo id of the weights (OpenRouter's `hugging_face_id`, Hugging Face's own
+    # id): the same model served by several providers shares it (fallback across providers).
+    hf_id: str = ""
 
 
 class Provider(Protocol):

@@ -1,7 +1,9 @@
 """Hugging Face's OpenAI-compatible router (`HUGGINGFACE_BASE_URL`).
 
 Its `/models` entries list the inference providers serving each model, with prices per million
-tokens and context lengths; we take the first live one. Without `HUGGINGFACE_API_KEY` the
+tokens, context lengths and whether they take tools (`supports_tools`) and JSON-schema output
+(`supports_structured_output`); we take the first live one. `architecture.input_modalities`
+says whether the model takes images. Without `HUGGINGFACE_API_KEY` the
 provider is disabled (the router serves nothing without a token). A model that is still loading answers
 503 with `{"error": "... is currently loading", "estimated_time": 20.0}`, which becomes
 `ModelUnavailable` with that estimate as `retryAfter`.
@@ -17,6 +19,7 @@ from common.providers.openai_format import (
     OpenAIFormatClient,
     _error_payload,
     guess_capabilities,
+    modalities_from,
     price_value,
 )
 
@@ -25,6 +28,15 @@ def _live_provider(entry: dict) -> dict:
     providers = [p for p in entry.get("providers") or [] if isinstance(p, dict)]
     live = [p for p in providers if p.get("status", "live") == "live"]
     return (live or providers or [{}])[0]
+
+
+def _features(serving: dict) -> tuple[str, ...]:
+    """The router lists per serving provider `supports_tools` and `supports_structured_output`
+    (JSON schema, and so JSON mode)."""
+    features = ["tools"] if serving.get("supports_tools") else []
+    if serving.get("supports_structured_output"):
+        features += ["json_object", "json_schema"]
+    return tuple(features)
 
 
 class HuggingFaceProvider(OpenAIFormatClient):
@@ -49,6 +61,11 @@ class HuggingFaceProvider(OpenAIFormatClient):
             completion_price=price_value(pricing.get("output") or 0) / 1_000_000,
             context_window=int(context),
             capabilities=guess_capabilities(model_id),
+            input_modalities=modalities_from(
+                (entry.get("architecture") or {}).get("input_modalities")
+            ),
+            features=_features(serving),
+            hf_id=model_id,
         )
 
     def failure_for(self, response: requests.Response) -> Failure:

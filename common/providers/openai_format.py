@@ -43,6 +43,7 @@ from common.providers.base import (
     ProviderTimeout,
     ProviderUnavailableFailure,
     TextDelta,
+    ToolCallDelta,
     Usage,
 )
 
@@ -283,9 +284,11 @@ class OpenAIFormatClient:
             if isinstance(chunk.get("usage"), dict):
                 usage = parse_usage(chunk["usage"])
             for choice in chunk.get("choices") or []:
-                text = (choice.get("delta") or {}).get("content")
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
                 if text:
                     yield TextDelta(text)
+                yield from _tool_call_deltas(delta.get("tool_calls"))
                 if choice.get("finish_reason") == "error":
                     raise ProviderStreamError(details={"finishReason": "error"})
                 finish = choice.get("finish_reason") or finish
@@ -294,6 +297,43 @@ class OpenAIFormatClient:
         if usage is not None:
             yield usage
         yield Finish(finish or "stop")
+
+
+def _tool_call_deltas(items: Any) -> Iterator[ToolCallDelta]:
+    """`delta.tool_calls` fragments; a provider that omits `index` on a lone call means 0."""
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        function = item.get("function") if isinstance(item.get("function"), dict) else {}
+        index = item.get("index")
+        yield ToolCallDelta(
+            index=index if isinstance(index, int) else 0,
+            id=str(item["id"]) if item.get("id") else None,
+            name=str(function["name"]) if function.get("name") else None,
+            arguments=str(function.get("arguments") or ""),
+        )
+
+
+def features_from(supported_parameters: Any) -> tuple[str, ...]:
+    """What a model takes, from OpenRouter's `supported_parameters`: `tools` means tool calling,
+    `response_format` JSON mode, `structured_outputs` JSON-schema output (which implies JSON
+    mode)."""
+    params = set(supported_parameters) if isinstance(supported_parameters, list) else set()
+    features = []
+    if "tools" in params:
+        features.append("tools")
+    if "response_format" in params or "structured_outputs" in params:
+        features.append("json_object")
+    if "structured_outputs" in params:
+        features.append("json_schema")
+    return tuple(features)
+
+
+def modalities_from(value: Any) -> tuple[str, ...]:
+    """Input modalities as listed (`["text", "image"]`), text when the entry says nothing."""
+    if not isinstance(value, list) or not value:
+        return ("text",)
+    return tuple(str(m) for m in value if isinstance(m, str)) or ("text",)
 
 
 def _decode(data: str) -> dict:

@@ -1,6 +1,8 @@
 """OpenRouter: hundreds of models behind one OpenAI-format API.
 
-Its `/models` entries carry prices as strings in USD per token and the context length; chat
+Its `/models` entries carry prices as strings in USD per token, the context length, the input
+modalities, the parameters the model takes (`supported_parameters`: `tools`, `response_format`,
+`structured_outputs`) and the Hugging Face repo of its weights (`hugging_face_id`); chat
 requests carry `HTTP-Referer` and `X-Title` so OpenRouter attributes traffic to the app, and ask
 for usage accounting so the last chunk reports `cost`.
 """
@@ -10,7 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from common.providers.base import ChatRequest, ModelInfo
-from common.providers.openai_format import OpenAIFormatClient, guess_capabilities, price_value
+from common.providers.openai_format import (
+    OpenAIFormatClient,
+    features_from,
+    guess_capabilities,
+    modalities_from,
+    price_value,
+)
 
 
 def _price(pricing: dict, key: str) -> float:
@@ -56,4 +64,7 @@ class OpenRouterProvider(OpenAIFormatClient):
             completion_price=_price(pricing, "completion"),
             context_window=int(entry.get("context_length") or top.get("context_length") or 4096),
             capabilities=guess_capabilities(model_id, architecture.get("input_modalities")),
+            input_modalities=modalities_from(architecture.get("input_modalities")),
+            features=features_from(entry.get("supported_parameters")),
+            hf_id=str(entry.get("hugging_face_id") or ""),
         )

@@ -47,6 +47,7 @@ def _build(name: str, settings: Settings) -> OpenAIFormatClient:
             settings.openai_compat_api_key,
             prompt_price=settings.openai_compat_prompt_price,
             completion_price=settings.openai_compat_completion_price,
+            capabilities=settings.openai_compat_capabilities,
             **timeouts,
         )
     raise ValidationError(f"Unknown provider {name!r}.", {"providers": list(PROVIDER_NAMES)})

@@ -21,6 +21,27 @@ class SendOptions:
     stop: list[str] | None = None
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a request needs of a model beyond text (the OpenAI-compatible API)."""
+
+    tools: bool = False
+    response_format: str | None = None  # "json_object" | "json_schema"
+    image_param: str | None = None  # the first image part, e.g. "messages.2.content.1"
+
+    def problem(self, capabilities: dict[str, bool]) -> tuple[str, str] | None:
+        """(param, what) the model lacks, by `common.catalog.service.capabilities_of`."""
+        if self.tools and not capabilities["tools"]:
+            return "tools", "tools"
+        if self.response_format == "json_schema" and not capabilities["jsonSchema"]:
+            return "response_format", "response_format json_schema"
+        if self.response_format == "json_object" and not capabilities["jsonObject"]:
+            return "response_format", "response_format json_object"
+        if self.image_param and not capabilities["images"]:
+            return self.image_param, "image input"
+        return None
+
+
 @dataclass
 class SendCommand:
     user: User
@@ -35,6 +56,14 @@ class SendCommand:
     # prompt, not the session's history), and the key it came through is checked and recorded.
     prompt: list[dict] | None = None
     api_key: Any = None  # common.apikeys.models.ApiKey
+    # OpenAI parameters passed on to the provider (`common.providers.base.PASSED_PARAMS`), what
+    # they need of the model, and the fallback models (`common.sending.fallbacks`): those the
+    # request names (`models`), and with `same_model_fallback` the same model through other
+    # providers.
+    params: dict[str, Any] | None = None
+    needs: Needs = field(default_factory=Needs)
+    fallbacks: list[str] = field(default_factory=list)
+    same_model_fallback: bool = False
     # Regenerate: answer this stored user message of `session_id` again (no new user message).
     parent_id: str | None = None
     # The HTTP request it came with (`X-Request-ID`), kept on an API request's usage record.
@@ -44,6 +73,9 @@ class SendCommand:
     def is_api(self) -> bool:
         """An OpenAI-compatible API request: recorded as API usage, never as a conversation."""
         return self.api_key is not None
+
+    # Images sent with the message (the web client's attachments): https: or data: URLs.
+    images: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -6,15 +6,16 @@ plan, and only `send` goes on to hold and store.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
 
 from common.catalog import service as catalog
-from common.conversations.history import session_history, turns_for
+from common.conversations.history import session_history, turns_for, user_turn
 from common.conversations.models import ChatMessage, ChatSession
-from common.conversations.tokens import estimate_prompt, trim
+from common.conversations.tokens import estimate_prompt, estimate_tokens, trim
 from common.errors import ValidationError
 from common.wallet import pricing
 
@@ -30,6 +31,9 @@ class Plan:
     prompt_estimate: int = 0
     rates: pricing.Rates = pricing.LEGACY_RATES
     hold: dict | None = None  # the hold as placed (`wallet.Hold.placed()`), for the worker
+    # Who answers if this model's provider fails first: [{"modelId", "rates"}], in order. The
+    # hold (`estimate`) covers the dearest of them and the model.
+    fallbacks: list[dict] = field(default_factory=list)
 
 
 def plan_all(
@@ -39,11 +43,16 @@ def plan_all(
     max_tokens: int,
     prompt: list[dict] | None = None,
     before: ChatMessage | None = None,
+    params: dict | None = None,
+    fallbacks: tuple[list, list] = ([], []),
+    images: list[str] | None = None,
 ) -> list[Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
     and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
     (the API's `messages`) is sent as it is: if it does not fit, the send is refused. With
-    `before` (a regenerate), the conversation ends at that user message."""
+    `before` (a regenerate), the conversation ends at that user message. `params` (tools, a
+    response format) count in the prompt estimate, as providers count them; `fallbacks` are
+    the (named, automatic) fallback models (`common.sending.fallbacks`)."""
     history = session_history(session.sessionId) if session is not None and prompt is None else []
     if before is not None:
         history = history[: next((i for i, m in enumerate(history) if m.id == before.id), 0)]
@@ -54,15 +63,46 @@ def plan_all(
         if prompt is not None:
             turns = _fitting(prompt, window - room, model.modelId)
         else:
+            takes_images = catalog.capabilities_of(model)["images"]
             turns = trim(
-                turns_for(history, model.modelId) + [{"role": "user", "content": text}],
+                turns_for(history, model.modelId, takes_images) + [user_turn(text, images)],
                 window - room,
             )
-        estimate, rates = estimate_prompt(turns), catalog.rates_of(model)
+        estimate = estimate_prompt(turns) + params_tokens(params)
+        rates = catalog.rates_of(model)
         hold = pricing.hold_for(estimate, room, rates)
         plan = Plan(model, ObjectId(), room, hold, turns, prompt_estimate=estimate, rates=rates)
+        _add_fallbacks(plan, *fallbacks)
         plans.append(plan)
     return plans
+
+
+def params_tokens(params: dict | None) -> int:
+    """Tool definitions and a response schema are read by the model as part of the prompt."""
+    if not params:
+        return 0
+    counted = {k: params[k] for k in ("tools", "response_format") if params.get(k)}
+    return estimate_tokens(json.dumps(counted)) if counted else 0
+
+
+def _add_fallbacks(plan: Plan, named: list, automatic: list) -> None:
+    """Named fallbacks must fit the conversation (else the request is refused); automatic ones
+    are kept only if they fit and cost no more than the chosen model's hold."""
+    need = plan.prompt_estimate + plan.max_tokens
+    for model in [*named, *automatic]:
+        window = int(getattr(model, "contextWindow", 0) or 4096)
+        rates = catalog.rates_of(model)
+        hold = pricing.hold_for(plan.prompt_estimate, plan.max_tokens, rates)
+        if model in automatic and (window < need or hold > plan.estimate):
+            continue
+        if window < need:
+            raise ValidationError(
+                f"models: {model.modelId} has room for {window} tokens; this request needs "
+                f"about {need}. Leave it out or shorten the conversation.",
+                {"field": "models", "reason": "context_length_exceeded"},
+            )
+        plan.fallbacks.append({"modelId": model.modelId, "rates": rates.as_dict()})
+        plan.estimate = max(plan.estimate, hold)
 
 
 def _fitting(prompt: list[dict], budget: int, model_id: str) -> list[dict]:

@@ -26,12 +26,14 @@ from common.admission import Admission
 from common.apikeys import caps
 from common.conversations import sessions
 from common.conversations.models import ChatMessage, ChatSession, MessageOptions
+from common.conversations.tokens import turn_text
 from common.engine import ending
 from common.errors import NotFound, ServiceUnavailable, ValidationError
 from common.moderation.terms import check_blocked
 from common.payments.subscriptions import check_paywall
 from common.sending import daily, idempotency
 from common.sending.command import SendCommand, SendResult
+from common.sending.fallbacks import fallback_models
 from common.sending.fanout import concurrently
 from common.sending.holds import hold_all, release_all
 from common.sending.planning import Plan, plan_all
@@ -70,13 +72,26 @@ def send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
 def _send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
     parent = _parent(cmd) if cmd.parent_id else None
     if parent is not None:
-        cmd = replace(cmd, message=parent.content or "")
+        cmd = _again(cmd, parent)
     text, models, max_tokens = validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
-    check_blocked(text if cmd.prompt is None else "\n".join(t["content"] for t in cmd.prompt))
+    check_blocked(text if cmd.prompt is None else "\n".join(turn_text(t) for t in cmd.prompt))
     check_paywall(cmd.user, models)
+    fallbacks = (
+        fallback_models(cmd, models[0]) if cmd.fallbacks or cmd.same_model_fallback else ([], [])
+    )
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
-    plans = plan_all(session, text, models, max_tokens, cmd.prompt, before=parent)
+    plans = plan_all(
+        session,
+        text,
+        models,
+        max_tokens,
+        cmd.prompt,
+        before=parent,
+        params=cmd.params,
+        fallbacks=fallbacks,
+        images=cmd.images,
+    )
     result = _documents(cmd, session, text, plans, parent or user_message_id)
     claim = _claim(cmd, result, new_session=session is None)
     if isinstance(claim, idempotency.Replay):
@@ -126,7 +141,7 @@ def estimate(cmd: SendCommand) -> list[ModelEstimate]:
     does (same errors) but checks no plan, limit or balance and writes nothing."""
     parent = _parent(cmd) if cmd.parent_id else None
     if parent is not None:
-        cmd = replace(cmd, message=parent.content or "")
+        cmd = _again(cmd, parent)
     text, models, max_tokens = validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
     return [
@@ -138,8 +153,15 @@ def estimate(cmd: SendCommand) -> list[ModelEstimate]:
             p.max_tokens,
             p.rates,
         )
-        for p in plan_all(session, text, models, max_tokens, before=parent)
+        for p in plan_all(session, text, models, max_tokens, before=parent, images=cmd.images)
     ]
+
+
+def _again(cmd: SendCommand, parent: ChatMessage) -> SendCommand:
+    """A regenerate asks again what the stored user message asked: its text and its images."""
+    images = list(parent.images or [])
+    needs = replace(cmd.needs, image_param="images") if images else cmd.needs
+    return replace(cmd, message=parent.content or "", images=images, needs=needs)
 
 
 def _parent(cmd: SendCommand) -> ChatMessage:
@@ -185,6 +207,7 @@ def _claim(
         "options": asdict(cmd.options),
         "parentId": cmd.parent_id,
         "prompt": cmd.prompt,
+        "images": cmd.images,
     }
     digest = idempotency.fingerprint(request)
     planned = _planned(result, new_session)
@@ -290,6 +313,7 @@ def _documents(
             userId=cmd.user.id,
             role="user",
             content=text,
+            images=cmd.images or None,
             status="done",
         )
     )
@@ -352,18 +376,27 @@ def _assistant(
             maxTokens=plan.max_tokens,
             topP=cmd.options.top_p,
             stop=cmd.options.stop or None,
+            params=cmd.params or None,
         ),
         apiKeyId=str(cmd.api_key.id) if cmd.api_key is not None else None,
         # Whether the key's caps count this answer (only then does its end give any back).
         keyCapped=caps.capped(cmd.api_key) if cmd.api_key is not None else None,
         requestId=cmd.request_id if cmd.is_api else None,
+        fallbacks=plan.fallbacks or None,
     )
     msg.validate()
     return msg
 
 
 def _prompt_size(turns: list[dict]) -> int:
-    return sum(len(t["content"]) + 16 for t in turns)
+    return sum(len(turn_text(t)) + _image_bytes(t) + 16 for t in turns)
+
+
+def _image_bytes(turn: dict) -> int:
+    content = turn.get("content")
+    if not isinstance(content, list):
+        return 0
+    return sum(len(str((p.get("image_url") or {}).get("url", ""))) for p in content)
 
 
 def _enqueue_one(msg: ChatMessage, enqueue: Callable[..., None], hold: dict | None = None) -> None:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from common.catalog import cache as catalog_cache
 from common.catalog import service as catalog
-from common.errors import PayloadTooLarge, ProviderUnavailable, ValidationError
-from common.sending.command import SendCommand
+from common.errors import (
+    PayloadTooLarge,
+    ProviderUnavailable,
+    UnsupportedParameter,
+    ValidationError,
+)
+from common.sending.command import Needs, SendCommand
 from config import get_settings
 
 DEFAULT_MAX_TOKENS = 1024
@@ -46,7 +51,24 @@ def validate(cmd: SendCommand) -> tuple[str, list, int]:
     if opts.top_p is not None and not 0 < opts.top_p <= 1:
         raise ValidationError("options.topP: must be above 0 and at most 1")
     models = [_model(model_id) for model_id in ids]
+    for model in models:
+        check_needs(model, cmd.needs)
     return text, models, max_tokens or min(DEFAULT_MAX_TOKENS, limit)
+
+
+def check_needs(model, needs: Needs, param: str | None = None) -> None:
+    """`UnsupportedParameter` naming the param (or `param`, e.g. `models.1`) when the model's
+    catalog entry does not list what the request needs."""
+    if needs == Needs():  # plain text: every model takes it
+        return
+    problem = needs.problem(catalog.capabilities_of(model))
+    if problem is not None:
+        name, what = problem
+        raise UnsupportedParameter(
+            f"{model.modelId} does not take {what} (see its `capabilities` in GET /v1/models "
+            "or /api/models).",
+            {"field": param or name, "modelId": model.modelId},
+        )
 
 
 def _model(model_id: str):

@@ -116,9 +116,18 @@ def _dumps(frame: dict) -> str:
     return json.dumps(frame, separators=(",", ":"))
 
 
-def chunk_frame(message_id: str, seq: int, delta: str) -> str:
-    """A chunk frame's JSON text. Its fixed key order lets `chunk_seq` read it without parsing."""
-    return _dumps({"type": "chunk", "messageId": message_id, "seq": seq, "delta": delta})
+def chunk_frame(message_id: str, seq: int, delta: str | dict, extra: dict | None = None) -> str:
+    """A chunk frame's JSON text. Its fixed key order lets `chunk_seq` read it without parsing.
+
+    `delta` is text, or the fields of a chunk that carries no text (`{"toolCall": {...}}`: one
+    fragment of a tool call, in OpenAI's `delta.tool_calls[]` shape); `extra` adds fields
+    (`modelId` on the first chunk of an answer given by a fallback model)."""
+    frame = {"type": "chunk", "messageId": message_id, "seq": seq}
+    if isinstance(delta, dict):
+        frame.update({"delta": "", **delta})
+    else:
+        frame["delta"] = delta
+    return _dumps({**frame, **(extra or {})})
 
 
 _CHUNK_HEAD = '{"type":"chunk",'
@@ -139,14 +148,19 @@ def split_frames(payload: str) -> list[str]:
     return payload.split("\n")
 
 
-def publish_chunks(message_id: str, first_seq: int, deltas: list[str]) -> int:
+def publish_chunks(
+    message_id: str, first_seq: int, deltas: list[str | dict], first_extra: dict | None = None
+) -> int:
     """Store and publish chunks `first_seq`, `first_seq + 1`, ... in one round trip, each its
     own frame and seq; all or none are stored. PUBLISHED; REFUSED if the buffer already holds
     that seq or the stream has ended; GAP if the buffer is shorter than `first_seq - 1` (Redis
     lost it: `buffer_length` says from where to store again); CANCELLED if a cancel was
     requested (checked in the same script, so a cancel costs no extra round trip and nothing
-    is published after it)."""
-    frames = [chunk_frame(message_id, first_seq + i, d) for i, d in enumerate(deltas)]
+    is published after it). `first_extra` adds fields to the first frame (`chunk_frame`)."""
+    frames = [
+        chunk_frame(message_id, first_seq + i, d, first_extra if i == 0 else None)
+        for i, d in enumerate(deltas)
+    ]
     return _append(message_id, "chunk", first_seq, frames)
 
 

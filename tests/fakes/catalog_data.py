@@ -2,6 +2,9 @@
 
 Prices are strings in USD per token, as OpenRouter sends them. The guide's preferred free
 models are here, other `:free` models, paid ones with nonzero prices, and `fake/echo`.
+`supported_parameters` says which take tools and structured output (`STRUCTURED`: tools,
+`response_format` and `structured_outputs`; the rest plain sampling parameters), and some
+carry the `hugging_face_id` of their weights, as OpenRouter lists them.
 """
 
 from __future__ import annotations
@@ -170,6 +173,38 @@ _ROWS: list[tuple[str, str, int, str, str, tuple[str, ...]]] = [
 ]
 
 
+BASIC_PARAMETERS = ["max_tokens", "temperature", "top_p", "stop"]
+STRUCTURED_PARAMETERS = [
+    *BASIC_PARAMETERS,
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "structured_outputs",
+]
+# Models whose listing has tools and structured output (the others: sampling parameters only).
+STRUCTURED = {
+    "fake/echo",
+    "google/gemini-2.0-flash-exp:free",
+    "openai/gpt-4o",
+    "openai/gpt-4o-mini",
+    "openai/gpt-4-turbo",
+    "anthropic/claude-3.5-sonnet",
+    "anthropic/claude-3-opus",
+    "anthropic/claude-3-haiku",
+    "google/gemini-pro-1.5",
+    "meta-llama/llama-3.1-70b-instruct",
+    "mistralai/mistral-large",
+}
+HF_IDS = {
+    "meta-llama/llama-3.1-405b-instruct:free": "meta-llama/Llama-3.1-405B-Instruct",
+    "meta-llama/llama-3.1-405b-instruct": "meta-llama/Llama-3.1-405B-Instruct",
+    "meta-llama/llama-3.1-70b-instruct": "meta-llama/Llama-3.1-70B-Instruct",
+    "mistralai/mistral-7b-instruct:free": "mistralai/Mistral-7B-Instruct-v0.3",
+    "qwen/qwen-2.5-72b-instruct:free": "Qwen/Qwen2.5-72B-Instruct",
+}
+
+
 def _entry(row: tuple[str, str, int, str, str, tuple[str, ...]]) -> dict:
     model_id, name, context, prompt, completion, modalities = row
     return {
@@ -200,7 +235,10 @@ def _entry(row: tuple[str, str, int, str, str, tuple[str, ...]]) -> dict:
             "is_moderated": model_id.startswith(("openai/", "anthropic/")),
         },
         "per_request_limits": None,
-        "supported_parameters": ["max_tokens", "temperature", "top_p", "stop"],
+        "supported_parameters": list(
+            STRUCTURED_PARAMETERS if model_id in STRUCTURED else BASIC_PARAMETERS
+        ),
+        "hugging_face_id": HF_IDS.get(model_id, ""),
     }
 
 
@@ -215,6 +253,42 @@ def model_entry(
     prompt: str = "0",
     completion: str = "0",
     context_length: int = 8192,
+    modalities: tuple[str, ...] = ("text",),
+    structured: bool = False,
+    hugging_face_id: str = "",
 ) -> dict:
     """One `/models` entry, for tests that replace the list."""
-    return _entry((model_id, name or model_id, context_length, prompt, completion, ("text",)))
+    entry = _entry((model_id, name or model_id, context_length, prompt, completion, modalities))
+    entry["supported_parameters"] = list(STRUCTURED_PARAMETERS if structured else BASIC_PARAMETERS)
+    entry["hugging_face_id"] = hugging_face_id
+    return entry
+
+
+def hf_entry(
+    model_id: str,
+    prompt_per_million: float = 0.0,
+    completion_per_million: float = 0.0,
+    context_length: int = 32768,
+    tools: bool = True,
+    structured_output: bool = True,
+    modalities: tuple[str, ...] = ("text",),
+) -> dict:
+    """One entry of Hugging Face's router `/models` list: the serving providers, with prices
+    per million tokens and what each takes."""
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": 1720000000,
+        "owned_by": model_id.split("/")[0],
+        "architecture": {"input_modalities": list(modalities), "output_modalities": ["text"]},
+        "providers": [
+            {
+                "provider": "fake-inference",
+                "status": "live",
+                "context_length": context_length,
+                "pricing": {"input": prompt_per_million, "output": completion_per_million},
+                "supports_tools": tools,
+                "supports_structured_output": structured_output,
+            }
+        ],
+    }

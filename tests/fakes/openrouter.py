@@ -14,8 +14,16 @@ can script it too:
                                     active_streams, max_active_streams, completed_streams,
                                     last_requests, last_headers}
 
+Requests that offer `tools`, ask for `response_format` or send `image_url` parts are answered as
+`tests.fakes.answers` says (tool calls, streamed as `delta.tool_calls` fragments with
+`finish_reason: "tool_calls"`; JSON that fits the schema), and refused as OpenRouter refuses
+them (404 "No endpoints found that support ...") when the model's `/models` entry does not list
+`tools` / `response_format` / `structured_outputs` in `supported_parameters` or `image` in
+`input_modalities`.
+
 Spec keys (all optional): `deltas` (list of str; default `delta_count` (20) words echoed from the
-prompt), `first_delay`, `interval` (seconds), `usage` (dict merged over the computed one, or
+prompt, or the tool calls / structured answer the request asks for), `tool_calls` (scripted
+calls `[{"name", "arguments": {...}}]` instead of the planned ones), `first_delay`, `interval` (seconds), `usage` (dict merged over the computed one, or
 false to omit the usage chunk), `finish_reason` ("stop"), `status` + `error` (str message or
 dict merged into the error object, e.g. `{"metadata": {"reasons": [...]}}`) + `retry_after`,
 `error_body` (a raw JSON body for the error, e.g. Hugging Face's `{"error": "...loading"}`),
@@ -46,10 +54,13 @@ from typing import Any
 
 import requests
 
+from tests.fakes import answers
 from tests.fakes.catalog_data import default_models
 
 API_PREFIX = "/api/v1"
 _ids = itertools.count(1)
+_call_ids = itertools.count(1)
+ARGUMENT_PIECE = 8  # characters of a tool call's arguments per streamed fragment
 
 
 class _ClientGone(Exception):
@@ -118,25 +129,49 @@ class _State:
                 "last_headers": list(self.last_headers),
             }
 
-    def price_of(self, model: str) -> tuple[float, float]:
+    def entry_of(self, model: str) -> dict:
         with self.lock:
             for entry in self.models:
                 if entry.get("id") == model:
-                    pricing = entry.get("pricing") or {}
-                    return float(pricing.get("prompt", 0)), float(pricing.get("completion", 0))
-        return 0.0, 0.0
+                    return entry
+        return {}
+
+    def price_of(self, model: str) -> tuple[float, float]:
+        pricing = self.entry_of(model).get("pricing") or {}
+        return float(pricing.get("prompt", 0)), float(pricing.get("completion", 0))
 
 
 def _prompt_text(body: dict) -> str:
     messages = body.get("messages") or []
-    return " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+    return " ".join(answers.text_of(m.get("content")) for m in messages if isinstance(m, dict))
 
 
 def _default_deltas(body: dict, count: int) -> list[str]:
     """Deterministic words from the last message, so answers are predictable in tests."""
     messages = body.get("messages") or [{}]
-    words = str(messages[-1].get("content", "")).split() or ["echo"]
+    words = answers.text_of(messages[-1].get("content")).split() or ["echo"]
     return [("" if i == 0 else " ") + words[i % len(words)] for i in range(count)]
+
+
+def _unsupported(entry: dict, body: dict) -> str | None:
+    """What the model's listing says it does not take (OpenRouter answers 404 for it)."""
+    if not entry:
+        return None
+    params = set(entry.get("supported_parameters") or [])
+    for serving in entry.get("providers") or []:  # Hugging Face's listing, when playing it
+        params |= {"tools"} if serving.get("supports_tools") else set()
+        params |= {"structured_outputs"} if serving.get("supports_structured_output") else set()
+    modalities = (entry.get("architecture") or {}).get("input_modalities") or ["text"]
+    fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
+    if body.get("tools") and "tools" not in params:
+        return "tool use"
+    if fmt.get("type") == "json_schema" and "structured_outputs" not in params:
+        return "structured outputs"
+    if fmt.get("type") == "json_object" and not params & {"response_format", "structured_outputs"}:
+        return "response format"
+    if answers.image_parts(body) and "image" not in modalities:
+        return "image input"
+    return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -274,13 +309,17 @@ class _Handler(BaseHTTPRequestHandler):
         spec = self.state.spec_for(model)
         if spec.get("status") and count <= int(spec.get("fail_times") or 10**9):
             return self._scripted_error(spec)
-        deltas = self._deltas(spec, body)
+        missing = _unsupported(self.state.entry_of(model), body)
+        if missing:
+            return self._send_error(404, f"No endpoints found that support {missing}.")
+        calls = self._calls(spec, body)
+        deltas = [] if calls else self._deltas(spec, body)
         try:
             self._pause(float(spec.get("first_delay") or 0))
             if body.get("stream"):
-                self._stream(model, spec, body, deltas)
+                self._stream(model, spec, body, deltas, calls)
             else:
-                self._complete(model, spec, body, deltas)
+                self._complete(model, spec, body, deltas, calls)
         except _ClientGone:
             self.close_connection = True
             self.state.bump("disconnects")
@@ -303,10 +342,32 @@ class _Handler(BaseHTTPRequestHandler):
     def _deltas(spec: dict, body: dict) -> list[str]:
         if spec.get("deltas") is not None:
             return [str(d) for d in spec["deltas"]]
+        structured = answers.structured_answer(body)
+        if structured is not None:
+            return [structured[i : i + 16] for i in range(0, len(structured), 16)]
+        last = (body.get("messages") or [{}])[-1]
+        if isinstance(last, dict) and last.get("role") == "tool":
+            return [answers.tool_results_answer(body)]
         return _default_deltas(body, int(spec.get("delta_count") or 20))
 
+    @staticmethod
+    def _calls(spec: dict, body: dict) -> list[dict]:
+        """The tool calls to answer with (`[{"id", "name", "arguments"}]`), or none."""
+        if not answers.wants_tool_calls(body):
+            return []
+        if spec.get("tool_calls"):
+            return [
+                {
+                    "id": f"call_{next(_call_ids)}",
+                    "name": c["name"],
+                    "arguments": json.dumps(c.get("arguments") or {}),
+                }
+                for c in spec["tool_calls"]
+            ]
+        return answers.planned_calls(body, _call_ids)
+
     def _usage(self, model: str, spec: dict, body: dict, completion_tokens: int) -> dict:
-        prompt_tokens = max(1, len(_prompt_text(body)) // 4)
+        prompt_tokens = max(1, len(_prompt_text(body)) // 4) + answers.image_tokens(body)
         prompt_price, completion_price = self.state.price_of(model)
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -327,7 +388,9 @@ class _Handler(BaseHTTPRequestHandler):
             "created": int(time.time()),
         }
 
-    def _stream(self, model: str, spec: dict, body: dict, deltas: list[str]) -> None:
+    def _stream(
+        self, model: str, spec: dict, body: dict, deltas: list[str], calls: list[dict]
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -335,7 +398,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.state.bump("active_streams")
         try:
-            self._stream_body(model, spec, body, deltas)
+            if calls:
+                self._stream_calls(model, spec, body, calls)
+            else:
+                self._stream_body(model, spec, body, deltas)
         finally:
             self.state.bump("active_streams", -1)
 
@@ -378,6 +444,46 @@ class _Handler(BaseHTTPRequestHandler):
             return self._stall(spec)
         self._finish_stream(base, model, spec, body, len(deltas))
 
+    def _stream_calls(self, model: str, spec: dict, body: dict, calls: list[dict]) -> None:
+        """Tool calls as OpenRouter streams them: per call, a first fragment with its `id`,
+        `type` and function `name` (empty arguments), then the arguments in pieces."""
+        base = self._base_chunk(model, f"gen-fake-{next(_ids)}")
+        self._chunk(": OPENROUTER PROCESSING\n\n")
+        sent = 0
+        for index, call in enumerate(calls):
+            head = {
+                "index": index,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": ""},
+            }
+            fragments = [head] + [
+                {
+                    "index": index,
+                    "function": {"arguments": call["arguments"][i : i + ARGUMENT_PIECE]},
+                }
+                for i in range(0, len(call["arguments"]), ARGUMENT_PIECE)
+            ]
+            for fragment in fragments:
+                if sent:
+                    self._pause(float(spec.get("interval") or 0))
+                delta = {"role": "assistant", "content": None, "tool_calls": [fragment]}
+                self._event(
+                    {
+                        **base,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": delta,
+                                "finish_reason": None,
+                                "native_finish_reason": None,
+                            }
+                        ],
+                    }
+                )
+                sent += 1
+        self._finish_stream(base, model, {"finish_reason": "tool_calls", **spec}, body, sent)
+
     def _finish_stream(self, base: dict, model: str, spec: dict, body: dict, sent: int) -> None:
         reason = spec.get("finish_reason", "stop")
         self._event(
@@ -414,23 +520,41 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ClientGone
         self.close_connection = True  # the stream never finished properly
 
-    def _complete(self, model: str, spec: dict, body: dict, deltas: list[str]) -> None:
-        content = "".join(deltas)
+    def _complete(
+        self, model: str, spec: dict, body: dict, deltas: list[str], calls: list[dict]
+    ) -> None:
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(deltas)}
         reason = spec.get("finish_reason", "stop")
+        completion_tokens = len(deltas)
+        if calls:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": c["arguments"]},
+                    }
+                    for c in calls
+                ],
+            }
+            reason = "tool_calls"
+            completion_tokens = sum(1 + -(-len(c["arguments"]) // ARGUMENT_PIECE) for c in calls)
         payload = {
             **self._base_chunk(model, f"gen-fake-{next(_ids)}"),
             "object": "chat.completion",
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content},
+                    "message": message,
                     "finish_reason": reason,
                     "native_finish_reason": reason,
                 }
             ],
         }
         if spec.get("usage", True) is not False:
-            payload["usage"] = self._usage(model, spec, body, len(deltas))
+            payload["usage"] = self._usage(model, spec, body, completion_tokens)
         self._send_json(200, payload)
 
 

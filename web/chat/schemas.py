@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
-from common.sending.command import SendCommand, SendOptions
+from common.conversations.images import URL_PATTERN
+from common.sending.command import Needs, SendCommand, SendOptions
 from common.users.models import User
 from web.validation import Body, Query
+
+MAX_IMAGES = 4
 
 
 class OptionsBody(Body):
@@ -24,6 +29,15 @@ class SendBody(Body):
     parentId: str | None = Field(default=None, max_length=100)  # noqa: N815
     options: OptionsBody = Field(default_factory=OptionsBody)
     wait: bool = False
+    images: list[Annotated[str, Field(min_length=1, max_length=1_000_000, pattern=URL_PATTERN)]] = (
+        Field(
+            default_factory=list,
+            max_length=MAX_IMAGES,
+            description="Images sent with the message: https: URLs or data:image/(png|jpeg|gif|webp)"
+            ";base64 URLs (the whole request is at most 1 MB), for models whose "
+            "`capabilities.images` is true",
+        )
+    )
 
     @model_validator(mode="after")
     def _one_of_models(self):
@@ -48,6 +62,8 @@ class SendBody(Body):
             parent_id=self.parentId or None,
             options=SendOptions(temperature=o.temperature, max_tokens=o.maxTokens, top_p=o.topP),
             idempotency_key=idempotency_key,
+            images=list(self.images),
+            needs=Needs(image_param="images") if self.images else Needs(),
         )
 
 

@@ -18,6 +18,7 @@ import { setupTheme } from "./ui/theme.js";
 import { Sidebar } from "./ui/sidebar.js";
 import { Picker } from "./ui/picker.js";
 import { Conversation } from "./ui/conversation.js";
+import { Attachments } from "./ui/attach.js";
 import { isLive, scheduleRender, scrollToBottom } from "./ui/answer.js";
 import { Screens } from "./screens/index.js";
 import { planForError } from "./lib/money.js";
@@ -69,6 +70,7 @@ let picker;
 let conversation;
 let auth;
 let screens;
+let attachments;
 
 // -- start, login, logout ------------------------------------------------------------------------
 
@@ -76,7 +78,14 @@ export function boot() {
   setupTheme($("#theme"));
   auth = setupAuth({ api, onLoggedIn: (token, user) => start(token, user) });
   sidebar = new Sidebar({ api, onOpen: (id) => navigate(id), onAction: sessionAction });
-  picker = new Picker({ onChange: () => refreshEstimate() });
+  attachments = new Attachments({
+    input: $("#attach-input"), button: $("#attach"), list: $("#attachments"), announce,
+    onChange: () => picker && refreshEstimate(),
+  });
+  picker = new Picker({
+    onChange: () => refreshEstimate(),
+    onShown: () => attachments.setAllowed(picker.takesImages()),
+  });
   conversation = new Conversation({ answers: state.answers, onAnswerAction: answerAction, onEdit: userAction });
   setupComposer();
   setupChrome();
@@ -370,12 +379,14 @@ function submitComposer() {
 function sendTurn(text, { kind, parentId = null, models = picker.selected, editor = null }) {
   const requestId = newRequestId();
   const frame = { type: "chat.send", requestId, message: text, models: [...models], options: { maxTokens: maxTokens() } };
+  const images = kind === "compose" ? [...attachments.urls] : [];
+  if (images.length) frame.images = images;
   if (Number.isFinite(state.temperature)) frame.options.temperature = state.temperature;
   if (state.sessionId) frame.sessionId = state.sessionId;
   if (parentId) frame.parentId = parentId;
   let turn = null;
   if (!parentId) {
-    turn = { userMessageId: null, text, groups: [] };
+    turn = { userMessageId: null, text, images, groups: [] };
     state.turns.push(turn);
     $("#welcome").hidden = true;
     conversation.appendTurn(turn);
@@ -398,6 +409,7 @@ function onAccepted(f) {
   if (p.kind === "compose" && $("#prompt").value.trim() === p.text) {
     $("#prompt").value = "";
     autosize($("#prompt"));
+    attachments.clear();
   }
   if (p.editor) p.editor();
   let turn = p.turn;
@@ -505,6 +517,7 @@ async function refreshEstimate() {
   if (state.estimateApi && text && text.length <= state.limits.maxMessageChars) {
     const body = { message: text, models: models.map((m) => m.modelId), options: { maxTokens: maxTokens() } };
     if (state.sessionId) body.sessionId = state.sessionId;
+    if (attachments.urls.length) body.images = attachments.urls;
     try {
       estimate = await api("/api/chat/estimate", { method: "POST", body });
     } catch (err) {

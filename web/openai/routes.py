@@ -5,10 +5,16 @@ daily limit, the key's caps, the hold, one pending assistant message, the Celery
 settlement), with the request's `messages` as the prompt and the key recorded on the message
 (its ledger entry is marked as API usage). The answer reaches the response through the Redis
 replay buffer and pub/sub (`web.openai.sse`).
+
+A streamed answer holds its response (status and headers) until its first token or its first
+failure: a failure before any token is answered exactly as without streaming (the same status
+and error body, so SDKs raise the same class and retry alike), and nothing is charged. After the
+first token, a failure is one in-stream error event.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -82,6 +88,8 @@ def _model_out(model: dict, created: int) -> dict[str, Any]:
         "object": "model",
         "created": created,
         "owned_by": model["provider"],
+        "capabilities": model["capabilities"],
+        "input_modalities": model["inputModalities"],
     }
 
 
@@ -116,8 +124,10 @@ def get_model(model_id: str):
     errors=ERRORS,
     error_shape="OpenAIError",
     description="With `stream: true` the answer is server-sent events: `chat.completion.chunk` "
-    "objects, a usage chunk when `stream_options.include_usage` is true, then `data: [DONE]`; a "
-    'failure after the stream began is one `data: {"error": {...}}` event. See docs/openai.md.',
+    "objects (text as `delta.content`, tool calls as `delta.tool_calls` fragments), a usage "
+    "chunk when `stream_options.include_usage` is true, then `data: [DONE]`. The response waits "
+    "for the first token: a failure before it is the same HTTP error as without streaming; a "
+    'failure after it is one `data: {"error": {...}}` event. See docs/openai.md.',
 )
 def chat_completions():
     body = parse_body(ChatCompletionBody)
@@ -140,14 +150,24 @@ def chat_completions():
         "model": body.model,
         "limit": msg.metadata.maxTokens,
     }
+    mid, uid = str(msg.id), str(g.user.id)
     if body.stream:
-        stream = _stream(follow, str(g.user.id), meta, body.wants_usage)
+        try:
+            first = _first_batch(follow, mid, uid)
+            if first[0]["type"] in ("error", "cancelled"):
+                raise _failure(first[0])  # before any token: the non-streaming answer's error
+        except BaseException:
+            follow.close()
+            raise
+        meta["model"] = first[0].get("modelId") or body.model
+        stream = _stream(follow, first, uid, meta, body.wants_usage)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         res = Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
         res.call_on_close(follow.close)  # also if the response is closed before it is iterated
         return res
     with follow:
-        final = _wait_final(follow, str(msg.id), str(g.user.id))
+        final = _wait_final(follow, mid, uid)
+    meta["model"] = final.get("modelId") or body.model
     return jsonify(_completion(final, meta))
 
 
@@ -155,6 +175,19 @@ def _close_all(follows: dict[str, Follow]) -> None:
     for follow in follows.values():
         follow.close()
     follows.clear()
+
+
+def _first_batch(follow: Follow, message_id: str, user_id: str) -> list[dict[str, Any]]:
+    """The answer's first frames: those that came with its first chunk, or its final frame if
+    none came. A client that hangs up meanwhile cancels the answer (its final frame then ends
+    the wait)."""
+    hung_up = client_hung_up()
+    for batch in follow.batches(keepalive=HANG_UP_CHECK_SECONDS):
+        if batch:
+            return batch
+        if hung_up():
+            _cancel_quietly(user_id, message_id)
+    raise AssertionError("a followed answer always ends with a final frame")
 
 
 def _wait_final(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]:
@@ -188,6 +221,10 @@ def _check(body: ChatCompletionBody) -> None:
 
 
 def _finish_reason(final: dict, meta: dict) -> str:
+    if final.get("toolCalls"):
+        return "tool_calls"
+    if final.get("finishReason") in ("length", "content_filter"):
+        return final["finishReason"]
     completion = (final.get("usage") or {}).get("completionTokens", 0)
     return "length" if meta["limit"] and completion >= meta["limit"] else "stop"
 
@@ -195,6 +232,14 @@ def _finish_reason(final: dict, meta: dict) -> str:
 def _completion(final: dict, meta: dict) -> dict[str, Any]:
     if final.get("type") != "done":
         raise _failure(final)
+    calls = final.get("toolCalls")
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": final.get("content", "") if final.get("content") or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
     return {
         "id": meta["id"],
         "object": "chat.completion",
@@ -203,11 +248,7 @@ def _completion(final: dict, meta: dict) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": final.get("content", ""),
-                    "refusal": None,
-                },
+                "message": message,
                 "finish_reason": _finish_reason(final, meta),
                 "logprobs": None,
             }
@@ -253,33 +294,45 @@ def _chunk(meta: dict, delta: dict, finish: str | None = None) -> dict[str, Any]
     }
 
 
-def _stream(follow: Follow, user_id: str, meta: dict, include_usage: bool) -> Iterator[str]:
-    """SSE for one answer (`follow`: already subscribed): the frames that arrive together go
-    out in one write. If the client goes away before the end (the write fails and the server
-    closes this generator), the answer is cancelled: charged only for what was made."""
+def _stream(
+    follow: Follow, first: list[dict], user_id: str, meta: dict, include_usage: bool
+) -> Iterator[str]:
+    """SSE for one answer, from its `first` frames on (`follow` is open; this closes it): the
+    frames that arrived together go out in one write, the first ones with the role chunk. If
+    the client goes away before the end (the write fails and the server closes this generator),
+    the answer is cancelled: charged only for what was made."""
     ended = False
     message_id = follow.message_id
     try:
-        with follow:
-            yield _event(_chunk(meta, {"role": "assistant", "content": ""}))
-            try:
-                for batch in follow.batches(keepalive=KEEPALIVE_SECONDS):
-                    if not batch:
-                        yield ": keep-alive\n\n"
-                        continue
-                    events = []
-                    for frame in batch:
-                        if frame["type"] == "chunk":
-                            events.append(_event(_chunk(meta, {"content": frame.get("delta", "")})))
-                        else:
-                            ended = True
-                            events.extend(_final_events(frame, meta, include_usage))
-                    yield "".join(events)
-            except AppError as exc:  # the stream went silent: tell the client, then stop
-                yield _event(body_for(exc))
+        role = _event(_chunk(meta, {"role": "assistant", "content": ""}))
+        batches = itertools.chain([first], follow.batches(keepalive=KEEPALIVE_SECONDS))
+        try:
+            for batch in batches:
+                if not batch:
+                    yield ": keep-alive\n\n"
+                    continue
+                events = [role] if role else []
+                role = ""
+                for frame in batch:
+                    if frame["type"] == "chunk":
+                        events.append(_event(_chunk(meta, _delta(frame))))
+                    else:
+                        ended = True
+                        events.extend(_final_events(frame, meta, include_usage))
+                yield "".join(events)
+        except AppError as exc:  # the stream went silent: tell the client, then stop
+            yield _event(body_for(exc))
     finally:
+        follow.close()
         if not ended:
             _cancel_quietly(user_id, message_id)
+
+
+def _delta(frame: dict) -> dict[str, Any]:
+    """A chunk frame as OpenAI's `delta`: text, or one fragment of a tool call."""
+    if "toolCall" in frame:
+        return {"tool_calls": [frame["toolCall"]]}
+    return {"content": frame.get("delta", "")}
 
 
 def _final_events(frame: dict, meta: dict, include_usage: bool) -> Iterator[str]:

@@ -52,7 +52,9 @@ def test_model_view_has_the_documented_shape_and_per_1k_prices(openrouter, setti
         "rates": {"prompt": rates.prompt, "completion": rates.completion},
         "typicalCost": pricing.typical_cost(rates),
         "contextWindow": 128000,
-        "capabilities": ["text", "image"],
+        "capabilities": {"tools": True, "jsonObject": True, "jsonSchema": True, "images": True},
+        "inputModalities": ["text", "image"],
+        "tags": ["text", "image"],
         "isFree": False,
         "isAvailable": True,
     }
@@ -60,6 +62,21 @@ def test_model_view_has_the_documented_shape_and_per_1k_prices(openrouter, setti
     assert (doc.pricing.prompt, doc.pricing.completion) == (0.0000025, 0.00001)
     assert doc.providerModelId == "openai/gpt-4o" and doc.sortRank == catalog.RANK_PAID
     assert doc.lastChecked is not None
+
+
+def test_capabilities_come_from_the_listing_and_default_to_none(openrouter):
+    models = {m["modelId"]: m for m in _all()}
+    plain = models["mistralai/mistral-7b-instruct:free"]
+    assert plain["capabilities"] == {
+        "tools": False,
+        "jsonObject": False,
+        "jsonSchema": False,
+        "images": False,
+    }
+    assert models["fake/echo"]["capabilities"]["tools"] is True
+    assert models["google/gemini-2.0-flash-exp:free"]["capabilities"]["images"] is True
+    doc = AIModel.objects.get(modelId="meta-llama/llama-3.1-70b-instruct")
+    assert doc.hfId == "meta-llama/llama-3.1-70b-instruct"
 
 
 def test_other_sorts(openrouter):

@@ -24,9 +24,9 @@ def stream(run: Run, monkeypatch, deltas: int, interval: float) -> list[tuple[fl
     calls: list[tuple[float, int]] = []
     real = channel.publish_chunks
 
-    def counted(mid, first_seq, batch):
+    def counted(mid, first_seq, batch, *rest):
         calls.append((time.monotonic(), len(batch)))
-        return real(mid, first_seq, batch)
+        return real(mid, first_seq, batch, *rest)
 
     monkeypatch.setattr(channel, "publish_chunks", counted)
     publisher = Publisher(run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from common.providers.base import (
@@ -16,12 +18,15 @@ from common.providers.base import (
     ProviderStreamError,
     ProviderTimeout,
     TextDelta,
+    ToolCallDelta,
     Usage,
+    assemble_tool_calls,
 )
 from common.providers.huggingface import HuggingFaceProvider
 from common.providers.openai_compat import OpenAICompatProvider
 from common.providers.openrouter import OpenRouterProvider
 from common.providers.registry import provider_for
+from tests.fakes.catalog_data import hf_entry
 from tests.support.services import free_port, wait_for
 
 
@@ -322,3 +327,126 @@ def test_fake_with_a_required_key_rejects_a_missing_one():
         with pytest.raises(ProviderAuthError):
             _events(OpenRouterProvider(fake.base_url, "sk-wrong"))
         assert _events(OpenRouterProvider(fake.base_url, "sk-right"))[-1] == Finish("stop")
+
+
+# -- tools, structured output, images (the fake answers as OpenRouter does) ----------------------
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city"],
+        },
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+
+
+def _tool_request(**extra) -> ChatRequest:
+    return ChatRequest(
+        model="fake/echo",
+        messages=[{"role": "user", "content": "Paris"}],
+        max_tokens=50,
+        extra={"tools": [WEATHER, TIME], **extra},
+    )
+
+
+def test_tool_calls_stream_as_fragments_and_finish_with_tool_calls(fake_openrouter):
+    events = _events(_client(fake_openrouter), _tool_request())
+    fragments = [e for e in events if isinstance(e, ToolCallDelta)]
+    calls = assemble_tool_calls(fragments)
+    assert [c["function"]["name"] for c in calls] == ["get_weather", "get_time"]  # parallel
+    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris", "days": 1}
+    assert all(c["id"].startswith("call_") and c["type"] == "function" for c in calls)
+    assert len(fragments) > 3  # the arguments came in pieces
+    assert fragments[0].name == "get_weather" and fragments[0].arguments == ""
+    assert not [e for e in events if isinstance(e, TextDelta)]
+    assert events[-1] == Finish("tool_calls")
+    sent = fake_openrouter.stats()["last_requests"][-1]
+    assert sent["tools"] == [WEATHER, TIME]
+
+
+def test_named_tool_choice_and_no_parallel_calls_make_one_call(fake_openrouter):
+    client = _client(fake_openrouter)
+    named = {"type": "function", "function": {"name": "get_time"}}
+    calls = assemble_tool_calls(
+        [
+            e
+            for e in _events(client, _tool_request(tool_choice=named))
+            if isinstance(e, ToolCallDelta)
+        ]
+    )
+    assert [c["function"]["name"] for c in calls] == ["get_time"]
+    single = _events(client, _tool_request(parallel_tool_calls=False))
+    assert len(assemble_tool_calls([e for e in single if isinstance(e, ToolCallDelta)])) == 1
+    none = _events(client, _tool_request(tool_choice="none"))
+    assert not [e for e in none if isinstance(e, ToolCallDelta)] and none[-1] == Finish("stop")
+
+
+def test_json_schema_response_format_is_answered_with_a_fitting_object(fake_openrouter):
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["name", "tags"],
+    }
+    fmt = {
+        "type": "json_schema",
+        "json_schema": {"name": "person", "schema": schema, "strict": True},
+    }
+    request = ChatRequest(
+        model="fake/echo",
+        messages=[{"role": "user", "content": "Ada"}],
+        extra={"response_format": fmt},
+    )
+    text = "".join(
+        e.text for e in _events(_client(fake_openrouter), request) if isinstance(e, TextDelta)
+    )
+    assert json.loads(text) == {"name": "Ada", "tags": ["Ada"]}
+
+
+def test_an_image_reaches_a_model_that_takes_images_and_is_refused_by_one_that_does_not(
+    fake_openrouter,
+):
+    image = {
+        "type": "image_url",
+        "image_url": {"url": "https://example.com/cat.png", "detail": "low"},
+    }
+    messages = [{"role": "user", "content": [{"type": "text", "text": "what is it"}, image]}]
+    client = _client(fake_openrouter)
+    seen = _events(client, ChatRequest(model="google/gemini-2.0-flash-exp:free", messages=messages))
+    usage = next(e for e in seen if isinstance(e, Usage))
+    assert usage.prompt_tokens >= 85  # the provider counts the image
+    with pytest.raises(
+        ModelUnavailable
+    ):  # OpenRouter: 404 "No endpoints found that support image input"
+        _events(client, ChatRequest(model="fake/echo", messages=messages))
+
+
+def test_listing_says_what_each_model_takes(fake_openrouter):
+    models = {m.model_id: m for m in _client(fake_openrouter).list_models()}
+    assert set(models["fake/echo"].features) == {"tools", "json_object", "json_schema"}
+    assert models["mistralai/mistral-7b-instruct:free"].features == ()
+    assert models["openai/gpt-4o"].input_modalities == ("text", "image")
+    assert models["meta-llama/llama-3.1-70b-instruct"].hf_id == "meta-llama/Llama-3.1-70B-Instruct"
+
+
+def test_huggingface_listing_says_tools_structured_output_and_images(fake_openrouter):
+    fake_openrouter.set_models(
+        [
+            hf_entry(
+                "Qwen/Qwen2.5-VL-7B-Instruct", 0.2, 0.6, modalities=("text", "image"), tools=False
+            )
+        ]
+    )
+    hf = HuggingFaceProvider(fake_openrouter.base_url, "hf-test")
+    (model,) = hf.list_models()
+    assert model.features == ("json_object", "json_schema")
+    assert (
+        model.input_modalities == ("text", "image") and model.hf_id == "Qwen/Qwen2.5-VL-7B-Instruct"
+    )

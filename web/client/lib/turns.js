@@ -6,7 +6,7 @@ export function buildTurns(messages) {
   const byUserId = new Map();
   for (const m of messages) {
     if (m.role === "user") {
-      const turn = { userMessageId: m.id, text: m.content || "", groups: [] };
+      const turn = { userMessageId: m.id, text: m.content || "", images: m.images || [], groups: [] };
       turns.push(turn);
       byUserId.set(m.id, turn);
     } else if (m.role === "assistant") {

@@ -35,7 +35,9 @@ export class Conversation {
   }
 
   userNode(turn) {
+    const images = (turn.images || []).map((src, i) => h("img", { src, alt: `Your image ${i + 1}` }));
     return h("div.user-turn", {},
+      images.length ? h("div.user-images", {}, ...images) : null,
       h("div.user-msg", { text: turn.text }),
       h("div.user-actions", {},
         h("button.ghost.small", { type: "button", "data-act": "copy-user", text: "Copy", "aria-label": "Copy your message" }),

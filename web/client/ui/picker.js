@@ -8,8 +8,9 @@ import { announce } from "./announcer.js";
 const SHOWN = 60;
 
 export class Picker {
-  constructor({ onChange }) {
+  constructor({ onChange, onShown = () => {} }) {
     this.onChange = onChange;
+    this.onShown = onShown; // after every change of the shown selection, quiet ones too
     this.models = [];
     this.byId = new Map();
     this.selected = [];
@@ -79,6 +80,12 @@ export class Picker {
     });
     $("#model-chips").replaceChildren(...chips);
     $("#model-limit").textContent = `${this.selected.length} of ${this.max} models`;
+    this.onShown(this.selected.map((id) => this.byId.get(id)));
+  }
+
+  /** Whether every picked model's catalog entry says it takes images. */
+  takesImages() {
+    return this.selected.length > 0 && this.selected.every((id) => this.byId.get(id)?.capabilities?.images);
   }
 
   open() {
