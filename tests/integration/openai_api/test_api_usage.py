@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
+import requests
+
 from tests.support.chatkit import FREE
+from tests.support.http import auth
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 12}
 
@@ -50,7 +53,18 @@ def test_api_requests_are_listed_and_exported_per_key_and_never_fill_the_sidebar
     assert api.get("/api/user/usage/api-requests", keyId="nope").status_code == 400
 
 
-def test_deleting_a_conversation_changes_no_usage_total(api, sdk, new_key, fake):
+def spent_for_admin(live, admin_token: str, user_id: str) -> dict:
+    res = requests.get(
+        live.base_url + "/api/admin/analytics", headers=auth(admin_token), timeout=30
+    )
+    data = res.json()["data"]
+    mine = [u for u in data["topUsers"] if u["userId"] == user_id]
+    return {"user": mine, "charged": data["totals"]["charged"], "keys": data["apiKeys"]}
+
+
+def test_deleting_a_conversation_changes_no_usage_total(
+    live, api, user, sdk, new_key, fake, make_admin
+):
     fake.scenario(FREE, deltas=["x", "y"], usage=USAGE)
     res = api.post("/api/chat", {"message": "hi", "modelId": FREE, "wait": True})
     assert res.status_code == 200, res.text
@@ -60,5 +74,9 @@ def test_deleting_a_conversation_changes_no_usage_total(api, sdk, new_key, fake)
     )
     before = totals(api)
     assert before["totals"]["requests"] == 2 and before["totals"]["charged"] == 46
+    admin_token = make_admin()[1]
+    admin_before = spent_for_admin(live, admin_token, user[0]["id"])
+    assert admin_before["user"][0]["charged"] == 46
     assert api.delete(f"/api/chat/sessions/{session_id}").status_code == 200
     assert totals(api) == before
+    assert spent_for_admin(live, admin_token, user[0]["id"]) == admin_before
