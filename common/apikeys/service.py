@@ -231,7 +231,7 @@ def _read_key_and_user(digest: str, owner: ObjectId) -> tuple[dict | None, dict 
 
     def read_user() -> None:
         try:
-            found["user"] = users.find_user_doc(owner)
+            found["user"] = users.find_user_doc(owner, for_request=True)
         except Exception:  # read again, in order, by the caller (and fail there if it must)
             found["user"] = None
 
