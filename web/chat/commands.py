@@ -23,6 +23,10 @@ def enqueue_completion(celery: Celery, message_id: str, hold: dict | None = None
     celery.send_task(
         "chat.complete",
         args=[message_id, hold],
+        # What monitors (Flower) show of the task: the answer's id. Celery would build a safe
+        # repr of every argument for each send otherwise (its top frame on the send path).
+        argsrepr=f"['{message_id}']",
+        kwargsrepr="{}",
         queue="chat",
         ignore_result=True,
         # The worker's log lines for this answer carry the request that caused it.
