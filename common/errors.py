@@ -95,6 +95,14 @@ class PayloadTooLarge(AppError):
     status, code, message = 413, "PAYLOAD_TOO_LARGE", "The request is too large."
 
 
+class UnsupportedMediaType(AppError):
+    status, code, message = (
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "The body must be JSON (Content-Type: application/json).",
+    )
+
+
 class DailyLimit(AppError):
     status, code, message = 429, "DAILY_LIMIT", "You reached your plan's requests for today."
 

@@ -120,6 +120,12 @@ PAYMENTS = Counter(
     ["source", "outcome"],
     namespace=NS,
 )
+MAILS = Counter(
+    "mail",
+    "Outbox mail by kind (reset, verify, receipt, ...) and what happened to it",
+    ["kind", "outcome"],
+    namespace=NS,
+)
 STREAM_MESSAGES = Counter(
     "stream_messages_received",
     "Pub/sub messages a web process received for the streams its sockets follow",
@@ -206,6 +212,11 @@ def reaper_swept(counts: dict[str, int]) -> None:
 
 def payment_event(source: str, outcome: str) -> None:
     PAYMENTS.labels(_code(source), _code(outcome)).inc()
+
+
+def mail_event(kind: str, outcome: str) -> None:
+    """queued, sent, retry, failed, expired."""
+    MAILS.labels(_code(kind), _code(outcome)).inc()
 
 
 def stream_message_received() -> None:

@@ -190,6 +190,39 @@ class Settings:
     # `user:password` pairs for Flower (docker-compose starts it through `worker.flower`).
     flower_basic_auth: str = ""
 
+    # Mail (docs/account.md). Sent by the workers from the outbox in MongoDB over SMTP; with no
+    # `smtp_host` (development, `make run`) each mail is written to `mail_dir` as an .eml file and
+    # its links are logged. Production refuses to start without SMTP_HOST, EMAIL_FROM and an
+    # https APP_BASE_URL (the links in mail).
+    email_from: str = "AI Pasta <no-reply@localhost>"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_pass: str = ""
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS (port 587)
+    smtp_ssl: bool = False  # TLS from the first byte (port 465); not with STARTTLS
+    smtp_timeout: float = 10.0
+    app_base_url: str = "http://localhost:5000"
+    mail_dir: str = "var/mail"
+    # A mail the SMTP server did not take is tried again after base × 2^(attempt-1) seconds (at
+    # most `mail_retry_max_seconds`), `mail_max_attempts` times in all; then it is `failed`.
+    mail_retry_base_seconds: float = 30.0
+    mail_retry_max_seconds: float = 3600.0
+    mail_max_attempts: int = 10
+    mail_sweep_seconds: float = 30.0  # beat's outbox sweep: mail whose task was lost
+    # One-time links: a password reset works once within this; so does an address confirmation.
+    reset_link_seconds: int = 30 * 60
+    verify_link_seconds: int = 24 * 3600
+    # Forgot-password requests per client address and per email address; verification resends
+    # per user.
+    rate_limit_forgot_ip: str = "10/hour"
+    rate_limit_forgot_email: str = "3/hour"
+    rate_limit_resend: str = "5/hour"
+    # Receipts: the share of every price that is GST (prices include it; 0 leaves the line out)
+    # and the seller's GSTIN, printed when set.
+    gst_percent: float = 18.0
+    gstin: str = ""
+
     @property
     def is_production(self) -> bool:
         return self.app_env.strip().lower() in ("production", "prod")
@@ -253,7 +286,9 @@ def _check_rate_limits(settings: Settings) -> None:
     start-up here rather than failing the first request that needs the limit."""
     from limits import parse_many
 
-    for name in ("rate_limit_auth", "rate_limit_api", "rate_limit_health", "ws_frame_rate"):
+    names = ("rate_limit_auth", "rate_limit_api", "rate_limit_health", "ws_frame_rate")
+    names += ("rate_limit_forgot_ip", "rate_limit_forgot_email", "rate_limit_resend")
+    for name in names:
         value = getattr(settings, name)
         try:
             parse_many(value)
@@ -281,9 +316,10 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
         raise ConfigError(
             f"MONGO_TRANSACTIONS={settings.mongo_transactions!r}: use auto, on or off"
         )
+    _validate_mail(settings)
     if not settings.is_production:
         return
-    problems = []
+    problems = _production_mail_problems(settings, env)
     if not env.get("MONGODB_URI"):
         problems.append("MONGODB_URI must be set in production")
     weakness = secret_weakness(settings.jwt_secret_key)
@@ -297,6 +333,39 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
         problems.append("TRUSTED_PROXY_COUNT must be 0 or more")
     if problems:
         raise ConfigError("Refusing to start: " + "; ".join(problems))
+
+
+def _validate_mail(settings: Settings) -> None:
+    problems = []
+    if settings.smtp_ssl and settings.smtp_starttls and settings.smtp_host:
+        problems.append("SMTP_SSL and SMTP_STARTTLS exclude each other; set one to false")
+    if not 0 <= settings.gst_percent < 100:
+        problems.append("GST_PERCENT must be from 0 to below 100")
+    if settings.mail_max_attempts < 1 or settings.mail_retry_base_seconds <= 0:
+        problems.append("MAIL_MAX_ATTEMPTS must be 1 or more and MAIL_RETRY_BASE_SECONDS above 0")
+    if not settings.app_base_url.startswith(("http://", "https://")):
+        problems.append(f"APP_BASE_URL={settings.app_base_url!r} must start with http(s)://")
+    if problems:
+        raise ConfigError("Refusing to start: " + "; ".join(problems))
+
+
+def _production_mail_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """Production sends mail or does not start: password reset is the only way back into an
+    account, and buying needs a confirmed address (docs/account.md, "Mail")."""
+    problems = []
+    if not settings.smtp_host:
+        problems.append(
+            "SMTP_HOST must be set in production (password reset and address "
+            "confirmation send mail)"
+        )
+    if not env.get("EMAIL_FROM"):
+        problems.append("EMAIL_FROM must be set in production")
+    if not env.get("APP_BASE_URL", "").startswith("https://"):
+        problems.append(
+            "APP_BASE_URL must be set to the service's https:// address in "
+            "production (links in mail)"
+        )
+    return problems
 
 
 def _validate_pricing(settings: Settings) -> None:

@@ -15,7 +15,13 @@ from common import db
 from common.moderation import terms
 from config import Settings, load_settings, use_settings
 from tests.fakes.fixtures import _fake_openrouter_server, fake_openrouter  # noqa: F401
-from tests.support.services import REDIS_HOST, REDIS_PORT, mongo_server, private_redis_db
+from tests.support.services import (
+    LOG_DIR,
+    REDIS_HOST,
+    REDIS_PORT,
+    mongo_server,
+    private_redis_db,
+)
 
 # The fixtures several suites share (the fake provider, a module's process stack, an admin).
 pytest_plugins = ["tests.support.fixtures"]
@@ -47,6 +53,9 @@ def base_settings(mongo_address, redis_db) -> Settings:
         "ALLOWED_ORIGINS": "http://localhost:3000",
         "LOG_LEVEL": "WARNING",
         "BCRYPT_ROUNDS": "4",
+        # No SMTP_HOST: mail goes to .eml files here (tests that read mail run a real SMTP
+        # server, tests/fakes/smtp.py).
+        "MAIL_DIR": str(LOG_DIR / "mail"),
     }
     return load_settings(env)
 
@@ -99,15 +108,25 @@ def client(app):
 
 @pytest.fixture
 def make_user(app, client):
-    """Register a user through the API; returns (user_json, token)."""
+    """Register a user through the API; returns (user_json, token). The address counts as
+    confirmed (as if its link was opened) unless `verified=False`: buying and API keys need it."""
+    from common.users import service as users
 
-    def make(email: str | None = None, password: str = "correct-horse-1", name: str = "Test User"):
+    def make(
+        email: str | None = None,
+        password: str = "correct-horse-1",
+        name: str = "Test User",
+        verified: bool = True,
+    ):
         email = email or f"user{next(_emails)}@example.com"
         res = client.post(
             "/api/auth/register", json={"email": email, "password": password, "name": name}
         )
         assert res.status_code == 201, res.get_json()
         data = res.get_json()["data"]
+        if verified:
+            users.mark_email_verified(data["user"]["id"], email)
+            data["user"]["emailVerified"] = True
         return data["user"], data["token"]
 
     return make

@@ -3,7 +3,8 @@
 They describe the `data` of each answer as the serialisers build it (`common.users.snapshot`,
 `common.conversations.serialize`, `common.catalog.service.model_view`). Fields the clients rely on are
 listed; answers may carry more (the models allow extra fields), so a new field never breaks the
-document. The fuzzer (`tests/integration/test_api_fuzz.py`) checks real answers against them.
+document. The fuzzer (`tests/integration/openai_api/test_api_fuzz.py`) checks real answers
+against them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+class Empty(BaseModel):
+    """An answer with nothing to say beyond its `message`."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class TokensOut(Open):
@@ -41,6 +48,7 @@ class UserSnapshot(Open):
 
     id: str
     email: str
+    emailVerified: bool  # noqa: N815
     name: str | None
     role: str
     tokens: TokensOut
@@ -78,6 +86,9 @@ class ModelView(Open):
     tags: list[str] = Field(description="The guide's tags: text, image, code, reasoning")
     isFree: bool  # noqa: N815
     isAvailable: bool  # noqa: N815
+    addedAt: str | None = Field(  # noqa: N815
+        default=None, description="When the model entered our catalog (ISO 8601)"
+    )
 
 
 class ModelList(Open):

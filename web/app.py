@@ -15,6 +15,7 @@ from config.logging import configure_logging
 from web.errors import register_error_handlers
 from web.extensions import cors, init_limiter, sock
 from web.observability import init_observability
+from web.rate_headers import init_rate_headers
 from web.security import content_security_policy, init_jwt
 from web.validation import BoundedJSONProvider
 
@@ -55,7 +56,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": list(settings.allowed_origins)}},
-        expose_headers=["Retry-After", "X-RateLimit-Remaining"],
+        expose_headers=[
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
     )
     # One per app: Talisman keeps its options (the CSP, the cookie flag) on the instance.
     Talisman(
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         session_cookie_secure=settings.is_production,
     )
     register_error_handlers(app)
+    init_rate_headers(app)
     _register_blueprints(app)
     from web.cli import register_cli
 

@@ -13,6 +13,7 @@ from bson import ObjectId
 from flask import Flask
 
 from common import db
+from common.accounts import verification
 from common.admin import rollups
 from common.admin import users as admin_users
 from common.audit.service import Actor
@@ -35,6 +36,7 @@ def register_cli(app: Flask) -> None:
         seed_models,
         seed_plans,
         analytics_rebuild,
+        migrate_verified_emails,
     ):
         app.cli.add_command(command)
 
@@ -172,3 +174,22 @@ def seed_plans(overwrite: bool) -> None:
 def analytics_rebuild() -> None:
     """Forget the stored daily analytics figures; the next report recomputes them."""
     click.echo(f"Dropped {rollups.rebuild()} stored days; they are recomputed on demand.")
+
+
+@click.command("migrate-verified-emails")
+@click.option(
+    "--send-links", is_flag=True, help="Mail a confirmation link to every unverified account."
+)
+def migrate_verified_emails(send_links: bool) -> None:
+    """Accounts from before address verification: Google-linked ones become verified; the
+    others stay unverified (with --send-links, each is mailed a link). Safe to run again."""
+    result = verification.migrate(send_links)
+    click.echo(
+        f"Verified {result['googleVerified']} Google-linked accounts; "
+        f"{result['unverified']} accounts are unverified"
+        + (
+            f", {result['linksQueued']} links queued (the workers send them)."
+            if send_links
+            else "."
+        )
+    )

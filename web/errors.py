@@ -17,6 +17,7 @@ from common.errors import (
     PayloadTooLarge,
     RateLimited,
     ServiceUnavailable,
+    UnsupportedMediaType,
     ValidationError,
 )
 
@@ -35,6 +36,7 @@ _HTTP_TO_APP = {
     404: NotFound,
     405: MethodNotAllowed,
     413: PayloadTooLarge,
+    415: UnsupportedMediaType,
     503: ServiceUnavailable,
 }
 
@@ -69,7 +71,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limit(error: RateLimitExceeded):
-        retry_after = _retry_after(app)
+        from web.rate_headers import reset_seconds
+
+        retry_after = reset_seconds() or 60
         return error_response(
             RateLimited(
                 f"Too many requests ({error.description}). Retry in {retry_after} s.",
@@ -88,8 +92,10 @@ def register_error_handlers(app: Flask) -> None:
                 (error.name or "ERROR").upper().replace(" ", "_"),
             )
             return error_response(err)
-        message = None if error.code in (404, 405, 413) else error.description
-        return error_response(cls(message))
+        message = None if error.code in (404, 405, 413, 415) else error.description
+        # A 405 says which methods the path takes (RFC 9110); Werkzeug knows them.
+        allow = getattr(error, "valid_methods", None) if error.code == 405 else None
+        return error_response(cls(message), {"Allow": ", ".join(allow)} if allow else None)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
@@ -98,21 +104,3 @@ def register_error_handlers(app: Flask) -> None:
             return error_response(ServiceUnavailable())
         log.exception("unhandled error")
         return error_response(AppError())
-
-
-def _retry_after(app: Flask) -> int:
-    """Seconds until the breached limit's window resets, from flask-limiter's `current_limit`.
-
-    `current_limit` is the breached limit during a 429; its `reset_at` is rounded up a second,
-    so the result is capped at the limit's own window.
-    """
-    import math
-    import time
-
-    limiters = app.extensions.get("limiter") or set()
-    for ext in limiters if isinstance(limiters, set) else [limiters]:
-        limit = ext.current_limit
-        if limit is not None:
-            wait = math.ceil(limit.reset_at - time.time())
-            return max(1, min(wait, limit.limit.get_expiry()))
-    return 60

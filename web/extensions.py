@@ -45,9 +45,8 @@ def init_limiter(app: Flask, settings: Settings) -> None:
     app.config.update(
         RATELIMIT_STORAGE_URI=settings.redis_url,
         RATELIMIT_ENABLED=settings.rate_limit_enabled,
-        RATELIMIT_HEADERS_ENABLED=True,
-        # flask-limiter would put a Retry-After on every response; ours goes on 429s only.
-        RATELIMIT_HEADER_RETRY_AFTER="X-RateLimit-Retry-After",
+        # Written by web.rate_headers: OpenAI's names on /v1, and one Retry-After on a 429.
+        RATELIMIT_HEADERS_ENABLED=False,
         # Counters live under `aipasta:rl:` in Redis (limits' own default prefix is `LIMITS`).
         RATELIMIT_STORAGE_OPTIONS={"key_prefix": "aipasta:rl"},
     )

@@ -21,8 +21,10 @@ from limits.strategies import MovingWindowRateLimiter
 from common import db
 from common.errors import RateLimited
 from common.redis_client import get_redis
+from web import api_models as out
 from web.errors import error_response
 from web.extensions import ip_only, limiter
+from web.openapi import operation
 from web.settings import current_settings
 
 bp = Blueprint("health", __name__)
@@ -71,6 +73,17 @@ def _state() -> _State:
 
 @bp.get("/health")
 @limiter.exempt  # flask-limiter counts in Redis; see the module's docstring
+@operation(
+    "Health of MongoDB, Redis, the broker and the workers",
+    tags=("Health",),
+    auth=None,
+    envelope=False,
+    responses={200: out.Health},
+    errors=(429,),
+    error_schemas={503: out.Health},
+    description="503 names what is down in `data.checks`; 429 past `RATE_LIMIT_HEALTH` per "
+    "address (counted in the process's memory, so it answers when Redis is down).",
+)
 def health():
     limit = parse_limit(current_settings().rate_limit_health)
     if not _state().callers.hit(limit, ip_only()):

@@ -27,11 +27,9 @@ TAG_ORDER = ("Auth", "User", "API keys", "Chat", "Models", "Plans", "OpenAI-comp
 
 def _document() -> dict:
     from web.openapi import document
-    from web.openapi_catalog import register
 
     key = id(current_app._get_current_object())
     if key not in _cache:
-        register()
         _cache[key] = document(current_app)
     return _cache[key]
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 from flask import Blueprint
 
 from config import get_settings
+from web.openapi import operation
 from web.responses import ok
 
 bp = Blueprint("public_config", __name__, url_prefix="/api")
 
 
 @bp.get("/config")
+@operation(
+    "Public client settings (Checkout and Google script URLs, Google client id)",
+    tags=("User",),
+    auth=None,
+    responses={200: None},
+)
 def client_config():
     """Public settings only: where Razorpay Checkout's and Google's scripts load from, and the
     Google client id (the sign-in button shows only when it is set). No secret is here."""

@@ -3,7 +3,10 @@
 A token stops working when it expires, is logged out (its `jti` on the user document until it
 would have expired), was issued before the user's last password change or logout everywhere
 (`tokenVersion`), or its user is deactivated or gone. All of it is in MongoDB
-(`common.users.revocation`): losing Redis revives no token. Every failure is 401 UNAUTHORIZED; a wrong role is 403 FORBIDDEN.
+(`common.users.revocation`): losing Redis revives no token. Every failure is 401 UNAUTHORIZED
+with `details.reason` saying why (a client shows it); 401 means "this session is over" and
+nothing else — a wrong password to confirm an action is 400, a stale sign-in 403, a wrong role
+403 FORBIDDEN.
 """
 
 from __future__ import annotations
@@ -54,19 +57,43 @@ def revoke(claims: dict) -> None:
     revocation.revoke_token(claims["sub"], claims["jti"], claims["exp"])
 
 
+# Why a token stopped working, as `details.reason` of the 401 and the message a signed-out tab
+# shows (docs/client.md, "When the client signs out").
+SIGNED_OUT = {
+    "signed_out_everywhere": (
+        "SIGNED_OUT_EVERYWHERE",
+        "You were signed out: “Sign out everywhere” was chosen on your account.",
+    ),
+    "password_changed": (
+        "PASSWORD_CHANGED",
+        "You were signed out because your password was changed.",
+    ),
+    "password_reset": ("PASSWORD_RESET", "You were signed out because your password was reset."),
+    "closed": ("ACCOUNT_CLOSED", "This account was closed."),
+}
+
+
+def session_ended(reason: str, message: str) -> Unauthorized:
+    return Unauthorized(message, {"reason": reason})
+
+
 def user_for_claims(claims: dict) -> User | None:
-    """The token's user if the token is still good for it, else None (`Unauthorized` if it was
-    logged out)."""
+    """The token's user if the token is still good for it; None when the user is gone, and
+    `Unauthorized` with the reason (logged out, signed out everywhere, password changed,
+    deactivated) otherwise."""
     try:
         user = get_user(claims["sub"])
     except Exception:
         return None
-    if not user.isActive:
-        return None
     if claims.get("tv", 0) != (user.tokenVersion or 0):
-        return None
+        reason, message = SIGNED_OUT.get(
+            user.signOutReason or "", ("SESSION_ENDED", "Your session ended. Please log in again.")
+        )
+        raise session_ended(reason, message)
+    if not user.isActive:
+        raise session_ended("ACCOUNT_DISABLED", "This account is deactivated.")
     if revocation.is_revoked(user, claims.get("jti", "")):
-        raise Unauthorized("This token was logged out.")
+        raise session_ended("LOGGED_OUT", "You logged out of this session.")
     return user
 
 
@@ -88,10 +115,10 @@ def recheck_claims(claims: dict) -> User:
     """The user of already-decoded claims, if the token is still good: not logged out, not
     older than a password change, its user active. Otherwise `Unauthorized`."""
     if claims.get("exp", float("inf")) < time.time():
-        raise Unauthorized("Your session expired. Log in again.")
+        raise session_ended("SESSION_EXPIRED", "Your session expired. Log in again.")
     user = user_for_claims(claims)
     if user is None:
-        raise Unauthorized("This token is no longer valid. Please log in again.")
+        raise session_ended("ACCOUNT_GONE", "This token is no longer valid. Please log in again.")
     return user
 
 
@@ -125,12 +152,13 @@ def current_claims() -> dict:
 
 
 def require_fresh_sign_in(message: str) -> None:
-    """401 unless the request's token came from a sign-in within `FRESH_SIGN_IN_SECONDS`
-    (flask-jwt-extended's `fresh` claim: a flag or the time freshness ends)."""
+    """403 unless the request's token came from a sign-in within `FRESH_SIGN_IN_SECONDS`
+    (flask-jwt-extended's `fresh` claim: a flag or the time freshness ends). Not 401: the
+    session is fine, and a client takes 401 for its end."""
     fresh = get_jwt().get("fresh", False)
     if fresh is True or (not isinstance(fresh, bool) and fresh > time.time()):
         return
-    raise Unauthorized(message, {"reason": "FRESH_SIGN_IN_REQUIRED"})
+    raise Forbidden(message, {"reason": "FRESH_SIGN_IN_REQUIRED"})
 
 
 def init_jwt(app: Flask) -> None:
@@ -140,15 +168,21 @@ def init_jwt(app: Flask) -> None:
     def _lookup(_header, claims):
         return user_for_claims(claims)
 
-    def _unauthorized(message: str):
-        return error_response(Unauthorized(message))
+    def _unauthorized(reason: str, message: str):
+        return error_response(session_ended(reason, message))
 
-    jwt.unauthorized_loader(lambda reason: _unauthorized("Authentication required."))
-    jwt.invalid_token_loader(lambda reason: _unauthorized("Invalid token."))
-    jwt.expired_token_loader(lambda h, c: _unauthorized("Your session expired. Log in again."))
-    jwt.revoked_token_loader(lambda h, c: _unauthorized("This token was logged out."))
+    jwt.unauthorized_loader(lambda why: _unauthorized("NO_TOKEN", "Authentication required."))
+    jwt.invalid_token_loader(lambda why: _unauthorized("TOKEN_INVALID", "Invalid token."))
+    jwt.expired_token_loader(
+        lambda h, c: _unauthorized("SESSION_EXPIRED", "Your session expired. Log in again.")
+    )
+    jwt.revoked_token_loader(
+        lambda h, c: _unauthorized("LOGGED_OUT", "You logged out of this session.")
+    )
     jwt.user_lookup_error_loader(
-        lambda h, c: _unauthorized("This token is no longer valid. Please log in again.")
+        lambda h, c: _unauthorized(
+            "ACCOUNT_GONE", "This token is no longer valid. Please log in again."
+        )
     )
 
 

@@ -4,11 +4,11 @@ is `common.users.revocation.revoke_all`)."""
 from __future__ import annotations
 
 from common.conversations import sessions
-from common.errors import Conflict, Unauthorized
+from common.errors import Conflict
 from common.stored import utcnow
 from common.users import credentials
 from common.users.models import User
-from common.users.service import check_password
+from common.users.service import WrongPassword, check_password
 
 
 def delete_account(user: User, password: str) -> None:
@@ -19,7 +19,7 @@ def delete_account(user: User, password: str) -> None:
     with the ledger and the payments, is kept for accounting. Refused (409) while answers are
     in progress, so no hold is left on a closed wallet."""
     if user.password and not check_password(password, user.password):
-        raise Unauthorized("The password is wrong.")
+        raise WrongPassword("password", "The password is wrong.")
     user.reload()
     if user.holds:
         raise Conflict(
@@ -38,6 +38,7 @@ def delete_account(user: User, password: str) -> None:
         unset__password=True,
         unset__googleId=True,
         inc__tokenVersion=1,
+        set__signOutReason="closed",
         set__updatedAt=utcnow(),
     )
     credentials.changed(uid)

@@ -14,8 +14,6 @@ summed in Python).
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -124,20 +122,6 @@ def api_requests(
     return [record_json(d) for d in rows.skip((page - 1) * limit).limit(limit)], total
 
 
-def api_requests_csv(user_id, key_id: str | None, days: int) -> str:
-    """The user's API usage records of the last `days` days as CSV (newest first)."""
-    since = datetime.combine(utcnow().date() - timedelta(days=days - 1), time.min, UTC)
-    query = {**_records_query(user_id, key_id), "createdAt": {"$gte": since}}
-    rows = _records().find(query, RECORD_FIELDS).sort([("createdAt", -1), ("_id", -1)])
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for doc in rows:
-        record = record_json(doc)
-        writer.writerow([record[c] if record[c] is not None else "" for c in CSV_COLUMNS])
-    return out.getvalue()
-
-
 RECORD_FIELDS = {
     "apiKeyId": 1,
     "requestId": 1,
@@ -152,21 +136,6 @@ RECORD_FIELDS = {
     "createdAt": 1,
     "completedAt": 1,
 }
-CSV_COLUMNS = (
-    "id",
-    "createdAt",
-    "apiKeyId",
-    "requestId",
-    "modelId",
-    "status",
-    "promptTokens",
-    "completionTokens",
-    "totalTokens",
-    "charged",
-    "errorCode",
-    "ttftMs",
-    "durationMs",
-)
 
 
 def _records():

@@ -10,6 +10,7 @@ with their period.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from common.apikeys.errors import KeyCapReached
@@ -82,11 +83,33 @@ def give_back(key_id: str, amount: int, day: str) -> None:
 
 
 def used(key_id: str, day: str) -> dict[str, int]:
-    r = get_redis()
-    return {
-        "day": int(r.get(_counter(key_id, day)) or 0),
-        "month": int(r.get(_counter(key_id, day[:7])) or 0),
-    }
+    today, month = get_redis().mget(_counter(key_id, day), _counter(key_id, day[:7]))
+    return {"day": int(today or 0), "month": int(month or 0)}
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """What is left under a key's tighter cap (`x-ratelimit-*-tokens` on `/v1`)."""
+
+    cap: int
+    remaining: int
+    reset_seconds: int
+
+
+def headroom(key: ApiKey, now: datetime | None = None) -> Headroom | None:
+    """The cap (daily or monthly) with the fewest tokens left, or None for an uncapped key.
+    Holds of answers in flight count as spent until they settle."""
+    if not capped(key):
+        return None
+    now = now or datetime.now(UTC)
+    day = now.strftime("%Y-%m-%d")
+    spent = used(str(key.id), day)
+    rooms = [
+        Headroom(int(cap), max(0, int(cap) - spent[period]), _seconds_until_reset(period, now))
+        for period, cap in (("day", key.dailyTokenCap), ("month", key.monthlyTokenCap))
+        if cap
+    ]
+    return min(rooms, key=lambda r: (r.remaining, -r.reset_seconds))
 
 
 def _seconds_until_reset(period: str, now: datetime | None = None) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 import redis
 from bson import ObjectId
 
+from common.accounts import notices, verification
 from common.apikeys.errors import InvalidApiKey, ModelNotAllowed
 from common.apikeys.models import ApiKey
 from common.audit.service import Actor, record
@@ -57,7 +58,9 @@ def hash_secret(secret: str) -> str:
 
 
 def create_key(user: User, new: NewKey, actor: Actor) -> tuple[ApiKey, str]:
-    """Store a new key for `user`; returns it and its secret (shown once, never again)."""
+    """Store a new key for `user`; returns it and its secret (shown once, never again). Needs a
+    confirmed address (`EmailNotVerified`, 403); the owner is mailed a notice."""
+    verification.require_verified(user, "api_key")
     if len(list_keys(user.id)) >= MAX_KEYS_PER_USER:
         raise ValidationError(f"At most {MAX_KEYS_PER_USER} API keys; revoke one first.")
     expires = as_utc(new.expires_at)
@@ -75,6 +78,7 @@ def create_key(user: User, new: NewKey, actor: Actor) -> tuple[ApiKey, str]:
         expiresAt=expires,
     ).save(force_insert=True)
     record(actor, "apikey.create", "apikey", key.id, after=key_dict(key))
+    notices.api_key_created(user, key.id, key.name, key.prefix)
     return key, secret
 
 

@@ -52,30 +52,38 @@ def record(
     ).save()
 
 
-def list_entries(
-    page: int,
-    limit: int,
-    action: str | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    admin_id: str | None = None,
-    day_from: date | None = None,
-    day_to: date | None = None,
-) -> dict:
-    """Newest first; every filter is an exact match, `day_from`..`day_to` are UTC days (both
-    included)."""
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to list: every filter an exact match, `day_from`..`day_to` UTC days (both
+    included); newest first, `limit` a page."""
+
+    page: int = 1
+    limit: int = 50
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    admin_id: str | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+
+
+def list_entries(f: AuditFilter) -> dict:
+    """One page of the audit log, newest first."""
     filters = {
-        "action": action,
-        "targetType": target_type,
-        "targetId": target_id,
-        "adminId": admin_id,
+        "action": f.action,
+        "targetType": f.target_type,
+        "targetId": f.target_id,
+        "adminId": f.admin_id,
     }
     query = AuditLog.objects(**{k: v for k, v in filters.items() if v})
-    if day_from or day_to:
-        query = query.filter(__raw__=_days(day_from, day_to))
+    if f.day_from or f.day_to:
+        query = query.filter(__raw__=_days(f.day_from, f.day_to))
     total = query.count()
-    rows = query.order_by("-createdAt", "-id").skip((page - 1) * limit).limit(limit)
-    return {"entries": [serialize(e) for e in rows], "pagination": pagination(page, limit, total)}
+    rows = query.order_by("-createdAt", "-id").skip((f.page - 1) * f.limit).limit(f.limit)
+    return {
+        "entries": [serialize(e) for e in rows],
+        "pagination": pagination(f.page, f.limit, total),
+    }
 
 
 def _days(day_from: date | None, day_to: date | None) -> dict:

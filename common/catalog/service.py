@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pymongo import UpdateOne
 
@@ -35,9 +35,12 @@ from common.errors import NotFound, ValidationError
 from common.providers.base import ALL_FAILURES, ModelInfo
 from common.providers.registry import PROVIDER_NAMES, provider_for
 from common.redis_client import get_redis
-from common.stored import utcnow
+from common.stored import iso, utcnow
 from common.wallet import pricing
 from config import get_settings
+
+# The built-in models, shown when nothing is stored and no provider answers, were listed then.
+FALLBACK_ADDED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,8 @@ def model_view(doc: AIModel | dict) -> dict:
         "tags": list(d.get("capabilities") or []),
         "isFree": bool(d.get("isFree", True)),
         "isAvailable": bool(d.get("isAvailable", True)) and rates is not None,
+        # When the model entered our catalog (`/v1/models` answers it as `created`).
+        "addedAt": iso(d.get("createdAt") or FALLBACK_ADDED_AT),
     }
 
 
@@ -392,14 +397,15 @@ def find_model(model_id: str) -> AIModel | None:
 
 
 def get_model(model_id: str) -> AIModel:
-    """The model to chat with; `ValidationError` (400) when no such model exists.
+    """The model to chat with; `NotFound` (404) when no such model exists (as on `/v1` and
+    `GET /api/models/<id>`), `ValidationError` (400) for text that cannot be a model id.
 
     Unavailable models are returned too; callers check `isAvailable`.
     """
     model_id = _check_id(model_id)
     doc = find_model(model_id)
     if doc is None:
-        raise ValidationError(
+        raise NotFound(
             f"Unknown model '{model_id}'. Pick one from GET /api/models.", {"modelId": model_id}
         )
     return doc

@@ -103,10 +103,12 @@ class Order(Document):
 class PaymentEvent(Document):
     """The log of what we did with each webhook delivery and each rejected verification."""
 
-    source = StringField(choices=("webhook", "verify"), required=True)
+    source = StringField(choices=("webhook", "verify", "repair"), required=True)
     eventId = StringField()  # noqa: N815  x-razorpay-event-id
     event = StringField()  # payment.captured, order.paid, ...
-    outcome = StringField(required=True)  # applied, already_applied, ignored, rejected, ...
+    # applied (once per payment: the delivery or verify that completed it), duplicate (every
+    # other one for the same payment), refunded, attempted, failed, ignored, rejected, conflict
+    outcome = StringField(required=True)
     reason = StringField(default="")
     userId = ObjectIdField()  # noqa: N815
     razorpayOrderId = StringField()  # noqa: N815

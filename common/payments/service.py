@@ -26,8 +26,9 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from common import metrics
+from common.accounts import verification
 from common.errors import Conflict, NotFound, ValidationError
-from common.payments import subscriptions
+from common.payments import receipts, subscriptions
 from common.payments.gateway import RazorpayGateway
 from common.payments.models import CAPTURED, CLAIMABLE, Order, PaymentEvent, Plan
 from common.payments.plans import plan_limits
@@ -71,7 +72,9 @@ def refund_key(refund_id: str) -> str:
 
 
 def create_order(user: User, plan: Plan, gateway: RazorpayGateway | None = None) -> Order:
-    """Create a Razorpay order for `plan` and store it as `created`. Always a new order."""
+    """Create a Razorpay order for `plan` and store it as `created`. Always a new order.
+    Buying needs a confirmed address (`EmailNotVerified`, 403)."""
+    verification.require_verified(user, "buy")
     gateway = gateway or RazorpayGateway()
     oid = ObjectId()
     receipt = f"rcpt_{oid}"
@@ -109,36 +112,43 @@ def order_for_user(razorpay_order_id: str, user_id: Any) -> Order:
     return order
 
 
+@dataclass(frozen=True)
+class CheckoutPayment:
+    """What Razorpay Checkout handed the buyer's browser after paying for `plan_id`."""
+
+    plan_id: str
+    order_id: str
+    payment_id: str
+    signature: str
+
+
 def verify_payment(
-    user: User,
-    plan_id: str,
-    razorpay_order_id: str,
-    payment_id: str,
-    signature: str,
-    gateway: RazorpayGateway | None = None,
+    user: User, paid: CheckoutPayment, gateway: RazorpayGateway | None = None
 ) -> Order:
     """Check Checkout's answer and apply the purchase (exactly once). Returns the order."""
     gateway = gateway or RazorpayGateway()
-    order = order_for_user(razorpay_order_id, user.id)
-    if order.planId != plan_id:
+    order = order_for_user(paid.order_id, user.id)
+    if order.planId != paid.plan_id:
         raise ValidationError(
-            f"This order is for plan {order.planId}, not {plan_id}.", {"field": "planId"}
+            f"This order is for plan {order.planId}, not {paid.plan_id}.", {"field": "planId"}
         )
-    if not gateway.payment_signature_ok(razorpay_order_id, payment_id, signature):
-        log.warning("bad payment signature for %s / %s", razorpay_order_id, payment_id)
+    payment_id = paid.payment_id
+    if not gateway.payment_signature_ok(paid.order_id, payment_id, paid.signature):
+        log.warning("bad payment signature for %s / %s", paid.order_id, payment_id)
         raise ValidationError(
             "The payment signature is not valid.", {"field": "razorpay_signature"}
         )
     if order.razorpayPaymentId != payment_id:
         _check_fetched_payment(order, payment_id, gateway)
+    facts = PaymentFacts(payment_id)
     try:
-        applied = apply_payment(order, PaymentFacts(payment_id))
+        applied = apply_payment(order, facts)
     except (PaymentRejected, Conflict) as exc:
         outcome = "conflict" if isinstance(exc, Conflict) else "rejected"
-        record("verify", outcome, exc.message, order, PaymentFacts(payment_id))
+        record("verify", outcome, exc.message, order, facts)
         raise
-    metrics.payment_event("verify", "applied")
-    return applied
+    record("verify", applied.outcome, "", applied.order, facts)
+    return applied.order
 
 
 def _check_fetched_payment(order: Order, payment_id: str, gateway: RazorpayGateway) -> None:
@@ -181,7 +191,21 @@ def mismatch(order: Order, facts: PaymentFacts) -> str:
 # -- the exactly-once path --------------------------------------------------------------------
 
 
-def apply_payment(order: Order, facts: PaymentFacts) -> Order:
+@dataclass(frozen=True)
+class Applied:
+    """The order after `apply_payment`, and whether this call was the one that completed its
+    purchase (`first`): exactly one call per payment is, however many race or repeat."""
+
+    order: Order
+    first: bool
+
+    @property
+    def outcome(self) -> str:
+        """What the payment event log records: `applied` once per payment, else `duplicate`."""
+        return "applied" if self.first else "duplicate"
+
+
+def apply_payment(order: Order, facts: PaymentFacts) -> Applied:
     """Claim `order` for the payment and apply its purchase; safe to repeat and to race.
 
     Raises `PaymentRejected` when the facts do not match the order (nothing applied) and
@@ -219,8 +243,10 @@ def _claim(order_id: ObjectId, payment_id: str) -> dict:
     return claimed or orders().find_one({"_id": order_id})
 
 
-def fulfil(doc: dict) -> Order:
-    """Steps 2-4 for an order already claimed: each does only what is still missing."""
+def fulfil(doc: dict) -> Applied:
+    """Steps 2-4 for an order already claimed: each does only what is still missing. The
+    receipt mail is queued (once per order) before the order is marked done, so a crash in
+    between queues it on the next run; the call whose update marks it done is `first`."""
     payment_id = doc["razorpayPaymentId"]
     if not doc.get("tokensCredited") and int(doc.get("tokens") or 0) > 0:
         wallet.credit(
@@ -236,10 +262,12 @@ def fulfil(doc: dict) -> Order:
             doc["userId"], str(doc["_id"]), doc["plan"], doc["durationDays"], doc.get("limits")
         )
         _set_flags(doc["_id"], subscriptionApplied=True)
-    orders().update_one(
+    if not doc.get("fulfilledAt"):
+        receipts.queue_receipt(doc["_id"])
+    done = orders().update_one(
         {"_id": doc["_id"], "fulfilledAt": None}, {"$currentDate": {"fulfilledAt": True}}
     )
-    return Order.objects.get(id=doc["_id"])
+    return Applied(Order.objects.get(id=doc["_id"]), bool(done.modified_count))
 
 
 def confers_subscription(doc: dict) -> bool:
@@ -286,6 +314,7 @@ def apply_refund(order: Order, refund_id: str, amount: int) -> int:
         details = {"orderId": order.razorpayOrderId, "refundId": refund_id, "amount": amount}
         taken = _debit_once(order.userId, share, refund_key(refund_id), details)
     entry = {"amount": amount, "tokens": taken, "at": utcnow()}
+    receipts.queue_refund_notice(order.id, refund_id, amount, taken)
     orders().update_one(
         {"_id": order.id, f"refunds.{refund_id}": {"$exists": False}},
         {
@@ -335,7 +364,10 @@ def finish_stuck_orders(older_than_seconds: float = 60.0, batch: int = 200) -> i
         if not doc.get("razorpayPaymentId") or not isinstance(paid_at, datetime):
             continue
         if as_utc(paid_at) < cutoff:
-            fulfil(doc)
+            applied = fulfil(doc)
+            if applied.first:
+                facts = PaymentFacts(doc["razorpayPaymentId"], doc.get("razorpayOrderId"))
+                record("repair", "applied", "finished by the repair job", applied.order, facts)
             done += 1
     return done
 

@@ -4,9 +4,12 @@ Correctness never depends on the de-duplication: every handler is idempotent thr
 order's conditional updates and the wallet's keys (payment id, refund id), so a delivery seen
 twice, out of order, or racing verify-payment changes nothing the second time. The Redis
 marker (`x-razorpay-event-id`, set only after an event was handled) just skips repeat work.
+The event log says `applied` for the one delivery (or verify) that completed a payment and
+`duplicate` for every other, so the log tells the truth under a storm.
 
 Every verified event is answered 2xx, including ignored and rejected ones (Razorpay would only
-retry them); only a bad signature is 400, and an unexpected failure is 500 so Razorpay retries.
+retry them); a missing or bad signature is 401 (the signature is the sender's credential), and
+an unexpected failure is 5xx so Razorpay retries.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from common.errors import Conflict, ValidationError
+from common.errors import Conflict, Unauthorized
 from common.payments import service
 from common.payments.gateway import PaymentsUnavailable, RazorpayGateway
 from common.payments.models import Order
@@ -38,7 +41,9 @@ _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 @dataclass(frozen=True)
 class Outcome:
-    outcome: str  # applied, already_applied, attempted, failed, refunded, ignored, rejected, ...
+    # applied (once per payment), duplicate (the payment was applied by another delivery or the
+    # verify), attempted, failed, refunded, ignored, rejected, conflict
+    outcome: str
     reason: str = ""
     order: Order | None = None
     facts: PaymentFacts | None = None
@@ -46,20 +51,23 @@ class Outcome:
 
 
 def handle(body: bytes, signature: str | None, event_id: str | None) -> Outcome:
-    """Verify and handle one delivery. Raises `ValidationError` (400) for a bad signature."""
+    """Verify and handle one delivery. Raises `Unauthorized` (401) for a missing or bad
+    signature."""
     gateway = RazorpayGateway()
     if not gateway.settings.webhook_secret:
         raise PaymentsUnavailable("Razorpay webhooks are not configured on this server.")
     if not signature:
-        raise ValidationError("Missing X-Razorpay-Signature header.", {"field": "signature"})
+        raise Unauthorized("Missing X-Razorpay-Signature header.", {"field": "signature"})
     if not gateway.webhook_signature_ok(body, signature):
         log.warning("webhook with a bad signature (event %s)", event_id)
-        raise ValidationError("The webhook signature is not valid.", {"field": "signature"})
+        raise Unauthorized("The webhook signature is not valid.", {"field": "signature"})
     event_id = event_id if event_id and _EVENT_ID.match(event_id) else None
-    if _seen(event_id):
-        return Outcome("duplicate")
     event = _parse(body)
     name = str(event.get("event", "")) if event else ""
+    if _seen(event_id):
+        result = Outcome("duplicate", "event id handled before", facts=_payment_facts(event or {}))
+        _record(result, name, event_id)
+        return result
     result = _dispatch(name, event) if event else Outcome("ignored", "body is not a JSON event")
     _record(result, name, event_id)
     _mark_seen(event_id)
@@ -92,14 +100,13 @@ def on_captured(event: dict) -> Outcome:
     order = Order.objects(razorpayOrderId=facts.order_id).first() if facts.order_id else None
     if order is None:
         return Outcome("ignored", "unknown order", facts=facts)
-    already = order.razorpayPaymentId == facts.payment_id and order.fulfilledAt is not None
     try:
-        order = service.apply_payment(order, facts)
+        applied = service.apply_payment(order, facts)
     except PaymentRejected as exc:
         return Outcome("rejected", exc.message, order, facts)
     except Conflict as exc:
         return Outcome("conflict", exc.message, order, facts)
-    return Outcome("already_applied" if already else "applied", order=order, facts=facts)
+    return Outcome(applied.outcome, order=applied.order, facts=facts)
 
 
 def on_authorized(event: dict) -> Outcome:
@@ -142,7 +149,7 @@ def on_refund(event: dict) -> Outcome:
     if order.razorpayPaymentId in (None, payment_id):
         # The refunded payment was captured: make sure its purchase is applied (it may have
         # been delivered first, or a crash left it half done) before taking the share back.
-        order = service.apply_payment(order, facts)
+        order = service.apply_payment(order, facts).order
     if order.razorpayPaymentId != payment_id:
         return Outcome("ignored", "refund of a payment that paid nothing", order, facts, refund_id)
     taken = service.apply_refund(order, refund_id, amount)

@@ -19,11 +19,13 @@ from common.apikeys import service as keys
 from common.apikeys.errors import ModelNotFound
 from common.catalog import cache as catalog_cache
 from common.catalog import service as catalog
-from common.errors import AppError, ProviderUnavailable, ValidationError
+from common.errors import AppError, NotFound, ProviderUnavailable, ValidationError
 from common.payments.subscriptions import check_paywall
 from common.sending.command import SendCommand
 from common.sending.validation import check_needs
 
+# The same model through other providers: at most this many. The request's own list is bounded
+# by its schema (`web.openai.schemas.MAX_FALLBACK_MODELS`).
 MAX_FALLBACKS = 4
 
 
@@ -35,10 +37,6 @@ def fallback_models(cmd: SendCommand, primary) -> tuple[list, list]:
             continue
         seen.add(model_id)
         named.append(_named(cmd, model_id, f"models.{index}"))
-    if len(named) > MAX_FALLBACKS:
-        raise ValidationError(
-            f"models: at most {MAX_FALLBACKS} besides `model`", {"field": "models"}
-        )
     automatic = []
     if cmd.same_model_fallback:
         for model in catalog.same_model(primary):
@@ -51,7 +49,7 @@ def fallback_models(cmd: SendCommand, primary) -> tuple[list, list]:
 def _named(cmd: SendCommand, model_id: str, param: str):
     try:
         model = catalog_cache.model(model_id)
-    except ValidationError:
+    except (NotFound, ValidationError):
         raise ModelNotFound(model_id, param) from None
     if not getattr(model, "isAvailable", True) or not catalog.sellable(model):
         raise ProviderUnavailable(

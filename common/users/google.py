@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 from jwt import PyJWKClient
 
-from common.errors import ServiceUnavailable, Unauthorized
+from common.errors import ServiceUnavailable, Unauthorized, ValidationError
 from config import get_settings
 
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
@@ -40,3 +40,13 @@ def verify_id_token(id_token: str) -> dict:
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized("The Google token is not valid.") from exc
+
+
+def claims_for_link(id_token: str) -> dict:
+    """`verify_id_token` for a signed-in user linking Google: a bad Google token is that
+    token's fault, not the session's, so it is 400 on `idToken`, never 401 (a client takes a
+    401 for the end of its session)."""
+    try:
+        return verify_id_token(id_token)
+    except Unauthorized as exc:
+        raise ValidationError(exc.message, {"field": "idToken"}) from None

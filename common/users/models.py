@@ -21,6 +21,8 @@ from common.stored import utcnow
 ROLES = ("user", "admin")
 PLANS = ("free", "pro", "enterprise")
 THEMES = ("light", "dark", "auto")
+# What moved `tokenVersion` (every older token stops working); see web.security.
+SIGN_OUT_REASONS = ("password_changed", "password_reset", "signed_out_everywhere", "closed")
 
 # Limits of each subscription plan; payments may override them per purchase.
 PLAN_LIMITS = {
@@ -78,8 +80,14 @@ class User(Document):
     passwordChangedAt = DateTimeField()  # noqa: N815
     # Bumped on password change; tokens carry it as `tv`, and an older one is refused.
     tokenVersion = IntField(default=0)  # noqa: N815
+    # Why `tokenVersion` last moved (SIGN_OUT_REASONS): a tab signed out by it is told why.
+    signOutReason = StringField()  # noqa: N815
     # Logged-out tokens still unexpired: {jti: expiry (epoch seconds)} (common.users.revocation).
     revokedTokens = DictField(default=dict)  # noqa: N815
+    # The address was proved: a link mailed to it was opened, or Google vouched for it
+    # (common.accounts.verification; docs/account.md "Verified addresses").
+    emailVerified = BooleanField(default=False)  # noqa: N815
+    emailVerifiedAt = DateTimeField()  # noqa: N815
     googleId = StringField()  # noqa: N815
     name = StringField(required=True, max_length=100)
     avatar = StringField()

@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pymongo import ReturnDocument
+
 from common.stored import object_id
 from common.users.models import User
 
@@ -41,17 +43,21 @@ def is_revoked(user: User, jti: str) -> bool:
     return _field(jti) in (user.revokedTokens or {})
 
 
-def revoke_all(user_id: Any) -> None:
+def revoke_all(user_id: Any, reason: str = "signed_out_everywhere") -> int:
     """Refuse every token issued to this user so far (sign out everywhere): the token version
-    they carry is now old, so the single revocations are no longer needed."""
-    _users().update_one(
+    they carry is now old, so the single revocations are no longer needed. `reason` is what a
+    signed-out tab is told. Returns the new token version (it names this sign-out)."""
+    doc = _users().find_one_and_update(
         {"_id": object_id(user_id)},
         {
             "$inc": {"tokenVersion": 1},
-            "$set": {"revokedTokens": {}},
+            "$set": {"revokedTokens": {}, "signOutReason": reason},
             "$currentDate": {"updatedAt": True},
         },
+        projection={"tokenVersion": 1},
+        return_document=ReturnDocument.AFTER,
     )
+    return int((doc or {}).get("tokenVersion") or 0)
 
 
 def _field(jti: str) -> str:

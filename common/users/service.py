@@ -8,9 +8,10 @@ from typing import Any
 import bcrypt
 from mongoengine.errors import NotUniqueError
 from mongoengine.errors import ValidationError as DocumentInvalid
+from pymongo.errors import DuplicateKeyError
 
-from common.errors import Conflict, NotFound, Unauthorized, ValidationError
-from common.stored import object_id_or_none, utcnow
+from common.errors import AppError, Conflict, NotFound, Unauthorized, ValidationError
+from common.stored import object_id, object_id_or_none, utcnow
 from common.users import credentials, passwords
 from common.users.models import PLAN_LIMITS, User
 from common.users.passwords import MAX_PASSWORD_BYTES
@@ -20,6 +21,16 @@ from config import get_settings
 log = logging.getLogger(__name__)
 
 _dummy_hashes: dict[int, bytes] = {}
+
+
+class WrongPassword(AppError):
+    """The password given to confirm an action is wrong: 400, never 401 — the session is fine,
+    and a client treats 401 as "signed out" (docs/client.md)."""
+
+    status, code = 400, "WRONG_PASSWORD"
+
+    def __init__(self, field: str, message: str = "The current password is wrong."):
+        super().__init__(message, {"field": field})
 
 
 def _dummy_hash() -> bytes:
@@ -119,19 +130,74 @@ def authenticate(email: str, password: str) -> User:
 
 def change_password(user: User, current: str, new: str) -> User:
     """Change the password, or set the first one of a Google-only account (the caller checks
-    that such a request comes from a fresh sign-in)."""
+    that such a request comes from a fresh sign-in). A wrong current password is
+    `WrongPassword` (400): nothing changes and the session stays."""
     if user.password and not check_password(current, user.password):
-        raise Unauthorized("The current password is wrong.")
+        raise WrongPassword("currentPassword")
     passwords.require_acceptable(new, "newPassword", (user.email, user.name))
-    # Bumping the token version makes every token issued before this change stop working.
-    User.objects(id=user.id).update_one(
-        set__password=hash_password(new),
-        set__passwordChangedAt=utcnow(),
-        set__updatedAt=utcnow(),
-        inc__tokenVersion=1,
+    return set_password(user, new, "password_changed")
+
+
+def set_password(user: User, new: str, reason: str) -> User:
+    """Store `new` (already judged acceptable by the caller) and end every session: the token
+    version moves, so every token issued before stops working; `reason` tells the signed-out
+    tabs why (`SIGN_OUT_REASONS`)."""
+    User._get_collection().update_one(
+        {"_id": user.id},
+        {
+            "$set": {"password": hash_password(new), "signOutReason": reason},
+            "$inc": {"tokenVersion": 1},
+            "$currentDate": {"passwordChangedAt": True, "updatedAt": True},
+        },
     )
     user.reload()
     return user
+
+
+def mark_email_verified(user_id: Any, email: str) -> bool:
+    """Record that `email` was proved to be the user's; only while it is still their address
+    (a confirmation of an address changed since proves nothing). True when it is verified."""
+    users, user_id = User._get_collection(), object_id(user_id)
+    users.update_one(
+        {"_id": user_id, "email": normalise_email(email), "emailVerified": {"$ne": True}},
+        {"$set": {"emailVerified": True}, "$currentDate": {"emailVerifiedAt": True}},
+    )
+    doc = users.find_one({"_id": user_id}, {"email": 1, "emailVerified": 1}) or {}
+    return doc.get("email") == normalise_email(email) and bool(doc.get("emailVerified"))
+
+
+def change_email(user_id: Any, old: str, new: str) -> User:
+    """Move the account from `old` to `new` (proved: the link was opened from it), if it is still
+    at `old`. `Conflict` when another account took `new` meanwhile."""
+    try:
+        done = User._get_collection().update_one(
+            {"_id": object_id(user_id), "email": normalise_email(old)},
+            {
+                "$set": {"email": normalise_email(new), "emailVerified": True},
+                "$currentDate": {"emailVerifiedAt": True, "updatedAt": True},
+            },
+        )
+    except DuplicateKeyError:
+        raise Conflict("An account with this email already exists.", {"field": "email"}) from None
+    if not done.matched_count:
+        raise Conflict("The account's address changed meanwhile; ask for a new link.")
+    credentials.changed(user_id)
+    return get_user(user_id)
+
+
+def active_users() -> list[User]:
+    """Every active account (a migration's walk; not for requests)."""
+    return list(User.objects(isActive=True))
+
+
+def mark_google_accounts_verified() -> int:
+    """The migration of accounts from before verification: those linked to Google had their
+    address confirmed by Google at sign-in or link. Returns how many were marked."""
+    res = User._get_collection().update_many(
+        {"googleId": {"$nin": [None, ""]}, "emailVerified": {"$ne": True}},
+        {"$set": {"emailVerified": True}, "$currentDate": {"emailVerifiedAt": True}},
+    )
+    return res.modified_count
 
 
 def update_profile(user: User, changes: dict[str, Any]) -> User:
@@ -195,6 +261,8 @@ def sign_in_with_google(claims: dict[str, Any]) -> User:
             googleId=google_id,
             name=(claims.get("name") or email.split("@")[0])[:100],
             avatar=claims.get("picture"),
+            emailVerified=True,  # Google vouched for it (`_google_identity`)
+            emailVerifiedAt=utcnow(),
         )
         try:
             user.save()
@@ -202,13 +270,18 @@ def sign_in_with_google(claims: dict[str, Any]) -> User:
             raise GoogleEmailTaken(email) from None
     if not user.isActive:
         raise Unauthorized("This account is deactivated.")
+    if not user.emailVerified and mark_email_verified(user.id, email):
+        user.reload()  # Google vouches for the address the account has now
     return grant_signup_tokens(user)
 
 
 def link_google(user: User, claims: dict[str, Any]) -> User:
     """Connect a Google identity to the signed-in `user`, whose password proved who they are;
     Google's token proves the email is theirs too. Linking the same identity again is a no-op."""
-    google_id, email = _google_identity(claims)
+    try:
+        google_id, email = _google_identity(claims)
+    except Unauthorized as exc:  # the Google token's fault: 400, the session stays (see google)
+        raise ValidationError(exc.message, {"field": "idToken"}) from None
     if email != user.email:
         raise Conflict(
             f"This Google account is for {email}, but you are signed in as {user.email}.",
@@ -220,6 +293,7 @@ def link_google(user: User, claims: dict[str, Any]) -> User:
             "This Google account is connected to another account.", {"reason": "GOOGLE_IN_USE"}
         )
     linked = User.objects(id=user.id, googleId=None).update_one(set__googleId=google_id)
+    mark_email_verified(user.id, email)  # Google's token proves the address too
     user.reload()
     if not linked and user.googleId != google_id:
         raise Conflict(

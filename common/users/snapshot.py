@@ -13,6 +13,7 @@ def snapshot(user: User) -> dict[str, Any]:
     return {
         "id": str(user.id),
         "email": user.email,
+        "emailVerified": bool(user.emailVerified),
         "name": user.name,
         "role": user.role,
         "tokens": {

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from common.users.models import User
+from tests.support.accounts import confirm_address
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,7 +53,9 @@ class Tab:
     def goto(self, path: str = "/") -> None:
         self.page.goto(self.base_url + path)
 
-    def register(self, email: str, name: str = "Browser Person") -> str:
+    def register(self, email: str, name: str = "Browser Person", verified: bool = True) -> str:
+        """Sign up through the login screen. The address counts as confirmed (as if its link
+        was opened: buying and API keys need it) unless `verified=False`."""
         p = self.page
         p.click("#auth-switch")
         p.fill("#auth-name", name)
@@ -62,7 +65,10 @@ class Tab:
         expect(p.locator("#wallet")).to_have_text("10,000 tokens")
         expect(p.locator("#conn")).to_have_class(re.compile(r"\bup\b"))
         expect(p.locator("#model-chips .chip")).to_have_count(1)
-        return str(User.objects(email=email).first().id)
+        uid = str(User.objects(email=email).first().id)
+        if verified:
+            confirm_address({"id": uid, "email": email})
+        return uid
 
     def login(self, email: str) -> None:
         p = self.page

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from common.catalog.service import invalidate_cache, sync_provider
-from config import Settings, use_settings
+from config import Settings, get_settings, use_settings
 from tests.fakes.openrouter import FakeOpenRouter
+from tests.fakes.smtp import SmtpServer
 from tests.support.http import auth
 from tests.support.stack import Stack
 
@@ -70,3 +71,27 @@ def admin(make_admin):
     """(user json, auth headers) of a logged-in admin."""
     user, token = make_admin(name="Ada Admin")
     return user, auth(token)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on loopback for the session (tests/fakes/smtp.py)."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(smtp_server, settings):
+    """In-process tests: mail goes to the loopback SMTP server, emptied for each test. Laid over
+    the settings active when it is set up (ask for it after fixtures such as `rzp` that set
+    their own). A test that stops the server gets it back afterwards."""
+    smtp_server.reset()
+    use_settings(
+        get_settings().with_overrides(
+            smtp_host="127.0.0.1", smtp_port=smtp_server.port, smtp_starttls=False
+        )
+    )
+    yield smtp_server
+    use_settings(settings)
+    if not smtp_server.running:
+        smtp_server.start()

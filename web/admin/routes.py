@@ -11,6 +11,7 @@ from flask import Blueprint, g, request
 from common.audit.service import Actor
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+TAGS = ("Admin",)
 
 
 def actor() -> Actor:
@@ -18,4 +19,4 @@ def actor() -> Actor:
     return Actor.of(g.user, request.remote_addr or "")
 
 
-from web.admin import analytics, audit, moderation, users  # noqa: E402, F401  (registers routes)
+from web.admin import analytics, audit, mail, moderation, users  # noqa: E402, F401 (registers routes)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from web.validation import Body, Query
+from common.admin.users import UserQuery
+from common.audit.service import AuditFilter
+from web.api_models import Open
+from web.validation import Body, Day, Query
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{8,100}$"
 
@@ -21,6 +23,18 @@ class UserListQuery(Query):
     order: Literal["asc", "desc"] = "desc"
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=20, ge=1, le=100)
+
+    def command(self) -> UserQuery:
+        return UserQuery(
+            search=self.q,
+            role=self.role,
+            active=self.active,
+            plan=self.plan,
+            sort=self.sort,
+            order=self.order,
+            page=self.page,
+            limit=self.limit,
+        )
 
 
 class DeactivateBody(Body):
@@ -46,8 +60,8 @@ class ResetBody(Body):
 
 
 class AnalyticsQuery(Query):
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: Day | None = Field(default=None, alias="from")
+    to: Day | None = None
     granularity: Literal["day", "week"] = "day"
     top: int = Field(default=10, ge=1, le=100)
 
@@ -83,10 +97,10 @@ class AuditQuery(Query):
     targetType: str | None = Field(default=None, max_length=50)  # noqa: N815
     targetId: str | None = Field(default=None, max_length=200)  # noqa: N815
     adminId: str | None = Field(default=None, max_length=100)  # noqa: N815
-    from_: date | None = Field(
+    from_: Day | None = Field(
         default=None, alias="from", description="First UTC day (YYYY-MM-DD), inclusive"
     )
-    to: date | None = Field(default=None, description="Last UTC day (YYYY-MM-DD), inclusive")
+    to: Day | None = Field(default=None, description="Last UTC day (YYYY-MM-DD), inclusive")
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=50, ge=1, le=200)
 
@@ -95,3 +109,44 @@ class AuditQuery(Query):
         if self.from_ and self.to and self.from_ > self.to:
             raise ValueError("from is after to")
         return self
+
+    def command(self) -> AuditFilter:
+        return AuditFilter(
+            page=self.page,
+            limit=self.limit,
+            action=self.action,
+            target_type=self.targetType,
+            target_id=self.targetId,
+            admin_id=self.adminId,
+            day_from=self.from_,
+            day_to=self.to,
+        )
+
+
+class MailQuery(Query):
+    status: Literal["pending", "sending", "sent", "failed", "expired"] | None = None
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class MailView(Open):
+    id: str
+    key: str
+    kind: str
+    to: str
+    subject: str
+    status: str
+    attempts: int
+    lastError: str | None  # noqa: N815
+    createdAt: str | None  # noqa: N815
+    sentAt: str | None  # noqa: N815
+    nextAttemptAt: str | None  # noqa: N815
+
+
+class MailList(Open):
+    mail: list[MailView]
+    total: int
+
+
+class MailRow(Open):
+    mail: MailView

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
+from common.accounts import notices
 from common.apikeys import service
 from common.audit.service import Actor
 from common.catalog import cache as catalog_cache
@@ -20,7 +21,8 @@ from web.apikeys.schemas import (
     CreateKeyBody,
     ListKeysQuery,
 )
-from web.openapi import operation
+from web.mail import deliver_soon
+from web.openapi import ADMIN, operation
 from web.responses import ok
 from web.security import admin_required, login_required
 from web.validation import parse_body, parse_query
@@ -42,19 +44,15 @@ def _actor() -> Actor:
     tags=TAGS,
     body=CreateKeyBody,
     responses={201: ApiKeyCreated},
-    errors=(400, 401),
+    errors=(403,),
+    description="400 also for an unknown model in `models`, an `expiresAt` in the past, or a "
+    "51st live key; 403 `EMAIL_NOT_VERIFIED` until the account's address is confirmed.",
 )
 def create_key():
     body = parse_body(CreateKeyBody)
     _check_models(body.models)
-    new = service.NewKey(
-        name=body.name,
-        models=body.models,
-        daily_token_cap=body.dailyTokenCap,
-        monthly_token_cap=body.monthlyTokenCap,
-        expires_at=body.expiresAt,
-    )
-    key, secret = service.create_key(g.user, new, _actor())
+    key, secret = service.create_key(g.user, body.command(), _actor())
+    deliver_soon(notices.api_key_mail(key.id))
     return ok({"key": service.key_dict(key), "secret": secret}, 201)
 
 
@@ -75,7 +73,6 @@ def _check_models(model_ids: list[str]) -> None:
     tags=TAGS,
     query=ListKeysQuery,
     responses={200: ApiKeyList},
-    errors=(400, 401),
 )
 def list_keys():
     q = parse_query(ListKeysQuery)
@@ -90,7 +87,6 @@ def list_keys():
     "Revoke an API key (it stops working at once)",
     tags=TAGS,
     responses={200: ApiKeyRevoked},
-    errors=(404,),
 )
 def revoke_key(key_id: str):
     key = service.revoke_key(g.user.id, key_id, _actor())
@@ -102,8 +98,8 @@ def revoke_key(key_id: str):
 @operation(
     "List a user's API keys, revoked ones too (admin)",
     tags=("Admin",),
+    auth=ADMIN,
     responses={200: ApiKeyList},
-    errors=(403, 404),
 )
 def admin_list_keys(user_id: str):
     user = get_user(user_id)
@@ -117,8 +113,8 @@ def admin_list_keys(user_id: str):
 @operation(
     "Revoke a user's API key (admin; audited)",
     tags=("Admin",),
+    auth=ADMIN,
     responses={200: ApiKeyRevoked},
-    errors=(403, 404),
 )
 def admin_revoke_key(user_id: str, key_id: str):
     key = service.revoke_key(user_id, key_id, _actor())

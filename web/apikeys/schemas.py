@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from common.apikeys.service import NewKey
 from web.validation import Body, Query
 
 ModelId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -20,6 +21,15 @@ class CreateKeyBody(Body):
     models: list[ModelId] = Field(default_factory=list, max_length=100)
     # ISO 8601 text (JSON has no date type), so this one field is not strict.
     expiresAt: Annotated[datetime | None, Field(strict=False)] = None  # noqa: N815
+
+    def command(self) -> NewKey:
+        return NewKey(
+            name=self.name,
+            models=self.models,
+            daily_token_cap=self.dailyTokenCap,
+            monthly_token_cap=self.monthlyTokenCap,
+            expires_at=self.expiresAt,
+        )
 
 
 class ListKeysQuery(Query):

@@ -10,11 +10,12 @@ from common.conversations.serialize import message_dict, session_dict, usage_dic
 from common.engine import cancel as engine_cancel
 from common.engine.errors import MessageFailed
 from common.engine.waiting import wait_final
-from common.sending.idempotency import check_key
+from common.sending.idempotency import MAX_KEY_CHARS, check_key
 from common.sending.send import estimate as estimate_send
 from common.sending.validation import MAX_MODELS
 from common.users.snapshot import snapshot_from_doc
 from config import get_settings
+from web import api_models as out
 from web.chat.commands import send_turn
 from web.chat.schemas import (
     MessagesPageQuery,
@@ -25,15 +26,37 @@ from web.chat.schemas import (
     SessionPatchBody,
 )
 from web.hangup import HANG_UP_CHECK_SECONDS, client_hung_up
+from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
 from web.validation import parse_body, parse_query
 
 bp = Blueprint("chat", __name__, url_prefix="/api/chat", cli_group=None)
+TAGS = ("Chat",)
 
 
 @bp.post("")
 @login_required
+@operation(
+    "Send a message to one or several models",
+    tags=TAGS,
+    body=SendBody,
+    responses={202: out.SendAccepted, 200: out.SendAccepted},
+    errors=(402, 403, 404, 409, 502),
+    headers={
+        "Idempotency-Key": {
+            "description": "Send once: a repeat within `IDEMPOTENCY_WINDOW_SECONDS` answers the "
+            "first send's result (`Idempotent-Replayed: true`); docs/chat.md",
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS},
+        }
+    },
+    description="The answers stream over the websocket (docs/websocket.md); `wait: true` "
+    "answers once they are done (200, or the answer's own error). 400 also for a blocked term "
+    "or a conversation longer than the model's context; 403 for a paid model on the free plan; "
+    "404 for an unknown model, session or `parentId`; 409 while a send with the same "
+    "`Idempotency-Key` is still running; 413 for a message over `MAX_MESSAGE_CHARS`; 429 for "
+    "the plan's requests per day; 502/503 (with `wait`) when the provider failed.",
+)
 def send_message():
     body = parse_body(SendBody)
     key = request.headers.get("Idempotency-Key")
@@ -74,6 +97,13 @@ def _answer_when_done(result, headers=None):
 
 @bp.post("/estimate")
 @login_required
+@operation(
+    "What a send with this body would hold per model, and its likely charge (places nothing)",
+    tags=TAGS,
+    body=SendBody,
+    responses={200: out.SendEstimate},
+    errors=(404,),
+)
 def estimate():
     """What a send with this body would hold per model, and the likely charge; places nothing."""
     body = parse_body(SendBody)
@@ -94,6 +124,7 @@ def estimate():
 
 @bp.post("/sessions")
 @login_required
+@operation("Create an empty session", tags=TAGS, body=SessionBody, responses={201: out.SessionData})
 def create_session():
     body = parse_body(SessionBody)
     session = sessions.create_session(g.user.id, body.title, body.modelId)
@@ -102,6 +133,9 @@ def create_session():
 
 @bp.get("/sessions")
 @login_required
+@operation(
+    "Your sessions, newest first", tags=TAGS, query=PageQuery, responses={200: out.SessionList}
+)
 def list_sessions():
     q = parse_query(PageQuery)
     page = sessions.list_sessions(g.user.id, q.page, q.limit)
@@ -110,6 +144,12 @@ def list_sessions():
 
 @bp.get("/sessions/<session_id>")
 @login_required
+@operation(
+    "One session and a page of its messages",
+    tags=TAGS,
+    query=MessagesPageQuery,
+    responses={200: out.SessionMessages},
+)
 def get_session(session_id: str):
     q = parse_query(MessagesPageQuery)
     session = sessions.get_session(g.user.id, session_id)
@@ -120,6 +160,12 @@ def get_session(session_id: str):
 
 @bp.patch("/sessions/<session_id>")
 @login_required
+@operation(
+    "Rename a session, or pin / unpin it (pinned sessions list first)",
+    tags=TAGS,
+    body=SessionPatchBody,
+    responses={200: out.SessionData},
+)
 def patch_session(session_id: str):
     body = parse_body(SessionPatchBody)
     session = sessions.get_session(g.user.id, session_id)
@@ -132,6 +178,13 @@ def patch_session(session_id: str):
 
 @bp.delete("/sessions/<session_id>")
 @login_required
+@operation(
+    "Delete a session and its messages (its running answers are stopped first)",
+    tags=TAGS,
+    responses={200: None},
+    errors=(409,),
+    description="409 when its answers are still running after `DELETE_WAIT_SECONDS`.",
+)
 def delete_session(session_id: str):
     deleted = engine_cancel.delete_session(g.user.id, session_id)
     return ok(
@@ -142,6 +195,12 @@ def delete_session(session_id: str):
 
 @bp.get("/search")
 @login_required
+@operation(
+    "Search your sessions' titles and message text (paginated)",
+    tags=TAGS,
+    query=SearchQuery,
+    responses={200: None},
+)
 def search_sessions():
     q = parse_query(SearchQuery)
     page = chat_search.search(g.user.id, q.q, q.page, q.limit)
@@ -154,6 +213,11 @@ def search_sessions():
 
 @bp.get("/limits")
 @login_required
+@operation(
+    "The server's limits a client shows (models per send, max tokens, message size)",
+    tags=TAGS,
+    responses={200: None},
+)
 def limits():
     """What a client needs to validate a send before making it."""
     settings = get_settings()
@@ -169,6 +233,7 @@ def limits():
 
 @bp.get("/messages/<message_id>")
 @login_required
+@operation("One message", tags=TAGS, responses={200: out.MessageData})
 def get_message(message_id: str):
     msg = sessions.get_message(g.user.id, message_id)
     return ok({"message": message_dict(msg), "user": g.user_snapshot()})
@@ -176,6 +241,11 @@ def get_message(message_id: str):
 
 @bp.post("/messages/<message_id>/cancel")
 @login_required
+@operation(
+    "Stop an answer (charged for what was generated)",
+    tags=TAGS,
+    responses={200: out.MessageData},
+)
 def cancel(message_id: str):
     msg = engine_cancel.cancel_message(g.user.id, message_id)
     return ok({"message": message_dict(msg), "user": g.user_snapshot()})

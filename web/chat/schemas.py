@@ -4,39 +4,89 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from common.conversations.images import URL_PATTERN
 from common.sending.command import Needs, SendCommand, SendOptions
+from common.sending.validation import MAX_MODELS
 from common.users.models import User
-from web.validation import Body, Query
+from web.validation import Body, Query, setting_bound
 
 MAX_IMAGES = 4
+# An image URL as sent (not stripped first, so the document's pattern is the whole rule).
+ImageUrl = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=False, min_length=1, max_length=1_000_000, pattern=URL_PATTERN
+    ),
+]
 
 
 class OptionsBody(Body):
-    temperature: float | None = None
-    maxTokens: int | None = None  # noqa: N815
-    topP: float | None = None  # noqa: N815
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    maxTokens: int | None = setting_bound("max_tokens_per_request", default=None, ge=1)  # noqa: N815
+    topP: float | None = Field(default=None, gt=0, le=1)  # noqa: N815
+
+
+ModelId = Annotated[str, Field(max_length=200)]
+# Text with something besides spaces (strings are stripped, and an empty one counts as absent).
+TEXT = {"type": "string", "pattern": r"\S"}
+MODEL_IDS = {"anyOf": [TEXT, {"type": "array", "contains": TEXT}]}
 
 
 class SendBody(Body):
-    message: str = Field(default="", max_length=1_000_000)
+    """A send. What JSON Schema can say of the rules between fields is in `allOf`: a model
+    (`modelId`, or `models` with at least one id), and text (`message`) unless it regenerates
+    (`parentId`, which needs `sessionId`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"message": "Hello!", "modelId": "deepseek/deepseek-r1:free"},
+                {
+                    "message": "Compare these two answers",
+                    "models": ["deepseek/deepseek-r1:free", "agentica/deepcoder:free"],
+                    "options": {"maxTokens": 200, "temperature": 0.7},
+                    "wait": True,
+                },
+            ],
+            "allOf": [
+                {
+                    "anyOf": [
+                        {"required": ["modelId"], "properties": {"modelId": TEXT}},
+                        {"required": ["models"], "properties": {"models": MODEL_IDS}},
+                    ]
+                },
+                {
+                    "anyOf": [
+                        {"required": ["message"], "properties": {"message": TEXT}},
+                        {"required": ["parentId"], "properties": {"parentId": TEXT}},
+                    ]
+                },
+                {
+                    "if": {"required": ["parentId"], "properties": {"parentId": TEXT}},
+                    "then": {"required": ["sessionId"], "properties": {"sessionId": TEXT}},
+                },
+            ],
+        }
+    )
+
+    message: str = setting_bound("max_message_chars", "maxLength", default="")
     modelId: str | None = Field(default=None, max_length=200)  # noqa: N815
-    models: list[str] | str | None = None
+    models: Annotated[list[ModelId], Field(max_length=MAX_MODELS)] | ModelId | None = Field(
+        default=None, description=f"Model ids (at most {MAX_MODELS})"
+    )
     sessionId: str | None = Field(default=None, max_length=100)  # noqa: N815
     # Regenerate: answer this user message of `sessionId` again (`message` is then ignored).
     parentId: str | None = Field(default=None, max_length=100)  # noqa: N815
     options: OptionsBody = Field(default_factory=OptionsBody)
     wait: bool = False
-    images: list[Annotated[str, Field(min_length=1, max_length=1_000_000, pattern=URL_PATTERN)]] = (
-        Field(
-            default_factory=list,
-            max_length=MAX_IMAGES,
-            description="Images sent with the message: https: URLs or data:image/(png|jpeg|gif|webp)"
-            ";base64 URLs (the whole request is at most 1 MB), for models whose "
-            "`capabilities.images` is true",
-        )
+    images: list[ImageUrl] = Field(
+        default_factory=list,
+        max_length=MAX_IMAGES,
+        description="Images sent with the message: https: URLs or data:image/(png|jpeg|gif|webp)"
+        ";base64 URLs (the whole request is at most 1 MB), for models whose "
+        "`capabilities.images` is true (else 400 `UNSUPPORTED_PARAMETER`, `field: images`)",
     )
 
     @model_validator(mode="after")
@@ -46,10 +96,11 @@ class SendBody(Body):
         return self
 
     def model_ids(self) -> list[str]:
-        if isinstance(self.models, str):
-            return [self.models]
-        if self.models:
-            return list(self.models)
+        """`models` (without blanks) if it names any, else `modelId`."""
+        named = [self.models] if isinstance(self.models, str) else self.models or []
+        named = [m for m in named if m]
+        if named:
+            return named
         return [self.modelId] if self.modelId else []
 
     def command(self, user: User, idempotency_key: str | None = None) -> SendCommand:
@@ -74,6 +125,15 @@ class SessionBody(Body):
 
 class SessionPatchBody(Body):
     """Rename and/or pin: at least one of the two."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["title"], "properties": {"title": {"type": "string"}}},
+                {"required": ["pinned"], "properties": {"pinned": {"type": "boolean"}}},
+            ]
+        }
+    )
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     pinned: bool | None = None

@@ -23,6 +23,7 @@ import { isLive, scheduleRender, scrollToBottom } from "./ui/answer.js";
 import { Screens } from "./screens/index.js";
 import { planForError } from "./lib/money.js";
 import { setupGoogle } from "./account/google.js";
+import { keepDraft, takeDraft } from "./lib/draft.js";
 
 const TOKEN_KEY = "aipasta.token";
 const LOW_BALANCE = 1000;
@@ -51,7 +52,7 @@ const api = createApi({
   getToken: () => state.token,
   // Only the signed-in user's own snapshots: an admin's answers carry other users' (`data.user`).
   onSnapshot: (snap) => (!state.user || !snap || snap.id === state.user.id) && showUser(snap),
-  onUnauthorized: () => logout(false),
+  onUnauthorized: (err) => sessionOver(err),
 });
 
 const socket = new Socket({
@@ -62,7 +63,7 @@ const socket = new Socket({
     $("#conn").setAttribute("aria-label", up ? "Connected" : "Reconnecting");
     $("#conn").title = up ? "Connected" : "Reconnecting…";
   },
-  onUnauthorized: () => logout(false),
+  onUnauthorized: () => sessionOver(null),
 });
 
 let sidebar;
@@ -97,8 +98,9 @@ export function boot() {
   } });
   setupGoogle({ api, config: () => screens.config(), onLoggedIn: (token, user) => start(token, user) });
   window.addEventListener("popstate", () => state.token && route());
+  window.addEventListener("storage", onStorage);
   const token = localStorage.getItem(TOKEN_KEY);
-  if (token) start(token).catch(() => logout(false));
+  if (token) start(token).catch(() => state.token && logout(false)); // a 401 signed out already, saying why
   else showAuth();
 }
 
@@ -130,7 +132,50 @@ async function start(token, user) {
     if (def && def.model) state.defaults = [def.model.modelId];
   }
   renderWelcome();
+  const draft = takeDraft(sessionStorage, me.id);
+  if (draft && location.pathname === "/") history.replaceState(null, "", draft.path);
   await Promise.all([sidebar.refresh().catch(() => {}), route()]);
+  if (draft && state.token === token) {
+    $("#prompt").value = draft.text;
+    autosize($("#prompt"));
+    announce("Your unsent message is back in the message box.");
+  }
+}
+
+/** The server ended this session (signed out everywhere, password changed or reset elsewhere,
+ * logged out in another tab, expired): say why on the login screen and keep the unsent message
+ * for when the same user signs in here again. `err` is the 401 (or the socket's error frame);
+ * null when the socket closed 4401 without one, then the API is asked why. */
+async function sessionOver(err) {
+  const token = state.token;
+  if (!token) return;
+  if (!err) {
+    try {
+      await api("/api/auth/me");
+      socket.connect(token); // the session is fine after all
+      return;
+    } catch (e) {
+      if (state.token !== token) return; // the API's 401 signed out with its reason
+      err = e;
+    }
+  }
+  const kept = state.user && keepDraft(sessionStorage, state.user.id, $("#prompt").value, location.pathname);
+  logout(false);
+  const why = (err && err.message) || "Your session ended. Please log in again.";
+  auth.tell(kept ? `${why} Your unsent message is kept: it comes back when you log in.` : why);
+}
+
+/** Another tab of this browser changed the shared token: logged out there (ask the API why
+ * this one ended), or a new token for the same user (a password change there): use it. */
+async function onStorage(e) {
+  if (e.key !== TOKEN_KEY || !state.token || e.newValue === state.token) return;
+  if (!e.newValue) return sessionOver(null);
+  const res = await fetch("/api/auth/me", { headers: { Authorization: `Bearer ${e.newValue}` } }).catch(() => null);
+  const json = res && res.ok ? await res.json().catch(() => null) : null;
+  if (json && state.user && json.data.user.id === state.user.id) {
+    state.token = e.newValue;
+    socket.connect(e.newValue);
+  }
 }
 
 function showAuth() {
@@ -568,7 +613,7 @@ function onFrame(f) {
     case "error":
       if (f.requestId && state.pending.has(f.requestId)) onRefused(f);
       else if (f.messageId) onStreamFrame(f);
-      else if (f.code === "UNAUTHORIZED") logout(false);
+      else if (f.code === "UNAUTHORIZED") sessionOver(f);
       return;
     case "chunk":
     case "done":

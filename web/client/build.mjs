@@ -1,4 +1,5 @@
-// Bundle the client: one script and one stylesheet (with KaTeX's fonts beside it) into
+// Bundle the client: the app's script and stylesheet (with KaTeX's fonts beside them), and the
+// mail-link pages' (links.js, links.css: web/static/links.html), into
 // web/static/dist/, served by Flask under the strict CSP (no inline script or style).
 import * as esbuild from "esbuild";
 import { rmSync } from "node:fs";
@@ -6,7 +7,7 @@ import { rmSync } from "node:fs";
 const outdir = "web/static/dist";
 rmSync(outdir, { recursive: true, force: true });
 await esbuild.build({
-  entryPoints: { app: "web/client/main.js" },
+  entryPoints: { app: "web/client/main.js", links: "web/client/links/main.js" },
   bundle: true,
   format: "iife",
   target: ["chrome109", "firefox115", "safari16"],

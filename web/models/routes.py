@@ -9,16 +9,20 @@ from __future__ import annotations
 from flask import Blueprint
 
 from common.catalog import service as catalog
+from web import api_models as out
 from web.models.schemas import ModelListQuery
+from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
 from web.validation import parse_query
 
 bp = Blueprint("models", __name__, url_prefix="/api/models")
+TAGS = ("Models",)
 
 
 @bp.get("")
 @login_required
+@operation("The model catalog", tags=TAGS, query=ModelListQuery, responses={200: out.ModelList})
 def list_models():
     query = parse_query(ModelListQuery)
     models, total = catalog.list_models(
@@ -34,11 +38,19 @@ def list_models():
 
 @bp.get("/default")
 @login_required
+@operation(
+    "The default model",
+    tags=TAGS,
+    responses={200: out.OneModel},
+    errors=(404,),
+    description="404 when the catalog has no model.",
+)
 def default_model():
     return ok({"model": catalog.default_model()})
 
 
 @bp.get("/<path:model_id>")
 @login_required
+@operation("One model by id (ids contain slashes)", tags=TAGS, responses={200: out.OneModel})
 def get_model(model_id: str):
     return ok({"model": catalog.get_model_view(model_id)})

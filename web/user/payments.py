@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from common.payments import service
+from common.payments import receipts, service
+from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
 from web.user.schemas import PaymentsQuery
@@ -15,6 +16,7 @@ bp = Blueprint("user_payments", __name__, url_prefix="/api/user")
 
 @bp.get("/payments")
 @login_required
+@operation("Your payments", tags=("User", "Plans"), query=PaymentsQuery, responses={200: None})
 def list_payments():
     query = parse_query(PaymentsQuery)
     rows, total = service.orders_for_user(g.user.id, query.page, query.limit)
@@ -26,3 +28,17 @@ def list_payments():
             "limit": query.limit,
         }
     )
+
+
+@bp.get("/payments/<order_id>/receipt")
+@login_required
+@operation(
+    "The receipt of one of your payments (the same as the receipt mail)",
+    description="Plan or pack, amount in ₹ with the GST it includes (GST_PERCENT), payment id, "
+    "date, tokens credited, refunds. 404 for an order that was not paid or is not yours.",
+    tags=("User",),
+    responses={200: None},
+    errors=(401, 404),
+)
+def receipt(order_id: str):
+    return ok({"receipt": receipts.receipt_for_user(order_id, g.user.id)})

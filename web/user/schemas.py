@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import EmailStr, Field
 
-from web.validation import Body, Query
+from web.api_models import Open
+from web.validation import Body, Query, setting_bound
 
 ModelId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -14,7 +15,7 @@ class PreferencesBody(Body):
     defaultModels: list[ModelId] | None = Field(default=None, max_length=10)  # noqa: N815
     language: str | None = Field(default=None, min_length=2, max_length=16)
     temperature: float | None = Field(default=None, ge=0, le=2)
-    maxTokens: int | None = Field(default=None, ge=1, le=1_000_000)  # noqa: N815
+    maxTokens: int | None = setting_bound("max_tokens_per_request", default=None, ge=1)  # noqa: N815
 
 
 class DeleteAccountBody(Body):
@@ -33,6 +34,16 @@ class ProfileBody(Body):
 class PasswordBody(Body):
     currentPassword: str = Field(default="", max_length=128)  # noqa: N815
     newPassword: str = Field(min_length=8, max_length=128)  # noqa: N815
+
+
+class EmailChangeBody(Body):
+    newEmail: EmailStr = Field(max_length=254)  # noqa: N815
+    password: str = Field(default="", max_length=128)  # none for a Google-only account
+
+
+class EmailChangeAccepted(Open):
+    email: str
+    pendingEmail: str  # noqa: N815
 
 
 class PaymentsQuery(Query):

@@ -1,13 +1,15 @@
 """`/api/user/usage` and `/api/user/ledger`: the caller's own usage and wallet movements, and
-`/api/user/usage/api-requests` (and `.csv`): the API usage records of its `/v1` requests."""
+`/api/user/usage/api-requests`: the API usage records of its `/v1` requests (the usage screen
+exports them as CSV, as it does the ledger)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g
+from flask import Blueprint, g
 from pydantic import Field, field_validator
 
 from common.accounts import usage as service
 from common.sending.daily import daily_used
+from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
 from web.validation import Query, parse_query
@@ -16,7 +18,7 @@ bp = Blueprint("user_usage", __name__, url_prefix="/api/user")
 
 
 class UsageQuery(Query):
-    days: int = 30
+    days: int = Field(default=30, json_schema_extra={"enum": [7, 30, 90]})
 
     @field_validator("days")
     @classmethod
@@ -35,12 +37,14 @@ class ApiRequestsQuery(LedgerQuery):
     keyId: str | None = Field(default=None, pattern=r"^[0-9a-f]{24}$")  # noqa: N815
 
 
-class ApiRequestsExportQuery(UsageQuery):
-    keyId: str | None = Field(default=None, pattern=r"^[0-9a-f]{24}$")  # noqa: N815
-
-
 @bp.get("/usage")
 @login_required
+@operation(
+    "Your tokens and cost per day and per model over 7, 30 or 90 days",
+    tags=("User",),
+    query=UsageQuery,
+    responses={200: None},
+)
 def get_usage():
     q = parse_query(UsageQuery)
     data = service.usage(g.user.id, q.days)
@@ -52,6 +56,13 @@ def get_usage():
 
 @bp.get("/usage/api-requests")
 @login_required
+@operation(
+    "Your OpenAI-compatible API requests' usage records, newest first (paginated; one key's "
+    "with keyId)",
+    tags=("User",),
+    query=ApiRequestsQuery,
+    responses={200: None},
+)
 def get_api_requests():
     q = parse_query(ApiRequestsQuery)
     records, total = service.api_requests(g.user.id, q.keyId, q.page, q.limit)
@@ -61,20 +72,14 @@ def get_api_requests():
     )
 
 
-@bp.get("/usage/api-requests.csv")
-@login_required
-def export_api_requests():
-    q = parse_query(ApiRequestsExportQuery)
-    name = f"aipasta-api-requests-{q.keyId or 'all-keys'}-{q.days}d.csv"
-    return Response(
-        service.api_requests_csv(g.user.id, q.keyId, q.days),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
 @bp.get("/ledger")
 @login_required
+@operation(
+    "Your wallet's ledger, newest first (paginated)",
+    tags=("User",),
+    query=LedgerQuery,
+    responses={200: None},
+)
 def get_ledger():
     q = parse_query(LedgerQuery)
     entries, total = service.ledger(g.user.id, q.page, q.limit)

@@ -11,6 +11,8 @@ TASK_MODULES = [
     "worker.tasks.catalog",
     "worker.tasks.payments",
     "worker.tasks.analytics",
+    "worker.tasks.mail",
+    "worker.tasks.accounts",
 ]
 
 

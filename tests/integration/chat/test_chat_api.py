@@ -43,7 +43,7 @@ def _error(res, status: int, code: str) -> dict:
     [
         ({"message": "   ", "modelId": FREE}, 400, "VALIDATION_ERROR"),
         ({"message": "hi"}, 400, "VALIDATION_ERROR"),
-        ({"message": "hi", "modelId": "nope/unknown"}, 400, "VALIDATION_ERROR"),
+        ({"message": "hi", "modelId": "nope/unknown"}, 404, "NOT_FOUND"),
         (
             {"message": "hi", "modelId": FREE, "options": {"maxTokens": 4001}},
             400,

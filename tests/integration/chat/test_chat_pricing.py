@@ -252,7 +252,7 @@ def test_estimate_answers_hold_and_likely_per_model_and_places_nothing(live, api
     [
         ({"message": "", "modelId": FREE}, 400),
         ({"message": "hi"}, 400),
-        ({"message": "hi", "modelId": "nope/unknown"}, 400),
+        ({"message": "hi", "modelId": "nope/unknown"}, 404),
         ({"message": "hi", "modelId": FREE, "options": {"maxTokens": 0}}, 400),
         ({"message": "hi", "modelId": FREE, "options": {"maxTokens": 4001}}, 400),
         ({"message": "hi", "modelId": FREE, "options": {"maxTokens": "lots"}}, 400),

@@ -171,3 +171,41 @@ def _fallbacks(port: int, failed: str, to: str) -> float:
             }:
                 return sample.value
     return 0.0
+
+
+def test_a_legacy_completion_falls_back_as_a_chat_completion_does(live, fake, hf_fake, sdk, pro):
+    """`/v1/completions` goes through the same send path: a request's own `models` (streamed)
+    and the same model through another provider (not streamed), each charged at its rates."""
+    fake.scenario(PAID, status=429)
+    fake.scenario(OPUS, deltas=["opus", " here"], usage=USAGE)
+    chunks = list(
+        sdk().completions.create(
+            model=PAID,
+            prompt="hello",
+            max_tokens=100,
+            stream=True,
+            extra_body={"models": [OPUS]},
+        )
+    )
+    assert {c.model for c in chunks} == {OPUS}
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == "opus here"
+    msg = _settled(chunks[0].id.removeprefix("cmpl-"))
+    assert msg.modelId == OPUS and msg.requestedModelId == PAID
+    fake.scenario(LLAMA, status=503)
+    hf_fake.scenario(HF_LLAMA, deltas=["from", " hugging", " face"], usage=USAGE)
+    answer = sdk().completions.create(model=LLAMA, prompt="hello", max_tokens=100)
+    assert answer.model == f"hf:{HF_LLAMA}" and answer.choices[0].text == "from hugging face"
+    msg = _settled(answer.id.removeprefix("cmpl-"))
+    assert msg.charged == pricing.tokens_for(20, 40, _rates(f"hf:{HF_LLAMA}")) == answer.charged
+    assert reconcile() == []
+
+
+def test_an_unknown_fallback_is_404_naming_it(live, fake, sdk, pro):
+    for create, ask in (
+        (sdk().chat.completions.create, {"messages": [{"role": "user", "content": "hi"}]}),
+        (sdk().completions.create, {"prompt": "hi"}),
+    ):
+        with pytest.raises(openai.NotFoundError) as err:
+            create(model=OPUS, extra_body={"models": [OPUS, "nobody/nothing"]}, **ask)
+        assert err.value.code == "model_not_found" and err.value.param == "models.1"
+    assert tokens_of(pro)["reserved"] == 0 and fake.stats()["chat_calls"] == 0

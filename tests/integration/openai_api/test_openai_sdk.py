@@ -326,3 +326,107 @@ def test_bad_requests_are_400_in_openai_shape(live, new_key):
         assert error["type"] == "invalid_request_error" and error["message"], body
     res = requests.get(live.base_url + "/v1/chat/completions", headers=headers, timeout=30)
     assert res.status_code == 405 and "error" in res.json()
+
+
+def test_legacy_completions_are_answered_by_the_chat_path(sdk, fake, new_key, user):
+    fake.scenario(FREE, deltas=WORDS, usage=USAGE, interval=0.01)
+    key, secret = new_key()
+    client = sdk(secret)
+    answer = client.completions.create(model=FREE, prompt="Once upon a time", max_tokens=50)
+    assert answer.object == "text_completion" and answer.model == FREE
+    assert answer.choices[0].text == "".join(WORDS) and answer.choices[0].finish_reason == "stop"
+    assert answer.usage.total_tokens == 23
+    mid = answer.id.removeprefix("cmpl-")
+    sent = fake.stats()["last_requests"][-1]
+    assert sent["messages"] == [{"role": "user", "content": "Once upon a time"}]
+    assert sent["max_tokens"] == 50
+    assert ChatMessage.objects.get(id=mid).receipt["charged"] == 23
+    assert _entry(mid)["source"] == "api" and _entry(mid)["amount"] == -23
+    stream = client.completions.create(
+        model=FREE,
+        prompt=["A list of one prompt"],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == "".join(WORDS)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 23
+    assert all(c.object == "text_completion" for c in chunks)
+    # OpenAI's default max_tokens for this API is 16: the hold is sized for it.
+    client.completions.create(model=FREE, prompt="short")
+    assert fake.stats()["last_requests"][-1]["max_tokens"] == 16
+    assert tokens_of(user[0]["id"])["balance"] == 10_000 - 3 * 23
+    assert reconcile() == []
+    with pytest.raises(openai.BadRequestError) as err:
+        client.completions.create(model=FREE, prompt="x", echo=True)
+    assert err.value.param == "echo"
+
+
+def test_models_created_is_when_the_model_entered_the_catalog(sdk):
+    from common.catalog.models import AIModel
+    from common.stored import as_utc
+
+    client = sdk()
+    first = {m.id: m.created for m in client.models.list()}
+    time.sleep(1.1)
+    again = {m.id: m.created for m in client.models.list()}
+    assert first == again and client.models.retrieve(FREE).created == first[FREE]
+    added = as_utc(AIModel.objects.get(modelId=FREE).createdAt)
+    assert first[FREE] == int(added.timestamp()) < time.time() - 1
+
+
+def test_field_errors_reach_the_sdk_with_their_param(sdk):
+    client = sdk()
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model=FREE,
+            messages=[
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "function", "content": "c"},
+            ],
+        )
+    assert err.value.param == "messages.2.role" and err.value.code == "validation_error"
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model=FREE,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}],
+                }
+            ],
+        )
+    # An image for a model that does not take images (its catalog `capabilities`).
+    assert err.value.param == "messages.0.content.0"
+    assert err.value.code == "unsupported_parameter" and "image input" in err.value.message
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model=FREE,
+            messages=[{"role": "user", "content": [{"type": "video_url", "video_url": {}}]}],
+        )
+    assert err.value.param == "messages.0.content.0" and err.value.code == "validation_error"
+    assert "'video_url' are not supported" in err.value.message
+
+
+def test_a_capped_key_sees_its_tokens_left_in_openai_headers(sdk, fake, new_key):
+    fake.scenario(FREE, deltas=WORDS, usage=USAGE)
+    _, secret = new_key(dailyTokenCap=1000)
+    raw = sdk(secret).chat.completions.with_raw_response.create(
+        model=FREE, messages=[{"role": "user", "content": "hi"}], max_tokens=100
+    )
+    h = raw.headers
+    assert raw.parse().usage.total_tokens == 23
+    assert h["x-ratelimit-limit-requests"] == "5000" and h["x-ratelimit-limit-tokens"] == "1000"
+    # The headers are written as the answer is sent: the hold still counts as spent.
+    assert int(h["x-ratelimit-remaining-tokens"]) <= 1000 - 23
+    wait_for(
+        lambda: (
+            sdk(secret).models.with_raw_response.list().headers["x-ratelimit-remaining-tokens"]
+            == str(1000 - 23)
+        ),
+        10,
+        0.1,
+        "the hold's rest given back",
+    )

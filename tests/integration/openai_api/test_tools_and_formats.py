@@ -262,6 +262,23 @@ def test_a_failure_before_the_first_token_is_the_same_http_error_and_retried_ali
     assert reconcile() == []
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_legacy_completion_failing_before_the_first_token_is_the_same_http_error(
+    sdk, fake, user, stream
+):
+    fake.scenario(FREE, status=400, error="bad things")
+    with pytest.raises(openai.InternalServerError) as err:
+        answer = (
+            sdk()
+            .with_options(max_retries=0)
+            .completions.create(model=FREE, prompt="x", stream=stream)
+        )
+        list(answer) if stream else None
+    assert err.value.status_code == 502 and err.value.code == "provider_error"
+    assert tokens_of(user[0]["id"])["balance"] == 10_000
+    assert reconcile() == []
+
+
 def test_after_the_first_token_a_failure_stays_in_the_stream(sdk, fake, user):
     fake.scenario(FREE, deltas=["a", "b", "c"], midstream_error_after=2)
     stream = sdk().chat.completions.create(

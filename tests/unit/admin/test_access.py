@@ -10,7 +10,13 @@ from common.audit.models import AuditLog
 from tests.support.http import auth
 from web.admin.routes import bp
 
-SAMPLE = {"user_id": str(ObjectId()), "item_id": str(ObjectId()), "kinds": "messages", "term": "x"}
+SAMPLE = {
+    "user_id": str(ObjectId()),
+    "item_id": str(ObjectId()),
+    "kinds": "messages",
+    "term": "x",
+    "mail_id": str(ObjectId()),
+}
 
 
 def _admin_routes(app: Flask) -> list[tuple[str, str]]:

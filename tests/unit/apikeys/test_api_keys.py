@@ -9,6 +9,7 @@ import pytest
 
 from common.apikeys.models import ApiKey
 from common.audit.models import AuditLog
+from tests.support.accounts import confirm_address
 from tests.support.http import auth
 
 KEYS = "/api/user/api-keys"
@@ -162,6 +163,7 @@ def test_v1_is_rate_limited_per_key_in_openai_shape(base_settings, fake_openrout
             json={"email": "rl@example.com", "password": "correct-horse-1", "name": "R"},
         )
         token = res.get_json()["data"]["token"]
+        confirm_address(res.get_json()["data"]["user"])
         first, second = (create(client, token, name=n)["secret"] for n in ("a", "b"))
         for _ in range(3):
             assert client.get("/v1/models", headers=auth(first)).status_code == 200

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from common import stored
 from common.catalog import service as catalog
 from common.catalog.models import AIModel
 from common.errors import NotFound, ValidationError
@@ -57,6 +58,7 @@ def test_model_view_has_the_documented_shape_and_per_1k_prices(openrouter, setti
         "tags": ["text", "image"],
         "isFree": False,
         "isAvailable": True,
+        "addedAt": stored.iso(AIModel.objects.get(modelId="openai/gpt-4o").createdAt),
     }
     doc = AIModel.objects.get(modelId="openai/gpt-4o")
     assert (doc.pricing.prompt, doc.pricing.completion) == (0.0000025, 0.00001)
@@ -204,7 +206,7 @@ def test_models_that_disappear_become_unavailable(openrouter):
 def test_get_model_fills_an_empty_catalog_and_rejects_unknown_ids(openrouter):
     doc = catalog.get_model("fake/echo")
     assert doc.providerModelId == "fake/echo" and doc.isFree
-    with pytest.raises(ValidationError, match="Unknown model 'nope/none'"):
+    with pytest.raises(NotFound, match="Unknown model 'nope/none'"):
         catalog.get_model("nope/none")
     for bad in ("", "   ", "x" * 301, None, {"$ne": None}):
         with pytest.raises(ValidationError):
@@ -276,7 +278,7 @@ def test_models_with_bad_prices_are_not_offered(openrouter):
     assert _ids(_all()) == ["ok/paid"]
     assert AIModel.objects(modelId__in=list(bad)).count() == 0
     for model_id in bad:
-        with pytest.raises(ValidationError):
+        with pytest.raises(NotFound):
             catalog.get_model(model_id)
 
 

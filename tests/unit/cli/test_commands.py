@@ -126,3 +126,21 @@ def test_create_admin_with_a_bad_email_is_a_clear_error(cli):
     assert res.exit_code == 1
     assert "Error:" in res.output and "Traceback" not in res.output
     assert User.objects.count() == 0
+
+
+def test_migrate_verified_emails(cli, make_user):
+    from common.mail.models import Mail
+
+    old, _ = make_user(verified=False)
+    linked, _ = make_user(verified=False)
+    User.objects(id=linked["id"]).update_one(set__googleId="g-42")
+    Mail.objects.delete()
+    res = cli.invoke(args=["migrate-verified-emails"])
+    assert res.exit_code == 0, res.output
+    assert "Verified 1 Google-linked accounts; 1 accounts are unverified." in res.output
+    assert Mail.objects.count() == 0
+    res = cli.invoke(args=["migrate-verified-emails", "--send-links"])
+    assert (
+        "Verified 0 Google-linked accounts; 1 accounts are unverified, 1 links queued" in res.output
+    )
+    assert [m.to for m in Mail.objects(kind="verify_email")] == [old["email"]]

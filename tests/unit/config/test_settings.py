@@ -17,7 +17,13 @@ from config.settings import (
 
 # A `secrets.token_urlsafe(32)`: what a production secret looks like.
 STRONG = "fkWlG_GFmaWoVt9JxaNisKzQ8ZT79FVVw2Gq4ACQtzs"
-PRODUCTION = {"APP_ENV": "production", "MONGODB_URI": "mongodb://db:27017/aipasta"}
+PRODUCTION = {
+    "APP_ENV": "production",
+    "MONGODB_URI": "mongodb://db:27017/aipasta",
+    "SMTP_HOST": "smtp.example.com",
+    "EMAIL_FROM": "AI Pasta <no-reply@example.com>",
+    "APP_BASE_URL": "https://aipasta.example.com",
+}
 ENV_EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
 
 
@@ -132,14 +138,39 @@ def test_production_refuses_a_missing_mongodb_uri():
 
 
 def test_production_starts_when_configured():
-    s = load_settings(
-        {
-            "APP_ENV": "production",
-            "MONGODB_URI": "mongodb://db:27017/aipasta",
-            "JWT_SECRET_KEY": STRONG,
-        }
-    )
+    s = load_settings({**PRODUCTION, "JWT_SECRET_KEY": STRONG})
     assert s.is_production and s.jwt_secret_key == STRONG
+    assert (s.smtp_host, s.app_base_url) == ("smtp.example.com", "https://aipasta.example.com")
+
+
+@pytest.mark.parametrize(
+    ("missing", "says"),
+    [
+        ("SMTP_HOST", "SMTP_HOST must be set"),
+        ("EMAIL_FROM", "EMAIL_FROM must be set"),
+        ("APP_BASE_URL", "APP_BASE_URL must be set to the service's https://"),
+    ],
+)
+def test_production_refuses_to_start_without_mail(missing, says):
+    """Password reset and address confirmation need mail: production does not start without
+    it (docs/account.md, "Mail")."""
+    env = {**PRODUCTION, "JWT_SECRET_KEY": STRONG}
+    del env[missing]
+    with pytest.raises(ConfigError, match=says):
+        load_settings(env)
+    with pytest.raises(ConfigError, match="APP_BASE_URL"):
+        load_settings({**env, missing: PRODUCTION[missing], "APP_BASE_URL": "http://x.example"})
+
+
+def test_mail_settings_are_checked_everywhere():
+    with pytest.raises(ConfigError, match="SMTP_SSL and SMTP_STARTTLS"):
+        load_settings({"SMTP_HOST": "h", "SMTP_SSL": "true", "SMTP_STARTTLS": "true"})
+    with pytest.raises(ConfigError, match="GST_PERCENT"):
+        load_settings({"GST_PERCENT": "100"})
+    with pytest.raises(ConfigError, match="RATE_LIMIT_FORGOT_EMAIL"):
+        load_settings({"RATE_LIMIT_FORGOT_EMAIL": "three an hour"})
+    s = load_settings({})
+    assert (s.smtp_host, s.mail_dir, s.reset_link_seconds) == ("", "var/mail", 1800)
 
 
 def test_with_overrides_returns_a_changed_copy():

@@ -46,7 +46,12 @@ def test_sign_out_everywhere_ends_every_token(client, make_user):
 def test_delete_account_needs_the_password_and_the_word(client, make_user):
     user, token = make_user()
     body = {"password": "wrong-password", "confirm": "DELETE"}
-    error_of(client.delete("/api/user", json=body, headers=auth(token)), 401, "UNAUTHORIZED")
+    # A wrong password is 400 (401 would tell the client its session ended): nothing changes.
+    wrong = error_of(
+        client.delete("/api/user", json=body, headers=auth(token)), 400, "WRONG_PASSWORD"
+    )
+    assert wrong["details"]["field"] == "password"
+    assert client.get("/api/auth/me", headers=auth(token)).status_code == 200
     body = {"password": PASSWORD, "confirm": "yes"}
     error_of(client.delete("/api/user", json=body, headers=auth(token)), 400, "VALIDATION_ERROR")
     assert User.objects.get(id=user["id"]).isActive

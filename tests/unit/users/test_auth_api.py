@@ -92,19 +92,26 @@ def test_register_rejects_bad_fields(client, body, field):
 
 
 @pytest.mark.parametrize(
-    "data, content_type",
+    "data, content_type, status, code",
     [
-        ('{"email": "ann@example.com", ', "application/json"),
-        ("[1, 2, 3]", "application/json"),
-        ('"just a string"', "application/json"),
-        ("null", "application/json"),
-        ("email=ann@example.com&password=x", "application/x-www-form-urlencoded"),
-        ("", "application/json"),
+        ('{"email": "ann@example.com", ', "application/json", 400, "VALIDATION_ERROR"),
+        ("[1, 2, 3]", "application/json", 400, "VALIDATION_ERROR"),
+        ('"just a string"', "application/json", 400, "VALIDATION_ERROR"),
+        ("null", "application/json", 400, "VALIDATION_ERROR"),
+        ("", "application/json", 400, "VALIDATION_ERROR"),
+        (
+            "email=ann@example.com&password=x",
+            "application/x-www-form-urlencoded",
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
     ],
 )
-def test_register_rejects_bodies_that_are_not_a_json_object(client, data, content_type):
+def test_register_rejects_bodies_that_are_not_a_json_object(
+    client, data, content_type, status, code
+):
     res = client.post("/api/auth/register", data=data, content_type=content_type)
-    error_of(res, 400, "VALIDATION_ERROR")
+    error_of(res, status, code)
     assert User.objects.count() == 0
 
 
@@ -259,13 +266,14 @@ def test_password_change_invalidates_older_tokens(client, ann):
     assert login(client, password="battery-staple-2").status_code == 200
 
 
-def test_password_change_with_wrong_current_password_is_401(client, ann):
+def test_password_change_with_wrong_current_password_is_400_and_keeps_the_session(client, ann):
     res = client.put(
         "/api/user/password",
         json={"currentPassword": "not-my-password", "newPassword": "battery-staple-2"},
         headers=auth(ann[1]),
     )
-    error_of(res, 401, "UNAUTHORIZED")
+    body = error_of(res, 400, "WRONG_PASSWORD")
+    assert body["details"] == {"field": "currentPassword"}
     assert client.get("/api/auth/me", headers=auth(ann[1])).status_code == 200
     assert login(client).status_code == 200
 

@@ -35,8 +35,10 @@ def test_a_logout_survives_a_redis_wipe(app, client, make_user):
     assert client.post("/api/auth/logout", headers=auth(token)).status_code == 200
     get_redis().flushdb()
     assert _me(client, token) == 401
-    assert client.get("/api/auth/me", headers=auth(token)).get_json()["message"] == (
-        "This token was logged out."
+    body = client.get("/api/auth/me", headers=auth(token)).get_json()
+    assert (body["message"], body["details"]["reason"]) == (
+        "You logged out of this session.",
+        "LOGGED_OUT",
     )
     with app.app_context(), pytest.raises(Unauthorized):
         recheck_claims(claims)  # what an open websocket checks

@@ -7,6 +7,7 @@ import { applyTheme } from "../ui/theme.js";
 import { frame } from "../screens/index.js";
 import { UsageTab } from "./usage.js";
 import { ApiKeysTab } from "./apikeys.js";
+import { verifyNotice } from "./verify.js";
 
 const TABS = [
   { id: "profile", label: "Profile", href: "/account" },
@@ -35,6 +36,27 @@ function tell(node, kind, text) {
   node.className = `notice ${kind}`;
   node.textContent = text;
   node.hidden = false;
+}
+
+/** Mark `input` wrong with `text` under it (announced, described), and focus it. */
+function invalid(input, text) {
+  const label = input.closest("label");
+  let note = label.querySelector(".field-error");
+  if (!note) {
+    note = h("span.field-error", { id: `${input.id}-error`, role: "alert" });
+    label.append(note);
+  }
+  note.textContent = text;
+  input.setAttribute("aria-invalid", "true");
+  const described = new Set((input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean));
+  described.add(note.id);
+  input.setAttribute("aria-describedby", [...described].join(" "));
+  input.focus();
+}
+
+function clearInvalid(form) {
+  for (const note of form.querySelectorAll(".field-error")) note.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
 }
 
 export class AccountScreen {
@@ -87,7 +109,7 @@ export class AccountScreen {
       field("Name", name),
       field("Avatar (image address)", avatar, "An https:// link to a picture; leave empty for none."),
       preview,
-      h("p.muted", { text: `Email: ${p.email}${p.googleLinked ? " · linked to Google" : ""} · member since ${new Date(p.createdAt).toLocaleDateString("en-GB")}` }),
+      h("p.muted", { text: `${p.googleLinked ? "Linked to Google · " : ""}Member since ${new Date(p.createdAt).toLocaleDateString("en-GB")}` }),
       h("div", {}, h("button.primary", { type: "submit", text: "Save profile" })),
       note);
     form.addEventListener("submit", async (e) => {
@@ -103,7 +125,44 @@ export class AccountScreen {
         tell(note, "error", err.message);
       }
     });
-    this.body.replaceChildren(form);
+    this.body.replaceChildren(form, this.emailSection(p));
+  }
+
+  /** The address: confirmed or not ("resend"), and changing it (a link to the new one). */
+  emailSection(p) {
+    const state = p.emailVerified
+      ? h("span.state-badge.ok", { text: "Confirmed" })
+      : h("span.state-badge.warn", { text: "Not confirmed" });
+    const section = h("section.card.email-card", { "aria-labelledby": "email-title" },
+      h("h2", { id: "email-title", text: "Email address" }),
+      h("p", {}, h("strong", { id: "email-current", text: p.email }), " ", state),
+      verifyNotice(this.ctx, p, "buy tokens or plans, create API keys and change it"));
+    if (!p.emailVerified) return section;
+    const next = h("input", { name: "newEmail", type: "email", autocomplete: "email", maxlength: "254", required: true });
+    const pw = h("input", { name: "password", type: "password", autocomplete: "current-password", maxlength: "128" });
+    const note = status();
+    const form = h("form.form-grid", { "aria-label": "Change your email address", novalidate: true },
+      field("New email address", next, "We mail a link there; your address changes when you open it."),
+      p.hasPassword ? field("Your password", pw) : h("p.muted", { text: "You sign in with Google: sign in again first if it was more than a few minutes ago." }),
+      h("div", {}, h("button.ghost", { type: "submit", text: "Change address" })),
+      note);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      clearInvalid(form);
+      note.hidden = true;
+      if (!next.value.trim() || !next.checkValidity()) return invalid(next, "Enter the new email address.");
+      try {
+        const data = await this.ctx.api("/api/user/email", { method: "PUT", body: { newEmail: next.value.trim(), password: pw.value } });
+        form.reset();
+        tell(note, "success", `We sent a link to ${data.pendingEmail}. Your address changes when you open it; until then it stays ${data.email}.`);
+      } catch (err) {
+        if (err.code === "WRONG_PASSWORD") return invalid(pw, err.message);
+        if (err.details.field === "newEmail" || err.status === 409) return invalid(next, err.message);
+        tell(note, "error", err.message);
+      }
+    });
+    section.append(form);
+    return section;
   }
 
   async preferences(p) {
@@ -154,13 +213,18 @@ export class AccountScreen {
       note);
     pwForm.addEventListener("submit", async (e) => {
       e.preventDefault();
-      if (next.value.length < 8) return tell(note, "error", "The new password needs at least 8 characters.");
+      clearInvalid(pwForm);
+      note.hidden = true;
+      if (next.value.length < 8) return invalid(next, "The new password needs at least 8 characters.");
       try {
         const data = await this.ctx.api("/api/user/password", { method: "PUT", body: { currentPassword: current.value, newPassword: next.value } });
         if (data.token) this.ctx.setToken(data.token);
         current.value = next.value = "";
         tell(note, "success", "Password saved. Your other devices are signed out.");
       } catch (err) {
+        // A wrong current password is 400 WRONG_PASSWORD: said here; this session stays.
+        if (err.code === "WRONG_PASSWORD") return invalid(current, "That is not your current password.");
+        if (err.details.field === "newPassword") return invalid(next, err.message.replace(/^newPassword: /, ""));
         tell(note, "error", err.message);
       }
     });
@@ -189,11 +253,13 @@ export class AccountScreen {
       delNote);
     del.addEventListener("submit", async (e) => {
       e.preventDefault();
-      if (word.value.trim() !== "DELETE") return tell(delNote, "error", "Type DELETE to confirm.");
+      clearInvalid(del);
+      if (word.value.trim() !== "DELETE") return invalid(word, "Type DELETE to confirm.");
       try {
         await this.ctx.api("/api/user", { method: "DELETE", body: { password: delPw.value, confirm: "DELETE" } });
         this.ctx.logout(false);
       } catch (err) {
+        if (err.code === "WRONG_PASSWORD") return invalid(delPw, "That is not your password.");
         tell(delNote, "error", err.message);
       }
     });

@@ -4,6 +4,7 @@
 import { copyText, h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
 import { table, when } from "../screens/index.js";
+import { verifyNotice } from "./verify.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 
@@ -45,9 +46,13 @@ export class ApiKeysTab {
       }
     });
     this.list = h("div", { id: "keys-list" });
+    // Creating a key needs a confirmed address (the profile read here is fresh).
+    const me = await this.ctx.api("/api/user/profile").then((d) => d.user).catch(() => this.ctx.getUser());
+    const confirm = verifyNotice(this.ctx, me, "create API keys");
+    if (confirm) for (const control of form.querySelectorAll("input, button")) control.disabled = true;
     this.body.replaceChildren(
       h("p.muted", { text: "Keys let programs use the OpenAI-compatible API (/v1) with your wallet. Treat a key like a password." }),
-      this.secretBox, form, h("h2", { text: "Your keys" }), this.list);
+      confirm, this.secretBox, form, h("h2", { text: "Your keys" }), this.list);
     await this.refresh();
   }
 

@@ -6,6 +6,7 @@ import { confirmDialog } from "../ui/dialog.js";
 import { fmtPrice } from "../lib/money.js";
 import { frame, pager, table, when } from "../screens/index.js";
 import { barChart } from "../account/usage.js";
+import { MailTab } from "./mail.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const TABS = [
@@ -13,6 +14,7 @@ const TABS = [
   { id: "analytics", label: "Analytics", href: "/admin/analytics" },
   { id: "moderation", label: "Moderation", href: "/admin/moderation" },
   { id: "audit", label: "Audit log", href: "/admin/audit" },
+  { id: "mail", label: "Mail", href: "/admin/mail" },
 ];
 
 function notice() {
@@ -53,6 +55,7 @@ export class AdminScreen {
     if (active === "users") return this.usersTab();
     if (active === "analytics") return this.analyticsTab();
     if (active === "moderation") return this.moderationTab();
+    if (active === "mail") return new MailTab(this.ctx, body).open();
     return this.auditTab();
   }
 

@@ -24,8 +24,11 @@ export function createApi({ getToken, onSnapshot, onUnauthorized }) {
       throw new ApiError(0, { message: "The server cannot be reached. Check your connection and retry." });
     }
     const json = await res.json().catch(() => ({ status: "error", message: `HTTP ${res.status}` }));
-    if (token && token === getToken()) onSnapshot(json.user || (json.data && json.data.user));
-    if (res.status === 401 && token) onUnauthorized();
+    const current = token && token === getToken();
+    if (current) onSnapshot(json.user || (json.data && json.data.user));
+    // 401 means "this session is over" and nothing else (docs/client.md): a wrong password is
+    // 400, a stale sign-in 403. An answer for a token this tab no longer uses changes nothing.
+    if (res.status === 401 && current) onUnauthorized(new ApiError(401, json));
     if (json.status !== "success") throw new ApiError(res.status, json);
     return json.data || {};
   };

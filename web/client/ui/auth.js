@@ -11,11 +11,13 @@ export function setupAuth({ api, onLoggedIn }) {
     $("#auth-submit").textContent = on ? "Create account" : "Log in";
     $("#auth-switch").textContent = on ? "Have an account? Log in" : "New here? Create an account";
     $("#auth-password").autocomplete = on ? "new-password" : "current-password";
+    $("#auth-forgot").hidden = on;
   };
   $("#auth-switch").addEventListener("click", () => setMode(!registering));
   $("#auth-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("#auth-error").textContent = "";
+    $("#auth-notice").hidden = true;
     const email = $("#auth-email").value.trim();
     const body = { email, password: $("#auth-password").value };
     if (registering) body.name = $("#auth-name").value.trim() || email.split("@")[0];
@@ -31,5 +33,9 @@ export function setupAuth({ api, onLoggedIn }) {
       $("#auth-submit").disabled = false;
     }
   });
-  return { reset: () => { $("#auth-form").reset(); setMode(false); $("#auth-error").textContent = ""; } };
+  return {
+    reset: () => { $("#auth-form").reset(); setMode(false); $("#auth-error").textContent = ""; $("#auth-notice").hidden = true; },
+    /** Why this tab was signed out (the server's reason), above the form. */
+    tell: (text) => { $("#auth-notice").textContent = text; $("#auth-notice").hidden = !text; },
+  };
 }

@@ -5,6 +5,7 @@ import { h } from "../ui/dom.js";
 import { checkoutMessage, fmtPrice, isPack, paymentRow, planFacts } from "../lib/money.js";
 import { frame, pager, table, when } from "../screens/index.js";
 import { buy } from "./checkout.js";
+import { verifyNotice } from "../account/verify.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 
@@ -27,7 +28,8 @@ export class WalletScreen {
     document.title = "Wallet · AI Pasta";
     this.render();
     node.querySelector("h1").focus();
-    await Promise.all([this.loadPlans(), this.loadToday(), this.loadPayments(1)]);
+    // The profile refreshes the snapshot: whether the address is confirmed may have changed.
+    await Promise.all([this.loadPlans(), this.loadToday(), this.loadPayments(1), this.ctx.api("/api/user/profile").catch(() => null)]);
     if (this.highlight) {
       const card = this.body.querySelector(`[data-plan="${CSS.escape(this.highlight)}"]`);
       if (card) card.scrollIntoView({ block: "center" });
@@ -40,6 +42,18 @@ export class WalletScreen {
 
   userChanged() {
     if (this.body) this.renderBalance();
+    if (this.body) this.renderVerify();
+  }
+
+  /** Buying needs a confirmed address: say so above the offers, and the buttons wait. */
+  renderVerify() {
+    const box = this.body && this.body.querySelector("#wallet-verify");
+    if (!box) return;
+    const user = this.ctx.getUser();
+    const unconfirmed = Boolean(user && !user.emailVerified);
+    if (unconfirmed !== (box.dataset.unconfirmed === "1")) box.replaceChildren(verifyNotice(this.ctx, user, "buy tokens or a plan") || "");
+    box.dataset.unconfirmed = unconfirmed ? "1" : "0";
+    for (const b of this.body.querySelectorAll("button.buy")) b.disabled = unconfirmed || this.busy;
   }
 
   async loadPlans() {
@@ -86,6 +100,7 @@ export class WalletScreen {
     this.body.replaceChildren(
       h("section.wallet-top", { "aria-label": "Balance and plan" }, h("div", { id: "wallet-balance" }), h("div", { id: "wallet-plan" })),
       h("p.notice", { id: "wallet-message", role: "status", hidden: !this.message, text: this.message ? this.message.text : "" }),
+      h("div", { id: "wallet-verify" }),
       this.offers("Plans", "Paid plans set your plan for their days and add their tokens.", (p) => !isPack(p)),
       this.offers("Token packs", "Packs add purchased tokens to your wallet; they never expire.", isPack),
       h("section.payments", { "aria-labelledby": "payments-title" }, h("h2", { id: "payments-title", text: "Payment history" }), h("div", { id: "payments-body" })),
@@ -93,6 +108,7 @@ export class WalletScreen {
     if (this.message) this.body.querySelector("#wallet-message").className = `notice ${this.message.kind}`;
     this.renderBalance();
     this.renderPayments();
+    this.renderVerify();
   }
 
   renderBalance() {
@@ -177,7 +193,7 @@ export class WalletScreen {
     });
     this.busy = false;
     if (!this.body) return;
-    for (const b of this.body.querySelectorAll("button.buy")) b.disabled = false;
+    this.renderVerify();
     if (result.kind === "paid") {
       this.say("success", checkoutMessage("paid", { plan: plan.name }));
       this.renderBalance();
@@ -199,7 +215,8 @@ export class WalletScreen {
       { label: "Amount", value: (o) => fmtPrice(o.amount, o.currency) },
       { label: "Tokens", value: (o) => int(o.tokens) },
       { label: "Status", value: (o) => h(`span.status.status-${paymentRow(o).label.replace(/\s+/g, "-")}`, { text: paymentRow(o).label }) },
-      { label: "Receipt", value: (o) => h("span.receipt", {}, h("code", { text: o.receipt || "" }), o.razorpayPaymentId ? h("span.muted", { text: ` ${o.razorpayPaymentId}` }) : null) },
+      { label: "Receipt", value: (o) => h("span.receipt", {}, h("code", { text: o.receipt || "" }), o.razorpayPaymentId ? h("span.muted", { text: ` ${o.razorpayPaymentId}` }) : null,
+        o.razorpayPaymentId ? h("a.receipt-link", { href: `/receipt/${encodeURIComponent(o.id)}`, "aria-label": `Receipt ${o.receipt}`, text: " View receipt" }) : null) },
       { label: "Refunds", value: (o) => (o.refunds && o.refunds.length
         ? h("ul.refunds", {}, o.refunds.map((r) => h("li", { text: `${fmtPrice(r.amount, o.currency)} (${int(r.tokens)} tokens) on ${when(r.at)}` })))
         : "—") },
