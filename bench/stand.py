@@ -124,7 +124,9 @@ def make_users(app, count: int) -> list[str]:
             user = users.register(
                 f"bench{i}-{time.time_ns()}@example.com", "bench-password-1", f"B{i}"
             )
-            User.objects(id=user.id).update_one(set__subscription__limits__requestsPerDay=100_000)
+            User.objects(id=user.id).update_one(
+                set__subscription__limits__requestsPerDay=100_000, set__emailVerified=True
+            )
             tokens.append(issue_token(user))
     return tokens
 
@@ -215,7 +217,9 @@ def batch_user(app, free_spent: bool = True):
     with app.app_context():
         user = users.register(f"batch-{time.time_ns()}@example.com", "bench-password-1", "Batch")
         subscriptions.apply_purchase(user.id, "bench-order", "enterprise", 30, None)
-        User.objects(id=user.id).update_one(set__subscription__limits__requestsPerDay=10_000_000)
+        User.objects(id=user.id).update_one(
+            set__subscription__limits__requestsPerDay=10_000_000, set__emailVerified=True
+        )
         wallet.credit(user.id, 500_000_000, f"bench-{user.id}", "bench")
         if free_spent:
             wallet.debit(user.id, 10**9, f"bench-spent-{user.id}", "bench", pools=("free",))
