@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from common.apikeys.models import ApiKey
 from common.conversations.models import ChatMessage
-from common.stored import iso, object_id, same_id, utcnow
+from common.stored import iso, same_id, utcnow
 from common.wallet import service as wallet
 from common.wallet.models import LedgerEntry
 
@@ -29,8 +28,8 @@ ANSWER_SOURCES = ("chat", "api")
 
 def usage(user_id, days: int) -> dict[str, Any]:
     """`{days, from, to, byDay: [{date, requests, tokens, charged, cost}] (every day, zeros
-    included), byModel: [{modelId, ...}] (most tokens first), byKey: [{apiKeyId, name, prefix,
-    ...}] (most charged first), totals}`, from the ledger's answer entries."""
+    included), byModel: [{modelId, ...}] (most tokens first), byKey: [{apiKeyId, ...}] (most
+    charged first), totals}`, from the ledger's answer entries."""
     today = utcnow().date()
     first = today - timedelta(days=days - 1)
     by_day = {(first + timedelta(days=i)).isoformat(): _zero() for i in range(days)}
@@ -56,7 +55,7 @@ def usage(user_id, days: int) -> dict[str, Any]:
         "to": today.isoformat(),
         "byDay": [{"date": d, **_rounded(v)} for d, v in by_day.items()],
         "byModel": [{"modelId": m, **_rounded(v)} for m, v in models],
-        "byKey": _keys(user_id, by_key),
+        "byKey": _keys(by_key),
         "totals": _rounded(totals),
     }
 
@@ -90,20 +89,9 @@ def _day(value) -> str:
     return value.date().isoformat() if isinstance(value, datetime) else str(value or "")[:10]
 
 
-def _keys(user_id, by_key: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per key used in the period, with its name and prefix (a deleted key keeps its id)."""
-    found = {str(k.id): k for k in ApiKey.objects(userId__in=[object_id(user_id)])}
-    rows = []
-    for kid, figures in by_key.items():
-        key = found.get(kid)
-        rows.append(
-            {
-                "apiKeyId": kid,
-                "name": key.name if key else None,
-                "prefix": key.prefix if key else None,
-                **_rounded(figures),
-            }
-        )
+def _keys(by_key: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per key used in the period, most charged first (the caller names them)."""
+    rows = [{"apiKeyId": kid, **_rounded(figures)} for kid, figures in by_key.items()]
     rows.sort(key=lambda r: (-r["charged"], -r["requests"], r["apiKeyId"]))
     return rows
 

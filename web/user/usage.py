@@ -8,6 +8,7 @@ from flask import Blueprint, g
 from pydantic import Field, field_validator
 
 from common.accounts import usage as service
+from common.apikeys import service as keys
 from common.sending.daily import daily_used
 from web.openapi import operation
 from web.responses import ok
@@ -48,6 +49,10 @@ class ApiRequestsQuery(LedgerQuery):
 def get_usage():
     q = parse_query(UsageQuery)
     data = service.usage(g.user.id, q.days)
+    named = {str(k.id): k for k in keys.list_keys(g.user.id, include_revoked=True)}
+    for row in data["byKey"]:  # a deleted key keeps its id
+        key = named.get(row["apiKeyId"])
+        row.update(name=key.name if key else None, prefix=key.prefix if key else None)
     limit = int(g.user.subscription.limits.requestsPerDay or 0)
     data["today"] = {"requests": daily_used(g.user), "limit": limit or None}
     data["user"] = g.user_snapshot()
