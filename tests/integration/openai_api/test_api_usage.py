@@ -27,6 +27,8 @@ def test_api_requests_are_listed_and_exported_per_key_and_never_fill_the_sidebar
             model=FREE, messages=[{"role": "user", "content": "hello"}], max_tokens=50
         )
     assert api.get("/api/chat/sessions").json()["data"]["sessions"] == []  # no conversation
+    found = api.get("/api/chat/search", q="ab")  # the records' text ("a" "b") is not a chat
+    assert found.status_code == 200, found.text
 
     listed = api.get("/api/user/usage/api-requests").json()["data"]
     assert listed["total"] == 3
