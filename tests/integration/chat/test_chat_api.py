@@ -321,7 +321,7 @@ def test_concurrent_send_writes_are_undone_on_refusal(live, user, balance, reque
         get_redis().set(daily_key(owner), requests_today)
     before = daily_used(owner)
     with pytest.raises(AppError) as refused:
-        send(SendCommand(user=owner, message="hello", models=[FREE]), lambda mid: None)
+        send(SendCommand(user=owner, message="hello", models=[FREE]), lambda mid, hold=None: None)
     assert refused.value.code == code
     assert ChatMessage.objects.count() == 0 and ChatSession.objects.count() == 0
     t = tokens_of(user[0]["id"])

@@ -273,11 +273,11 @@ def test_a_key_past_its_window_is_a_new_send(live, user):
     use_settings(live.settings.with_overrides(idempotency_window_seconds=1))
     owner = User.objects.get(id=info["id"])
     cmd = SendCommand(user=owner, message="again later", models=[FREE], idempotency_key="old")
-    first = send(cmd, lambda mid: None)
-    assert send(cmd, lambda mid: None).replayed  # within the window
+    first = send(cmd, lambda mid, hold=None: None)
+    assert send(cmd, lambda mid, hold=None: None).replayed  # within the window
     time.sleep(1.2)
     owner.reload()
-    later = send(cmd, lambda mid: None)
+    later = send(cmd, lambda mid, hold=None: None)
     assert not later.replayed and later.messages[0].id != first.messages[0].id
 
 
