@@ -109,6 +109,8 @@ class SessionView(Open):
     messageCount: int  # noqa: N815
     totalTokens: int  # noqa: N815
     createdAt: str | None  # noqa: N815
+    # The leaf of the branch shown (docs/chat.md, "Conversation trees").
+    currentLeafId: str | None = None  # noqa: N815
 
 
 class MessageView(Open):
@@ -117,6 +119,8 @@ class MessageView(Open):
     role: str
     content: str
     modelId: str | None  # noqa: N815
+    # The message this one follows: an answer's user message, a user message's answer.
+    parentId: str | None = None  # noqa: N815
     status: str
 
 

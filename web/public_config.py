@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from common.users.models import PLAN_LIMITS
 from config import get_settings
 from web.openapi import operation
 from web.responses import ok
@@ -19,8 +20,9 @@ bp = Blueprint("public_config", __name__, url_prefix="/api")
     responses={200: None},
 )
 def client_config():
-    """Public settings only: where Razorpay Checkout's and Google's scripts load from, and the
-    Google client id (the sign-in button shows only when it is set). No secret is here."""
+    """Public settings only: where Razorpay Checkout's and Google's scripts load from, the
+    Google client id (the sign-in button shows only when it is set), and the free allowance a
+    new account gets. No secret is here."""
     s = get_settings()
     google = (
         {"clientId": s.google_client_id, "scriptUrl": s.google_gis_url}
@@ -35,5 +37,10 @@ def client_config():
             },
             "google": google,
             "appTitle": s.app_title,
+            # What a new account gets, for the landing page (plans are `GET /api/plans`).
+            "free": {
+                "tokens": s.free_tokens,
+                "requestsPerDay": PLAN_LIMITS["free"]["requestsPerDay"],
+            },
         }
     )

@@ -323,6 +323,9 @@ def _chat_send(conn: Connection, frame: dict) -> None:
             "requestId": _str(frame.get("requestId")),
             "sessionId": result.session.sessionId,
             "userMessageId": str(result.user_message.id),
+            # The tree: what the user message follows, and the leaf the session now shows.
+            "parentId": str(result.user_message.parentId) if result.user_message.parentId else None,
+            "leafId": result.leaf_id,
             "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
             "user": snapshot_from_doc(result.user_after) if result.user_after else conn.user(),
             **({"replayed": True} if result.replayed else {}),

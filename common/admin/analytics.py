@@ -21,6 +21,7 @@ What the figures mean:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,6 +31,7 @@ from common import db
 from common.admin import rollups
 from common.apikeys.models import ApiKey
 from common.errors import ValidationError
+from common.redis_client import get_redis
 from common.stored import grouped_id
 from common.users.models import User
 
@@ -309,3 +311,32 @@ def _totals(series: list[dict], days: dict[str, dict], revenue: dict) -> dict:
         "charged": {"free": free, "purchased": purchased, "total": free + purchased},
         "revenue": revenue["net"],
     }
+
+
+# -- what every user may see: how fast each model answered lately --------------------------------
+
+SPEEDS_KEY = "aipasta:catalog:speeds"
+SPEEDS_DAYS = 7
+SPEEDS_CACHE_SECONDS = 300
+
+
+def model_speeds() -> dict[str, dict]:
+    """Per model, over the last `SPEEDS_DAYS` days of everyone's answers: the mean time to first
+    token, the mean tokens per second and how many answers they come from (no user data). Kept
+    in Redis for `SPEEDS_CACHE_SECONDS`: the picker asks once per page load."""
+    cached = get_redis().get(SPEEDS_KEY)
+    if cached:
+        return json.loads(cached)
+    last = datetime.now(UTC).date()
+    days = rollups.figures(list(rollups.days_of(last - timedelta(days=SPEEDS_DAYS - 1), last)))
+    speeds = {
+        m["modelId"]: {
+            "ttftMs": m["avgTtftMs"],
+            "tokensPerSecond": m["avgTokensPerSecond"],
+            "answers": m["requests"],
+        }
+        for m in per_model(days)
+        if m["modelId"] and (m["avgTtftMs"] is not None or m["avgTokensPerSecond"] is not None)
+    }
+    get_redis().set(SPEEDS_KEY, json.dumps(speeds), ex=SPEEDS_CACHE_SECONDS)
+    return speeds

@@ -47,7 +47,7 @@ def remove(actor: Actor, kind: str, item_id: str) -> dict:
     """Blank the content (a session: every message in it) and hide it; the record stays."""
     doc = moderation.find(kind, item_id)
     gone = {"hidden": True, "removed": True, **_reviewed(actor)}
-    if kind == "message":
+    if kind in ("message", "attempt"):
         after = moderation.apply(kind, doc, gone, content="")
         before_extra = {"content": doc.get("content", "")}
     else:

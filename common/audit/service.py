@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from bson import ObjectId
+
 from common.audit.models import AuditLog
 from common.stored import iso_or_text
 from common.users.models import User
@@ -65,10 +67,12 @@ class AuditFilter:
     admin_id: str | None = None
     day_from: date | None = None
     day_to: date | None = None
+    email: str | None = None  # any case: entries by that person, or done to them as a user
 
 
 def list_entries(f: AuditFilter) -> dict:
-    """One page of the audit log, newest first."""
+    """One page of the audit log, newest first. Each entry names the target user
+    (`target.email`, `target.name`) when there is one."""
     filters = {
         "action": f.action,
         "targetType": f.target_type,
@@ -78,12 +82,34 @@ def list_entries(f: AuditFilter) -> dict:
     query = AuditLog.objects(**{k: v for k, v in filters.items() if v})
     if f.day_from or f.day_to:
         query = query.filter(__raw__=_days(f.day_from, f.day_to))
+    if f.email:
+        query = query.filter(__raw__=_by_email(f.email))
     total = query.count()
-    rows = query.order_by("-createdAt", "-id").skip((f.page - 1) * f.limit).limit(f.limit)
+    rows = list(query.order_by("-createdAt", "-id").skip((f.page - 1) * f.limit).limit(f.limit))
+    people = _people({e.targetId for e in rows if e.targetType == "user"})
     return {
-        "entries": [serialize(e) for e in rows],
+        "entries": [
+            serialize(e, people.get(e.targetId) if e.targetType == "user" else None) for e in rows
+        ],
         "pagination": pagination(f.page, f.limit, total),
     }
+
+
+def _by_email(email: str) -> dict:
+    """Entries by the person with this email, or done to them (as a user target)."""
+    address = email.strip().lower()
+    ids = [str(d["_id"]) for d in User._get_collection().find({"email": address}, {"_id": 1})]
+    either: list[dict] = [{"adminEmail": address}, {"adminId": {"$in": ids}}]
+    if ids:
+        either.append({"targetType": "user", "targetId": {"$in": ids}})
+    return {"$or": either}
+
+
+def _people(user_ids: set[str]) -> dict[str, dict]:
+    """{user id: {email, name}} for the ids that name users."""
+    oids = [ObjectId(i) for i in user_ids if ObjectId.is_valid(i)]
+    found = User._get_collection().find({"_id": {"$in": oids}}, {"email": 1, "name": 1})
+    return {str(d["_id"]): {"email": d.get("email"), "name": d.get("name")} for d in found}
 
 
 def _days(day_from: date | None, day_to: date | None) -> dict:
@@ -112,12 +138,15 @@ def _days(day_from: date | None, day_to: date | None) -> dict:
     }
 
 
-def serialize(entry: AuditLog) -> dict:
+def serialize(entry: AuditLog, person: dict | None = None) -> dict:
+    target = {"type": entry.targetType, "id": entry.targetId}
+    if person:
+        target.update(email=person.get("email"), name=person.get("name"))
     return {
         "id": str(entry.id),
         "admin": {"id": entry.adminId, "email": entry.adminEmail},
         "action": entry.action,
-        "target": {"type": entry.targetType, "id": entry.targetId},
+        "target": target,
         "before": entry.before,
         "after": entry.after,
         "ip": entry.ip,

@@ -70,6 +70,9 @@ class ChatSession(Document):
     totalTokens = IntField(default=0)  # noqa: N815
     totalCost = FloatField(default=0.0)  # noqa: N815
     pinned = BooleanField(default=False)  # kept at the top of the owner's list
+    # The leaf of the branch shown (a message id; common/conversations/tree.py). Unset on a
+    # conversation stored before the tree until it is first read or continued.
+    currentLeafId = StringField()  # noqa: N815
     lastMessageAt = DateTimeField(default=utcnow)  # noqa: N815
     moderation = EmbeddedDocumentField(Moderation, default=Moderation)
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
@@ -95,7 +98,9 @@ class ChatMessage(Document):
     # A user message's images (https: or data: URLs), sent with it to models that take images.
     images = ListField(StringField(), default=None)
     modelId = StringField()  # noqa: N815
-    parentId = ObjectIdField()  # noqa: N815  the user message an assistant message answers
+    # The message this one follows: an answer's user message; a user message's answer (or
+    # null for the first). See common/conversations/tree.py.
+    parentId = ObjectIdField()  # noqa: N815
     status = StringField(choices=MESSAGE_STATUSES, default="done")
     usage = EmbeddedDocumentField(MessageUsage, default=MessageUsage)
     cost = FloatField(default=0.0)  # provider's reported cost (USD), when reported

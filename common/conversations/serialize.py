@@ -16,6 +16,7 @@ def session_dict(session: ChatSession) -> dict[str, Any]:
         "userId": str(session.userId),
         "models": list(session.models or []),
         "pinned": bool(session.pinned),
+        "currentLeafId": session.currentLeafId or None,
         "messageCount": session.messageCount,
         "totalTokens": session.totalTokens,
         "totalCost": round(session.totalCost or 0.0, 8),
@@ -51,6 +52,7 @@ def message_dict(msg: ChatMessage) -> dict[str, Any]:
         "content": HIDDEN_TEXT if hidden else msg.content,
         "hidden": hidden,
         "modelId": msg.modelId,
+        "parentId": str(msg.parentId) if msg.parentId else None,
         "status": msg.status,
         "createdAt": iso(msg.createdAt),
     }
@@ -58,7 +60,6 @@ def message_dict(msg: ChatMessage) -> dict[str, Any]:
         data["images"] = [] if hidden else list(msg.images)
     if msg.role == "assistant":
         data.update(
-            parentId=str(msg.parentId) if msg.parentId else None,
             usage=usage_dict(msg),
             charged=msg.charged,
             reserved=msg.reserved,

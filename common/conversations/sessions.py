@@ -95,6 +95,11 @@ def session_messages(session: ChatSession, page: int = 1, limit: int = 50) -> Pa
     return Page(items, page, limit, query.count())
 
 
+def page_of(items: list[Any], page: int, limit: int) -> Page:
+    """One page of a list already read (a branch)."""
+    return Page(items[(page - 1) * limit : page * limit], page, limit, len(items))
+
+
 def rename_session(user_id: Any, session_id: str, title: str) -> ChatSession:
     title = " ".join((title or "").split())
     if not title:
@@ -167,13 +172,18 @@ def forget_turn(session_id: str, was_new: bool) -> None:
         coll.update_one({"sessionId": session_id}, {"$set": {"messageCount": count}})
 
 
-def note_turn(session: ChatSession, first_text: str, model_ids: list[str], count: int) -> None:
-    """A user turn was stored: count its messages, note the models, title an untitled session."""
+def note_turn(
+    session: ChatSession, first_text: str, model_ids: list[str], count: int, leaf: str | None
+) -> None:
+    """A user turn was stored: count its messages, note the models, show its branch (`leaf`),
+    title an untitled session."""
     now = utcnow()
     update: dict[str, Any] = {
         "$inc": {"messageCount": count},
         "$set": {"lastMessageAt": now, "updatedAt": now},
     }
+    if leaf:
+        update["$set"]["currentLeafId"] = leaf
     new_models = [m for m in model_ids if m not in (session.models or [])]
     if new_models:
         update["$addToSet"] = {"models": {"$each": new_models}}

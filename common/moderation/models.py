@@ -1,8 +1,9 @@
-"""Blocked terms that admins add at runtime (on top of `BLOCKED_TERMS` from the environment)."""
+"""Blocked terms that admins add at runtime (on top of `BLOCKED_TERMS` from the environment), and
+the attempts they refused (in the moderation queue)."""
 
 from __future__ import annotations
 
-from mongoengine import DateTimeField, Document, StringField
+from mongoengine import DateTimeField, DictField, Document, ObjectIdField, StringField
 
 from common.stored import utcnow
 
@@ -13,3 +14,21 @@ class BlockedTerm(Document):
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
 
     meta = {"collection": "blocked_terms", "indexes": [{"fields": ["term"], "unique": True}]}
+
+
+class BlockedAttempt(Document):
+    """A send refused for a blocked term: nothing reached a provider or was stored in the
+    conversation, but an admin sees who tried what (a preview) and which term matched."""
+
+    userId = ObjectIdField(required=True)  # noqa: N815
+    sessionId = StringField()  # noqa: N815  the conversation it was sent to, if any
+    content = StringField(default="")  # the start of the refused text
+    term = StringField(required=True)  # what matched, as written
+    via = StringField(choices=("chat", "api"), default="chat")
+    moderation = DictField(default=dict)  # the same record as a flagged message's
+    createdAt = DateTimeField(default=utcnow)  # noqa: N815
+
+    meta = {
+        "collection": "blocked_attempts",
+        "indexes": [{"fields": ["moderation.flagged"]}, {"fields": ["userId", "-createdAt"]}],
+    }

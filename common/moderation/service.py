@@ -1,4 +1,4 @@
-"""Flags on messages and sessions: the moderation record, the flagged list, blocked terms.
+"""Flags on messages, sessions and blocked attempts: the moderation record, the flagged list.
 
 A flag comes from a user's report, an admin, or a provider's moderation refusal (the engine
 calls `flag_from_provider` after it ends such an answer). Admins see open flags in one list,
@@ -21,13 +21,14 @@ from pymongo.collection import Collection
 from common.audit import service as audit
 from common.conversations.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
+from common.moderation.models import BlockedAttempt
 from common.stored import as_utc, iso_or_text, object_id, object_id_or_none, touch, utcnow
 from common.users.models import User
 
 MAX_REASON = 500
 PREVIEW_CHARS = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-KINDS = ("message", "session")
+KINDS = ("message", "session", "attempt")
 
 
 def _messages() -> Collection:
@@ -39,14 +40,16 @@ def _sessions() -> Collection:
 
 
 def _collection(kind: str) -> Collection:
+    if kind == "attempt":
+        return BlockedAttempt._get_collection()
     return _messages() if kind == "message" else _sessions()
 
 
 def _find(kind: str, item_id: str) -> dict:
-    """A message by its ObjectId, or a session by its public `sessionId`."""
-    if kind == "message":
+    """A message or a blocked attempt by its ObjectId, or a session by its public `sessionId`."""
+    if kind != "session":
         oid = object_id_or_none(item_id)
-        doc = _messages().find_one({"_id": oid}) if oid else None
+        doc = _collection(kind).find_one({"_id": oid}) if oid else None
     else:
         doc = _sessions().find_one({"sessionId": str(item_id)})
     if doc is None:
@@ -55,7 +58,7 @@ def _find(kind: str, item_id: str) -> dict:
 
 
 def _public_id(kind: str, doc: dict) -> str:
-    return str(doc["_id"]) if kind == "message" else doc["sessionId"]
+    return doc["sessionId"] if kind == "session" else str(doc["_id"])
 
 
 def _set(
@@ -112,6 +115,13 @@ def item_view(kind: str, doc: dict) -> dict:
             status=doc.get("status"),
             content=(doc.get("content") or "")[:PREVIEW_CHARS],
             error=doc.get("error") or None,
+        )
+    elif kind == "attempt":
+        base.update(
+            sessionId=doc.get("sessionId"),
+            content=(doc.get("content") or "")[:PREVIEW_CHARS],
+            term=doc.get("term"),
+            via=doc.get("via"),
         )
     else:
         base.update(title=doc.get("title"), messageCount=doc.get("messageCount", 0))
@@ -217,6 +227,30 @@ def remove_session_contents(session_id: str) -> int:
 
 def public_id(kind: str, doc: dict) -> str:
     return _public_id(kind, doc)
+
+
+def record_blocked_attempt(
+    user_id: Any, session_id: str | None, text: str, term: str, via: str = "chat"
+) -> None:
+    """A send was refused for `term`: put the attempt in the moderation queue (flagged, source
+    `blocked_term`, the term as the reason) with the start of the text."""
+    now = utcnow()
+    BlockedAttempt._get_collection().insert_one(
+        {
+            "userId": object_id(user_id),
+            "sessionId": session_id,
+            "content": text[:PREVIEW_CHARS],
+            "term": term,
+            "via": via,
+            "moderation": {
+                "flagged": True,
+                "source": "blocked_term",
+                "reason": f"matched the blocked term “{term}”",
+                "flaggedAt": now,
+            },
+            "createdAt": now,
+        }
+    )
 
 
 def flag_from_provider(message_id: Any, reason: str, session: ClientSession | None = None) -> None:

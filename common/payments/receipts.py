@@ -70,7 +70,8 @@ def receipt(order: Order, user: User | None = None) -> dict[str, Any]:
         for rid, r in sorted((order.refunds or {}).items())
     ]
     return {
-        "number": order.receipt,
+        "number": receipt_number(order),
+        "reference": order.receipt,
         "orderId": str(order.id),
         "razorpayOrderId": order.razorpayOrderId,
         "paymentId": order.razorpayPaymentId,
@@ -101,6 +102,15 @@ def receipt(order: Order, user: User | None = None) -> dict[str, Any]:
             "tokens": f"{order.tokens:,}",
         },
     }
+
+
+def receipt_number(order: Order) -> str:
+    """The number a person reads on a receipt: "AP-" + the order's UTC day + the last six hex
+    digits of its id ("AP-20261129-4F2A9C"). Derived, so every order has one and it never
+    changes; unique in practice (the id's counter part, within one day). The Razorpay receipt
+    id (`rcpt_<id>`) stays the order's `reference`."""
+    day = as_utc(order.createdAt).strftime("%Y%m%d") if order.createdAt else "00000000"
+    return f"AP-{day}-{str(order.id)[-6:].upper()}"
 
 
 def receipt_for_user(order_id: str, user_id: Any) -> dict[str, Any]:

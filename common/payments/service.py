@@ -379,6 +379,7 @@ def order_to_json(order: Order) -> dict[str, Any]:
         "razorpayOrderId": order.razorpayOrderId,
         "razorpayPaymentId": order.razorpayPaymentId,
         "receipt": order.receipt,
+        "receiptNumber": receipts.receipt_number(order),
         "planId": order.planId,
         "plan": order.plan,
         "tokens": order.tokens,

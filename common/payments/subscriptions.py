@@ -41,11 +41,12 @@ def _to_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def limits_for(plan: str, limits: dict | None) -> dict[str, int]:
-    """The plan's own limits where it carries them, else the defaults for its tier."""
+def limits_for(plan: str, limits: dict | None) -> dict[str, int | None]:
+    """The plan's own requests a day where it carries them, else its tier's; never a monthly
+    token cap (`PLAN_LIMITS`)."""
     base = dict(PLAN_LIMITS[plan])
     for key, value in (limits or {}).items():
-        if value is not None and key in base:
+        if value is not None and key in base and key != "tokensPerMonth":
             base[key] = int(value)
     return base
 

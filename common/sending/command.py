@@ -66,16 +66,22 @@ class SendCommand:
     same_model_fallback: bool = False
     # Regenerate: answer this stored user message of `session_id` again (no new user message).
     parent_id: str | None = None
+    # Edit: the new user message is a sibling of this user message of `session_id` (same
+    # parent): a new branch from that point (common/conversations/tree.py).
+    edit_of: str | None = None
+    # The message the new user message follows (the leaf a client shows); default the
+    # session's `currentLeafId`.
+    after_id: str | None = None
     # The HTTP request it came with (`X-Request-ID`), kept on an API request's usage record.
     request_id: str | None = None
+
+    # Images sent with the message (the web client's attachments): https: or data: URLs.
+    images: list[str] = field(default_factory=list)
 
     @property
     def is_api(self) -> bool:
         """An OpenAI-compatible API request: recorded as API usage, never as a conversation."""
         return self.api_key is not None
-
-    # Images sent with the message (the web client's attachments): https: or data: URLs.
-    images: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,3 +92,4 @@ class SendResult:
     user_after: dict | None = None  # the user document after the holds (for the snapshot)
     replayed: bool = False  # the answer of an earlier send with the same idempotency key
     regenerated: bool = False  # `user_message` is the stored parent, not a new one
+    leaf_id: str | None = None  # the session's current leaf after this send

@@ -13,9 +13,8 @@ from typing import Any
 from bson import ObjectId
 
 from common.catalog import service as catalog
-from common.conversations.history import session_history, turns_for, user_turn
-from common.conversations.models import ChatMessage, ChatSession
 from common.conversations.tokens import estimate_prompt, estimate_tokens, trim
+from common.conversations.tree import Tree, user_turn
 from common.errors import ValidationError
 from common.wallet import pricing
 
@@ -37,25 +36,23 @@ class Plan:
 
 
 def plan_all(
-    session: ChatSession | None,
+    tree: Tree | None,
+    follows: Any,
     text: str,
     models: list,
     max_tokens: int,
     prompt: list[dict] | None = None,
-    before: ChatMessage | None = None,
     params: dict | None = None,
     fallbacks: tuple[list, list] = ([], []),
     images: list[str] | None = None,
 ) -> list[Plan]:
     """Per model: the message id, the conversation it will see (trimmed to its context window)
-    and the hold it needs. Reads the session's history once; writes nothing. A given `prompt`
-    (the API's `messages`) is sent as it is: if it does not fit, the send is refused. With
-    `before` (a regenerate), the conversation ends at that user message. `params` (tools, a
-    response format) count in the prompt estimate, as providers count them; `fallbacks` are
-    the (named, automatic) fallback models (`common.sending.fallbacks`)."""
-    history = session_history(session.sessionId) if session is not None and prompt is None else []
-    if before is not None:
-        history = history[: next((i for i, m in enumerate(history) if m.id == before.id), 0)]
+    and the hold it needs. The conversation is the branch up to `follows` (the message the user
+    turn follows, in `tree`; None: a new conversation) as this model saw it, then `text` (and
+    `images`). A given `prompt` (the API's `messages`) is sent as it is: if it does not fit, the
+    send is refused. `params` (tools, a response format) count in the prompt estimate, as
+    providers count them; `fallbacks` are the (named, automatic) fallback models
+    (`common.sending.fallbacks`). Writes nothing."""
     plans = []
     for model in models:
         window = int(getattr(model, "contextWindow", 0) or 4096)
@@ -64,10 +61,8 @@ def plan_all(
             turns = _fitting(prompt, window - room, model.modelId)
         else:
             takes_images = catalog.capabilities_of(model)["images"]
-            turns = trim(
-                turns_for(history, model.modelId, takes_images) + [user_turn(text, images)],
-                window - room,
-            )
+            earlier = tree.conversation(follows, model.modelId, takes_images) if tree else []
+            turns = trim(earlier + [user_turn(text, images)], window - room)
         estimate = estimate_prompt(turns) + params_tokens(params)
         rates = catalog.rates_of(model)
         hold = pricing.hold_for(estimate, room, rates)

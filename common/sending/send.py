@@ -24,11 +24,13 @@ from bson import ObjectId
 from common import metrics
 from common.admission import Admission
 from common.apikeys import caps
-from common.conversations import sessions
+from common.conversations import branches, sessions
 from common.conversations.models import ChatMessage, ChatSession, MessageOptions
 from common.conversations.tokens import turn_text
+from common.conversations.tree import Tree
 from common.engine import ending
-from common.errors import NotFound, ServiceUnavailable, ValidationError
+from common.errors import ContentBlocked, NotFound, ServiceUnavailable, ValidationError
+from common.moderation.service import record_blocked_attempt
 from common.moderation.terms import check_blocked
 from common.payments.subscriptions import check_paywall
 from common.sending import daily, idempotency
@@ -75,24 +77,27 @@ def _send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
         cmd = _again(cmd, parent)
     text, models, max_tokens = validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
-    check_blocked(text if cmd.prompt is None else "\n".join(turn_text(t) for t in cmd.prompt))
+    tree = branches.tree_of(session) if session is not None else None
+    follows = _follows(cmd, tree, session, parent)
+    _check_blocked(cmd, text)
     check_paywall(cmd.user, models)
     fallbacks = (
         fallback_models(cmd, models[0]) if cmd.fallbacks or cmd.same_model_fallback else ([], [])
     )
     user_message_id = ObjectId()  # older than the answers' ids, so it sorts first on a tie
     plans = plan_all(
-        session,
+        tree,
+        follows,
         text,
         models,
         max_tokens,
         cmd.prompt,
-        before=parent,
         params=cmd.params,
         fallbacks=fallbacks,
         images=cmd.images,
     )
-    result = _documents(cmd, session, text, plans, parent or user_message_id)
+    result = _documents(cmd, session, text, plans, parent or user_message_id, follows)
+    result.leaf_id = _leaf_after(tree, session, result)
     claim = _claim(cmd, result, new_session=session is None)
     if isinstance(claim, idempotency.Replay):
         return _replayed(cmd.user, claim, enqueue)
@@ -144,6 +149,8 @@ def estimate(cmd: SendCommand) -> list[ModelEstimate]:
         cmd = _again(cmd, parent)
     text, models, max_tokens = validate(cmd)
     session = sessions.get_session(cmd.user.id, cmd.session_id) if cmd.session_id else None
+    tree = branches.tree_of(session) if session is not None else None
+    follows = _follows(cmd, tree, session, parent)
     return [
         ModelEstimate(
             p.model.modelId,
@@ -153,7 +160,7 @@ def estimate(cmd: SendCommand) -> list[ModelEstimate]:
             p.max_tokens,
             p.rates,
         )
-        for p in plan_all(session, text, models, max_tokens, before=parent, images=cmd.images)
+        for p in plan_all(tree, follows, text, models, max_tokens, images=cmd.images)
     ]
 
 
@@ -168,6 +175,10 @@ def _parent(cmd: SendCommand) -> ChatMessage:
     """The user message a regenerate answers again: the caller's, in the named session."""
     if not cmd.session_id:
         raise ValidationError("sessionId: required with parentId", {"field": "sessionId"})
+    if cmd.edit_of or cmd.after_id:
+        raise ValidationError(
+            "parentId: a regenerate takes neither editOf nor afterId", {"field": "parentId"}
+        )
     oid = object_id_or_none(cmd.parent_id)
     if oid is None:
         raise NotFound("Message not found.")
@@ -177,6 +188,56 @@ def _parent(cmd: SendCommand) -> ChatMessage:
     if msg is None:
         raise NotFound("Message not found.")
     return msg
+
+
+def _check_blocked(cmd: SendCommand, text: str) -> None:
+    """Refuse a blocked term, and put the attempt in the moderation queue with the term."""
+    sent = text if cmd.prompt is None else "\n".join(turn_text(t) for t in cmd.prompt)
+    try:
+        check_blocked(sent)
+    except ContentBlocked as refused:
+        term = str((refused.details or {}).get("term") or "")
+        via = "api" if cmd.api_key is not None else "chat"
+        record_blocked_attempt(cmd.user.id, cmd.session_id, sent, term, via)
+        raise
+
+
+def _follows(
+    cmd: SendCommand, tree: Tree | None, session: ChatSession | None, parent: ChatMessage | None
+) -> ObjectId | None:
+    """The message the user turn follows: a regenerated message's own parent, an edited
+    message's parent (a sibling starts a new branch), `afterId`, or the session's current
+    leaf; None starts the conversation."""
+    for field, value in (("editOf", cmd.edit_of), ("afterId", cmd.after_id)):
+        if value and session is None:
+            raise ValidationError(f"sessionId: required with {field}", {"field": "sessionId"})
+    if tree is None:
+        return None
+    if parent is not None:
+        return tree.parent_id(tree.by_id[parent.id]) if parent.id in tree.by_id else None
+    if cmd.edit_of:
+        edited = tree.by_id.get(object_id_or_none(cmd.edit_of))
+        if edited is None or edited.role != "user":
+            raise NotFound("Message not found.")
+        return tree.parent_id(edited)
+    if cmd.after_id:
+        oid = object_id_or_none(cmd.after_id)
+        if oid not in tree.by_id:
+            raise NotFound("Message not found.")
+        return oid
+    shown = tree.path(object_id_or_none(session.currentLeafId))
+    return shown[-1].id if shown else None
+
+
+def _leaf_after(tree: Tree | None, session: ChatSession | None, result: SendResult) -> str:
+    """The branch the session shows after this send: the new turn's first answer, or for a
+    regenerate the new answer unless it is another column of a comparison (`Tree`)."""
+    first = result.messages[0].id
+    if not result.regenerated or tree is None:
+        return str(first)
+    leaf = object_id_or_none(session.currentLeafId) if session is not None else None
+    model = result.messages[0].modelId
+    return str(tree.leaf_after_regenerate(leaf, result.user_message.id, model, first))
 
 
 def _undo(user: User, plans: list[Plan], result: SendResult, counted, held, stored, noted) -> None:
@@ -206,6 +267,8 @@ def _claim(
         "sessionId": cmd.session_id,
         "options": asdict(cmd.options),
         "parentId": cmd.parent_id,
+        "editOf": cmd.edit_of,
+        "afterId": cmd.after_id,
         "prompt": cmd.prompt,
         "images": cmd.images,
     }
@@ -264,7 +327,7 @@ def _replayed(user: User, replay: idempotency.Replay, enqueue: Callable[..., Non
         for oid, m in zip(ids, planned["messages"], strict=True)
     ]
     _redrive(messages, replay, enqueue)
-    return SendResult(session, user_message, messages, replayed=True)
+    return SendResult(session, user_message, messages, replayed=True, leaf_id=session.currentLeafId)
 
 
 def _redrive(messages: list[ChatMessage], replay: idempotency.Replay, enqueue) -> None:
@@ -297,6 +360,7 @@ def _documents(
     text: str,
     plans: list[Plan],
     user_message: ObjectId | ChatMessage,
+    follows: ObjectId | None,
 ) -> SendResult:
     """The user message and one pending assistant message per model, not yet stored (an API
     request's answers alone: its usage records)."""
@@ -315,6 +379,7 @@ def _documents(
             content=text,
             images=cmd.images or None,
             status="done",
+            parentId=follows,
         )
     )
     messages = [_assistant(cmd, session, user_msg, plan) for plan in plans]
@@ -343,11 +408,11 @@ def _note_session(result: SendResult, text: str, new_session: bool) -> bool:
         session.title = sessions.title_from(text)
         session.models = [m.modelId for m in result.messages]
         session.messageCount = 1 + len(result.messages)
+        session.currentLeafId = result.leaf_id
         session.save(force_insert=True)
     else:
-        sessions.note_turn(
-            session, text, [m.modelId for m in result.messages], len(_new_documents(result))
-        )
+        models = [m.modelId for m in result.messages]
+        sessions.note_turn(session, text, models, len(_new_documents(result)), result.leaf_id)
         session.reload()
     return new_session
 

@@ -24,11 +24,14 @@ THEMES = ("light", "dark", "auto")
 # What moved `tokenVersion` (every older token stops working); see web.security.
 SIGN_OUT_REASONS = ("password_changed", "password_reset", "signed_out_everywhere", "closed")
 
-# Limits of each subscription plan; payments may override them per purchase.
+# Limits of each subscription plan; payments may override `requestsPerDay` per purchase.
+# `tokensPerMonth` is always None: there is no monthly token cap — the wallet is the limit on
+# tokens (a cap would make a token pack bought on the free plan unusable past it). The key stays
+# because DESIGN.md's snapshot and plan shapes carry it (docs/account.md, "Limits").
 PLAN_LIMITS = {
-    "free": {"requestsPerDay": 50, "tokensPerMonth": 10_000},
-    "pro": {"requestsPerDay": 1_000, "tokensPerMonth": 500_000},
-    "enterprise": {"requestsPerDay": 10_000, "tokensPerMonth": 5_000_000},
+    "free": {"requestsPerDay": 50, "tokensPerMonth": None},
+    "pro": {"requestsPerDay": 1_000, "tokensPerMonth": None},
+    "enterprise": {"requestsPerDay": 10_000, "tokensPerMonth": None},
 }
 
 
@@ -61,7 +64,7 @@ class Tokens(EmbeddedDocument):
 
 class Limits(EmbeddedDocument):
     requestsPerDay = IntField(default=PLAN_LIMITS["free"]["requestsPerDay"])  # noqa: N815
-    tokensPerMonth = IntField(default=PLAN_LIMITS["free"]["tokensPerMonth"])  # noqa: N815
+    tokensPerMonth = IntField()  # noqa: N815  no longer used (see PLAN_LIMITS); old documents have it
 
 
 class Subscription(EmbeddedDocument):

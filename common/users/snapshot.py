@@ -30,7 +30,7 @@ def snapshot(user: User) -> dict[str, Any]:
             "expiresAt": iso(sub.expiresAt),
             "limits": {
                 "requestsPerDay": sub.limits.requestsPerDay,
-                "tokensPerMonth": sub.limits.tokensPerMonth,
+                "tokensPerMonth": None,  # no monthly cap: the wallet is the limit
             },
         },
     }

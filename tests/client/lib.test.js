@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { dateGroup, groupSessions } from "../../web/client/lib/dates.js";
 import { estimateSend, filterModels, formatContext, priceLabel } from "../../web/client/lib/models.js";
 import { adviceFor, fittingMaxTokens } from "../../web/client/lib/errors.js";
-import { pathFor, sessionFromPath } from "../../web/client/lib/routes.js";
-import { addAnswer, buildTurns, lastModels } from "../../web/client/lib/turns.js";
+import { leafFromSearch, pathFor, sessionFromPath } from "../../web/client/lib/routes.js";
 import { fileName, toJSON, toMarkdown } from "../../web/client/lib/exporter.js";
 import { liveStats } from "../../web/client/lib/stats.js";
 
@@ -80,23 +79,10 @@ test("routes round-trip and reject junk", () => {
   assert.equal(sessionFromPath("/"), null);
   assert.equal(sessionFromPath("/c/../x"), null);
   assert.equal(pathFor(null), "/");
-});
-
-test("turns group answers per model, regenerated ones as alternatives", () => {
-  const turns = buildTurns([
-    { id: "u1", role: "user", content: "hi" },
-    { id: "a1", role: "assistant", parentId: "u1", modelId: "m1" },
-    { id: "a2", role: "assistant", parentId: "u1", modelId: "m2" },
-    { id: "a3", role: "assistant", parentId: "u1", modelId: "m1" },
-    { id: "u2", role: "user", content: "more" },
-    { id: "a4", role: "assistant", parentId: "u2", modelId: "m2" },
-  ]);
-  assert.equal(turns.length, 2);
-  assert.deepEqual(turns[0].groups.map((g) => [g.modelId, g.answers, g.shown]), [["m1", ["a1", "a3"], 1], ["m2", ["a2"], 0]]);
-  assert.deepEqual(lastModels(turns), ["m2"]);
-  addAnswer(turns[1], "m2", "a5");
-  assert.deepEqual(turns[1].groups[0].answers, ["a4", "a5"]);
-  assert.equal(turns[1].groups[0].shown, 1);
+  assert.equal(pathFor("chat_1", "abc"), "/c/chat_1?leaf=abc");
+  assert.equal(leafFromSearch("?leaf=abc"), "abc");
+  assert.equal(leafFromSearch("?leaf=a%2Fb"), null);
+  assert.equal(leafFromSearch(""), null);
 });
 
 test("export as Markdown and JSON", () => {
@@ -107,6 +93,7 @@ test("export as Markdown and JSON", () => {
   ];
   assert.equal(toMarkdown(session, messages), "# My: chat!\n\n## You\n\nQ?\n\n## m\n\n**A**\n");
   assert.equal(JSON.parse(toJSON(session, messages)).messages[1].content, "**A**");
+  assert.equal(JSON.parse(toJSON(session, messages, "a")).leafId, "a");
   assert.equal(fileName(session, "md"), "My-chat.md");
 });
 
@@ -115,4 +102,16 @@ test("live stats: time to first token and tokens per second", () => {
   assert.equal(s.ttftMs, 250);
   assert.equal(s.tps, 50);
   assert.equal(liveStats({ sentAt: 1, text: "abcdefgh" }).tokens, 2);
+});
+
+test("counted words and plain refusals", async () => {
+  const { count } = await import("../../web/client/lib/words.js");
+  const { plainMessage, adviceFor } = await import("../../web/client/lib/errors.js");
+  assert.equal(count(1, "request"), "1 request");
+  assert.equal(count(1000, "request"), "1,000 requests");
+  assert.equal(count(0, "token"), "0 tokens");
+  assert.equal(count(2, "entry"), "2 entries");
+  assert.equal(plainMessage("options.maxTokens: must be between 1 and 4000"), "Max tokens must be between 1 and 4,000.");
+  assert.equal(plainMessage("A sentence already."), "A sentence already.");
+  assert.equal(adviceFor({ code: "VALIDATION_ERROR", message: "message: must not be empty", details: { field: "message" } }).message, "Your message must not be empty.");
 });

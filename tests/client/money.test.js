@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  checkoutMessage, fmtPrice, paymentRow, planFacts, planForError, screenFromPath, seriesFromDays, toCSV,
+  checkoutMessage, fmtPrice, isCurrentPlan, paymentRow, planFacts, planForError, screenFromPath, seriesFromDays, toCSV,
 } from "../../web/client/lib/money.js";
 
 const PLANS = [
@@ -45,6 +45,10 @@ test("plan facts say what a plan buys", () => {
 
 test("payment rows show refunds", () => {
   assert.equal(paymentRow({ status: "paid", amount: 100, tokens: 50 }).label, "paid");
+  assert.equal(paymentRow({ status: "created", amount: 100, tokens: 50 }).label, "abandoned — nothing charged");
+  assert.equal(paymentRow({ status: "failed", amount: 100, tokens: 50 }).paid, false);
+  assert.equal(isCurrentPlan(PLANS[2], { subscription: { plan: "pro" } }), true);
+  assert.equal(isCurrentPlan(PLANS[0], { subscription: { plan: "free" } }), false);
   const part = paymentRow({ status: "paid", amount: 100, refundedAmount: 40, tokens: 50, refundedTokens: 20 });
   assert.equal(part.label, "partly refunded");
   assert.equal(part.tokensKept, 30);

@@ -132,4 +132,12 @@ def test_delete_account_says_what_happens_to_the_wallet(tab, size):
     zone.get_by_label("Type DELETE to confirm").fill("DELETE")
     zone.get_by_role("button", name="Delete my account").click()
     expect(page.locator("#auth-view")).to_be_visible()
+    # The page says what happened, not just a bare login form.
+    notice = page.locator("#auth-notice")
+    expect(notice).to_contain_text("Your account is deleted")
+    expect(notice).to_contain_text(address)
+    expect(notice).to_contain_text("10,000 tokens were forfeited")
+    expect(page).to_have_title(re.compile("account is deleted"))
+    tab.axe("account-deleted")
+    tab.shot("account-deleted")
     assert not User.objects.get(id=uid).isActive

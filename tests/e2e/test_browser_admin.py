@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import expect
 
 from common.conversations.models import ChatMessage, ChatSession
-from common.moderation.service import flag_from_provider
+from common.moderation.service import flag_from_provider, record_blocked_attempt
 from common.users.models import User
 from tests.e2e.conftest import Tab
 
@@ -85,8 +85,15 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         expect(user_page.locator("#wallet-purchased")).to_have_text("5,000")
         assert user_errors == []
 
-        # The audit log, filtered by action.
+        # The audit log, in words, filtered by the person's email (any case).
         screen.get_by_role("link", name="Audit log").click()
+        screen.locator("#audit-email").fill(person.upper())
+        screen.get_by_role("button", name="Filter").click()
+        said = screen.locator("#audit-list tbody tr").first
+        expect(said).to_contain_text(f"granted 5,000 tokens to Granted Person ({person})")
+        expect(said).to_contain_text("balance 10,000 → 15,000")
+        screen.locator("#audit-email").fill("")
+        # ... and by action.
         screen.locator("#audit-action").fill("tokens.grant")
         screen.get_by_role("button", name="Filter").click()
         row = screen.locator("#audit-list tbody tr").first
@@ -131,6 +138,7 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
             for i, text in enumerate(lines)
         ]
         flag_from_provider(saved[3].id, "provider refused")
+        record_blocked_attempt(owner.id, None, f"please say {size} badterm {RUN}", "badterm")
 
         screen.get_by_role("link", name="Moderation").click()
         expect(screen).to_contain_text("Blocked terms")
@@ -141,6 +149,9 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         expect(context.locator("li").nth(0)).to_contain_text(lines[0])
         expect(context.locator("li[aria-current='true']")).to_contain_text(lines[3])
         expect(context.locator("li").nth(4)).to_contain_text(lines[4])
+        attempt = screen.locator("li.card", has_text=f"please say {size} badterm {RUN}")
+        expect(attempt).to_contain_text("Blocked attempt (not sent)")
+        expect(attempt).to_contain_text("matched the blocked term “badterm”")
         tab.no_horizontal_scroll()
         tab.axe("admin-moderation-context")
         card.get_by_role("button", name="Hide context").click()

@@ -74,7 +74,7 @@ def test_create_use_and_revoke_a_key(tab, size):
 
     wait_for(lambda: spent_on_key() == spent, 20, 0.2, "spend")
     page.reload()
-    expect(row.locator("[data-label='Spent']")).to_have_text(f"{spent:,} tokens · 1 requests")
+    expect(row.locator("[data-label='Spent']")).to_have_text(f"{spent:,} tokens · 1 request")
     expect(row.locator("[data-label='Last used']")).to_have_text(re.compile(r"\d{4}.* UTC$"))
 
     # The call is an API usage record: on the usage screen per key, never a conversation.

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from common.conversations.models import ChatMessage
+from common.moderation import terms
+from common.payments import plans
 from common.sending.validation import MAX_MODELS
 from tests.support.chatkit import set_balance
 
@@ -212,13 +215,17 @@ def test_a_refused_send_keeps_the_text_and_offers_the_fix(tab, fake, size):
 
 def test_paid_model_refusal_offers_upgrade_and_another_model(tab, size):
     page = tab.page
+    plans.seed_defaults()  # what the lock names: the cheapest plan that unlocks paid models
     tab.register(email("paywall", size))
     page.locator("#model-chips .chip-remove").first.click()
     page.fill("#model-search", "gpt-4o")
     option = page.locator(f"#model-list li[data-model-id='{PAID_MODEL}']")
-    expect(option).to_contain_text("paid")
-    expect(option).to_contain_text("openrouter")
+    # Locked on the free plan, naming the plan that unlocks it, and said again once chosen.
+    expect(option).to_contain_text("needs Pro")
+    expect(option).to_contain_text("OpenRouter")
     option.click()
+    expect(page.locator("#model-search")).to_have_value("")
+    expect(page.locator("#model-locked")).to_contain_text("needs the Pro plan")
     tab.send("Hello paid model")
     error = page.locator("#send-error")
     expect(error).to_contain_text("plan")
@@ -231,6 +238,23 @@ def test_paid_model_refusal_offers_upgrade_and_another_model(tab, size):
     expect(page.locator("#prompt")).to_be_visible()
     error.locator("button", has_text="Pick another model").click()
     expect(page.locator("#model-search")).to_be_focused()
+
+
+def test_a_blocked_term_is_explained_and_offers_no_retry(tab, fake, size):
+    page = tab.page
+    terms.add_term(f"forbidden{size}", "e2e")
+    try:
+        tab.register(email("blocked", size))
+        tab.send(f"Tell me about Forbidden{size} things")
+        error = page.locator("#send-error")
+        expect(error).to_contain_text(f"contains “Forbidden{size}”")
+        expect(error).to_contain_text("Rephrase it without that term")
+        expect(error.locator("button")).to_have_count(0)  # a Retry could never pass
+        expect(page.locator("#prompt")).to_have_value(f"Tell me about Forbidden{size} things")
+        tab.axe("blocked-term")
+        tab.shot("blocked-term")
+    finally:
+        terms.remove_term(f"forbidden{size}")
 
 
 def test_logout_then_another_user_sees_nothing_of_the_first(tab, fake, size):
@@ -356,17 +380,81 @@ def test_edit_and_regenerate_keep_both_answers(tab, fake, size):
     card.locator("[data-act=prev]").click()
     expect(card.locator(".alt-pos")).to_have_text("1 / 2")
     expect(card.locator(".text")).to_have_text("First take")
-    # Both survive a reload.
+    # Both survive a reload, and so does the answer shown (the branch is in the address).
+    expect(page).to_have_url(re.compile(r"\?leaf="))
     page.reload()
-    expect(page.locator(".answer .alt-pos")).to_have_text("2 / 2")
-    fake.scenario(FREE_MODEL, deltas=["Edited answer"], interval=0.01)
-    page.locator("[data-act=edit]").click()
-    page.fill(".edit-area", "Name a short pasta")
+    expect(page.locator(".answer .alt-pos")).to_have_text("1 / 2")
+    expect(page.locator(".answer .text")).to_have_text("First take")
+
+
+def test_an_edit_is_a_branch_that_sends_and_charges_only_its_history(tab, fake, size):
+    """Editing the second question sends the first turn and the edited text, not the original
+    second turn; the original stays one click away ("‹ 1 / 2 ›"), and a reload keeps the
+    branch shown."""
+    page = tab.page
+    fake.scenario(FREE_MODEL, deltas=["Penne."], interval=0.01)
+    tab.register(email("branch", size))
+    tab.send("Name a pasta")
+    done(page)
+    long_answer = "Tomato, basil and garlic, slowly. " * 30
+    fake.scenario(FREE_MODEL, deltas=[long_answer], interval=0.01)
+    tab.send("Which sauce goes with it, and why, in great detail please?")
+    done(page, 1)
+    tab.shot("branch-before-edit")
+    fake.scenario(FREE_MODEL, deltas=["Pesto."], interval=0.01)
+    page.locator(".turn").nth(1).locator("[data-act=edit]").click()
+    page.fill(".edit-area", "Which sauce, in one word?")
     page.press(".edit-area", "Enter")
+    second = page.locator(".turn").nth(1)
+    expect(second.locator(".user-msg")).to_have_text("Which sauce, in one word?")
+    expect(second.locator(".edit-nav .alt-pos")).to_have_text("2 / 2")
     expect(page.locator(".user-msg")).to_have_count(2)
-    expect(page.locator(".user-msg").nth(1)).to_have_text("Name a short pasta")
-    expect(done(page, 1).locator(".text")).to_have_text("Edited answer")
-    tab.shot("edit-regenerate")
+    expect(done(page, 1).locator(".text")).to_have_text("Pesto.")
+    sent = fake.stats()["last_requests"][-1]["messages"]
+    assert [m["content"] for m in sent] == ["Name a pasta", "Penne.", "Which sauce, in one word?"]
+    # Charged for that branch alone: the fake counts a quarter of the characters it was sent.
+    answer_id = second.locator(".answer").get_attribute("data-message-id")
+    stored = ChatMessage.objects(id=answer_id).first()
+    prompt_chars = len(" ".join(m["content"] for m in sent))
+    assert stored.usage.promptTokens == prompt_chars // 4 < len(long_answer) // 4
+    tab.no_horizontal_scroll()
+    tab.axe("edited-branch")
+    tab.shot("branch-after-edit")
+    # The original question and its answer are one click away, and stay after a reload.
+    second.locator("[data-act=edit-prev]").click()
+    expect(second.locator(".user-msg")).to_have_text(re.compile("great detail"))
+    expect(second.locator(".edit-nav .alt-pos")).to_have_text("1 / 2")
+    expect(second.locator(".answer .text")).to_contain_text("Tomato, basil")
+    expect(page).to_have_url(re.compile(r"\?leaf="))
+    page.reload()
+    expect(page.locator(".turn").nth(1).locator(".user-msg")).to_have_text(re.compile("great"))
+    tab.shot("branch-switched")
+    # An export is of the branch shown: the original question, not the edit.
+    tab.open_drawer()
+    item = page.locator("#sessions li.session").first
+    item.locator("button.session-more").click()
+    with page.expect_download() as info:
+        item.locator("button[data-act=export-json]").click()
+    exported = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    texts = [m["content"] for m in exported["messages"]]
+    assert texts[0] == "Name a pasta" and "great detail" in texts[2], texts
+    assert "Which sauce, in one word?" not in texts and exported["leafId"]
+    item.locator("button.session-more").click()
+    with page.expect_download() as info:
+        item.locator("button[data-act=export-md]").click()
+    markdown = Path(info.value.path()).read_text(encoding="utf-8")
+    assert "great detail" in markdown and "in one word" not in markdown
+    tab.close_drawer()
+    # Another device (no leaf in the address) shows the same branch: the session keeps it.
+    tab.goto(page.url.split("?")[0].removeprefix(tab.base_url))
+    expect(page.locator(".turn").nth(1).locator(".edit-nav .alt-pos")).to_have_text("1 / 2")
+    # The next question continues the branch shown.
+    fake.scenario(FREE_MODEL, deltas=["Rigatoni."], interval=0.01)
+    tab.send("And a shape?")
+    done(page, 2)
+    sent = [m["content"] for m in fake.stats()["last_requests"][-1]["messages"]]
+    assert sent[:2] == ["Name a pasta", "Penne."] and sent[-1] == "And a shape?"
+    assert "Which sauce, in one word?" not in sent
 
 
 def test_compare_models_stop_one_and_continue_with_the_other(tab, fake, size):
@@ -393,8 +481,9 @@ def test_compare_models_stop_one_and_continue_with_the_other(tab, fake, size):
     page.click("#send")
     answers = page.locator(".answer")
     expect(answers).to_have_count(2)
-    left = answers.filter(has=page.locator(".model", has_text=FREE_MODEL))
-    right = answers.filter(has=page.locator(".model", has_text=OTHER_MODEL))
+    left = page.locator(f".answer[data-model-id='{FREE_MODEL}']")
+    right = page.locator(f".answer[data-model-id='{OTHER_MODEL}']")
+    expect(left.locator(".provider")).to_have_text("OpenRouter")
     expect(right).to_have_class(re.compile(r"\bstreaming\b"))
     right.locator("[data-act=stop]").click()
     expect(right).to_have_class(re.compile(r"\bcancelled\b"), timeout=30_000)
@@ -410,7 +499,7 @@ def test_compare_models_stop_one_and_continue_with_the_other(tab, fake, size):
     tab.shot("compare")
     left.locator("[data-act=continue]").click()
     expect(page.locator("#model-chips .chip")).to_have_count(1)
-    expect(page.locator("#model-chips .chip")).to_contain_text(FREE_MODEL)
+    expect(page.locator("#model-chips .chip")).to_have_attribute("data-model-id", FREE_MODEL)
     # Esc stops every answer in progress.
     fake.scenario(FREE_MODEL, deltas=["Going"] + [" on"] * 200, interval=0.1)
     tab.send("Keep going")
@@ -439,7 +528,8 @@ def test_model_limit_is_the_servers_and_a_chat_remembers_its_models(tab, fake, s
     remembered = chips.evaluate_all("cs => cs.map(c => c.dataset.modelId)")
     url = page.url
     page.click("#new-chat") if size == "desktop" else (tab.open_drawer(), page.click("#new-chat"))
-    expect(chips).to_have_count(1)  # a new chat starts from the default
+    expect(chips).to_have_count(2)  # a new chat keeps the models (a comparison stays one)
+    expect(page.locator(".turn")).to_have_count(0)
     tab.goto(url.removeprefix(tab.base_url))
     expect(page.locator(".answer")).to_have_count(2)
     expect(chips).to_have_count(2)

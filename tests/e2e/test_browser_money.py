@@ -114,9 +114,26 @@ def test_buy_a_plan_end_to_end_shows_the_new_balance_and_plan(tab, razorpay, che
     row = page.locator("#payments-body tbody tr").first
     expect(row).to_contain_text("Pro")
     expect(row).to_contain_text("paid")
+    # The plan bought is marked as the user's; buying it again adds days.
+    expect(pro.locator(".badge-current")).to_have_text("Your plan")
+    expect(pro.locator("button.buy")).to_have_text("Add 30 days of Pro")
     tab.no_horizontal_scroll()
     tab.axe("wallet-paid")
     tab.shot("wallet-paid")
+    # A human receipt number that opens the printable receipt.
+    link = row.locator("a.receipt-link")
+    expect(link).to_have_text(re.compile(r"^AP-\d{8}-[0-9A-F]{6}$"))
+    number = link.inner_text()
+    link.click()
+    expect(page).to_have_url(re.compile(r"/receipt/[0-9a-f]{24}$"))
+    doc = page.locator("article.receipt")
+    expect(doc).to_contain_text(number)
+    expect(doc).to_contain_text("₹499.00")
+    expect(doc).to_contain_text("Pro")
+    tab.no_horizontal_scroll()
+    tab.shot("receipt-numbered")
+    page.get_by_role("link", name="Back to the wallet").click()
+    expect(page.locator("#wallet-total")).to_have_text("510,000")
 
     # What the server holds agrees: one order paid, one ledger entry for it, the books balance.
     (payment_id,) = razorpay.payments
@@ -161,7 +178,8 @@ def test_a_failed_and_a_cancelled_checkout_change_nothing(tab, razorpay, size):
     expect(pack.locator("button.buy")).to_be_enabled()
     rows = page.locator("#payments-body tbody tr")
     expect(rows).to_have_count(2)
-    expect(rows.first).to_contain_text("not paid")
+    expect(rows.first).to_contain_text("abandoned — nothing charged")
+    expect(rows.first.locator("a.receipt-link")).to_have_count(0)
     tab.axe("wallet-failed")
     tab.no_horizontal_scroll()
 

@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from bson import ObjectId
 
 from common.catalog import service as catalog
+from common.conversations.models import ChatMessage
 from common.wallet import pricing
 from tests.fakes.catalog_data import model_entry
 from tests.support.http import auth
@@ -146,3 +148,22 @@ def test_another_process_reads_the_shared_copy(fake_openrouter, settings_overrid
     ids = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     assert ids == [m["modelId"] for m in catalog.catalog()]
     assert fake_openrouter.stats()["models_calls"] == 1
+
+
+def test_speeds_are_everyones_recent_means_per_model_and_name_no_user(client, token, make_user):
+    assert client.get("/api/models/speeds").status_code == 401
+    owner = ObjectId(make_user()[0]["id"])
+    for ttft, tps in ((200.0, 40.0), (400.0, 60.0)):
+        ChatMessage(
+            sessionId="s",
+            userId=owner,
+            role="assistant",
+            modelId="fake/echo",
+            status="done",
+            ttftMs=ttft,
+            tokensPerSecond=tps,
+        ).save()
+    body = _get(client, "/api/models/speeds", token)["data"]
+    assert body["days"] == 7
+    assert body["speeds"] == {"fake/echo": {"ttftMs": 300.0, "tokensPerSecond": 50.0, "answers": 2}}
+    assert str(owner) not in json.dumps(body)

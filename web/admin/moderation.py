@@ -11,8 +11,8 @@ from web.responses import ok
 from web.security import admin_required
 from web.validation import optional_body, parse_body, parse_query
 
-_KIND = {"messages": "message", "sessions": "session"}
-_ITEM = "/moderation/<any(messages, sessions):kinds>/<item_id>"
+_KIND = {"messages": "message", "sessions": "session", "attempts": "attempt"}
+_ITEM = "/moderation/<any(messages, sessions, attempts):kinds>/<item_id>"
 
 
 @bp.get("/moderation/flagged")

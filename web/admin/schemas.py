@@ -67,9 +67,9 @@ class AnalyticsQuery(Query):
 
 
 class FlaggedQuery(Query):
-    type: Literal["message", "session"] | None = None
+    type: Literal["message", "session", "attempt"] | None = None
     status: Literal["open", "reviewed", "all"] = "open"
-    source: Literal["user", "admin", "provider"] | None = None
+    source: Literal["user", "admin", "provider", "blocked_term"] | None = None
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=20, ge=1, le=100)
 
@@ -97,6 +97,10 @@ class AuditQuery(Query):
     targetType: str | None = Field(default=None, max_length=50)  # noqa: N815
     targetId: str | None = Field(default=None, max_length=200)  # noqa: N815
     adminId: str | None = Field(default=None, max_length=100)  # noqa: N815
+    # Entries by this person, or done to them (their account's email, any case).
+    email: str | None = Field(
+        default=None, min_length=3, max_length=254, pattern=r"^[!-~]+@[!-~]+$"
+    )
     from_: Day | None = Field(
         default=None, alias="from", description="First UTC day (YYYY-MM-DD), inclusive"
     )
@@ -120,6 +124,7 @@ class AuditQuery(Query):
             admin_id=self.adminId,
             day_from=self.from_,
             day_to=self.to,
+            email=self.email,
         )
 
 

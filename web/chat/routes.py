@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from common.conversations import branches, sessions
 from common.conversations import search as chat_search
-from common.conversations import sessions
 from common.conversations.serialize import message_dict, session_dict, usage_dict
 from common.engine import cancel as engine_cancel
 from common.engine.errors import MessageFailed
@@ -153,7 +153,12 @@ def list_sessions():
 def get_session(session_id: str):
     q = parse_query(MessagesPageQuery)
     session = sessions.get_session(g.user.id, session_id)
-    page = sessions.session_messages(session, q.page, q.limit)
+    if q.leafId is not None or q.branch == "current":
+        shown = branches.current_branch(session, q.leafId)
+        page = sessions.page_of(shown, q.page, q.limit)
+    else:
+        branches.tree_of(session)  # a conversation from before the tree gets its parents
+        page = sessions.session_messages(session, q.page, q.limit)
     data = {"session": session_dict(session), "messages": [message_dict(m) for m in page.items]}
     return _paged(data, page)
 
@@ -173,6 +178,8 @@ def patch_session(session_id: str):
         session = sessions.rename_session(g.user.id, session_id, body.title)
     if body.pinned is not None:
         session = sessions.set_pinned(g.user.id, session_id, body.pinned)
+    if body.currentLeafId is not None:
+        session = branches.set_leaf(session, body.currentLeafId)
     return ok({"session": session_dict(session), "user": g.user_snapshot()})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
@@ -79,6 +79,10 @@ class SendBody(Body):
     sessionId: str | None = Field(default=None, max_length=100)  # noqa: N815
     # Regenerate: answer this user message of `sessionId` again (`message` is then ignored).
     parentId: str | None = Field(default=None, max_length=100)  # noqa: N815
+    # Edit: the new user message becomes a sibling of this one (a new branch from there).
+    editOf: str | None = Field(default=None, max_length=100)  # noqa: N815
+    # The message the new user message follows (default: the session's current leaf).
+    afterId: str | None = Field(default=None, max_length=100)  # noqa: N815
     options: OptionsBody = Field(default_factory=OptionsBody)
     wait: bool = False
     images: list[ImageUrl] = Field(
@@ -111,6 +115,8 @@ class SendBody(Body):
             models=self.model_ids(),
             session_id=self.sessionId or None,
             parent_id=self.parentId or None,
+            edit_of=self.editOf or None,
+            after_id=self.afterId or None,
             options=SendOptions(temperature=o.temperature, max_tokens=o.maxTokens, top_p=o.topP),
             idempotency_key=idempotency_key,
             images=list(self.images),
@@ -124,7 +130,7 @@ class SessionBody(Body):
 
 
 class SessionPatchBody(Body):
-    """Rename and/or pin: at least one of the two."""
+    """Rename, pin, and/or show another branch: at least one of the three."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -137,11 +143,13 @@ class SessionPatchBody(Body):
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     pinned: bool | None = None
+    # Show the branch through this message (its newest leaf) from now on.
+    currentLeafId: str | None = Field(default=None, min_length=1, max_length=100)  # noqa: N815
 
     @model_validator(mode="after")
     def _something(self):
-        if self.title is None and self.pinned is None:
-            raise ValueError("give title and/or pinned")
+        if self.title is None and self.pinned is None and self.currentLeafId is None:
+            raise ValueError("give title, pinned and/or currentLeafId")
         return self
 
 
@@ -159,6 +167,10 @@ class PageQuery(Query):
 class MessagesPageQuery(Query):
     page: int = Field(default=1, ge=1, le=100_000)
     limit: int = Field(default=50, ge=1, le=200)
+    # "all": every message of the tree; "current": the branch the session shows.
+    branch: Literal["all", "current"] = "all"
+    # The branch through this message (its newest leaf); implies a branch.
+    leafId: str | None = Field(default=None, min_length=1, max_length=100)  # noqa: N815
 
 
 class ReportBody(Body):

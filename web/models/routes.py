@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from common.admin.analytics import SPEEDS_DAYS, model_speeds
 from common.catalog import service as catalog
 from web import api_models as out
-from web.models.schemas import ModelListQuery
+from web.models.schemas import ModelListQuery, ModelSpeeds
 from web.openapi import operation
 from web.responses import ok
 from web.security import login_required
@@ -47,6 +48,21 @@ def list_models():
 )
 def default_model():
     return ok({"model": catalog.default_model()})
+
+
+@bp.get("/speeds")
+@login_required
+@operation(
+    "How fast each model answered lately (everyone's answers, no user data)",
+    tags=("Models",),
+    responses={200: ModelSpeeds},
+    errors=(401,),
+    description=f"Per model id: the mean time to first token (ms) and tokens per second over "
+    f"the last {SPEEDS_DAYS} days, and how many answers they come from. Models nobody used "
+    "lately are left out. Cached for 5 minutes.",
+)
+def speeds():
+    return ok({"speeds": model_speeds(), "days": SPEEDS_DAYS})
 
 
 @bp.get("/<path:model_id>")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from web.validation import Query
 
@@ -14,3 +14,16 @@ class ModelListQuery(Query):
     offset: int = Field(default=0, ge=0, le=1_000_000)
     sort: Literal["default", "name", "price", "context"] = "default"
     free: bool | None = None
+
+
+class ModelSpeed(BaseModel):
+    ttftMs: float | None  # noqa: N815
+    tokensPerSecond: float | None  # noqa: N815
+    answers: int
+
+
+class ModelSpeeds(BaseModel):
+    """`GET /api/models/speeds`: per model id, how fast it answered lately."""
+
+    speeds: dict[str, ModelSpeed]
+    days: int

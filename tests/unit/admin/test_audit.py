@@ -31,7 +31,12 @@ def test_audit_lists_filters_and_paginates(client, admin, make_user):
     ]
     newest = data["entries"][0]
     assert newest["admin"] == {"id": me["id"], "email": me["email"]}
-    assert newest["target"] == {"type": "user", "id": uid}
+    assert newest["target"] == {
+        "type": "user",
+        "id": uid,
+        "email": user["email"],
+        "name": user["name"],
+    }
     assert newest["before"]["balance"] == 10_000 and newest["after"]["balance"] == 10_005
     assert newest["ip"] == "127.0.0.1" and newest["createdAt"].startswith("20")
     assert data["pagination"] == {"page": 1, "limit": 50, "total": 3, "pages": 1}
@@ -45,6 +50,14 @@ def test_audit_lists_filters_and_paginates(client, admin, make_user):
     assert actions(f"targetType=user&targetId={uid}&limit=2&page=2") == ["user.deactivate"]
     assert actions(f"adminId={me['id']}&limit=1") == ["tokens.grant"]
     assert actions("adminId=someone-else") == []
+    # By email, in any case: what the person did, or what was done to them.
+    assert actions(f"email={user['email'].upper()}") == [
+        "tokens.grant",
+        "user.activate",
+        "user.deactivate",
+    ]
+    assert actions(f"email={me['email']}&action=tokens.grant") == ["tokens.grant"]
+    assert actions("email=nobody@example.com") == []
 
     for bad in ("page=0", "limit=500"):
         assert client.get(f"/api/admin/audit?{bad}", headers=headers).status_code == 400

@@ -212,3 +212,29 @@ def test_settlement_records_a_provider_refusal_through_moderation(client, admin,
     [item] = _flagged(client, admin[1], "source=provider")["items"]
     assert (item["id"], item["moderation"]["reason"]) == (str(msg.id), "violence")
     assert wallet.get_hold(user["id"], str(msg.id)) is None  # released in the same settlement
+
+
+def test_a_blocked_term_is_refused_with_the_term_and_reaches_the_queue(
+    client, admin, make_user, openrouter, settings_override
+):
+    settings_override(blocked_terms=("forbidden thing",), openrouter_base_url=openrouter.base_url)
+    _, headers = admin
+    user, token = make_user()
+    body = {"message": "Tell me a Forbidden  Thing please", "modelId": "fake/echo"}
+    res = client.post("/api/chat", json=body, headers=auth(token))
+    assert res.status_code == 400, res.get_json()
+    assert res.get_json()["code"] == "CONTENT_BLOCKED"
+    assert res.get_json()["details"]["term"] == "Forbidden  Thing"
+    assert ChatMessage.objects.count() == 0 and ChatSession.objects.count() == 0
+    (item,) = _flagged(client, headers, "type=attempt")["items"]
+    assert item["type"] == "attempt" and item["userId"] == user["id"]
+    assert item["term"] == "Forbidden  Thing" and item["via"] == "chat"
+    assert item["content"] == body["message"]
+    assert item["moderation"]["source"] == "blocked_term"
+    assert "Forbidden  Thing" in item["moderation"]["reason"]
+    assert _flagged(client, headers, "source=blocked_term")["items"][0]["id"] == item["id"]
+    url = f"/api/admin/moderation/attempts/{item['id']}"
+    assert client.delete(url, headers=headers).status_code == 200
+    (after,) = _flagged(client, headers, "status=reviewed")["items"]
+    assert after["content"] == "" and after["moderation"]["removed"] is True
+    assert AuditLog.objects(action="attempt.remove").count() == 1

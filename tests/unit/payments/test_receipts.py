@@ -54,7 +54,7 @@ def test_one_receipt_and_one_applied_however_many_deliveries(rzp, smtp, buyer, c
     deliver_all()
     message = smtp.wait_for("ann@example.com", "receipt")
     order = Order.objects.get(razorpayOrderId=data["orderId"])
-    assert message["Subject"] == f"Your AI Pasta receipt {order.receipt}"
+    assert message["Subject"] == f"Your AI Pasta receipt {receipts.receipt_number(order)}"
     text = text_of(message)
     for fact in (
         "Pro (plan)",
@@ -98,7 +98,8 @@ def test_the_printable_receipt_is_the_mails_facts_and_only_the_owners(
     res = client.get(f"/api/user/payments/{order.id}/receipt", headers=b.headers)
     assert res.status_code == 200, res.get_json()
     r = res.get_json()["data"]["receipt"]
-    assert (r["number"], r["paymentId"], r["tokens"], r["amount"]) == (
+    assert (r["number"], r["reference"], r["paymentId"], r["tokens"], r["amount"]) == (
+        receipts.receipt_number(order),
         order.receipt,
         pay["id"],
         50_000,

@@ -63,6 +63,7 @@ def test_register_returns_the_snapshot_and_a_working_token(client):
     assert user["role"] == "user"
     assert user["subscription"]["plan"] == "free"
     assert set(user["subscription"]["limits"]) == {"requestsPerDay", "tokensPerMonth"}
+    assert user["subscription"]["limits"]["tokensPerMonth"] is None  # no monthly cap
     assert "password" not in user
     me = client.get("/api/auth/me", headers=auth(token))
     assert me.status_code == 200

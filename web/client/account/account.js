@@ -4,7 +4,8 @@
 import { h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
 import { applyTheme } from "../ui/theme.js";
-import { frame } from "../screens/index.js";
+import { frame } from "../ui/screen.js";
+import { groupModels, priceLabel, providerLabel } from "../lib/models.js";
 import { UsageTab } from "./usage.js";
 import { ApiKeysTab } from "./apikeys.js";
 import { verifyNotice } from "./verify.js";
@@ -170,7 +171,9 @@ export class AccountScreen {
     const models = await this.ctx.api("/api/models", { query: { limit: 500 } }).then((d) => d.models || []).catch(() => []);
     const model = h("select", { name: "defaultModel" },
       h("option", { value: "", text: "The server's default" }),
-      models.map((m) => h("option", { value: m.modelId, text: `${m.name || m.modelId}${m.isFree ? " (free)" : ""}`, selected: (prefs.defaultModels || [])[0] === m.modelId })));
+      // One group per model, one option per provider that serves it (free or paid, and what it costs).
+      groupModels(models).map((g) => h("optgroup", { label: g.name },
+        g.routes.map((m) => h("option", { value: m.modelId, text: `${g.name} · ${providerLabel(m)} · ${m.isFree ? "free" : `paid, ${priceLabel(m)}`}`, selected: (prefs.defaultModels || [])[0] === m.modelId })))));
     const theme = h("select", { name: "theme" },
       [["auto", "Follow the system"], ["light", "Light"], ["dark", "Dark"]].map(([v, t]) => h("option", { value: v, text: t, selected: (prefs.theme || "auto") === v })));
     const temperature = h("input", { name: "temperature", type: "number", min: "0", max: "2", step: "0.1", inputmode: "decimal", value: prefs.temperature ?? "", placeholder: "model default" });
@@ -208,7 +211,7 @@ export class AccountScreen {
     const pwForm = h("form.form-grid", { "aria-labelledby": "pw-title" },
       h("h2", { id: "pw-title", text: setting ? "Set a password" : "Change password" }),
       setting ? h("p.muted", { text: "You sign in with Google. A password lets you sign in with your email too." }) : field("Current password", current),
-      field("New password", next, "At least 8 characters. Other devices are signed out."),
+      field("New password", next, "At least 8 characters and hard to guess (a few unrelated words work well). Other devices are signed out."),
       h("div", {}, h("button.primary", { type: "submit", text: setting ? "Set password" : "Change password" })),
       note);
     pwForm.addEventListener("submit", async (e) => {
@@ -257,7 +260,10 @@ export class AccountScreen {
       if (word.value.trim() !== "DELETE") return invalid(word, "Type DELETE to confirm.");
       try {
         await this.ctx.api("/api/user", { method: "DELETE", body: { password: delPw.value, confirm: "DELETE" } });
-        this.ctx.logout(false);
+        this.ctx.logout(false, {
+          title: "Your account is deleted",
+          text: `${p.email}: your conversations are deleted and this account can no longer sign in. Its ${Number(wallet.balance).toLocaleString("en-US")} tokens were forfeited (nothing is refunded); payment records are kept for accounting. You can sign up again with the same email as a new account.`,
+        });
       } catch (err) {
         if (err.code === "WRONG_PASSWORD") return invalid(delPw, "That is not your password.");
         tell(delNote, "error", err.message);

@@ -3,7 +3,9 @@
 
 import { copyText, h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
-import { table, when } from "../screens/index.js";
+import { table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
+import { count } from "../lib/words.js";
 import { verifyNotice } from "./verify.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
@@ -84,7 +86,7 @@ export class ApiKeysTab {
       { label: "Key", value: (k) => h("code", { text: `${k.prefix}…` }) },
       { label: "Models", value: (k) => (k.models.length ? k.models.join(", ") : "all") },
       { label: "Caps", value: (k) => [k.dailyTokenCap ? `${int(k.dailyTokenCap)}/day` : "", k.monthlyTokenCap ? `${int(k.monthlyTokenCap)}/month` : ""].filter(Boolean).join(" · ") || "none" },
-      { label: "Spent", value: (k) => `${int(k.spentTokens)} tokens · ${int(k.requests)} requests` },
+      { label: "Spent", value: (k) => `${count(k.spentTokens, "token")} · ${count(k.requests, "request")}` },
       { label: "Last used", value: (k) => (k.lastUsedAt ? when(k.lastUsedAt) : "never") },
       { label: "", value: (k) => (k.revokedAt ? h("span.muted", { text: `revoked ${when(k.revokedAt)}` })
         : h("button.ghost.small", { type: "button", text: `Revoke ${k.name}`, onclick: () => this.revoke(k) })) },

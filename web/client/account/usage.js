@@ -5,7 +5,10 @@
 import uPlot from "uplot";
 import { download, h } from "../ui/dom.js";
 import { seriesFromDays, toCSV } from "../lib/money.js";
-import { pager, table, when } from "../screens/index.js";
+import { pager, table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
+import { labelOf } from "../ui/names.js";
+import { count } from "../lib/words.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const PAGE = 20;
@@ -18,7 +21,7 @@ function cssVar(name) {
 export function barChart(title, rows, field, unit) {
   const total = rows.reduce((a, r) => a + Number(r[field] || 0), 0);
   const peak = rows.reduce((a, r) => (Number(r[field] || 0) > Number(a[field] || 0) ? r : a), rows[0] || {});
-  const summary = `${title}: ${int(total)} ${unit} in ${rows.length} days${total ? `, most on ${peak.date} (${int(peak[field])})` : ""}.`;
+  const summary = `${title}: ${int(total)} ${unit} in ${count(rows.length, "day")}${total ? `, most on ${peak.date} (${int(peak[field])})` : ""}.`;
   const box = h("div.chart-canvas", { role: "img", "aria-label": summary });
   const figure = h("figure.chart", { "data-chart": field }, h("figcaption", {}, h("h3", { text: title }), h("span.muted.chart-summary", { text: summary })), box);
   const data = seriesFromDays(rows, [field]);
@@ -123,8 +126,8 @@ export class UsageTab {
       ? h("ul.bars", { "aria-label": "Tokens by model" }, data.byModel.map((m) => {
         const bar = h("span.bar", { "aria-hidden": "true" });
         bar.style.width = `${Math.max(1, Math.round((m.tokens / max) * 100))}%`;
-        return h("li", {}, h("span.name", { title: m.modelId, text: m.modelId }), h("span", {}, bar),
-          h("span.muted", { text: `${int(m.tokens)} tokens · ${int(m.charged)} charged · ${int(m.requests)} answers${m.cost ? ` · $${m.cost.toFixed(4)}` : ""}` }));
+        return h("li", {}, h("span.name", { title: m.modelId, text: labelOf(m.modelId) }), h("span", {}, bar),
+          h("span.muted", { text: `${count(m.tokens, "token")} · ${int(m.charged)} charged · ${count(m.requests, "answer")}${m.cost ? ` · $${m.cost.toFixed(4)}` : ""}` }));
       }))
       : h("p.muted.empty", { text: "No answers in this period." }));
     for (const k of data.byKey || []) this.keyNames.set(k.apiKeyId, k.name ? `${k.name} (${k.prefix})` : k.apiKeyId);
@@ -211,7 +214,7 @@ const KINDS = { grant: "Free tokens", credit: "Purchase / credit", charge: "Chat
 export function receipt(e) {
   const d = e.details || {};
   const parts = [];
-  if (d.modelId) parts.push(d.modelId);
+  if (d.modelId) parts.push(labelOf(d.modelId));
   if (d.usage && (d.usage.prompt !== undefined)) parts.push(`${int(d.usage.prompt)} in / ${int(d.usage.completion)} out`);
   if (d.rates && d.rates.prompt !== undefined) parts.push(`rates ${d.rates.prompt} / ${d.rates.completion} per 1K`);
   if (d.planId) parts.push(d.planId);

@@ -4,9 +4,16 @@
 import { h } from "../ui/dom.js";
 import { confirmDialog } from "../ui/dialog.js";
 import { fmtPrice } from "../lib/money.js";
-import { frame, pager, table, when } from "../screens/index.js";
+import { frame, pager, table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
+import { labelOf } from "../ui/names.js";
+import { auditChanges, auditReason, describeAudit } from "../lib/audit.js";
 import { barChart } from "../account/usage.js";
 import { MailTab } from "./mail.js";
+import { count } from "../lib/words.js";
+
+const KIND_WORDS = { message: "Message", session: "Conversation", attempt: "Blocked attempt (not sent)" };
+const SOURCE_WORDS = { user: "reported by the user", admin: "flagged by an admin", provider: "refused by the provider", blocked_term: "blocked term" };
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const TABS = [
@@ -37,7 +44,7 @@ export class AdminScreen {
     this.root = root;
     this.charts = [];
     this.users = { q: "", role: "", active: "", plan: "", page: 1 };
-    this.audit = { action: "", targetType: "", targetId: "", adminId: "", from: "", to: "", page: 1 };
+    this.audit = { email: "", action: "", targetType: "", targetId: "", from: "", to: "", page: 1 };
   }
 
   async open(tab) {
@@ -158,11 +165,11 @@ export class AdminScreen {
       if (!Number.isInteger(n) || n < 1) return tell(note, "error", "Enter a whole number of tokens.");
       if (!reason.value.trim()) return tell(note, "error", "Say why: the reason goes in the audit log.");
       const key = `ui-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
-      return act(`/tokens/${kind}`, { amount: n, reason: reason.value.trim(), idempotencyKey: key }, `${kind === "grant" ? "Granted" : "Deducted"} ${int(n)} tokens`);
+      return act(`/tokens/${kind}`, { amount: n, reason: reason.value.trim(), idempotencyKey: key }, `${kind === "grant" ? "Granted" : "Deducted"} ${count(n, "token")}`);
     };
     box.replaceChildren(h("section.card.user-card", { "aria-labelledby": "user-title" },
       h("h2", { id: "user-title", tabindex: "-1", text: `${u.name} · ${u.email}` }),
-      h("p.muted", { text: `${u.role} · ${u.isActive ? "active" : `deactivated${u.deactivatedReason ? ` (${u.deactivatedReason})` : ""}`} · plan ${u.subscription.plan}${u.subscription.expiresAt ? ` until ${when(u.subscription.expiresAt)}` : ""} · joined ${when(u.createdAt)} · ${int(u.usage.totalRequests)} requests, ${int(d.sessions.length)} recent sessions` }),
+      h("p.muted", { text: `${u.role} · ${u.isActive ? "active" : `deactivated${u.deactivatedReason ? ` (${u.deactivatedReason})` : ""}`} · plan ${u.subscription.plan}${u.subscription.expiresAt ? ` until ${when(u.subscription.expiresAt)}` : ""} · joined ${when(u.createdAt)} · ${count(u.usage.totalRequests, "request")}, ${count(d.sessions.length, "recent session")}` }),
       h("div.stats", {},
         [["Balance", w.balance, "detail-balance"], ["Free", w.freeTokens], ["Purchased", w.purchasedTokens, "detail-purchased"], ["Held", w.reserved], ["Used", w.usedTokens]].map(([label, v, sid]) =>
           h("div.stat", {}, h("span.stat-label", { text: label }), h("span.stat-value", { id: sid, text: int(v) })))),
@@ -234,7 +241,7 @@ export class AdminScreen {
       h("div.chart-grid", { id: "admin-charts" }, this.charts.map((c) => c.figure)),
       h("h2", { text: "Top models" }),
       table("Top models", [
-        { label: "Model", value: (m) => m.modelId },
+        { label: "Model", value: (m) => labelOf(m.modelId) },
         { label: "Requests", value: (m) => int(m.requests), className: "num" },
         { label: "Errors", value: (m) => `${int(m.errors)} (${((m.errorRate || 0) * 100).toFixed(1)}%)`, className: "num" },
         { label: "Tokens", value: (m) => int(m.totalTokens), className: "num" },
@@ -280,7 +287,7 @@ export class AdminScreen {
     }
     if (!this.body) return;
     const note = notice();
-    const path = (it) => `/api/admin/moderation/${it.type === "message" ? "messages" : "sessions"}/${encodeURIComponent(it.id)}`;
+    const path = (it) => `/api/admin/moderation/${it.type}s/${encodeURIComponent(it.id)}`;
     const run = async (it, what, method = "POST") => {
       try {
         await this.ctx.api(method === "DELETE" ? path(it) : `${path(it)}/${what}`, { method, body: method === "POST" && what === "hide" ? { hidden: !it.moderation.hidden } : undefined });
@@ -305,11 +312,11 @@ export class AdminScreen {
       h("div.toolbar", {}, h("div.seg", { role: "group", "aria-label": "Queue" },
         [["open", "Open"], ["reviewed", "Reviewed"], ["all", "All"]].map(([v, t]) => h("button", { type: "button", "aria-pressed": String(v === status), text: t, onclick: () => this.moderationTab(v) })))),
       note,
-      h("h2", { text: "Flagged messages and conversations" }),
+      h("h2", { text: "Flagged messages, conversations and blocked attempts" }),
       (items.items || []).length ? h("ul.queue", {}, items.items.map((it) => h("li.card", {},
-        h("p.muted", { text: [it.type, it.modelId, it.role, `user ${it.userId}`, `session ${it.sessionId || it.id}`, when(it.createdAt)].filter(Boolean).join(" · ") }),
-        h("p", {}, h("strong", { text: "Flag: " }), `${it.moderation.source || ""} — ${it.moderation.reason || "no reason given"} (${when(it.moderation.flaggedAt)})`),
-        it.type === "message" ? h("blockquote.flagged-content", { text: it.content || "(empty)" }) : h("p", { text: it.title || "" }),
+        h("p.muted", { text: [KIND_WORDS[it.type] || it.type, labelOf(it.modelId), it.role, it.via === "api" ? "through an API key" : "", `user ${it.userId}`, it.sessionId || it.type === "session" ? `session ${it.sessionId || it.id}` : "", when(it.createdAt)].filter(Boolean).join(" · ") }),
+        h("p", {}, h("strong", { text: "Flag: " }), `${SOURCE_WORDS[it.moderation.source] || it.moderation.source || ""} — ${it.moderation.reason || "no reason given"} (${when(it.moderation.flaggedAt)})`),
+        it.type === "session" ? h("p", { text: it.title || "" }) : h("blockquote.flagged-content", { text: it.content || "(empty)" }),
         it.type === "message" ? h("div.context", { id: `context-${it.id}`, hidden: true }) : "",
         h("div.toolbar", {},
           it.type === "message" ? h("button.ghost.small", { type: "button", text: "View in context", "aria-expanded": "false", "aria-controls": `context-${it.id}`, onclick: (e) => this.toggleContext(it, e.currentTarget) }) : "",
@@ -353,11 +360,11 @@ export class AdminScreen {
       return;
     }
     const line = (m, current) => h(`li.context-message${current ? ".current" : ""}`, current ? { "aria-current": "true" } : {},
-      h("p.muted", { text: `${m.role || ""}${m.modelId ? ` · ${m.modelId}` : ""} · ${when(m.createdAt)}${current ? " · flagged" : ""}` }),
+      h("p.muted", { text: `${m.role || ""}${m.modelId ? ` · ${labelOf(m.modelId)}` : ""} · ${when(m.createdAt)}${current ? " · flagged" : ""}` }),
       h("p.context-text", { text: m.content || "(empty)" }));
     const s = data.session || {};
     box.replaceChildren(
-      h("p.muted", { text: `Conversation “${s.title || s.id || ""}” · ${s.messageCount || 0} messages` }),
+      h("p.muted", { text: `Conversation “${s.title || s.id || ""}” · ${count(s.messageCount, "message")}` }),
       h("ol.context-list", { "aria-label": `Conversation around the flagged message` },
         (data.before || []).map((m) => line(m, false)), line(data.message, true), (data.after || []).map((m) => line(m, false))));
     box.hidden = false;
@@ -371,8 +378,8 @@ export class AdminScreen {
     const f = this.audit;
     const input = (id, label, value, placeholder) => h("label", { for: id }, label, h("input", { id, value, placeholder }));
     const form = h("form.toolbar", { role: "search", "aria-label": "Filter the audit log" },
-      input("audit-action", "Action", f.action, "e.g. user.tokens.grant"),
-      input("audit-admin", "Actor (admin id)", f.adminId, ""),
+      input("audit-email", "Email (who did it, or to whom)", f.email, "ann@example.com"),
+      input("audit-action", "Action", f.action, "e.g. tokens.grant"),
       input("audit-type", "Target type", f.targetType, "user"),
       input("audit-target", "Target id", f.targetId, ""),
       h("label", { for: "audit-from" }, "From (UTC day)", h("input", { id: "audit-from", type: "date", value: f.from })),
@@ -381,8 +388,8 @@ export class AdminScreen {
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       Object.assign(f, {
+        email: form.querySelector("#audit-email").value.trim(),
         action: form.querySelector("#audit-action").value.trim(),
-        adminId: form.querySelector("#audit-admin").value.trim(),
         targetType: form.querySelector("#audit-type").value.trim(),
         targetId: form.querySelector("#audit-target").value.trim(),
         from: form.querySelector("#audit-from").value,
@@ -398,7 +405,7 @@ export class AdminScreen {
   async loadAudit() {
     const f = this.audit;
     const query = { page: f.page, limit: 50 };
-    for (const k of ["action", "adminId", "targetType", "targetId", "from", "to"]) if (f[k]) query[k] = f[k];
+    for (const k of ["email", "action", "targetType", "targetId", "from", "to"]) if (f[k]) query[k] = f[k];
     const seq = (this.auditSeq = (this.auditSeq || 0) + 1);
     let data;
     try {
@@ -417,19 +424,13 @@ export class AdminScreen {
   }
 }
 
-function change(e) {
-  const before = e.before && typeof e.before === "object" ? e.before : null;
-  const after = e.after && typeof e.after === "object" ? e.after : null;
-  if (!after) return "";
-  return Object.keys(after).map((k) => `${k}: ${before && k in before ? `${JSON.stringify(before[k])} → ` : ""}${JSON.stringify(after[k])}`).join("; ");
-}
-
 function auditTable(entries, caption) {
   return table(caption, [
     { label: "When", value: (e) => when(e.createdAt) },
-    { label: "Actor", value: (e) => (e.admin && (e.admin.email || e.admin.id)) || "" },
-    { label: "Action", value: (e) => e.action },
-    { label: "Target", value: (e) => (e.target ? `${e.target.type} ${e.target.id}` : "") },
-    { label: "Change", value: change },
+    { label: "What happened", value: (e) => h("span", {},
+      describeAudit(e),
+      auditReason(e) ? h("span.audit-reason", { text: ` — “${auditReason(e)}”` }) : null,
+      " ", h("code.muted.audit-action", { text: e.action })) },
+    { label: "Changes", value: (e) => auditChanges(e) || "—" },
   ], entries, "No audit entries.");
 }

@@ -2,7 +2,8 @@
 // "Send again" (POST /api/admin/mail/<id>/retry). Bodies are never shown: they hold links.
 
 import { h } from "../ui/dom.js";
-import { pager, table, when } from "../screens/index.js";
+import { pager, table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
 
 const STATUSES = [["failed", "failed"], ["pending", "waiting to be sent"], ["sending", "being sent"], ["sent", "sent"], ["expired", "expired"], ["", "any"]];
 

@@ -28,3 +28,10 @@ export function groupSessions(sessions, now = Date.now()) {
   }
   return order.filter((label) => groups.get(label).length).map((label) => ({ label, sessions: groups.get(label) }));
 }
+
+/** A moment as the screens show it, in UTC: "3 Mar 2026, 14:05 UTC". */
+export function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }) + " UTC";
+}

@@ -1,4 +1,5 @@
-// A conversation as Markdown or JSON, from the session and its stored messages.
+// A conversation's branch as Markdown or JSON, from the session and the branch's messages
+// (`GET /api/chat/sessions/<id>?leafId=…`: the path and the other columns of a comparison).
 
 export function toMarkdown(session, messages) {
   const lines = [`# ${session.title || "Chat"}`, ""];
@@ -12,7 +13,8 @@ export function toMarkdown(session, messages) {
   return lines.join("\n");
 }
 
-export function toJSON(session, messages) {
+/** The branch as JSON: the session, the leaf it ends at, its messages (oldest first). */
+export function toJSON(session, messages, leafId = null) {
   const keep = (m) => ({
     id: m.id,
     role: m.role,
@@ -23,7 +25,7 @@ export function toJSON(session, messages) {
     usage: m.usage,
     createdAt: m.createdAt,
   });
-  return JSON.stringify({ session, messages: messages.map(keep) }, null, 2);
+  return JSON.stringify({ session, leafId: leafId || undefined, messages: messages.map(keep) }, null, 2);
 }
 
 export function fileName(session, ext) {

@@ -1,6 +1,8 @@
 // Money and wallet helpers, pure: prices, which plan answers a refusal, payment rows, checkout
 // outcomes, CSV, usage series and the addresses of the wallet, account and admin screens.
 
+import { count } from "./words.js";
+
 /** Paise (or cents) to a price: 49900, "INR" -> "₹499.00". */
 export function fmtPrice(minor, currency = "INR") {
   const n = Number(minor || 0) / 100;
@@ -49,14 +51,14 @@ export function planForError(error, plans, user) {
 /** What a plan's card says it gives: tokens, days, requests a day, paid models, and what the
  * tokens buy (`buys`, when the server says). */
 export function planFacts(p) {
-  const facts = [`${int(p.tokens)} tokens`];
+  const facts = [count(p.tokens, "token")];
   if (isPack(p)) facts.push("never expire");
   else facts.push(`${p.durationDays} days of ${p.plan}`);
   if (!isPack(p) && p.limits) {
-    facts.push(p.limits.requestsPerDay ? `${int(p.limits.requestsPerDay)} requests a day` : "unlimited requests a day");
+    facts.push(p.limits.requestsPerDay ? `${count(p.limits.requestsPerDay, "request")} a day` : "unlimited requests a day");
   }
   if (p.unlocksPaidModels) facts.push("paid models included");
-  for (const b of p.buys || []) facts.push(`≈ ${int(b.answers)} answers on ${b.name}`);
+  for (const b of p.buys || []) facts.push(`≈ ${count(b.answers, "answer")} on ${b.name}`);
   return facts;
 }
 
@@ -66,7 +68,8 @@ export function paymentRow(o) {
   let status = o.status || "created";
   if (refunded > 0 && refunded >= o.amount) status = "refunded";
   else if (refunded > 0) status = "partly refunded";
-  const labels = { created: "not paid", attempted: "failed", paid: "paid", captured: "paid", failed: "failed" };
+  // A Checkout closed before paying leaves its order "created": nothing was ever charged.
+  const labels = { created: "abandoned — nothing charged", attempted: "failed — nothing charged", paid: "paid", captured: "paid", failed: "failed — nothing charged" };
   return {
     label: labels[status] || status,
     paid: ["paid", "captured", "refunded", "partly refunded"].includes(status),
@@ -107,6 +110,8 @@ export function screenFromPath(pathname) {
   return m ? { screen: m[1], tab: m[2] || null } : null;
 }
 
-function int(n) {
-  return Number(n || 0).toLocaleString("en-US");
+/** Whether the user's subscription is this plan (its card says "Your plan"). */
+export function isCurrentPlan(plan, user) {
+  const sub = user && user.subscription;
+  return Boolean(sub && plan.durationDays && sub.plan === plan.plan && sub.plan !== "free");
 }

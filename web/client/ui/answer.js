@@ -2,20 +2,21 @@
 // (time to first token, tokens/s, tokens, charge) and its actions. Only a dirty card re-renders,
 // at most once per animation frame, so a long stream never re-renders the history.
 
-import { h, fmtInt } from "./dom.js";
+import { h } from "./dom.js";
 import { applyMathStyles, renderMarkdown } from "../core/markdown.js";
 import { formatMs, liveStats } from "../lib/stats.js";
+import { isLive } from "../lib/chat.js";
+import { partsOf } from "./names.js";
+import { count } from "../lib/words.js";
 
-const LIVE = new Set(["pending", "streaming"]);
+export { isLive };
 // A long answer is re-parsed whole on each paint: past this size, at most every SLOW_MS.
 const LONG_TEXT = 20_000;
 const SLOW_MS = 250;
 const dirty = new Set();
 let frame = 0;
-
-export function isLive(answer) {
-  return LIVE.has(answer.status);
-}
+// An answer's card: {node, textNode, painted, paintedAt}; the store's answer stays plain data.
+const views = new WeakMap();
 
 export function scheduleRender(answer) {
   dirty.add(answer);
@@ -26,10 +27,11 @@ function flush(now) {
   frame = 0;
   const follow = nearBottom();
   for (const a of dirty) {
-    const slow = isLive(a) && a.stream.text.length > LONG_TEXT && now - (a.paintedAt || 0) < SLOW_MS;
+    const view = views.get(a);
+    const slow = view && isLive(a) && a.stream.text.length > LONG_TEXT && now - (view.paintedAt || 0) < SLOW_MS;
     if (slow) continue;
     paint(a);
-    a.paintedAt = now;
+    if (view) view.paintedAt = now;
     dirty.delete(a);
   }
   if (dirty.size) frame = requestAnimationFrame(flush);
@@ -49,9 +51,12 @@ export function scrollToBottom() {
 /** Build the card's DOM (once); `paint` fills it. */
 export function mount(answer, { compare }) {
   const text = h("div.text.markdown");
-  const node = h("article.answer", { "data-message-id": answer.id, "data-model-id": answer.modelId, "aria-label": `Answer from ${answer.modelId}` },
+  const who = partsOf(answer.modelId);
+  const label = `${who.name} (${who.provider})`;
+  const node = h("article.answer", { "data-message-id": answer.id, "data-model-id": answer.modelId, "aria-label": `Answer from ${label}` },
     h("header.answer-head", {},
-      h("span.model", { text: answer.modelId }),
+      h("span.model", { text: who.name, title: answer.modelId }),
+      h("span.provider", { text: who.provider }),
       h("span.status", { text: "" }),
       h("span.alt-nav", { hidden: true },
         h("button.ghost.small", { type: "button", "data-act": "prev", "aria-label": "Previous answer", text: "‹" }),
@@ -62,26 +67,25 @@ export function mount(answer, { compare }) {
     h("footer.answer-foot", {},
       h("span.stats", {}),
       h("span.actions", {},
-        h("button.ghost.small.stop", { type: "button", "data-act": "stop", text: "Stop", "aria-label": `Stop ${answer.modelId}` }),
-        h("button.ghost.small", { type: "button", "data-act": "copy", text: "Copy", "aria-label": `Copy the answer from ${answer.modelId}` }),
-        h("button.ghost.small", { type: "button", "data-act": "regenerate", text: "Regenerate", "aria-label": `Regenerate the answer from ${answer.modelId}` }),
+        h("button.ghost.small.stop", { type: "button", "data-act": "stop", text: "Stop", "aria-label": `Stop ${label}` }),
+        h("button.ghost.small", { type: "button", "data-act": "copy", text: "Copy", "aria-label": `Copy the answer from ${label}` }),
+        h("button.ghost.small", { type: "button", "data-act": "regenerate", text: "Regenerate", "aria-label": `Regenerate the answer from ${label}` }),
         compare ? h("button.ghost.small", { type: "button", "data-act": "continue", text: "Continue with this model" }) : null)));
-  answer.node = node;
-  answer.textNode = text;
-  answer.painted = null;
+  views.set(answer, { node, textNode: text, painted: null, paintedAt: 0 });
   paint(answer);
   return node;
 }
 
 function paint(a) {
-  const node = a.node;
-  if (!node) return;
+  const view = views.get(a);
+  if (!view) return;
+  const node = view.node;
   node.className = `answer ${a.status}`;
   node.querySelector(".status").textContent = statusLabel(a);
-  if (a.painted !== a.stream.text) {
-    a.textNode.innerHTML = renderMarkdown(a.stream.text);
-    applyMathStyles(a.textNode);
-    a.painted = a.stream.text;
+  if (view.painted !== a.stream.text) {
+    view.textNode.innerHTML = renderMarkdown(a.stream.text);
+    applyMathStyles(view.textNode);
+    view.painted = a.stream.text;
   }
   const live = isLive(a);
   node.querySelector(".stop").hidden = !live;
@@ -109,14 +113,14 @@ function statsLine(a) {
   const tps = a.tps ?? live.tps;
   const parts = [`TTFT ${formatMs(ttft)}`, `${tps ? tps.toFixed(1) : "–"} tok/s`];
   const total = a.usage && a.usage.totalTokens;
-  parts.push(total ? `${fmtInt(total)} tokens` : `~${fmtInt(live.tokens)} tokens out`);
-  if (a.charged !== undefined && a.charged !== null && !isLive(a)) parts.push(`cost ${fmtInt(a.charged)} tokens`);
+  parts.push(total ? count(total, "token") : `~${count(live.tokens, "token")} out`);
+  if (a.charged !== undefined && a.charged !== null && !isLive(a)) parts.push(`cost ${count(a.charged, "token")}`);
   return parts.join(" · ");
 }
 
 /** Set which of `count` alternatives is shown (1-based position). */
 export function showAltNav(answer, position, count) {
-  const nav = answer.node.querySelector(".alt-nav");
+  const nav = views.get(answer).node.querySelector(".alt-nav");
   nav.hidden = count < 2;
   nav.querySelector(".alt-pos").textContent = `${position} / ${count}`;
   nav.querySelector("[data-act=prev]").disabled = position <= 1;

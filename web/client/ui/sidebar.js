@@ -127,9 +127,10 @@ export class Sidebar {
     this.setActive(this.activeId);
   }
 
-  item(s, snippet) {
+  /** One conversation; a search hit (`leaf`: the matching message) opens the branch holding it. */
+  item(s, snippet, leaf = null) {
     const title = s.title || "New chat";
-    const link = h("a.session-link", { href: pathFor(s.sessionId), "data-session-id": s.sessionId },
+    const link = h("a.session-link", { href: pathFor(s.sessionId, leaf), "data-session-id": s.sessionId, "data-leaf": leaf },
       h("span.session-title", { text: title }),
       snippet ? h("span.snippet", { text: snippet }) : null);
     const menuId = `menu-${s.sessionId}`;
@@ -147,7 +148,7 @@ export class Sidebar {
     const link = e.target.closest("a.session-link");
     if (link && !e.ctrlKey && !e.metaKey && !e.shiftKey && e.button === 0) {
       e.preventDefault();
-      this.onOpen(link.dataset.sessionId, true);
+      this.onOpen(link.dataset.sessionId, link.dataset.leaf || null);
       return;
     }
     const button = e.target.closest("button[data-act]");
@@ -180,7 +181,7 @@ export class Sidebar {
       const data = await this.api("/api/chat/search", { query: { q, limit: 50 } });
       if (gen !== this.generation) return;
       const results = data.results || [];
-      const items = results.map((r) => this.item(r.session, r.snippet !== r.session.title ? r.snippet : ""));
+      const items = results.map((r) => this.item(r.session, r.snippet !== r.session.title ? r.snippet : "", r.messageId));
       this.list.replaceChildren(
         h("section.session-group", { "aria-label": "Search results" },
           h("h3", { text: `${results.length ? results.length : "No"} result${results.length === 1 ? "" : "s"} for “${q}”` }),

@@ -1,4 +1,5 @@
-// Light/dark: the system's choice until the user picks one (kept on this device).
+// Light/dark: the system's choice until the user picks one. The choice is kept on this device
+// and, once signed in, in the user's preferences, which every device applies at sign-in.
 
 const KEY = "aipasta.theme";
 
@@ -21,11 +22,21 @@ export function applyTheme(button) {
   }
 }
 
-export function setupTheme(button) {
+/** The user's saved preference from their profile: "light" or "dark" wins over this device's;
+ * "auto" (never chosen, or "follow the system") leaves this device's choice. */
+export function useSavedTheme(theme, button) {
+  if (theme === "light" || theme === "dark") localStorage.setItem(KEY, theme);
+  applyTheme(button);
+}
+
+/** The toggle; `onPick(theme)` is told what the user picked (to save it). */
+export function setupTheme(button, onPick = () => {}) {
   applyTheme(button);
   button.addEventListener("click", () => {
-    localStorage.setItem(KEY, currentTheme() === "dark" ? "light" : "dark");
+    const theme = currentTheme() === "dark" ? "light" : "dark";
+    localStorage.setItem(KEY, theme);
     applyTheme(button);
+    onPick(theme);
   });
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => applyTheme(button));
 }

@@ -2,9 +2,11 @@
 // plans and packs on sale with what they buy, buying through Razorpay Checkout, and payments.
 
 import { h } from "../ui/dom.js";
-import { checkoutMessage, fmtPrice, isPack, paymentRow, planFacts } from "../lib/money.js";
-import { frame, pager, table, when } from "../screens/index.js";
+import { checkoutMessage, fmtPrice, isCurrentPlan, isPack, paymentRow, planFacts } from "../lib/money.js";
+import { frame, pager, table } from "../ui/screen.js";
+import { when } from "../lib/dates.js";
 import { buy } from "./checkout.js";
+import { count } from "../lib/words.js";
 import { verifyNotice } from "../account/verify.js";
 
 const int = (n) => Number(n || 0).toLocaleString("en-US");
@@ -30,7 +32,7 @@ export class WalletScreen {
     node.querySelector("h1").focus();
     // The profile refreshes the snapshot: whether the address is confirmed may have changed.
     await Promise.all([this.loadPlans(), this.loadToday(), this.loadPayments(1), this.ctx.api("/api/user/profile").catch(() => null)]);
-    if (this.highlight) {
+    if (this.highlight && this.body) { // the screen may have been left meanwhile
       const card = this.body.querySelector(`[data-plan="${CSS.escape(this.highlight)}"]`);
       if (card) card.scrollIntoView({ block: "center" });
     }
@@ -40,9 +42,13 @@ export class WalletScreen {
     this.body = null;
   }
 
-  userChanged() {
-    if (this.body) this.renderBalance();
-    if (this.body) this.renderVerify();
+  userChanged(user) {
+    if (!this.body || !this.body.querySelector("#wallet-balance")) return;
+    const plan = user && user.subscription ? `${user.subscription.plan} ${user.subscription.expiresAt}` : "";
+    if (this.shownPlan !== undefined && plan !== this.shownPlan && !this.busy) this.render(); // the current plan's card changes
+    else this.renderBalance();
+    this.shownPlan = plan;
+    this.renderVerify();
   }
 
   /** Buying needs a confirmed address: say so above the offers, and the buttons wait. */
@@ -137,11 +143,11 @@ export class WalletScreen {
       h("p.plan-name", {}, h("strong", { id: "wallet-plan-name", text: sub.plan }),
         sub.expiresAt ? h("span.muted", { text: ` · until ${when(sub.expiresAt)}` }) : h("span.muted", { text: sub.plan === "free" ? " · no expiry" : "" })),
       h("ul.limits", {},
-        h("li", { text: cap ? `${int(cap)} requests a day` : "Unlimited requests a day" }),
-        h("li", { text: limits.tokensPerMonth ? `${int(limits.tokensPerMonth)} tokens a month` : "No monthly token cap" }),
+        h("li", { text: cap ? `${count(cap, "request")} a day` : "Unlimited requests a day" }),
+        h("li", { text: "No monthly token cap: use your tokens whenever you like" }),
         h("li", { text: sub.plan === "free" ? "Free models only" : "Paid models included" })),
       used === null ? null : h("div.today", {},
-        h("label", { for: "today-meter", text: `Today: ${int(used)}${cap ? ` of ${int(cap)}` : ""} requests` }),
+        h("label", { for: "today-meter", text: cap ? `Today: ${int(used)} of ${count(cap, "request")}` : `Today: ${count(used, "request")}` }),
         cap ? h("meter", { id: "today-meter", min: "0", max: String(cap), value: String(Math.min(used, cap)), high: String(Math.floor(cap * 0.9)) }) : null),
     );
   }
@@ -164,9 +170,10 @@ export class WalletScreen {
 
   card(p) {
     const recommended = p.id === this.highlight;
+    const current = isCurrentPlan(p, this.ctx.getUser());
     const nameId = `plan-${p.id}-name`;
-    return h(`article.offer${recommended ? ".recommended" : ""}`, { "data-plan": p.id, "aria-labelledby": nameId },
-      recommended ? h("p.badge-recommended", { text: "Suggested for you" }) : null,
+    return h(`article.offer${recommended ? ".recommended" : ""}${current ? ".current" : ""}`, { "data-plan": p.id, "aria-labelledby": nameId },
+      current ? h("p.badge-current", { text: "Your plan" }) : recommended ? h("p.badge-recommended", { text: "Suggested for you" }) : null,
       h("h3", { id: nameId, text: p.name }),
       h("p.price", { text: fmtPrice(p.price, p.currency) }),
       h("ul.facts", {}, planFacts(p).map((f) => h("li", { text: f }))),
@@ -175,7 +182,7 @@ export class WalletScreen {
         type: "button",
         "data-buy": p.id,
         "aria-describedby": nameId,
-        text: `Buy ${p.name}`,
+        text: current ? `Add ${p.durationDays} days of ${p.name}` : `Buy ${p.name}`,
         onclick: (e) => this.purchase(p, e.currentTarget),
       }));
   }
@@ -196,7 +203,7 @@ export class WalletScreen {
     this.renderVerify();
     if (result.kind === "paid") {
       this.say("success", checkoutMessage("paid", { plan: plan.name }));
-      this.renderBalance();
+      this.render(); // the plan bought is now the user's
       this.loadToday();
     } else {
       this.say(result.kind === "dismissed" ? "info" : "error", checkoutMessage(result.kind, result));
@@ -215,8 +222,10 @@ export class WalletScreen {
       { label: "Amount", value: (o) => fmtPrice(o.amount, o.currency) },
       { label: "Tokens", value: (o) => int(o.tokens) },
       { label: "Status", value: (o) => h(`span.status.status-${paymentRow(o).label.replace(/\s+/g, "-")}`, { text: paymentRow(o).label }) },
-      { label: "Receipt", value: (o) => h("span.receipt", {}, h("code", { text: o.receipt || "" }), o.razorpayPaymentId ? h("span.muted", { text: ` ${o.razorpayPaymentId}` }) : null,
-        o.razorpayPaymentId ? h("a.receipt-link", { href: `/receipt/${encodeURIComponent(o.id)}`, "aria-label": `Receipt ${o.receipt}`, text: " View receipt" }) : null) },
+      // A paid order's receipt: its number, opening the printable receipt (links/receipt.js).
+      { label: "Receipt", value: (o) => (paymentRow(o).paid && o.razorpayPaymentId
+        ? h("a.receipt-link", { href: `/receipt/${encodeURIComponent(o.id)}`, text: o.receiptNumber || o.receipt, "aria-label": `Receipt ${o.receiptNumber || o.receipt}` })
+        : "—") },
       { label: "Refunds", value: (o) => (o.refunds && o.refunds.length
         ? h("ul.refunds", {}, o.refunds.map((r) => h("li", { text: `${fmtPrice(r.amount, o.currency)} (${int(r.tokens)} tokens) on ${when(r.at)}` })))
         : "—") },
