@@ -3,6 +3,7 @@ and docker-compose also name it). Command-line flags still set the worker class,
 timeouts; this file sets the keep-alive from the settings and adds behaviour (docs/operations.md):
 
 - keep-alive: `WEB_KEEPALIVE_SECONDS` (75), longer than a load balancer's idle timeout;
+- request lines up to 8,190 bytes (gunicorn's maximum; docs/api.md, "Limits");
 - drain: when a worker starts stopping (SIGTERM to the master or the worker), its websockets are
   closed with 4503 so their clients resume on another process (`web.drain`);
 - metrics: with PROMETHEUS_MULTIPROC_DIR, stale files from an earlier run are removed at start,
@@ -19,6 +20,9 @@ from config import get_settings
 # gunicorn's default (2 s) closes a pooled connection between an SDK's requests, and sometimes
 # just as the client sends the next one on it: that request fails with a reset.
 keepalive = get_settings().web_keepalive_seconds
+# gunicorn's largest request line (its default is 4,094 bytes, which a long percent-encoded
+# search query reaches); longer lines get gunicorn's own 414 before the app sees them.
+limit_request_line = 8190
 
 
 def on_starting(server):
