@@ -20,7 +20,7 @@ import psutil
 import requests
 import websockets
 
-from bench.stream import CpuMeter, bench_stack, make_users
+from bench.stand import CpuMeter, bench_stack, make_users
 
 MODEL = "fake/echo"
 

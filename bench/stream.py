@@ -1,107 +1,74 @@
-"""Streaming benchmark: time to first delta and streaming phase, direct vs through AI Pasta.
+"""The websocket path (`chat.send` on `/ws`) against a LiteLLM proxy, in one sitting.
 
-Starts everything itself (nx-27017, a private Redis database, the fake OpenRouter in its own
-process, gunicorn with one gevent worker, one Celery worker), then for each N runs N concurrent
-clients straight against the fake provider and N websocket clients through AI Pasta (each its
-own user, one `chat.send` each), with the fake waiting 50 ms and then sending 20 deltas 10 ms
-apart. Finally it opens 1,000 idle authenticated sockets on the web process and reports its
-memory. Run: `.venv/bin/python -m bench.stream [--n 1 50 200] [--idle 1000]`.
+The stand is `bench.stand` (nx-27017 counting its commands, a redis-server of its own, the
+stand-in provider: 50 ms to the first delta, then 20 deltas 10 ms apart, AI Pasta as deployed
+with beat) and LiteLLM (`bench.litellm_proxy`, 2 workers, no database) in front of the same
+provider. For each N, round after round: N streams at once straight from the provider and
+through LiteLLM (the asyncio SSE client of `bench.sse`, pooled connections), then N `chat.send`s
+at once through AI Pasta's websocket, each on its own user's socket, kept open across rounds as
+browser tabs keep theirs. A last row sends the largest N from one user's sockets (a user with
+many tabs, or a script on one account). Printed as in `bench.openai`: added time to the first
+token and the ratio to LiteLLM's, errored streams and lost deltas, CPU per answer, and AI
+Pasta's MongoDB commands and Redis round trips per answer. Then, with `--idle`, that many idle
+authenticated sockets on the web process and its memory.
+
+Run: `.venv/bin/python -m bench.stream [--n 1 50 200] [--rounds 3] [--idle 1000]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import statistics
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
-import psutil
-import requests
 import websockets
-from flask import Flask
 
-from config import load_settings, use_settings
-from tests.fakes.openrouter import FakeOpenRouterClient
-from tests.support.services import (
-    VENV_BIN,
-    Proc,
-    free_port,
-    mongo_server,
-    private_redis_db,
-    wait_for,
+from bench import litellm_proxy
+from bench.sitting import Row, Sitting, report
+from bench.sse import StreamResult, Target, burst, one_by_one
+from bench.stand import (
+    MODEL,
+    SCENARIO,
+    batch_user,
+    bench_stack,
+    make_users,
+    token_for,
+    web_rss,
+    web_worker_pid,
 )
-from tests.support.stack import Stack
+from tests.support.wire import idle_rates
 
-MODEL = "fake/echo"
-DELTAS = [f"tok{i} " for i in range(20)]
-# Settings the environment may override for an experiment (e.g. SEND_CONCURRENCY=4, or the rate
-# limiter on as deployed: RATE_LIMIT_ENABLED=true RATE_LIMIT_API=1000000/minute).
-TUNABLES = ("SEND_CONCURRENCY", "RATE_LIMIT_ENABLED", "RATE_LIMIT_API")
-SCENARIO = {"deltas": DELTAS, "first_delay": 0.05, "interval": 0.01}
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
+BODY = {
+    "model": MODEL,
+    "stream": True,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
-# -- direct ---------------------------------------------------------------------------------------
+class Sockets:
+    """One open, authenticated websocket per token, kept across rounds."""
 
+    def __init__(self, ws_url: str, tokens: list[str]):
+        self.ws_url, self.tokens = ws_url, tokens
+        self.socks: list = []
 
-def direct_once(base_url: str) -> tuple[float, float, int]:
-    """One streamed completion straight from the fake: (ttfd s, streaming s, deltas)."""
-    body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    t0 = time.perf_counter()
-    first = last = None
-    count = 0
-    with requests.post(base_url + "/chat/completions", json=body, stream=True, timeout=60) as res:
-        for line in res.iter_lines():
-            if not line.startswith(b"data: ") or line == b"data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
-            choices = chunk.get("choices") or []
-            if choices and (choices[0].get("delta") or {}).get("content"):
-                last = time.perf_counter()
-                first = first or last
-                count += 1
-    return first - t0, last - first, count
+    async def open(self) -> Sockets:
+        for i in range(0, len(self.tokens), 100):
+            batch = self.tokens[i : i + 100]
+            self.socks += await asyncio.gather(
+                *(websockets.connect(f"{self.ws_url}?token={t}", max_size=None) for t in batch)
+            )
+        return self
 
+    async def close(self) -> None:
+        await asyncio.gather(*(s.close() for s in self.socks), return_exceptions=True)
 
-def run_direct(base_url: str, n: int) -> dict:
-    start = threading.Barrier(n)
-
-    def one(_):
-        start.wait()
-        return direct_once(base_url)
-
-    with ThreadPoolExecutor(n) as pool:
-        results = list(pool.map(one, range(n)))
-    return {
-        "ttfd": [r[0] for r in results],
-        "phase": [r[1] for r in results],
-        "bad": sum(1 for r in results if r[2] != len(DELTAS)),
-    }
-
-
-# -- through AI Pasta -----------------------------------------------------------------------------
-
-
-async def pasta_once(
-    ws_url: str, token: str, go: asyncio.Event
-) -> tuple[float, float, int, int, float]:
-    async with websockets.connect(f"{ws_url}?token={token}", max_size=None) as ws:
-        await go.wait()
+    async def send(self, i: int) -> StreamResult:
+        """One `chat.send` on socket `i`, timed from the send to the first chunk."""
+        ws, out = self.socks[i % len(self.socks)], StreamResult()
         t0 = time.perf_counter()
         await ws.send(
             json.dumps(
@@ -113,316 +80,140 @@ async def pasta_once(
                 }
             )
         )
-        first = last = accepted = None
-        seqs: list[int] = []
-        text = ""
-        while True:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
-            if frame["type"] == "accepted":
-                accepted = time.perf_counter() - t0
-            elif frame["type"] == "chunk":
-                last = time.perf_counter()
-                first = first or last
-                seqs.append(frame["seq"])
-                text += frame["delta"]
-            elif frame["type"] in ("done", "error", "cancelled"):
-                if frame["type"] != "done":
-                    raise RuntimeError(f"stream ended with {frame}")
-                break
-        lost = len(set(range(1, len(DELTAS) + 1)) - set(seqs))
-        dup = len(seqs) - len(set(seqs))
-        if text != "".join(DELTAS):
-            lost = max(lost, 1)
-        return first - t0, last - first, lost, dup, accepted
-
-
-async def run_pasta_async(ws_url: str, tokens: list[str]) -> dict:
-    go = asyncio.Event()
-    tasks = [asyncio.create_task(pasta_once(ws_url, t, go)) for t in tokens]
-    await asyncio.sleep(0.5 + len(tokens) * 0.005)  # every socket connected and authenticated
-    go.set()
-    results = await asyncio.gather(*tasks)
-    return {
-        "ttfd": [r[0] for r in results],
-        "phase": [r[1] for r in results],
-        "lost": sum(r[2] for r in results),
-        "dup": sum(r[3] for r in results),
-        "accepted": [r[4] for r in results],
-    }
-
-
-async def warm_sends(ws_url: str, token: str, count: int) -> list[float]:
-    """Time to first delta of `count` sends one after another on one open socket (seconds)."""
-    out = []
-    async with websockets.connect(f"{ws_url}?token={token}", max_size=None) as ws:
-        for i in range(count):
-            t0 = time.perf_counter()
-            frame = {
-                "type": "chat.send",
-                "requestId": f"w{i}-{uuid.uuid4().hex}",
-                "message": "hi",
-                "models": [MODEL],
-            }
-            await ws.send(json.dumps(frame))
-            first = None
+        last = None
+        try:
             while True:
-                got = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if got["type"] == "chunk" and first is None:
-                    first = time.perf_counter() - t0
-                elif got["type"] in ("done", "error", "cancelled"):
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 300))
+                if frame["type"] == "chunk":
+                    last = time.perf_counter()
+                    out.ttft = out.ttft if out.ttft is not None else last - t0
+                    out.deltas.append(frame["delta"])
+                elif frame["type"] == "done":
                     break
-            out.append(first)
-            await asyncio.sleep(0.05)
-    return out
+                elif frame["type"] in ("error", "cancelled"):
+                    out.error = f"{frame['type']}: {frame.get('code')} {frame.get('message')}"
+                    return out
+        except (TimeoutError, websockets.WebSocketException) as exc:
+            out.error = f"{type(exc).__name__}: {exc}"[:200]
+            return out
+        if out.ttft is None:
+            out.error = "no chunk"
+        else:
+            out.phase = last - t0 - out.ttft
+        return out
+
+    async def burst(self, n: int) -> list[StreamResult]:
+        return list(await asyncio.gather(*(self.send(i) for i in range(n))))
+
+    async def one_by_one(self, count: int) -> list[StreamResult]:
+        out = []
+        for _ in range(count):
+            out.append(await self.send(0))
+            await asyncio.sleep(0.02)
+        return out
 
 
 async def hold_idle(ws_url: str, tokens: list[str], web_pid: int) -> tuple[int, float]:
-    socks = []
-    for i in range(0, len(tokens), 100):
-        batch = [websockets.connect(f"{ws_url}?token={t}") for t in tokens[i : i + 100]]
-        socks += await asyncio.gather(*batch)
+    idle = await Sockets(ws_url, tokens).open()
     await asyncio.sleep(2)
-    for s in socks[:: max(1, len(socks) // 20)]:  # spot-check they are alive and authenticated
+    for s in idle.socks[:: max(1, len(idle.socks) // 20)]:  # alive and authenticated
         await s.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(s.recv(), 30)) == {"type": "pong"}
     rss = web_rss(web_pid) / 2**20
-    open_count = sum(1 for s in socks if s.state.name == "OPEN")
-    await asyncio.gather(*(s.close() for s in socks))
-    return open_count, rss
+    count = sum(1 for s in idle.socks if s.state.name == "OPEN")
+    await idle.close()
+    return count, rss
 
 
-# -- the stack ------------------------------------------------------------------------------------
+async def sitting(args, bench) -> None:
+    from common.catalog.service import sync_provider
 
-
-def web_worker_pid(stack: Stack) -> int:
-    master = psutil.Process(stack.web.pid)
-    children = master.children()
-    return children[0].pid if children else master.pid
-
-
-def web_rss(pid: int) -> int:
-    return psutil.Process(pid).memory_info().rss
-
-
-class PeakRss:
-    def __init__(self, pid: int):
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self):
-        while not self._stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                self.peak = max(self.peak, web_rss(self.pid))
-            time.sleep(0.05)
-
-
-class CpuMeter:
-    """CPU seconds (user + system) each named process spends inside the `with` block."""
-
-    def __init__(self, pids: dict[str, int]):
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.used: dict[str, float] = {}
-
-    @staticmethod
-    def _cpu(proc: psutil.Process) -> float:
-        total = 0.0
-        # This process's children are the services themselves: count it alone.
-        children = proc.children(recursive=True) if proc.pid != os.getpid() else []
-        for p in [proc, *children]:
-            with contextlib.suppress(psutil.Error):
-                t = p.cpu_times()
-                total += t.user + t.system
-        return total
-
-    def __enter__(self):
-        self._start = {name: self._cpu(p) for name, p in self.procs.items()}
-        return self
-
-    def __exit__(self, *exc):
-        self.used = {name: self._cpu(p) - self._start[name] for name, p in self.procs.items()}
-
-
-def nx_pid(address: str) -> int:
-    port = address.rsplit(":", 1)[1]
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if any("nx-27017" in part for part in cmd) and port in cmd:
-            return proc.pid
-    raise RuntimeError(f"no nx-27017 process on port {port}")
-
-
-def make_users(app, count: int) -> list[str]:
-    from common.users import service as users
-    from common.users.models import User
-    from web.security import issue_token
-
-    tokens = []
-    with app.app_context():
-        for i in range(count):
-            user = users.register(
-                f"bench{i}-{time.time_ns()}@example.com", "bench-password-1", f"B{i}"
-            )
-            User.objects(id=user.id).update_one(set__subscription__limits__requestsPerDay=100_000)
-            tokens.append(issue_token(user))
-    return tokens
-
-
-def start_fake() -> tuple[Proc, FakeOpenRouterClient]:
-    port = free_port()
-    proc = Proc(
-        "bench-fake",
-        [str(VENV_BIN / "python"), "-m", "tests.fakes.openrouter", "--port", str(port)],
-    )
-    client = FakeOpenRouterClient(f"http://127.0.0.1:{port}")
-    wait_for(lambda: requests.get(client.root + "/_fake/stats", timeout=1).ok, 30, 0.1, "the fake")
-    return proc, client
-
-
-class BenchStack(NamedTuple):
-    app: Flask  # this process's app, for making users and keys
-    stack: Stack
-    fake: FakeOpenRouterClient
-    fake_proc: Proc
-    mongo: str  # nx-27017's address
-
-
-@contextlib.contextmanager
-def bench_stack(database: str, name: str, **stack_options) -> Iterator[BenchStack]:
-    """nx-27017, a private Redis database, the fake provider in its own process and the stack
-    (`Stack(settings, name, **stack_options)`) on benchmark settings: rate limits off, and
-    `TUNABLES` taken from this process's environment. Everything stops when the block ends."""
-    with mongo_server() as mongo, private_redis_db() as rdb:
-        fake_proc, fake = start_fake()
+    bench.fake.scenario(MODEL, **SCENARIO)
+    with bench.app.app_context():
+        sync_provider("openrouter")
+    top = max(args.n)
+    tokens = make_users(bench.app, max(top, args.idle))
+    one_user = token_for(bench.app, batch_user(bench.app))
+    with litellm_proxy.LiteLLM(bench.fake.base_url, MODEL) as litellm:
+        direct = Target("direct", bench.fake.base_url + "/chat/completions")
+        lite = Target("litellm", litellm.url)
+        users = await Sockets(bench.stack.ws_url, tokens[:top]).open()
+        same = await Sockets(bench.stack.ws_url, [one_user] * top).open()
+        await direct.__aenter__()
+        await lite.__aenter__()
         try:
-            env = {
-                "APP_ENV": "test",
-                "MONGODB_URI": f"mongodb://{mongo}/{database}?directConnection=true",
-                "REDIS_URL": f"redis://127.0.0.1:6379/{rdb}",
-                "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef",
-                "RATE_LIMIT_ENABLED": "false",
-                "OPENROUTER_BASE_URL": fake.base_url,
-                "LOG_LEVEL": "WARNING",
-                "BCRYPT_ROUNDS": "4",
-            }
-            env |= {k: os.environ[k] for k in TUNABLES if k in os.environ}
-            settings = use_settings(load_settings(env))
-            from web import create_app
+            await direct.warm(top, BODY, [None])
+            await lite.warm(top, BODY, [litellm_proxy.HEADERS])
+            await users.burst(top)
+            await same.burst(top)
+            print("measuring idle traffic ...", flush=True)
+            idle = idle_rates(bench.mongo, bench.redis_url, args.idle_seconds)
+            run = Sitting(bench, litellm.proc.pid, idle)
 
-            app = create_app(settings)
-            stack = Stack(settings, name=name, **stack_options).start()
-            try:
-                yield BenchStack(app, stack, fake, fake_proc, mongo)
-            finally:
-                stack.stop()
+            def runners(sockets: Sockets) -> dict:
+                async def from_provider(n: int):
+                    if n == 1:
+                        return await one_by_one(direct, BODY, args.rounds_1)
+                    return await burst(direct, BODY, [None] * n)
+
+                async def through_litellm(n: int):
+                    headers = litellm_proxy.HEADERS
+                    if n == 1:
+                        return await one_by_one(lite, BODY, args.rounds_1, headers)
+                    return await burst(lite, BODY, [headers] * n)
+
+                async def through_pasta(n: int):
+                    if n == 1:
+                        return await sockets.one_by_one(args.rounds_1)
+                    return await sockets.burst(n)
+
+                return {"direct": from_provider, "litellm": through_litellm, "pasta": through_pasta}
+
+            rows = []
+            for n in args.n:
+                row = Row(f"{n} users" if n > 1 else "one user", n)
+                rounds = 1 if n == 1 else args.rounds
+                for i in range(rounds):
+                    print(f"N={n} round {i + 1}/{rounds}", flush=True)
+                    await run.round(row, runners(users))
+                rows.append(row)
+            if args.one_user:
+                row = Row("one user", top)
+                for i in range(args.rounds):
+                    print(f"N={top}, one user, round {i + 1}/{args.rounds}", flush=True)
+                    await run.round(row, runners(same))
+                rows.append(row)
         finally:
-            fake_proc.stop()
-
-
-def report(rows: list[dict], idle: tuple[int, int, float] | None) -> None:
-    ms = 1000.0
-    head = (
-        f"{'N':>4} | {'TTFD p50 direct':>15} {'pasta':>7} {'added':>7} | {'TTFD p99 direct':>15} "
-        f"{'pasta':>7} {'added':>7} | {'phase p50 direct':>16} {'pasta':>7} | {'phase p99 direct':>16} "
-        f"{'pasta':>7} {'ratio':>6} | {'lost':>4} {'dup':>4} | {'web peak MB':>11}"
-    )
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        d, p = r["direct"], r["pasta"]
-        d50, p50 = statistics.median(d["ttfd"]) * ms, statistics.median(p["ttfd"]) * ms
-        d99, p99 = pct(d["ttfd"], 99) * ms, pct(p["ttfd"], 99) * ms
-        s50d, s50p = statistics.median(d["phase"]) * ms, statistics.median(p["phase"]) * ms
-        s99d, s99p = pct(d["phase"], 99) * ms, pct(p["phase"], 99) * ms
-        print(
-            f"{r['n']:>4} | {d50:>13.1f}ms {p50:>5.1f}ms {p50 - d50:>5.1f}ms | {d99:>13.1f}ms "
-            f"{p99:>5.1f}ms {p99 - d99:>5.1f}ms | {s50d:>14.1f}ms {s50p:>5.1f}ms | {s99d:>14.1f}ms "
-            f"{s99p:>5.1f}ms {s50p / s50d:>5.2f}x | {p['lost']:>4} {p['dup']:>4} | {r['peak'] / 2**20:>11.1f}"
+            await users.close()
+            await same.close()
+            await direct.__aexit__(None, None, None)
+            await lite.__aexit__(None, None, None)
+    report(rows)
+    if args.idle:
+        count, rss = await hold_idle(
+            bench.stack.ws_url, tokens[: args.idle], web_worker_pid(bench.stack)
         )
-    print(
-        "\nTime to the `accepted` frame through AI Pasta (the send's own work, before any delta):"
-    )
-    for r in rows:
-        acc = r["pasta"]["accepted"]
         print(
-            f"  N={r['n']:>4}: p10 {pct(acc, 10) * ms:.1f} ms, p50 {pct(acc, 50) * ms:.1f} ms, "
-            f"p90 {pct(acc, 90) * ms:.1f} ms"
-        )
-    print(
-        "\nCPU per message through AI Pasta (ms; the 2 cores are shared by every process listed):"
-    )
-    for r in rows:
-        print(f"  N={r['n']:>4}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu"].items()))
-    if idle:
-        print(
-            f"\nidle sockets: {idle[1]}/{idle[0]} open and authenticated on one web process; web RSS {idle[2]:.1f} MB"
+            f"\nidle sockets: {count}/{args.idle} open and authenticated on one web process; "
+            f"web RSS {rss:.1f} MB"
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[1, 50, 200])
-    parser.add_argument("--idle", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat each N (results pooled)")
-    parser.add_argument(
-        "--warm", type=int, default=30, help="sequential sends on one open socket (0: skip)"
-    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds at each N > 1")
+    parser.add_argument("--rounds-1", type=int, default=20, help="sequential streams at N = 1")
+    parser.add_argument("--idle", type=int, default=1000, help="idle sockets to hold (0: skip)")
+    # Long enough to average beat's periodic jobs (the reaper every 5 s, mail, apply_pending
+    # every minute): what is subtracted from each round as the processes' own traffic.
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    parser.add_argument("--no-one-user", dest="one_user", action="store_false")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     with bench_stack("aipasta_bench", "bench") as bench:
-        app, stack, fake, fake_proc, mongo = bench
-        fake.scenario(MODEL, **SCENARIO)
-        from common.catalog.service import sync_provider
-
-        sync_provider("openrouter")
-        tokens = make_users(app, max(max(args.n), args.idle))
-        pid = web_worker_pid(stack)
-        pids = {"web": pid, "worker": stack.worker.pid, "nx-27017": nx_pid(mongo)}
-        # Not AI Pasta, but on the same 2 cores: the fake provider and this client.
-        pids |= {"fake provider": fake_proc.pid, "bench clients": os.getpid()}
-        run_direct(fake.base_url, 2)  # warm-up both paths
-        asyncio.run(run_pasta_async(stack.ws_url, tokens[:2]))
-        rows = []
-        for n in args.n:
-            pooled = {
-                "direct": {"ttfd": [], "phase": [], "bad": 0},
-                "pasta": {"ttfd": [], "phase": [], "lost": 0, "dup": 0, "accepted": []},
-            }
-            cpu = dict.fromkeys(pids, 0.0)
-            with PeakRss(pid) as peak:
-                for _ in range(args.rounds):
-                    d = run_direct(fake.base_url, n)
-                    with CpuMeter(pids) as meter:
-                        p = asyncio.run(run_pasta_async(stack.ws_url, tokens[:n]))
-                    for name, used in meter.used.items():
-                        cpu[name] += used
-                    for k in ("ttfd", "phase"):
-                        pooled["direct"][k] += d[k]
-                        pooled["pasta"][k] += p[k]
-                    pooled["pasta"]["lost"] += p["lost"]
-                    pooled["pasta"]["dup"] += p["dup"]
-                    pooled["pasta"]["accepted"] += p["accepted"]
-            per_message = {k: v * 1000 / (n * args.rounds) for k, v in cpu.items()}
-            rows.append({"n": n, **pooled, "peak": peak.peak, "cpu": per_message})
-        if args.warm:
-            direct = [run_direct(fake.base_url, 1)["ttfd"][0] for _ in range(args.warm)]
-            warm = asyncio.run(warm_sends(stack.ws_url, tokens[0], args.warm))
-            d50, w50 = statistics.median(direct) * 1000, statistics.median(warm) * 1000
-            print(
-                f"warm socket, {args.warm} sequential sends: TTFD p50 direct {d50:.1f} ms, "
-                f"through AI Pasta {w50:.1f} ms, added {w50 - d50:.1f} ms"
-            )
-        idle = None
-        if args.idle:
-            count, rss = asyncio.run(hold_idle(stack.ws_url, tokens[: args.idle], pid))
-            idle = (args.idle, count, rss)
-        report(rows, idle)
+        asyncio.run(sitting(args, bench))
+    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,14 @@ class Settings:
     health_cache_seconds: float = 2.0  # /health reuses its dependency checks this long
     # Proxies in front of the web tier that append to X-Forwarded-For (0: use the peer address).
     trusted_proxy_count: int = 0
+    # How long gunicorn keeps an idle client connection open for its next request. Longer than
+    # any load balancer's idle timeout in front (AWS ALB 60 s, nginx 60 s), so the balancer
+    # always closes first: a server closing a pooled connection as the client reuses it drops
+    # that request (docs/operations.md, "Keep-alive behind a proxy").
+    web_keepalive_seconds: int = 75
+    # A stream's deltas that arrive within this long of its last publish go to Redis together
+    # (common/engine/publisher.py): at most one round trip per window; the first delta at once.
+    stream_coalesce_ms: int = 50
 
     # Websocket: the largest frame read (bigger ones close the socket 1009 before they are
     # buffered) and the frames one socket may send (limits' syntax, moving window).
@@ -294,6 +302,10 @@ def _validate(settings: Settings, env: Mapping[str, str]) -> None:
     _validate_pricing(settings)
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT={settings.log_format!r}: use text or json")
+    if not 0 <= settings.stream_coalesce_ms <= 1000:
+        raise ConfigError("STREAM_COALESCE_MS must be between 0 and 1000")
+    if settings.web_keepalive_seconds < 1:
+        raise ConfigError("WEB_KEEPALIVE_SECONDS must be at least 1")
     unknown = set(settings.openai_compat_capabilities) - set(COMPAT_CAPABILITIES)
     if unknown:
         raise ConfigError(

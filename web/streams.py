@@ -114,6 +114,26 @@ class Subscription:
         self.hub.attach(self)
         self.resync(stored)
 
+    def attach_before_enqueue(self) -> None:
+        """Subscribe to an answer whose task is not enqueued yet: nothing can have been
+        published, so there is nothing to replay (no buffer read). Frames wait until
+        `go_live` (the client must hear of the answer first)."""
+        self.hub.attach(self)
+
+    @property
+    def live(self) -> bool:
+        return self._ready
+
+    def go_live(self) -> None:
+        """Deliver what arrived since `attach_before_enqueue`, and everything after it."""
+        with self._lock:
+            for raw in self._pending:
+                self._emit(raw)
+            self._pending.clear()
+            self._ready = True
+        if self.ended:
+            self.hub.detach(self)
+
     def resync(self, stored: ChatMessage | None = None, check_store: bool = False) -> None:
         frames = channel.buffered(self.message_id)
         with self._lock:
@@ -173,8 +193,10 @@ class Hub:
 
     The connection is subscribed only to the channels of the messages this process's sockets
     follow: the first subscription to a message SUBSCRIBEs its channel (and waits for Redis to
-    confirm, so the replay that follows cannot miss a frame), the last one to leave
-    UNSUBSCRIBEs it. A private control channel keeps the connection subscribed while no socket
+    confirm, so the replay that follows cannot miss a frame); once the last one has left, the
+    channel is UNSUBSCRIBEd with the others left since, by the watchdog each `WATCH_SECONDS`
+    (one command for a whole burst of ended answers: nothing is published on an ended answer's
+    channel, so the wait costs nothing). A private control channel keeps the connection subscribed while no socket
     follows anything. So a process receives the frames of its own sockets' answers, not every
     chunk of every answer in the fleet (bench/fanout.py measures the difference).
     """
@@ -183,6 +205,7 @@ class Hub:
         self._subs: dict[str, set[Subscription]] = {}
         self._lock = threading.Lock()  # guards _subs, _waiting and every command on _pubsub
         self._waiting: dict[str, threading.Event] = {}  # channels sent, not yet confirmed
+        self._leaving: set[str] = set()  # channels nobody follows, not yet unsubscribed
         self._pubsub = None
         self._control = f"aipasta:hub:{uuid.uuid4().hex}"
         self._ready = threading.Event()
@@ -211,7 +234,8 @@ class Hub:
         name = channel.channel(sub.message_id)
         with self._lock:
             subs = self._subs.setdefault(sub.message_id, set())
-            first = not subs
+            first = not subs and name not in self._leaving  # leaving: still subscribed
+            self._leaving.discard(name)
             subs.add(sub)
             if first and self._pubsub is not None:
                 self._waiting[name] = threading.Event()
@@ -229,7 +253,14 @@ class Hub:
                 if not subs:
                     del self._subs[sub.message_id]
                     if self._pubsub is not None:
-                        self._pubsub.unsubscribe(channel.channel(sub.message_id))
+                        self._leaving.add(channel.channel(sub.message_id))
+
+    def flush_unsubscribes(self) -> None:
+        """UNSUBSCRIBE, in one command, every channel nobody has followed since it was left."""
+        with self._lock:
+            if self._leaving and self._pubsub is not None:
+                self._pubsub.unsubscribe(*self._leaving)
+            self._leaving.clear()
 
     def count(self) -> int:
         with self._lock:
@@ -271,6 +302,7 @@ class Hub:
             with self._lock:
                 self._pubsub = None
                 waiting, self._waiting = self._waiting, {}
+                self._leaving.clear()  # the next connection subscribes to followed ones only
             for waiter in waiting.values():  # resubscribed on reconnect, then replayed
                 waiter.set()
             time.sleep(backoff)
@@ -308,6 +340,7 @@ class Hub:
         while True:
             time.sleep(WATCH_SECONDS)
             try:
+                self.flush_unsubscribes()
                 self.watch_once()
             except Exception as exc:  # Redis or the database is down: next round
                 log.warning("stream watchdog: %s", exc)

@@ -172,6 +172,13 @@ class Connection:
         self.subs[message_id] = sub
         sub.start(stored)
 
+    def follow_before_enqueue(self, message_id: str) -> None:
+        """Subscribe to a new answer before its task is sent (no replay needed); its frames
+        wait for `go_live` (after `accepted`)."""
+        sub = Subscription(hub, self.outbox, message_id, 0)
+        self.subs[message_id] = sub
+        sub.attach_before_enqueue()
+
     def close(self) -> None:
         for sub in self.subs.values():
             sub.stop()
@@ -303,11 +310,11 @@ def _chat_send(conn: Connection, frame: dict) -> None:
     key = frame.get("requestId")
     key = check_key(key, "requestId") if isinstance(key, str) else None
     try:
-        result = send_turn(body.command(conn.fresh_user(), key))
+        result = send_turn(body.command(conn.fresh_user(), key), conn.follow_before_enqueue)
     except (Paywall, DailyLimit):
         # The plan may have changed since the copy we reused (a purchase): decide on a fresh one.
         conn.cached_at = float("-inf")
-        result = send_turn(body.command(conn.fresh_user(), key))
+        result = send_turn(body.command(conn.fresh_user(), key), conn.follow_before_enqueue)
     if result.user_after:
         conn.remember(User._from_son(result.user_after))
     conn.send(
@@ -325,7 +332,11 @@ def _chat_send(conn: Connection, frame: dict) -> None:
         }
     )
     for msg in result.messages:
-        conn.follow(str(msg.id), 0)
+        sub = conn.subs.get(str(msg.id))
+        if sub is not None and not result.replayed and not sub.live:  # before its enqueue
+            sub.go_live()
+        else:  # an earlier send's answers (a replay): read back what they published
+            conn.follow(str(msg.id), 0)
 
 
 def _subscribe(conn: Connection, frame: dict) -> None:

@@ -21,9 +21,12 @@ from config.logging import configure_logging
 
 def make_celery() -> Celery:
     """This process's app: the shared configuration plus the worker's tasks and beat entries."""
+    from worker.events import BufferedTaskEvents
     from worker.tasks import BEAT_SCHEDULE, TASK_MODULES
 
-    return init_celery(get_settings(), include=TASK_MODULES, beat_schedule=BEAT_SCHEDULE)
+    app = init_celery(get_settings(), include=TASK_MODULES, beat_schedule=BEAT_SCHEDULE)
+    app.steps["consumer"].add(BufferedTaskEvents)  # Flower's events, a few publishes a second
+    return app
 
 
 @worker_process_init.connect

@@ -6,10 +6,13 @@ week (Monday first), totals, per-model figures and the top users (joined to thei
 not with `$lookup`). New users and revenue are grouped per day over the range directly.
 
 What the figures mean:
-- requests: assistant messages (one per model per send), any status; errors: those that ended
-  `failed` or `interrupted`; tokens: their `usage.totalTokens`; charged (per model, per user):
-  the tokens taken from the wallet for them.
-- active users: distinct users with at least one request.
+- per model — requests: assistant messages (one per model per send), any status; errors:
+  those that ended `failed` or `interrupted`; tokens: their `usage.totalTokens` (the stored
+  answers: how the models behaved).
+- what was spent — per model `charged`, per user and per API key `requests`, `tokens` and
+  `charged` — comes from the wallet ledger's settled answers (one entry each, chat or API;
+  nothing deletes them), so deleting a conversation never changes it.
+- active users: distinct users with at least one settled answer.
 - average time to first token / tokens per second: over the requests that recorded them.
 - tokens charged (series, totals): chat charges in the wallet ledger, free vs purchased.
 - revenue: orders whose payment was captured (paid, refunded, partially refunded), by the day

@@ -1,7 +1,10 @@
 """Per-day usage figures (requests, tokens, errors, per model, per user, tokens charged).
 
-A day's figures come from aggregation pipelines over that day's assistant messages (`day` +
-`role`, indexed) and the ledger's chat charges made that day. Once a day is
+What was spent — per user, per API key, and each model's tokens charged — comes from the
+wallet ledger's answer entries made that day (one per settled answer, chat or API; nothing
+deletes them), so deleting a conversation never changes what an admin sees was spent. How the
+models behaved — requests of every status, errors, tokens, time to first token, speed — comes
+from aggregation pipelines over that day's stored answers (`day` + `role`, indexed). Once a day is
 `FROZEN_AFTER_DAYS` old nothing can change it any more — holds are settled or expired within
 minutes, and charges are dated when they are made — so its figures are stored in
 `analytics_days` and read back instead of recomputed.
@@ -145,22 +148,68 @@ def day_usage(day: str) -> dict:
             tpsN=row["requests"] - no_tps.get(model, 0),
         )
         models.append(row)
-    rows = _group(match, "userId", USER_SUMS)
+    spent = spent_on(day)
+    for row in models:
+        row["charged"] = spent["models"].pop(row["modelId"], {}).get("charged", 0)
+    for model, figures in spent["models"].items():  # its answers' messages were deleted
+        models.append({**dict.fromkeys(MODEL_SUMS, 0), "modelId": model, "errors": 0})
+        models[-1].update(charged=figures["charged"], ttftN=0, tpsN=0)
+    users = spent["users"]
     # Parallel lists rather than one object per user: a stored day reads back several times
     # faster (a busy day has a row per active user).
-    users = {
-        "ids": [str(grouped_id(row["_id"])) for row in rows],
-        "requests": [row["requests"] for row in rows],
-        "tokens": [row["tokens"] or 0 for row in rows],
-        "charged": [row["charged"] or 0 for row in rows],
+    return {
+        "models": models,
+        "users": {
+            "ids": list(users),
+            **{f: [users[u][f] for u in users] for f in ("requests", "tokens", "charged")},
+        },
+        # Answers asked through the OpenAI-compatible API, per API key.
+        "apiKeys": [{"apiKeyId": kid, **figures} for kid, figures in spent["keys"].items()],
     }
-    # Answers asked through the OpenAI-compatible API, per API key (web answers have no key).
-    keys = [
-        {"apiKeyId": row.pop("_id"), **{k: v or 0 for k, v in row.items()}}
-        for row in _group(match, "apiKeyId", KEY_SUMS)
-        if row["_id"]
-    ]
-    return {"models": models, "users": users, "apiKeys": keys}
+
+
+def spent_on(day: str) -> dict[str, dict[str, dict]]:
+    """The ledger's settled answers charged on `day`, summed per model, user and API key:
+    `{"models": {id: {charged}}, "users": {id: {requests, tokens, charged}}, "keys": {...}}`.
+
+    Read with a `find` and summed here: the entries' key is their message id, and ObjectId hex
+    sorts by creation time, so a key lower bound `KEY_MARGIN` before the day keeps the scan to
+    recent entries on every server (as `charged_by_day`), and the day is matched exactly here.
+    """
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
+    floor = str(ObjectId.from_datetime(start - KEY_MARGIN))
+    query = {"source": {"$in": ["chat", "api"]}, "key": {"$gte": floor}}
+    query["createdAt"] = {"$gte": start}
+    fields = {"user": 1, "amount": 1, "details": 1, "createdAt": 1}
+    out: dict[str, dict[str, dict]] = {"models": {}, "users": {}, "keys": {}}
+    for entry in LedgerEntry._get_collection().find(query, fields):
+        details = entry.get("details") or {}
+        created = entry.get("createdAt")
+        if details.get("status") not in ("done", "cancelled") or _iso_day(created) != day:
+            continue
+        row = {"requests": 1, "tokens": _tokens(details), "charged": -int(entry["amount"] or 0)}
+        _add(out["models"], details.get("modelId") or "unknown", {"charged": row["charged"]})
+        _add(out["users"], str(grouped_id(entry["user"])), row)
+        if details.get("apiKeyId"):
+            _add(out["keys"], str(details["apiKeyId"]), row)
+    return out
+
+
+def _add(into: dict[str, dict], key: str, row: dict) -> None:
+    bucket = into.setdefault(key, dict.fromkeys(row, 0))
+    for name, value in row.items():
+        bucket[name] += value
+
+
+def _tokens(details: dict) -> int:
+    if details.get("tokens") is not None:
+        return int(details["tokens"])
+    used = details.get("usage") or {}
+    return int(used.get("prompt") or 0) + int(used.get("completion") or 0)
+
+
+def _iso_day(value) -> str:
+    return value.date().isoformat() if isinstance(value, datetime) else str(value or "")[:10]
 
 
 # -- grouping any collection by day ------------------------------------------------------------

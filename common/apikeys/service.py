@@ -161,6 +161,11 @@ class _Read:
 
 _owners: dict[str, ObjectId] = {}  # secret hash -> the key's user id (never changes)
 _recent: dict[str, _Read] = {}  # secret hash -> the documents last read for it
+# Reads in flight, by secret hash: a burst of requests on one key (a batch job's hundreds at
+# once, every time the reuse window runs out) waits for one read instead of each making its own.
+_reading: dict[str, threading.Event] = {}
+_reading_lock = threading.Lock()
+READ_WAIT_SECONDS = 5.0
 
 
 def _key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
@@ -173,15 +178,49 @@ def _key_and_user(digest: str) -> tuple[ApiKey | None, User | None]:
         version = credentials.version(owner)
     except redis.RedisError:  # no way to learn of a change: read the documents
         return _built(*_read_key_and_user(digest, owner))
+    reused = _reusable(digest, version)
+    if reused is not None:
+        return reused
+    return _read_shared(digest, owner, version, started)
+
+
+def _read_shared(
+    digest: str, owner: ObjectId, version: str | None, started: float
+) -> tuple[ApiKey | None, User | None]:
+    """Read both documents and remember them; a request that finds this read in flight waits
+    for it and takes its result."""
+    with _reading_lock:
+        in_flight = _reading.get(digest)
+        if in_flight is None:
+            _reading[digest] = mine = threading.Event()
+    if in_flight is not None:
+        in_flight.wait(READ_WAIT_SECONDS)
+        reused = _reusable(digest, version)
+        if reused is not None:
+            return reused
+        return _built(*_read_key_and_user(digest, owner))  # the read failed or things changed
+    try:
+        key_doc, user_doc = _read_key_and_user(digest, owner)
+        if key_doc is not None:
+            if len(_recent) > MAX_REMEMBERED:
+                _recent.clear()
+            _recent[digest] = _Read(key_doc, user_doc, version, started)
+        return _built(key_doc, user_doc)
+    finally:
+        with _reading_lock:
+            _reading.pop(digest, None)
+        mine.set()
+
+
+def _reusable(digest: str, version: str | None) -> tuple[ApiKey, User | None] | None:
+    """New objects from the documents last read for `digest`, if read under `version` (no
+    change signalled since) less than `REUSE_SECONDS` ago."""
     seen = _recent.get(digest)
-    if seen is not None and seen.version == version and started - seen.at < REUSE_SECONDS:
-        return _built(seen.key, seen.user)
-    key_doc, user_doc = _read_key_and_user(digest, owner)
-    if key_doc is not None:
-        if len(_recent) > MAX_REMEMBERED:
-            _recent.clear()
-        _recent[digest] = _Read(key_doc, user_doc, version, started)
-    return _built(key_doc, user_doc)
+    if seen is None or seen.version != version:
+        return None
+    if time.monotonic() - seen.at >= REUSE_SECONDS:
+        return None
+    return _built(seen.key, seen.user)
 
 
 def _built(key_doc: dict | None, user_doc: dict | None) -> tuple[ApiKey | None, User | None]:
@@ -196,7 +235,7 @@ def _read_key_and_user(digest: str, owner: ObjectId) -> tuple[dict | None, dict 
 
     def read_user() -> None:
         try:
-            found["user"] = users.find_user_doc(owner)
+            found["user"] = users.find_user_doc(owner, for_request=True)
         except Exception:  # read again, in order, by the caller (and fail there if it must)
             found["user"] = None
 
@@ -242,18 +281,25 @@ def check_model(key: ApiKey, model_id: str) -> None:
         )
 
 
-def note_spend(key_id: str, charged: int, session=None) -> None:
-    """Count one charged answer on its key. Called once per answer (the settlement's
-    `statsApplied` guard), inside the settlement's transaction where there is one."""
-    oid = object_id_or_none(key_id)
-    if oid is not None:
-        ApiKey._get_collection().update_one(
-            {"_id": oid}, {"$inc": {"spentTokens": int(charged), "requests": 1}}, session=session
-        )
+def spend_counters(key_id: str, charged: int) -> dict[str, int]:
+    """The counters of one charged answer through key `key_id`, as `$inc` paths of its owner's
+    document: they ride on the answer's hold-closing update (`wallet.settle(also_inc=...)`), so
+    they count exactly once and cost no write of their own."""
+    return {f"usage.apiKeys.{key_id}.spent": int(charged), f"usage.apiKeys.{key_id}.requests": 1}
 
 
-def key_dict(key: ApiKey) -> dict[str, Any]:
-    """A key as the API shows it (never the secret or its hash)."""
+def spending(user_id: Any) -> dict[str, dict[str, int]]:
+    """What each of the user's keys has been charged: `{key id: {spent, requests}}`."""
+    # The whole `usage`: nx-27017 returns a dotted projection as a flat field (README).
+    doc = User._get_collection().find_one({"_id": object_id(user_id)}, {"usage": 1})
+    return ((doc or {}).get("usage") or {}).get("apiKeys") or {}
+
+
+def key_dict(key: ApiKey, spent: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """A key as the API shows it (never the secret or its hash). `spent`: its owner's
+    `spending` (read here if not given). Keys charged before the counters moved to the owner's
+    document keep what they counted on their own."""
+    mine = (spending(key.userId) if spent is None else spent).get(str(key.id)) or {}
     return {
         "id": str(key.id),
         "name": key.name,
@@ -265,6 +311,6 @@ def key_dict(key: ApiKey) -> dict[str, Any]:
         "createdAt": iso(key.createdAt),
         "lastUsedAt": iso(key.lastUsedAt),
         "revokedAt": iso(key.revokedAt),
-        "spentTokens": key.spentTokens or 0,
-        "requests": key.requests or 0,
+        "spentTokens": (key.spentTokens or 0) + int(mine.get("spent") or 0),
+        "requests": (key.requests or 0) + int(mine.get("requests") or 0),
     }

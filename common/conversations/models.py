@@ -3,6 +3,10 @@
 An assistant message is also the unit of work: its `status` moves pending → streaming → one of
 done / failed / cancelled / interrupted, and its id is the wallet hold's key, the Celery task's
 argument and the stream channel's name.
+
+An answer of the OpenAI-compatible API (`kind: "api"`) is the API usage record of its request:
+key, model, tokens, charge, status, request id. It belongs to no session (and so to no
+conversation: lists, search, history and deleting a chat never meet it).
 """
 
 from __future__ import annotations
@@ -85,9 +89,11 @@ class ChatSession(Document):
 
 
 class ChatMessage(Document):
-    sessionId = StringField(required=True)  # noqa: N815
+    sessionId = StringField()  # noqa: N815  every chat message has one; an API record none
     userId = ObjectIdField(required=True)  # noqa: N815
     role = StringField(required=True, choices=("user", "assistant", "system"))
+    # "chat" (a conversation's message) or "api" (an API request's usage record); unset = chat.
+    kind = StringField(choices=("chat", "api"))
     content = StringField(default="")
     # A user message's images (https: or data: URLs), sent with it to models that take images.
     images = ListField(StringField(), default=None)
@@ -136,6 +142,8 @@ class ChatMessage(Document):
     prompt = ListField(DictField(), default=None)
     # The API key an answer was asked through (`/v1`); its ledger entry is marked as API usage.
     apiKeyId = StringField()  # noqa: N815
+    keyCapped = BooleanField()  # noqa: N815  the key had caps (its end gives back the unspent)
+    requestId = StringField()  # noqa: N815  the API request's X-Request-ID
     # Tried in order when `modelId`'s provider fails before the first token: [{modelId, rates}]
     # (`common.sending.fallbacks`). When one of them answers, `modelId` and `rates` become its
     # own at settlement and `requestedModelId` keeps the model asked for.
@@ -163,6 +171,7 @@ class ChatMessage(Document):
             {"fields": ["modelId", "createdAt"]},
             {"fields": ["createdAt"]},
             {"fields": ["day", "role"]},
+            {"fields": ["userId", "kind", "-createdAt"]},
             {"fields": ["moderation.flagged"]},
         ],
     }

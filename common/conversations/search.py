@@ -91,7 +91,7 @@ def _message_hits(owner: dict, text: str) -> dict[str, dict]:
     )
     best: dict[str, dict] = {}
     for doc in cursor:
-        if _hidden_doc(doc):
+        if _hidden_doc(doc) or not doc.get("sessionId"):  # an API usage record: no conversation
             continue
         seen = best.get(doc["sessionId"])
         if seen is None or sort_key(doc.get("createdAt")) > sort_key(seen.get("createdAt")):

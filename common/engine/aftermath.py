@@ -29,18 +29,25 @@ from common.moderation import service as moderation
 log = logging.getLogger(__name__)
 
 
-def follow(settled: Settled, outcome: Outcome | None = None, *, ended: bool = False) -> None:
+def follow(
+    settled: Settled,
+    outcome: Outcome | None = None,
+    *,
+    ended: bool = False,
+    lease_token: str | None = None,
+) -> None:
     """Run the steps after `settled`. `ended`: this call's runner won the settlement (steps 2
-    and 3 run only then); `outcome`: what it ended with (for the metrics' timings)."""
+    and 3 run only then); `outcome`: what it ended with (for the metrics' timings);
+    `lease_token`: the ending run's lease, dropped with the final frame."""
     msg = settled.message
     if msg.moderationPending:
         _flag(msg)
     if ended:
-        if msg.apiKeyId:
+        if msg.apiKeyId and msg.keyCapped is not False:  # an uncapped key counted nothing
             _give_back_key_cap(msg)
         if outcome is not None:
             metrics.answer_ended(msg.modelId, outcome)
-    frames.publish_final(msg, settled.user_after)
+    frames.publish_final(msg, settled.user_after, lease_token)
 
 
 def _flag(msg: ChatMessage) -> None:

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 running: dict[str, Run] = {}
 
 
-def complete(message_id: str) -> str:
-    """Run the answer for `message_id`; returns what happened (for logs and tests)."""
+def complete(message_id: str, hold: dict | None = None) -> str:
+    """Run the answer for `message_id`; returns what happened (for logs and tests). `hold`: its
+    wallet hold as the send placed it (`wallet.Hold.placed()`), so settling reads nothing first."""
     oid = object_id_or_none(message_id)
     if oid is None:
         return "missing"
@@ -45,7 +46,7 @@ def complete(message_id: str) -> str:
         claimed = lease.claim(oid, token)  # the common case first: one round trip, no prior read
         if claimed is None:
             return _not_claimed(message_id, token)
-        run = Run(claimed, token)
+        run = Run(claimed, token, hold=hold)
         running[message_id] = run
         with lease.Heartbeat(run, seconds):
             return _stream(run)
@@ -108,7 +109,8 @@ def _stream(run: Run) -> str:
 
 def _end(run: Run, outcome: Outcome) -> str:
     try:
-        final = ending.end(run.msg, outcome, {"status": "streaming", "claimToken": run.token})
+        claim = {"status": "streaming", "claimToken": run.token}
+        final = ending.end(run.msg, outcome, claim, hold=run.hold, lease_token=run.token)
     except SettlementDeferred:  # the database stayed down; the reaper applies the kept outcome
         return "deferred"
     return outcome.status if final is not None else "lost"

@@ -19,13 +19,21 @@ from common.errors import AppError
 from common.streaming import channel
 
 
-def end(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> ChatMessage | None:
+def end(
+    msg: ChatMessage,
+    outcome: Outcome,
+    claim: dict[str, Any],
+    hold: dict | None = None,
+    lease_token: str | None = None,
+) -> ChatMessage | None:
     """Move `msg` (matching `claim`) to `outcome`, settle and follow up. Returns the final
-    message, or None if another runner had already ended it."""
-    settled = settlement.settle(msg, outcome, claim)
+    message, or None if another runner had already ended it. `hold`: its wallet hold as placed,
+    when the caller knows it (`settlement.settle`); `lease_token`: the ending run's lease,
+    dropped with the final frame."""
+    settled = settlement.settle(msg, outcome, claim, hold)
     if settled is None:
         return None
-    aftermath.follow(settled, outcome, ended=True)
+    aftermath.follow(settled, outcome, ended=True, lease_token=lease_token)
     return settled.message
 
 

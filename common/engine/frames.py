@@ -68,11 +68,16 @@ def final_frame_for(msg: ChatMessage, user_after: dict | None = None) -> dict[st
     }
 
 
-def publish_final(msg: ChatMessage, user_after: dict | None = None) -> None:
+def publish_final(
+    msg: ChatMessage, user_after: dict | None = None, lease_token: str | None = None
+) -> None:
     """Publish the final frame, retrying through a Redis outage; if Redis stays down, mark
-    the message `finalPending` for the reaper (the final state itself is already stored)."""
+    the message `finalPending` for the reaper (the final state itself is already stored).
+    `lease_token`: the ending run's lease, dropped with the frame (one round trip for both)."""
     try:
-        outage.retrying(lambda: publish_final_once(msg, user_after), f"final frame of {msg.id}")
+        outage.retrying(
+            lambda: publish_final_once(msg, user_after, lease_token), f"final frame of {msg.id}"
+        )
     except outage.TRANSIENT:
         log.error("final frame of %s not published; the reaper will publish it", msg.id)
         outage.retrying(
@@ -84,9 +89,11 @@ def publish_final(msg: ChatMessage, user_after: dict | None = None) -> None:
         )
 
 
-def publish_final_once(msg: ChatMessage, user_after: dict | None = None) -> None:
+def publish_final_once(
+    msg: ChatMessage, user_after: dict | None = None, lease_token: str | None = None
+) -> None:
     """The channel keeps only the first final frame, so publishing again is harmless; the
     check first only saves the user read that a frame without `user_after` needs."""
     if user_after is None and channel.has_final(str(msg.id)):
         return
-    channel.publish_final(str(msg.id), final_frame_for(msg, user_after))
+    channel.publish_final(str(msg.id), final_frame_for(msg, user_after), lease_token)

@@ -10,6 +10,7 @@ from common.engine import outage
 from common.engine.run import Cancelled, Lost, Run
 from common.providers.base import ToolCallDelta
 from common.streaming import channel
+from config import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +21,11 @@ class Publisher:
     """Publishes a run's deltas from its own thread (a greenlet under the gevent pool).
 
     The reading loop hands each delta over (it joins `run.parts`) and goes straight back to the
-    provider. While one publish round trip is in flight, the deltas that arrive meanwhile queue
-    up and go together in the next call, each still its own frame and seq. Without a backlog
-    that is one call per delta, made as soon as it arrives; under load, far fewer round trips
-    than deltas.
+    provider. The first delta is published at once; after each publish, the deltas that arrive
+    within `STREAM_COALESCE_MS` (50 ms) go together in the next call, each still its own frame
+    and seq — so a stream costs at most one Redis round trip per window however fast its
+    provider sends, and a slow stream (one delta a window or less) still gets each delta at
+    once. The end of the stream publishes what is queued without waiting.
 
     Redis down: the publish is retried (backoff to 1 s) while the reading loop goes on; once the
     provider has finished, the backlog waits at most `OUTAGE_RETRY_SECONDS` more, then the run
@@ -37,6 +39,9 @@ class Publisher:
         self._give_up_at: float | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._closed = threading.Event()  # ends a coalescing wait early
+        self._window = get_settings().stream_coalesce_ms / 1000
+        self._next_at = 0.0  # monotonic time before which no further publish starts
         self.failure: BaseException | None = None
         self.unpublished = False
         self._thread = threading.Thread(target=self._loop, name=f"publish-{run.mid}", daemon=True)
@@ -54,6 +59,7 @@ class Publisher:
         with self._lock:
             self._closing = True
             self._give_up_at = time.monotonic() + outage.bound()
+        self._closed.set()
         self._wake.set()
         self._thread.join()
         if self.failure is not None:
@@ -68,14 +74,26 @@ class Publisher:
                     if not batch and not closing:
                         self._wake.clear()  # under the lock: a `put` after this sets it again
                 if batch:
+                    if not closing and self._coalesce():
+                        continue  # more may have come meanwhile: take them too
                     if not self._publish(batch):
                         return
+                    self._next_at = time.monotonic() + self._window
                 elif closing:
                     return
                 else:
                     self._wake.wait()
         except BaseException as exc:  # handed to the reading loop by `put` / `close`
             self.failure = exc
+
+    def _coalesce(self) -> bool:
+        """Wait out the window since the last publish (True if it waited: the batch may have
+        grown); the stream's end cuts the wait short."""
+        wait = self._next_at - time.monotonic()
+        if wait <= 0:
+            return False
+        self._closed.wait(wait)
+        return True
 
     def _publish(self, batch: list[str | ToolCallDelta]) -> bool:
         """Store and publish `batch`; False if Redis stayed down past the closing bound."""

@@ -30,6 +30,7 @@ class Run:
     # The fallback that is answering ({"modelId", "rates"}), when not the message's own model.
     answered_by: dict | None = None
     lost: threading.Event = field(default_factory=threading.Event)
+    hold: dict | None = None  # the wallet hold as the send placed it (settling reads nothing)
 
     @property
     def mid(self) -> str:

@@ -7,9 +7,16 @@ The assistant message itself is the settlement record. Settling is, in this orde
    runner can ever win it;
 2. the wallet hold keyed by the message id is settled for that amount (or released) — the wallet
    is idempotent by key, so settling it again charges nothing more;
-3. session stats (and an API key's spend), guarded by a `statsApplied` flag on the message so
-   they count once (the user's usage counters ride on step 2's hold-closing update, so they too
-   count once).
+3. session stats, guarded by a `statsApplied` flag on the message so they count once (the
+   user's usage counters and an API key's spend ride on step 2's hold-closing update, so they
+   too count once).
+
+When the run knows its hold as the send placed it (it travels with the task), step 2 reads
+nothing first, and step 1 already writes the charge and its free/purchased split as the wallet
+will decide them (a charge never exceeds its hold, free tokens first). An API request's record
+(`kind: "api"`) has no session: its step 1 also marks it `statsApplied`, so a settlement costs
+the message's update, the ledger entry and the user's update — unless the wallet's answer
+differs (an earlier settlement of the key decided it), which step 3 then stores.
 
 Steps 1-3 run inside one transaction (`common.db.in_transaction`, retried on transient
 errors) where the server has transactions. A crash after step 1 leaves a final message with an
@@ -59,13 +66,20 @@ def messages():
     return ChatMessage._get_collection()
 
 
-def settle(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> Settled | None:
+def settle(
+    msg: ChatMessage, outcome: Outcome, claim: dict[str, Any], hold: dict | None = None
+) -> Settled | None:
     """Move `msg` (matching `claim`, e.g. its status and token) to `outcome`, settle its hold
-    and count its stats. None if another runner had already ended it."""
+    and count its stats. None if another runner had already ended it. `hold`: the hold as the
+    send placed it (`wallet.Hold.placed()`), if known."""
     token = uuid.uuid4().hex
     fields = {**_final_fields(outcome), **_receipt_fields(msg, outcome), "endedBy": token}
     if outcome.model_id and outcome.model_id != msg.modelId:  # a fallback answered
         fields.update(modelId=outcome.model_id, rates=outcome.rates, requestedModelId=msg.modelId)
+    if hold is not None:
+        fields.update(_decided_charge(fields, hold))
+        if msg.kind == "api":
+            fields["statsApplied"] = True  # no session; the rest rides on the hold's closing
 
     def settle_all(session) -> Settled | None:
         doc = messages().find_one_and_update(
@@ -79,8 +93,9 @@ def settle(msg: ChatMessage, outcome: Outcome, claim: dict[str, Any]) -> Settled
             if doc is None:
                 return None
         final = ChatMessage._from_son(doc)
-        user_after = _close_hold(final, session)
-        _apply_stats(final, session)
+        written = (final.charged, final.receipt)
+        user_after = _close_hold(final, session, hold)
+        _apply_stats(final, session, decided=(final.charged, final.receipt) == written)
         return Settled(final, user_after)
 
     try:
@@ -174,11 +189,23 @@ def _receipt_fields(msg: ChatMessage, o: Outcome) -> dict[str, Any]:
     return fields
 
 
-def _close_hold(msg: ChatMessage, session) -> dict | None:
+def _decided_charge(fields: dict[str, Any], hold: dict) -> dict[str, Any]:
+    """The charge and its split as the wallet will decide them for this hold (`wallet.settle`:
+    capped at the hold, free tokens first), to be written with the message's final state."""
+    if fields.get("receipt") is None:
+        return {}
+    charged = max(0, min(int(fields["charged"]), int(hold["amount"])))
+    from_free = min(charged, int(hold["free"]))
+    split = {"charged": charged, "fromFree": from_free, "fromPurchased": charged - from_free}
+    return {"charged": charged, "receipt": {**fields["receipt"], **split}}
+
+
+def _close_hold(msg: ChatMessage, session, hold: dict | None = None) -> dict | None:
     """Settle (or release) the message's hold; returns the user document if this call closed it.
 
-    The user's usage counters ride on the wallet's hold-closing update, so they count exactly
-    as often as the hold closes: once, whoever closes it (a rerun, the reaper, `apply_pending`).
+    The user's usage counters (and an API key's spend, under `usage.apiKeys.<key id>`) ride on
+    the wallet's hold-closing update, so they count exactly as often as the hold closes: once,
+    whoever closes it (a rerun, the reaper, `apply_pending`).
     """
     key = str(msg.id)
     if msg.status in CHARGED_STATUSES:
@@ -189,6 +216,9 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             "status": msg.status,
             "usage": {"prompt": msg.usage.promptTokens, "completion": msg.usage.completionTokens},
             "rates": dict(msg.rates) if msg.rates else None,  # the entry explains its amount
+            # What usage reports read (common/accounts/usage.py): the ledger outlives messages.
+            "tokens": msg.usage.totalTokens,
+            "cost": msg.cost or 0.0,
         }
         if msg.apiKeyId:
             details["apiKeyId"] = msg.apiKeyId
@@ -197,6 +227,8 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             "usage.totalTokens": msg.usage.totalTokens,
             "usage.totalCost": msg.cost or 0.0,
         }
+        if msg.apiKeyId:
+            usage |= apikeys.spend_counters(msg.apiKeyId, min(msg.charged, msg.reserved or 0))
         result = wallet.settle(
             msg.userId,
             key,
@@ -205,6 +237,7 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             details=details,
             session=session,
             also_inc=usage,
+            hold=hold,
         )
         # The wallet's answer stands (an earlier settlement of this key may have decided it); it
         # is stored with the stats flag (`_apply_stats`), so exactly once.
@@ -213,13 +246,20 @@ def _close_hold(msg: ChatMessage, session) -> dict | None:
             split = {"fromFree": result.from_free, "fromPurchased": result.from_purchased}
             msg.receipt = {**msg.receipt, "charged": result.charged, **split}
         return result.user_after
-    return wallet.release(msg.userId, key, reason=msg.status, session=session).user_after
+    released = wallet.release(msg.userId, key, reason=msg.status, session=session, hold=hold)
+    return released.user_after
 
 
-def _apply_stats(msg: ChatMessage, session) -> None:
-    """Count the answer's tokens and cost on its session (and its API key's spend), once (the
-    user's: see `_close_hold`)."""
+def _apply_stats(msg: ChatMessage, session, decided: bool = False) -> None:
+    """Count the answer's tokens and cost on its session, once (the user's and an API key's:
+    see `_close_hold`), and store the wallet's charge and split with the flag. `decided`: the
+    message's final update already holds the wallet's answer."""
     if msg.status not in CHARGED_STATUSES:
+        return
+    if msg.kind == "api":  # no session: only the wallet's answer, if step 1 did not have it
+        if not decided or not msg.statsApplied:
+            charge = {"charged": msg.charged, "receipt": msg.receipt, "statsApplied": True}
+            messages().update_one({"_id": msg.id}, {"$set": charge}, session=session)
         return
     flagged = messages().update_one(
         {"_id": msg.id, "statsApplied": {"$ne": True}},
@@ -237,5 +277,3 @@ def _apply_stats(msg: ChatMessage, session) -> None:
         },
         session=session,
     )
-    if msg.apiKeyId:
-        apikeys.note_spend(msg.apiKeyId, msg.charged, session)

@@ -72,14 +72,22 @@ class SendCommand:
     # The message the new user message follows (the leaf a client shows); default the
     # session's `currentLeafId`.
     after_id: str | None = None
+    # The HTTP request it came with (`X-Request-ID`), kept on an API request's usage record.
+    request_id: str | None = None
+
     # Images sent with the message (the web client's attachments): https: or data: URLs.
     images: list[str] = field(default_factory=list)
+
+    @property
+    def is_api(self) -> bool:
+        """An OpenAI-compatible API request: recorded as API usage, never as a conversation."""
+        return self.api_key is not None
 
 
 @dataclass
 class SendResult:
-    session: ChatSession
-    user_message: ChatMessage
+    session: ChatSession | None  # None for an API request (no conversation)
+    user_message: ChatMessage | None  # None for an API request (the prompt is on the record)
     messages: list[ChatMessage]
     user_after: dict | None = None  # the user document after the holds (for the snapshot)
     replayed: bool = False  # the answer of an earlier send with the same idempotency key

@@ -23,6 +23,7 @@ def hold_all(user: User, plans: list[Plan]) -> list[Plan]:
                 user.id, plan.estimate, key, seen=seen, details={"kind": "chat"}
             )
             plan.user_after = hold.user_after
+            plan.hold = hold.placed()
             seen = (hold.user_after or {}).get("tokens") or {}
             held.append(plan)
     except InsufficientTokens as exc:

@@ -29,6 +29,7 @@ class Plan:
     user_after: dict | None = None
     prompt_estimate: int = 0
     rates: pricing.Rates = pricing.LEGACY_RATES
+    hold: dict | None = None  # the hold as placed (`wallet.Hold.placed()`), for the worker
     # Who answers if this model's provider fails first: [{"modelId", "rates"}], in order. The
     # hold (`estimate`) covers the dearest of them and the model.
     fallbacks: list[dict] = field(default_factory=list)

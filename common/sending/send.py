@@ -6,7 +6,11 @@ written until all pass. Then, per model, one wallet hold (keyed by the assistant
 one pending assistant message; the user message and the session (a new one's document, or the
 turn counted on an existing one); and only then the tasks are enqueued, so a worker always finds
 everything it was sent for — settlement adds the answer's totals to the session document, which
-must exist by then.
+must exist by then. Each task carries its hold as placed, so settling it reads nothing first.
+
+An API request (`/v1`, `SendCommand.is_api`) is not a conversation: no session, no user message
+(its prompt travels on the answer). Its pending answer, marked `kind: "api"` with the key and the
+request id, is its API usage record: the same document the worker runs, ends and charges.
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ PROMPT_INLINE_BYTES = 16_384
 _sends = Admission(lambda: get_settings().send_concurrency)
 
 
-def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
-    """Validate, charge-hold and store a user turn, then `enqueue(message_id)` once per model.
+def send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
+    """Validate, charge-hold and store a user turn, then `enqueue(message_id, hold=...)` once per
+    model (`hold`: the hold placed for it, `wallet.Hold.placed()`).
 
     The four writes before the enqueue — today's request count (Redis), the holds, the
     messages and the session (MongoDB) — do not depend on each other, so they run at once (each
@@ -66,7 +71,7 @@ def send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         return _send(cmd, enqueue)
 
 
-def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
+def _send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
     parent = _parent(cmd) if cmd.parent_id else None
     if parent is not None:
         cmd = _again(cmd, parent)
@@ -121,8 +126,8 @@ def _send(cmd: SendCommand, enqueue: Callable[[str], None]) -> SendResult:
         _give_back_key_caps(cmd, plans, result)
         return _send(cmd, enqueue)
     result.user_after = plans[-1].user_after if plans else None
-    for msg in result.messages:  # only now: every write above is stored (enqueue after commit)
-        _enqueue_one(msg, enqueue)
+    for msg, plan in zip(result.messages, plans, strict=True):
+        _enqueue_one(msg, enqueue, plan.hold)  # only now: every write above is stored
     return result
 
 
@@ -244,7 +249,7 @@ def _undo(user: User, plans: list[Plan], result: SendResult, counted, held, stor
     if not isinstance(stored, BaseException):
         ids = [m.id for m in _new_documents(result)]
         ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
-    if not isinstance(noted, BaseException):
+    if not isinstance(noted, BaseException) and result.session is not None:
         sessions.unnote_turn(result.session, noted, len(_new_documents(result)))
 
 
@@ -275,9 +280,9 @@ def _claim(
 def _planned(result: SendResult, new_session: bool) -> dict:
     """The ids a send writes under its key: enough to answer a repeat, or to undo it."""
     return {
-        "sessionId": result.session.sessionId,
-        "newSession": new_session,
-        "userMessageId": str(result.user_message.id),
+        "sessionId": result.session.sessionId if result.session else None,
+        "newSession": new_session and result.session is not None,
+        "userMessageId": str(result.user_message.id) if result.user_message else None,
         "regenerated": result.regenerated,  # the user message was stored before: keep it
         "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
     }
@@ -290,31 +295,36 @@ def _abandon(user: User, planned: dict) -> None:
     for m in planned["messages"]:
         wallet.release(user.id, m["messageId"], reason="send retried")
     ids = [m["messageId"] for m in planned["messages"]]
-    if not planned.get("regenerated"):
+    if not planned.get("regenerated") and planned.get("userMessageId"):
         ids.append(planned["userMessageId"])
     ChatMessage._get_collection().delete_many({"_id": {"$in": [ObjectId(i) for i in ids]}})
-    sessions.forget_turn(planned["sessionId"], planned["newSession"])
+    if planned.get("sessionId"):
+        sessions.forget_turn(planned["sessionId"], planned["newSession"])
 
 
-def _replayed(user: User, replay: idempotency.Replay, enqueue: Callable[[str], None]) -> SendResult:
+def _replayed(user: User, replay: idempotency.Replay, enqueue: Callable[..., None]) -> SendResult:
     """The first send's answer, from the documents it stored (they may have moved on since)."""
     planned = replay.planned
-    session = ChatSession.objects(sessionId=planned["sessionId"]).first() or ChatSession(
-        sessionId=planned["sessionId"], userId=user.id
-    )
-    ids = [ObjectId(planned["userMessageId"])]
-    ids += [ObjectId(m["messageId"]) for m in planned["messages"]]
-    stored = {m.id: m for m in ChatMessage.objects(id__in=ids)}
+    session = None
+    if planned.get("sessionId"):
+        session = ChatSession.objects(sessionId=planned["sessionId"]).first() or ChatSession(
+            sessionId=planned["sessionId"], userId=user.id
+        )
+    user_id = planned.get("userMessageId")
+    ids = [ObjectId(m["messageId"]) for m in planned["messages"]]
+    stored = {
+        m.id: m for m in ChatMessage.objects(id__in=ids + ([ObjectId(user_id)] if user_id else []))
+    }
 
     def message(oid: ObjectId, role: str, model_id: str | None = None) -> ChatMessage:
-        gone = ChatMessage(id=oid, sessionId=session.sessionId, userId=user.id, role=role)
+        gone = ChatMessage(id=oid, sessionId=planned.get("sessionId"), userId=user.id, role=role)
         gone.modelId, gone.status = model_id, "deleted"
         return stored.get(oid) or gone
 
-    user_message = message(ids[0], "user")
+    user_message = message(ObjectId(user_id), "user") if user_id else None
     messages = [
         message(oid, "assistant", m["modelId"])
-        for oid, m in zip(ids[1:], planned["messages"], strict=True)
+        for oid, m in zip(ids, planned["messages"], strict=True)
     ]
     _redrive(messages, replay, enqueue)
     return SendResult(session, user_message, messages, replayed=True, leaf_id=session.currentLeafId)
@@ -352,7 +362,10 @@ def _documents(
     user_message: ObjectId | ChatMessage,
     follows: ObjectId | None,
 ) -> SendResult:
-    """The user message and one pending assistant message per model, not yet stored."""
+    """The user message and one pending assistant message per model, not yet stored (an API
+    request's answers alone: its usage records)."""
+    if cmd.is_api:
+        return SendResult(None, None, [_assistant(cmd, None, None, plan) for plan in plans])
     session = session or ChatSession(sessionId=sessions.new_session_id(), userId=cmd.user.id)
     regenerated = isinstance(user_message, ChatMessage)
     user_msg = (
@@ -374,7 +387,9 @@ def _documents(
 
 
 def _new_documents(result: SendResult) -> list[ChatMessage]:
-    return result.messages if result.regenerated else [result.user_message, *result.messages]
+    if result.regenerated or result.user_message is None:
+        return result.messages
+    return [result.user_message, *result.messages]
 
 
 def _insert(result: SendResult) -> None:
@@ -385,8 +400,10 @@ def _insert(result: SendResult) -> None:
 
 def _note_session(result: SendResult, text: str, new_session: bool) -> bool:
     """Store a new session, or count the turn on an existing one; returns `new_session`
-    (what `_undo` needs to take it back)."""
+    (what `_undo` needs to take it back). An API request has none."""
     session = result.session
+    if session is None:
+        return False
     if new_session:
         session.title = sessions.title_from(text)
         session.models = [m.modelId for m in result.messages]
@@ -401,15 +418,16 @@ def _note_session(result: SendResult, text: str, new_session: bool) -> bool:
 
 
 def _assistant(
-    cmd: SendCommand, session: ChatSession, user_msg: ChatMessage, plan: Plan
+    cmd: SendCommand, session: ChatSession | None, user_msg: ChatMessage | None, plan: Plan
 ) -> ChatMessage:
     msg = ChatMessage(
         id=plan.message_id,
-        sessionId=session.sessionId,
+        sessionId=session.sessionId if session else None,
         userId=cmd.user.id,
         role="assistant",
+        kind="api" if cmd.is_api else "chat",
         modelId=plan.model.modelId,
-        parentId=user_msg.id,
+        parentId=user_msg.id if user_msg else None,
         status="pending",
         reserved=plan.estimate,
         promptEstimate=plan.prompt_estimate,
@@ -426,6 +444,9 @@ def _assistant(
             params=cmd.params or None,
         ),
         apiKeyId=str(cmd.api_key.id) if cmd.api_key is not None else None,
+        # Whether the key's caps count this answer (only then does its end give any back).
+        keyCapped=caps.capped(cmd.api_key) if cmd.api_key is not None else None,
+        requestId=cmd.request_id if cmd.is_api else None,
         fallbacks=plan.fallbacks or None,
     )
     msg.validate()
@@ -443,10 +464,10 @@ def _image_bytes(turn: dict) -> int:
     return sum(len(str((p.get("image_url") or {}).get("url", ""))) for p in content)
 
 
-def _enqueue_one(msg: ChatMessage, enqueue: Callable[[str], None]) -> None:
+def _enqueue_one(msg: ChatMessage, enqueue: Callable[..., None], hold: dict | None = None) -> None:
     """Enqueue after storing; if the broker refuses, fail the message and free its hold now."""
     try:
-        enqueue(str(msg.id))
+        enqueue(str(msg.id), hold=hold)
     except Exception as exc:
         log.exception("enqueue failed for %s", msg.id)
         not_started = ServiceUnavailable("We could not start this answer. Please retry.")

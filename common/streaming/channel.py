@@ -30,7 +30,8 @@ CHANNEL_PREFIX = "aipasta:stream:"
 CHANNEL_PATTERN = CHANNEL_PREFIX + "*"
 FINAL_TYPES = ("done", "error", "cancelled")
 
-# KEYS: buffer, final flag, cancel flag. ARGV: kind, first seq, ttl, channel, frame, frame, ...
+# KEYS: buffer, final flag, cancel flag, lease. ARGV: kind, first seq, ttl, channel, lease
+# token to drop with the final frame ('' for none), frame, frame, ...
 _APPEND = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if ARGV[1] == 'chunk' then
@@ -41,10 +42,11 @@ if ARGV[1] == 'chunk' then
 else
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
 end
-local frames = {unpack(ARGV, 5)}
+local frames = {unpack(ARGV, 6)}
 redis.call('RPUSH', KEYS[1], unpack(frames))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], table.concat(frames, '\\n'))
+if ARGV[5] ~= '' and redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
 return 1
 """
 
@@ -102,10 +104,11 @@ def message_id_of(channel_name: str) -> str:
 PUBLISHED, REFUSED, CANCELLED, GAP = 1, 0, -1, -2
 
 
-def _append(message_id: str, kind: str, seq: int, frames: list[str]) -> int:
+def _append(message_id: str, kind: str, seq: int, frames: list[str], lease: str = "") -> int:
     ttl = get_settings().stream_buffer_ttl
     keys = [_buffer_key(message_id), _final_key(message_id), _cancel_key(message_id)]
-    args = [kind, seq, ttl, channel(message_id), *frames]
+    keys.append(_lease_key(message_id))
+    args = [kind, seq, ttl, channel(message_id), lease, *frames]
     return int(_script(_APPEND)(keys=keys, args=args))
 
 
@@ -161,12 +164,18 @@ def publish_chunks(
     return _append(message_id, "chunk", first_seq, frames)
 
 
-def publish_final(message_id: str, frame: dict) -> bool:
-    """Store and publish the stream's one final frame; False if it already has one."""
+def publish_final(message_id: str, frame: dict, lease_token: str | None = None) -> bool:
+    """Store and publish the stream's one final frame; False if it already has one. With
+    `lease_token`, the run's lease is dropped in the same round trip (if still that run's), and
+    the run's own `drop_lease` afterwards costs nothing."""
     if frame.get("type") not in FINAL_TYPES:
         raise ValueError(f"not a final frame: {frame.get('type')}")
     final = {**frame, "messageId": message_id}
-    return _append(message_id, "final", int(frame.get("seq", 0)), [_dumps(final)]) == PUBLISHED
+    seq = int(frame.get("seq", 0))
+    published = _append(message_id, "final", seq, [_dumps(final)], lease_token or "")
+    if published == PUBLISHED and lease_token:
+        _dropped_with_final.add(lease_token)
+    return published == PUBLISHED
 
 
 def buffered(message_id: str) -> list[str]:
@@ -208,7 +217,14 @@ def refresh_lease(message_id: str, token: str, seconds: float) -> bool:
     return bool(_script(_REFRESH)(keys=[_lease_key(message_id)], args=[token, int(seconds * 1000)]))
 
 
+# Leases this process dropped with their answer's final frame (`publish_final`), by token.
+_dropped_with_final: set[str] = set()
+
+
 def drop_lease(message_id: str, token: str) -> None:
+    if token in _dropped_with_final:
+        _dropped_with_final.discard(token)
+        return
     _script(_RELEASE)(keys=[_lease_key(message_id)], args=[token])
 
 

@@ -47,6 +47,8 @@ class Usage(EmbeddedDocument):
     totalRequests = IntField(default=0)  # noqa: N815
     totalTokens = IntField(default=0)  # noqa: N815
     totalCost = FloatField(default=0.0)  # noqa: N815
+    # Per API key id: {spent, requests}, counted with each answer's hold-closing update.
+    apiKeys = DictField(default=None)  # noqa: N815
 
 
 class Tokens(EmbeddedDocument):

@@ -77,8 +77,17 @@ def find_user(user_id: Any) -> User | None:
     return User._from_son(doc) if doc is not None else None
 
 
-def find_user_doc(user_id: Any) -> dict | None:
-    return User._get_collection().find_one({"_id": user_id})
+# What a request's checks never need of the user: the wallet's open holds and credit markers.
+# Under many concurrent answers a batch job's document holds hundreds of holds, and building a
+# User from them on every request costs more CPU than the read.
+WALLET_INTERNALS = {"holds": 0, "applying": 0}
+
+
+def find_user_doc(user_id: Any, *, for_request: bool = False) -> dict | None:
+    """The user's document; `for_request`: without `WALLET_INTERNALS` (checks and snapshots
+    read the pools' totals, never the holds)."""
+    fields = WALLET_INTERNALS if for_request else None
+    return User._get_collection().find_one({"_id": user_id}, fields)
 
 
 def register(email: str, password: str, name: str, role: str = "user") -> User:

@@ -13,7 +13,11 @@ How it stays right without multi-document transactions:
 - `credit` writes the entry first too, then applies it together with a marker
   `applying.<key>` in the same update, so a retry never applies it twice. `debit` is a
   (clamped) `reserve` followed by `settle`, so it inherits their guarantees.
-- `apply_pending` (a periodic job) finishes entries whose writer died between the two steps.
+- A hold's closing entry is written already marked `applied`: the hold itself says whether it
+  was applied (open: not yet). `apply_pending` (a periodic job) finishes what a writer that died
+  between the two steps left: an old open hold whose key has an entry is closed by that entry,
+  and a credit entry not yet applied is applied. So closing a hold costs the entry's insert and
+  the user document's update, no third write.
 - Each hold carries a random `id`, and a hold's ledger entry records it (`hold`). A retried
   `reserve` that raced a settlement can leave a second hold under a key that is already closed;
   the entry never applies to that hold (its id differs), it is simply returned to the pools.
@@ -31,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -73,6 +78,16 @@ class Hold:
     purchased: int
     # The user document right after the hold was placed, when the write returned it.
     user_after: dict | None = field(default=None, compare=False, repr=False)
+    id: str = field(default="", compare=False)  # the hold's random id (see `settle(hold=...)`)
+
+    def placed(self) -> dict:
+        """What `settle(hold=...)` needs of it, as a caller stores it beside its key."""
+        return {
+            "id": self.id,
+            "amount": self.amount,
+            "free": self.free,
+            "purchased": self.purchased,
+        }
 
 
 @dataclass(frozen=True)
@@ -153,7 +168,8 @@ def _entry_for(
         "purchased": purchased,
         "source": source,
         "details": details or {},
-        "applied": False,
+        # A hold's closing is applied when the hold is gone: the hold is its state, not this.
+        "applied": hold_id is not None,
         # Credits are applied under an `applying.<key>` marker that `apply_pending` later drops.
         "marker": hold_id is None and kind in _MARKED_KINDS and amount > 0,
         "createdAt": utcnow(),
@@ -186,13 +202,13 @@ def _mark_applied(key: str, session: ClientSession | None = None) -> None:
 
 def _holds(uid: ObjectId, session: ClientSession | None = None) -> dict | None:
     """The user's tokens and open holds (None if there is no such user)."""
-    return _users().find_one(
-        {"_id": uid}, {"tokens": 1, "holds": 1, "isActive": 1}, session=session
-    )
+    doc = _users().find_one({"_id": uid}, {"tokens": 1, "holds": 1, "isActive": 1}, session=session)
+    _note_view(doc)
+    return doc
 
 
 def _as_hold(key: str, h: dict) -> Hold:
-    return Hold(key, int(h["amount"]), int(h["free"]), int(h["purchased"]))
+    return Hold(key, int(h["amount"]), int(h["free"]), int(h["purchased"]), id=h.get("id", ""))
 
 
 def reserve(user_id: Any, amount: int, key: str, *, details: dict | None = None) -> Hold:
@@ -216,10 +232,61 @@ def reserve_new(
     caller need not re-read the user to learn it.
     """
     uid, key, amount = _hold_args(user_id, key, amount)
-    held = _try_hold(uid, key, amount, seen, details)
-    if held is not None:
-        return held
-    return _hold(uid, key, amount, details, active_only=True)[0]
+    view = _view(uid, seen)
+    # A hold that takes the last free tokens (and purchased ones for the rest) needs the free
+    # pool exactly as it is: such holds of one user would race each other, so they go one at a
+    # time in this process. Others try at once; if another write changed the pools since the
+    # view (many answers of one user at once), they too wait their turn and retry from the pools
+    # the previous hold left.
+    if not 0 < int(view.get("freeTokens", 0)) < amount:
+        held = _try_hold(uid, key, amount, view, details)
+        if held is not None:
+            return held
+    with _placing_lock(uid):
+        fresh = _view(uid, seen)
+        if fresh is not view:  # the holds before this one left their pools: no read needed
+            held = _try_hold(uid, key, amount, fresh, details)
+            if held is not None:
+                return held
+        return _hold(uid, key, amount, details, active_only=True)[0]
+
+
+# -- this process's view of its users' pools ----------------------------------------------------
+#
+# Under many concurrent answers of one user, every hold and every settlement changes the user's
+# pools, and a hold that spends purchased tokens must see the free pool exactly (free first):
+# optimistic holds from one stale view then fail and retry in a storm. The process keeps the
+# pools its own last write returned (fresher than the caller's copy) and, once a hold has failed,
+# serialises that user's holds in this process. The conditional writes stay the only guard:
+# a view is only a guess, and a wrong guess costs a retry, never a wrong hold.
+
+VIEW_SECONDS = 2.0
+MAX_VIEWS = 50_000
+_views: dict[ObjectId, tuple[float, dict]] = {}
+_placing: dict[ObjectId, threading.Lock] = {}
+_placing_guard = threading.Lock()
+
+
+def _note_view(doc: dict | None) -> None:
+    if doc is not None and "tokens" in doc:
+        if len(_views) > MAX_VIEWS:
+            _views.clear()
+        _views[doc["_id"]] = (time.monotonic(), doc["tokens"])
+
+
+def _view(uid: ObjectId, seen: dict) -> dict:
+    """The pools this process last saw written for `uid` if recent, else the caller's."""
+    noted = _views.get(uid)
+    if noted is not None and time.monotonic() - noted[0] < VIEW_SECONDS:
+        return noted[1]
+    return seen
+
+
+def _placing_lock(uid: ObjectId) -> threading.Lock:
+    with _placing_guard:
+        if len(_placing) > MAX_VIEWS:
+            _placing.clear()  # a user between two locks only races, as without them
+        return _placing.setdefault(uid, threading.Lock())
 
 
 def _hold_args(user_id: Any, key: str, amount: int) -> tuple[ObjectId, str, int]:
@@ -335,7 +402,8 @@ def _place_hold(
     after = _users().find_one_and_update(condition, update, return_document=ReturnDocument.AFTER)
     if after is None:
         return None
-    return Hold(key, want, take_free, take_purchased, user_after=after), hold
+    _note_view(after)
+    return Hold(key, want, take_free, take_purchased, user_after=after, id=hold["id"]), hold
 
 
 def _refuse_closed(key: str) -> None:
@@ -359,6 +427,7 @@ def settle(
     kind: str = "charge",
     session: ClientSession | None = None,
     also_inc: dict[str, int | float] | None = None,
+    hold: dict | None = None,
 ) -> Settlement:
     """Charge `actual` tokens (capped at the hold, free share first) and release the rest.
 
@@ -366,11 +435,16 @@ def settle(
     charged; later calls apply nothing and report that amount. `also_inc` adds other counters
     of the user document (e.g. usage stats) to the one update that closes the hold, so they
     count exactly as often as the hold closes: once.
+
+    `hold`: the hold as its placer stored it (`Hold.placed()`), which spares reading the user
+    document first. Only a hold that was placed under `key` may be given: if it was closed
+    since, its entry is there and the closing update finds the hold gone, as a second call does.
     """
     uid, key = object_id(user_id), _check_key(key)
     if any(not name.startswith("usage.") for name in also_inc or {}):
         raise ValueError("also_inc may only touch usage counters, never the pools")
-    hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
+    if hold is None:
+        hold = ((_holds(uid, session) or {}).get("holds") or {}).get(key)
     if hold is None:
         return _settled(key, _ledger().find_one({"key": key}, session=session), False)
     charged = max(0, min(int(actual), int(hold["amount"])))
@@ -396,9 +470,13 @@ def settle(
     return _settled(key, entry, after is not None, after)
 
 
-def release(user_id: Any, key: str, *, reason: str = "", session=None) -> Settlement:
-    """Close the hold with nothing charged. If it was already settled, that settlement stands."""
-    return settle(user_id, key, 0, source="release", details={"reason": reason}, session=session)
+def release(
+    user_id: Any, key: str, *, reason: str = "", session=None, hold: dict | None = None
+) -> Settlement:
+    """Close the hold with nothing charged. If it was already settled, that settlement stands.
+    `hold`: as for `settle`."""
+    details = {"reason": reason}
+    return settle(user_id, key, 0, source="release", details=details, session=session, hold=hold)
 
 
 def _this_hold(uid: ObjectId, key: str, hold: dict) -> dict:
@@ -419,7 +497,7 @@ def _close_hold(
     also_inc: dict[str, int | float] | None = None,
 ) -> dict | None:
     """Close this very hold; returns the user document after, or None if it was not open."""
-    return _users().find_one_and_update(
+    after = _users().find_one_and_update(
         _this_hold(uid, key, hold),
         {
             "$unset": {f"holds.{key}": ""},
@@ -435,6 +513,8 @@ def _close_hold(
         return_document=ReturnDocument.AFTER,
         session=session,
     )
+    _note_view(after)
+    return after
 
 
 def _drop_stray_hold(
@@ -455,7 +535,8 @@ def _apply_hold_entry(
     used = -int(entry["amount"]) if entry["kind"] == "charge" else 0
     also_inc = {k.replace("|", "."): v for k, v in (entry.get("alsoInc") or {}).items()}
     after = _close_hold(uid, key, hold, refund_free, refund_purchased, used, session, also_inc)
-    _mark_applied(key, session)
+    if not entry.get("applied"):  # written before hold closings were born applied
+        _mark_applied(key, session)
     return after
 
 
@@ -541,7 +622,23 @@ def apply_pending(older_than_seconds: float = 30.0, forget_markers_after_days: i
         else:
             _finish_hold_entry(entry)
         done += 1
+    done += _close_holds_with_entries(cutoff)
     _forget_markers(utcnow() - timedelta(days=forget_markers_after_days))
+    return done
+
+
+def _close_holds_with_entries(before: datetime) -> int:
+    """Close, by their entries, holds placed before `before` whose closing entry was written
+    but whose closing update never ran (its writer died in between)."""
+    old = [(uid, hold) for uid, hold, _ in open_holds(older_than=before)]
+    if not old:
+        return 0
+    entries = {e["key"]: e for e in _ledger().find({"key": {"$in": [h.key for _, h in old]}})}
+    done = 0
+    for _uid, hold in old:
+        if hold.key in entries:
+            _finish_hold_entry(entries[hold.key])
+            done += 1
     return done
 
 

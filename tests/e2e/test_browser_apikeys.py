@@ -12,6 +12,7 @@ import uuid
 import requests
 from playwright.sync_api import expect
 
+from common.apikeys import service as keys
 from common.apikeys.models import ApiKey
 from tests.support.chatkit import FREE
 from tests.support.services import wait_for
@@ -67,10 +68,31 @@ def test_create_use_and_revoke_a_key(tab, size):
     spent = res.json()["usage"]["total_tokens"]
     assert spent > 0
     key_id = ApiKey.objects(prefix=secret[:10]).first().id
-    wait_for(lambda: ApiKey.objects(id=key_id).first().spentTokens == spent, 20, 0.2, "spend")
+
+    def spent_on_key() -> int:
+        return keys.key_dict(ApiKey.objects(id=key_id).first())["spentTokens"]
+
+    wait_for(lambda: spent_on_key() == spent, 20, 0.2, "spend")
     page.reload()
     expect(row.locator("[data-label='Spent']")).to_have_text(f"{spent:,} tokens · 1 request")
     expect(row.locator("[data-label='Last used']")).to_have_text(re.compile(r"\d{4}.* UTC$"))
+
+    # The call is an API usage record: on the usage screen per key, never a conversation.
+    page.goto(tab.base_url + "/account/usage")
+    expect(page.locator("#usage-keys")).to_contain_text("my script")
+    requests_table = page.locator("#api-requests-body tbody tr")
+    expect(requests_table).to_have_count(1)
+    expect(requests_table.first).to_contain_text(FREE)
+    expect(requests_table.first.locator("[data-label='Charged']")).to_have_text(f"{spent:,}")
+    tab.no_horizontal_scroll()
+    tab.axe("usage-api-requests")
+    page.locator("#by-key-title").scroll_into_view_if_needed()
+    tab.shot("usage-api-requests")
+    with page.expect_download() as info:
+        page.click("#api-requests-csv")
+    exported = info.value.path().read_text().splitlines()
+    assert len(exported) == 2 and FREE in exported[1]
+    page.goto(tab.base_url + "/account/api-keys")
 
     row.get_by_role("button", name="Revoke my script").click()
     page.locator("#dialog").get_by_role("button", name="Revoke").click()

@@ -177,6 +177,10 @@ def _unsupported(entry: dict, body: dict) -> str | None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeOpenRouter/1.0"
+    # Each SSE event is its own small write: without TCP_NODELAY, an event written while the
+    # previous one is unacknowledged waits for the client's delayed ACK (~40 ms) on a reused
+    # connection, as a real provider's server does not make it wait.
+    disable_nagle_algorithm = True
     state: _State  # set on the subclass per server
 
     def log_message(self, format, *args):  # noqa: A002 (stdlib signature)

@@ -131,3 +131,42 @@ def test_task_events_reach_a_monitor_as_flower_reads_them(worker, base_settings)
         finally:
             receiver.should_stop = True
     listener.join(timeout=5)
+
+
+def test_task_events_travel_in_batches(worker, base_settings):
+    """The worker buffers task events (worker/events.py): several tasks' events reach the
+    broker as a few `task.multi` publishes, not one publish per event."""
+    import base64
+    import json
+
+    import redis
+
+    from worker.celery_app import make_celery
+
+    celery = make_celery()
+    pubsub = redis.Redis.from_url(base_settings.redis_url).pubsub()
+    pubsub.psubscribe("*celeryev/task.*")
+    try:
+        wait_for(lambda: worker.alive() and celery.control.ping(timeout=1), 90, 0.5, "a worker")
+        results = [celery.send_task("system.ping") for _ in range(5)]
+        for r in results:
+            r.get(timeout=60)
+        ids = {r.id for r in results}
+        channels: list[str] = []
+        events: list[dict] = []
+
+        def heard_all() -> bool:
+            while (msg := pubsub.get_message(timeout=0.1)) is not None:
+                if msg["type"] != "pmessage":
+                    continue
+                channels.append(msg["channel"].decode())
+                body = json.loads(base64.b64decode(json.loads(msg["data"])["body"]))
+                events.extend(body if isinstance(body, list) else [body])
+            mine = {(e["uuid"], e["type"]) for e in events if e.get("uuid") in ids}
+            return len(mine) == 15
+
+        wait_for(heard_all, 30, 0.05, "the tasks' received, started and succeeded events")
+        assert channels and all(c.endswith("task.multi") for c in channels), channels
+        assert len(channels) < 15, f"{len(channels)} publishes for 15 events: not batched"
+    finally:
+        pubsub.close()

@@ -95,12 +95,15 @@ class Proc:
 
 
 @contextlib.contextmanager
-def mongo_server() -> Iterator[str]:
-    """An nx-27017 server on a free port, in memory; yields its base URI."""
+def mongo_server(counting: bool = False) -> Iterator[str]:
+    """An nx-27017 server on a free port, in memory; yields its address. `counting`: the
+    server counts the commands it is sent (`tests.support.counting_nx`, read by `command_counts`)."""
     port = free_port()
     run_dir = LOG_DIR / f"nx-{port}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [str(VENV_BIN / "nx-27017"), "--db", "memory", "-p", str(port)]
+    launcher = [str(VENV_BIN / "python"), "-m", "tests.support.counting_nx"]
+    cmd = [*(launcher if counting else [str(VENV_BIN / "nx-27017")]), "--db", "memory"]
+    cmd += ["-p", str(port)]
     cmd += ["--pid-file", str(run_dir / "nx.pid"), "--log-file", str(run_dir / "nx.log")]
     proc = Proc("nx-27017", cmd)
     uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"

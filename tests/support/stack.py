@@ -5,7 +5,8 @@ queues chat + default) with an environment built from `settings` — or, with `w
 several of each as separate processes (the scale-out tests) — waits until `/health` says every
 part is up, and offers what the tests need: the base and websocket URLs (of the first web; each
 `Web` in `webs` has its own), a Celery client on the same broker, `kill_worker()` (SIGKILL),
-`start_worker()` and `reap()` (runs `chat.reap_stale` through the worker, standing in for beat).
+`start_worker()` and `reap()` (runs `chat.reap_stale` through the worker, standing in for beat);
+with `beat=True` also Celery beat itself (the benchmarks: every process production runs).
 
 `StackPool` hands one running stack from module to module while their settings are the same
 (the `stack` fixture in tests/support/fixtures.py): starting and stopping a stack costs seconds.
@@ -29,6 +30,7 @@ WEB_COMMAND = ["gunicorn", "-k", "gevent", "--worker-connections", "2000", "-w",
 WORKER_COMMAND = ["celery", "-A", "worker.celery_app", "worker", "-Q", "chat,default"]
 # As in the Procfile: a chat task waits on the network, so one process runs hundreds at once.
 WORKER_POOL = ["--pool", "gevent", "--concurrency", "500"]
+BEAT_COMMAND = ["celery", "-A", "worker.celery_app", "beat", "-l", "WARNING"]
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -79,6 +81,7 @@ class Stack:
         webs: int = 1,
         workers: int = 1,
         env: dict[str, str] | None = None,
+        beat: bool = False,
     ):
         self.settings = settings
         self.name = name
@@ -88,6 +91,8 @@ class Stack:
         self.webs: list[Web] = []
         self.retired: list[Web] = []  # terminated webs, still stopped (and logged) at the end
         self.workers: list[Proc] = []
+        self.with_beat = beat
+        self.beat: Proc | None = None
         self.web: Proc | None = None
         self.worker: Proc | None = None
         self.tailored = False  # a process was started with variables of its own
@@ -114,12 +119,21 @@ class Stack:
             self.start_web()
         for _ in range(self.worker_count):
             self.start_worker()
+        if self.with_beat:
+            self.start_beat()
         try:
             self.wait_healthy()
         except Exception:
             self.stop()  # no process outlives a stack that did not come up
             raise
         return self
+
+    def start_beat(self) -> Proc:
+        """Celery beat with the production schedule (the reaper, catalog refresh, ...)."""
+        schedule = LOG_DIR / f"beat-{self.name}-{self.port}.schedule"
+        cmd = [str(VENV_BIN / BEAT_COMMAND[0]), *BEAT_COMMAND[1:], "--schedule", str(schedule)]
+        self.beat = Proc(f"{self.name}-beat", cmd, self.env)
+        return self.beat
 
     def start_web(self, env: dict[str, str] | None = None) -> Web:
         port = self.port if not self.webs else free_port()
@@ -154,7 +168,7 @@ class Stack:
         return self.worker
 
     def _procs(self) -> list[Proc]:
-        return [w.proc for w in self.webs] + self.workers
+        return [w.proc for w in self.webs] + self.workers + ([self.beat] if self.beat else [])
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
         def healthy():
@@ -207,7 +221,7 @@ class Stack:
         next test emptied the database. Graceful stops have tests of their own
         (tests/integration/fleet/test_drain.py)."""
         webs = [*self.webs, *self.retired]
-        procs = [*self.workers, *(w.proc for w in webs)]
+        procs = [*self.workers, *(w.proc for w in webs), *([self.beat] if self.beat else [])]
         for proc in procs:
             proc.kill(signal.SIGKILL)
         for proc in procs:

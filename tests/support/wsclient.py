@@ -13,6 +13,7 @@ class WsClient:
         full = f"{url}?token={token}" if token else url
         self.ws = websocket.create_connection(full, timeout=timeout)
         self.frames: list[dict] = []
+        self.chunk_times: list[float] = []  # when each chunk frame was read (monotonic)
 
     def send(self, **frame) -> None:
         self.ws.send(json.dumps(frame))
@@ -21,6 +22,8 @@ class WsClient:
         self.ws.settimeout(timeout)
         frame = json.loads(self.ws.recv())
         self.frames.append(frame)
+        if frame.get("type") == "chunk":
+            self.chunk_times.append(time.monotonic())
         return frame
 
     def until(self, predicate, timeout: float = 60.0) -> dict:

@@ -77,7 +77,8 @@ def _check_models(model_ids: list[str]) -> None:
 def list_keys():
     q = parse_query(ListKeysQuery)
     keys = service.list_keys(g.user.id, include_revoked=q.revoked)
-    return ok({"keys": [service.key_dict(k) for k in keys]})
+    spent = service.spending(g.user.id)
+    return ok({"keys": [service.key_dict(k, spent) for k in keys]})
 
 
 @bp.delete("/<key_id>")
@@ -103,7 +104,8 @@ def revoke_key(key_id: str):
 def admin_list_keys(user_id: str):
     user = get_user(user_id)
     keys = service.list_keys(user.id, include_revoked=True)
-    return ok({"keys": [service.key_dict(k) for k in keys]})
+    spent = service.spending(user.id)
+    return ok({"keys": [service.key_dict(k, spent) for k in keys]})
 
 
 @admin_bp.delete("/<user_id>/api-keys/<key_id>")

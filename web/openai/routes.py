@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, stream_with_context
@@ -180,11 +180,21 @@ def completions():
 
 def _generate(body: Sampling, shape: Shape):
     _check(body)
-    try:
-        result = send_turn(body.command(g.user, g.api_key))
+    # Its answer is the request's API usage record, kept with the request's id.
+    cmd = replace(body.command(g.user, g.api_key), request_id=g.request_id)
+    follows: dict[str, Follow] = {}
+    try:  # follow the answer from before its task is sent: nothing to read back
+        result = send_turn(cmd, lambda mid: follows.setdefault(mid, Follow(mid, fresh=True)).open())
     except ValidationError as exc:
+        _close_all(follows)
         raise _named_for(body, exc) from None
+    except BaseException:
+        _close_all(follows)
+        raise
     msg = result.messages[0]
+    follow = None if result.replayed else follows.pop(str(msg.id), None)
+    _close_all(follows)  # an earlier send's answers (a replay) are read back instead
+    follow = follow or Follow(str(msg.id)).open()
     meta = {
         "id": f"{shape.id_prefix}-{msg.id}",
         "created": int(time.time()),
@@ -193,31 +203,39 @@ def _generate(body: Sampling, shape: Shape):
     }
     mid, uid = str(msg.id), str(g.user.id)
     if body.stream:
-        follow = Follow(mid).__enter__()
         try:
-            first = _first_frame(follow, mid, uid)
-            if first["type"] in ("error", "cancelled"):
-                raise _failure(first)  # before any token: the non-streaming answer's error
+            first = _first_batch(follow, mid, uid)
+            if first[0]["type"] in ("error", "cancelled"):
+                raise _failure(first[0])  # before any token: the non-streaming answer's error
         except BaseException:
-            follow.__exit__()
+            follow.close()
             raise
-        meta["model"] = first.get("modelId") or body.model
-        stream = _stream(follow, first, mid, uid, meta, body.wants_usage, shape)
+        meta["model"] = first[0].get("modelId") or body.model
+        stream = _stream(follow, first, uid, meta, body.wants_usage, shape)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
-    with Follow(mid) as follow:
+        res = Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
+        res.call_on_close(follow.close)  # also if the response is closed before it is iterated
+        return res
+    with follow:
         final = _wait_final(follow, mid, uid)
     meta["model"] = final.get("modelId") or body.model
     return jsonify(_answer(final, meta, shape))
 
 
-def _first_frame(follow: Follow, message_id: str, user_id: str) -> dict[str, Any]:
-    """The answer's first frame: its first chunk, or its final frame if none came. A client
-    that hangs up meanwhile cancels the answer (its final frame then ends the wait)."""
+def _close_all(follows: dict[str, Follow]) -> None:
+    for follow in follows.values():
+        follow.close()
+    follows.clear()
+
+
+def _first_batch(follow: Follow, message_id: str, user_id: str) -> list[dict[str, Any]]:
+    """The answer's first frames: those that came with its first chunk, or its final frame if
+    none came. A client that hangs up meanwhile cancels the answer (its final frame then ends
+    the wait)."""
     hung_up = client_hung_up()
-    for frame in follow.frames(keepalive=HANG_UP_CHECK_SECONDS):
-        if frame is not None:
-            return frame
+    for batch in follow.batches(keepalive=HANG_UP_CHECK_SECONDS):
+        if batch:
+            return batch
         if hung_up():
             _cancel_quietly(user_id, message_id)
     raise AssertionError("a followed answer always ends with a final frame")
@@ -280,7 +298,7 @@ def _answer(final: dict, meta: dict, shape: Shape) -> dict[str, Any]:
         "created": meta["created"],
         "model": meta["model"],
         "choices": [shape.choice(final, _finish_reason(final, meta))],
-        "usage": usage_out(final.get("usage") or {}),
+        "usage": usage_out(final),
         "system_fingerprint": None,
         "charged": final.get("charged", 0),
     }
@@ -323,34 +341,39 @@ def _chunk(meta: dict, shape: Shape, choice: dict | None) -> dict[str, Any]:
 
 def _stream(
     follow: Follow,
-    first: dict,
-    message_id: str,
+    first: list[dict],
     user_id: str,
     meta: dict,
     include_usage: bool,
     shape: Shape,
 ) -> Iterator[str]:
-    """SSE for one answer, from its `first` frame on (`follow` is entered; this closes it). If
+    """SSE for one answer, from its `first` frames on (`follow` is open; this closes it): the
+    frames that arrived together go out in one write, the first ones with the opening chunk. If
     the client goes away before the end (the write fails and the server closes this generator),
     the answer is cancelled: charged only for what was made."""
     ended = False
+    message_id = follow.message_id
     try:
-        if shape.opening is not None:
-            yield _event(_chunk(meta, shape, shape.opening()))
-        frames = itertools.chain([first], follow.frames(keepalive=KEEPALIVE_SECONDS))
+        opening = _event(_chunk(meta, shape, shape.opening())) if shape.opening else ""
+        batches = itertools.chain([first], follow.batches(keepalive=KEEPALIVE_SECONDS))
         try:
-            for frame in frames:
-                if frame is None:
+            for batch in batches:
+                if not batch:
                     yield ": keep-alive\n\n"
-                elif frame["type"] == "chunk":
-                    yield _event(_chunk(meta, shape, shape.delta(frame)))
-                else:
-                    ended = True
-                    yield from _final_events(frame, meta, include_usage, shape)
+                    continue
+                events = [opening] if opening else []
+                opening = ""
+                for frame in batch:
+                    if frame["type"] == "chunk":
+                        events.append(_event(_chunk(meta, shape, shape.delta(frame))))
+                    else:
+                        ended = True
+                        events.extend(_final_events(frame, meta, include_usage, shape))
+                yield "".join(events)
         except AppError as exc:  # the stream went silent: tell the client, then stop
             yield _event(body_for(exc))
     finally:
-        follow.__exit__()
+        follow.close()
         if not ended:
             _cancel_quietly(user_id, message_id)
 
@@ -362,7 +385,7 @@ def _final_events(frame: dict, meta: dict, include_usage: bool, shape: Shape) ->
     yield _event(_chunk(meta, shape, shape.ending(_finish_reason(frame, meta))))
     if include_usage:
         usage = _chunk(meta, shape, None)
-        usage["usage"] = usage_out(frame.get("usage") or {})
+        usage["usage"] = usage_out(frame)
         yield _event(usage)
     yield _event("[DONE]")
 

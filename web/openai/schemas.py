@@ -622,6 +622,7 @@ class UsageOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cost: int = Field(description="What the answer was charged, in wallet tokens")
 
 
 class FunctionCallOut(BaseModel):
@@ -742,9 +743,13 @@ class TextCompletionChunkOut(BaseModel):
     system_fingerprint: str | None = None
 
 
-def usage_out(usage: dict[str, Any]) -> dict[str, int]:
+def usage_out(final: dict[str, Any]) -> dict[str, int]:
+    """OpenAI's `usage` from an answer's final frame, with what it was charged (`cost`, in
+    wallet tokens, where OpenRouter puts its own cost)."""
+    usage = final.get("usage") or {}
     return {
         "prompt_tokens": int(usage.get("promptTokens", 0)),
         "completion_tokens": int(usage.get("completionTokens", 0)),
         "total_tokens": int(usage.get("totalTokens", 0)),
+        "cost": int(final.get("charged") or 0),
     }

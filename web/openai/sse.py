@@ -32,37 +32,69 @@ class _Sink:
 
 
 class Follow:
-    """The frames of message `message_id`, decoded, as they come; ends after the final one."""
+    """The frames of message `message_id`, decoded, as they come; ends after the final one.
+    `fresh`: followed before its task was enqueued (nothing to replay: no buffer read)."""
 
-    def __init__(self, message_id: str):
+    def __init__(self, message_id: str, fresh: bool = False):
         self.message_id = message_id
         self.sink = _Sink()
         self.sub = Subscription(hub, self.sink, message_id, 0)
+        self.fresh = fresh
         self.final: dict[str, Any] | None = None
 
+    def open(self) -> Follow:
+        """Subscribe (and, unless `fresh`, read back what the answer published so far)."""
+        if self.fresh:
+            self.sub.attach_before_enqueue()
+            self.sub.go_live()
+        else:
+            self.sub.start()
+        return self
+
+    def close(self) -> None:
+        self.sub.stop()
+
     def __enter__(self) -> Follow:
-        self.sub.start()
+        """Used on an opened follow (or opens it): the block closes it."""
+        if not self.sub.live:
+            self.open()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.sub.stop()
+        self.close()
 
     def frames(self, keepalive: float | None = None) -> Iterator[dict[str, Any] | None]:
         """Each frame as a dict; `None` every `keepalive` seconds of silence (if given)."""
+        for batch in self.batches(keepalive):
+            yield from batch or [None]
+
+    def batches(self, keepalive: float | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The frames that have arrived, as a list, as soon as there is one (so frames that
+        arrive together leave together: one write to the client); `[]` every `keepalive`
+        seconds of silence (if given). Ends after the final frame."""
         wait = keepalive or MAX_SILENCE_SECONDS
         silent_since = time.monotonic()
         while self.final is None:
             try:
-                raw = self.sink.frames.get(timeout=wait)
+                raws = [self.sink.frames.get(timeout=wait)]
             except queue.Empty:
                 if time.monotonic() - silent_since > MAX_SILENCE_SECONDS:
                     raise ServiceUnavailable(
                         "The answer stopped arriving. It was not charged if it did not finish."
                     ) from None
-                yield None
+                yield []
                 continue
             silent_since = time.monotonic()
+            while not self.sink.frames.empty():
+                raws.append(self.sink.frames.get_nowait())
+            yield self._decoded(raws)
+
+    def _decoded(self, raws: list[str]) -> list[dict[str, Any]]:
+        batch = []
+        for raw in raws:
             frame = json.loads(raw)
+            batch.append(frame)
             if frame.get("type") != "chunk":
                 self.final = frame
-            yield frame
+                break  # nothing follows a final frame
+        return batch

@@ -13,13 +13,14 @@ BEAT_SCHEDULE = {
 
 
 @shared_task(name="chat.complete")
-def complete(message_id: str) -> str:
-    """Stream, settle and publish one assistant message; safe to deliver more than once."""
-    return completion.complete(message_id)
+def complete(message_id: str, hold: dict | None = None) -> str:
+    """Stream, settle and publish one assistant message; safe to deliver more than once.
+    `hold`: its wallet hold as the send placed it (absent when the reaper enqueues it again)."""
+    return completion.complete(message_id, hold)
 
 
-def _enqueue(message_id: str) -> None:
-    complete.apply_async(args=[message_id], queue="chat", ignore_result=True)
+def _enqueue(message_id: str, hold: dict | None = None) -> None:
+    complete.apply_async(args=[message_id, hold], queue="chat", ignore_result=True)
 
 
 @shared_task(name="chat.reap_stale")

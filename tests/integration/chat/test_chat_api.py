@@ -266,12 +266,18 @@ def test_short_prompts_travel_on_the_message_and_long_ones_are_queried(live, fak
     large to carry is rebuilt from the history, and the provider sees the same turns."""
     owner = User.objects(id=user[0]["id"]).first()
     queued: list[str] = []
-    short = send(SendCommand(user=owner, message="short one", models=[FREE]), queued.append)
+    short = send(
+        SendCommand(user=owner, message="short one", models=[FREE]),
+        lambda mid, hold=None: queued.append(mid),
+    )
     raw = ChatMessage._get_collection().find_one({"_id": short.messages[0].id})
     assert raw["prompt"] == [{"role": "user", "content": "short one"}]
     long_text = "pasta " * (PROMPT_INLINE_BYTES // 6 + 100)
     owner.reload()
-    long = send(SendCommand(user=owner, message=long_text, models=[FREE]), queued.append)
+    long = send(
+        SendCommand(user=owner, message=long_text, models=[FREE]),
+        lambda mid, hold=None: queued.append(mid),
+    )
     assert "prompt" not in ChatMessage._get_collection().find_one({"_id": long.messages[0].id})
 
     for mid in queued:  # now let the worker run both
@@ -315,7 +321,7 @@ def test_concurrent_send_writes_are_undone_on_refusal(live, user, balance, reque
         get_redis().set(daily_key(owner), requests_today)
     before = daily_used(owner)
     with pytest.raises(AppError) as refused:
-        send(SendCommand(user=owner, message="hello", models=[FREE]), lambda mid: None)
+        send(SendCommand(user=owner, message="hello", models=[FREE]), lambda mid, hold=None: None)
     assert refused.value.code == code
     assert ChatMessage.objects.count() == 0 and ChatSession.objects.count() == 0
     t = tokens_of(user[0]["id"])

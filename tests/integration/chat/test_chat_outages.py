@@ -159,7 +159,9 @@ def test_an_answer_whose_task_was_lost_is_enqueued_again_and_answered(env, fake)
     fake.scenario(FREE, deltas=["back ", "from ", "the queue"])
     uid, _ = env.user()
     # The web process died between storing the pending answer and enqueueing its task.
-    result = send(SendCommand(User.objects(id=uid).first(), "hello", [FREE]), lambda _mid: None)
+    result = send(
+        SendCommand(User.objects(id=uid).first(), "hello", [FREE]), lambda _mid, hold=None: None
+    )
     mid = str(result.messages[0].id)
 
     def answered():
@@ -190,7 +192,9 @@ def test_an_answer_no_worker_takes_fails_after_its_tries_and_is_released(
     invalidate_cache()
     sync_provider("openrouter")
     user, _ = make_user()
-    result = send(SendCommand(User.objects(id=user["id"]).first(), "hi", [FREE]), lambda _m: None)
+    result = send(
+        SendCommand(User.objects(id=user["id"]).first(), "hi", [FREE]), lambda _m, hold=None: None
+    )
     mid = str(result.messages[0].id)
     enqueued: list[str] = []
     started = time.monotonic()

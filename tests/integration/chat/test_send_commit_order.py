@@ -14,8 +14,8 @@ def _send_with_a_worker_that_finishes_at_once(live, owner, **kwargs):
     """Enqueue for real, and wait inside `enqueue` until the worker has finished: the fastest
     worker there can be, which settles before `send` returns."""
 
-    def enqueue(mid: str) -> None:
-        assert live.celery.send_task("chat.complete", [mid]).get(timeout=60) == "done"
+    def enqueue(mid: str, hold: dict | None = None) -> None:
+        assert live.celery.send_task("chat.complete", [mid, hold]).get(timeout=60) == "done"
 
     return send(SendCommand(user=owner, models=[FREE], **kwargs), enqueue)
 

@@ -216,14 +216,14 @@ def test_an_attempt_that_died_before_committing_is_undone_and_sent_once(live, us
     queued: list[str] = []
     monkeypatch.setattr(idempotency, "commit", _die)
     with pytest.raises(_Killed):
-        send(cmd, queued.append)
+        send(cmd, lambda mid, hold=None: queued.append(mid))
     monkeypatch.undo()
     (dead,) = tokens_of(info["id"])["holds"]
     assert queued == [] and ChatMessage.objects(id=dead).first() is not None
 
     time.sleep(0.6)
     owner.reload()
-    result = send(cmd, queued.append)
+    result = send(cmd, lambda mid, hold=None: queued.append(mid))
     (mid,) = [str(m.id) for m in result.messages]
     assert mid != dead and queued == [mid]
     assert ChatMessage.objects(id=dead).first() is None  # the dead attempt's answer is gone
@@ -243,7 +243,7 @@ def test_an_attempt_that_died_before_enqueueing_is_enqueued_by_the_retry(live, u
         send(cmd, _die)
     time.sleep(0.6)
     queued: list[str] = []
-    result = send(cmd, queued.append)
+    result = send(cmd, lambda mid, hold=None: queued.append(mid))
     assert result.replayed and queued == [str(result.messages[0].id)]
     outcome = complete(queued[0])
     assert outcome == "done", ChatMessage.objects.get(id=queued[0]).error
@@ -273,11 +273,11 @@ def test_a_key_past_its_window_is_a_new_send(live, user):
     use_settings(live.settings.with_overrides(idempotency_window_seconds=1))
     owner = User.objects.get(id=info["id"])
     cmd = SendCommand(user=owner, message="again later", models=[FREE], idempotency_key="old")
-    first = send(cmd, lambda mid: None)
-    assert send(cmd, lambda mid: None).replayed  # within the window
+    first = send(cmd, lambda mid, hold=None: None)
+    assert send(cmd, lambda mid, hold=None: None).replayed  # within the window
     time.sleep(1.2)
     owner.reload()
-    later = send(cmd, lambda mid: None)
+    later = send(cmd, lambda mid, hold=None: None)
     assert not later.replayed and later.messages[0].id != first.messages[0].id
 
 
@@ -298,11 +298,11 @@ def test_a_slow_attempt_taken_over_undoes_itself_and_answers_with_the_retry(
         if not retry:  # the first attempt, stalled just before its commit
             retry["started"] = True
             time.sleep(0.4)
-            retry["result"] = send(cmd, queued.append)
+            retry["result"] = send(cmd, lambda mid, hold=None: queued.append(mid))
         return real_commit(claim)
 
     monkeypatch.setattr(idempotency, "commit", commit_after_a_retry)
-    first = send(cmd, queued.append)
+    first = send(cmd, lambda mid, hold=None: queued.append(mid))
     second = retry["result"]
     assert first.replayed and not second.replayed
     assert [m.id for m in first.messages] == [m.id for m in second.messages]

@@ -159,3 +159,51 @@ def test_a_hub_subscribes_only_to_the_channels_its_sockets_follow(settings, monk
     again.start()  # subscribes afresh
     assert subscribers(followed) == 1 and hub.channels() == 1
     again.stop()
+
+
+def test_a_hub_unsubscribes_the_channels_left_in_a_burst_with_one_command(settings, monkeypatch):
+    """Answers that ended together are unsubscribed together; one followed again before the
+    flush stays subscribed (it never left Redis)."""
+    from common.redis_client import get_redis
+
+    hub = Hub()
+    mids = [f"{i:02d}" * 12 for i in range(5)]
+
+    def subscribers(mid: str) -> int:
+        return dict(get_redis().pubsub_numsub(channel.channel(mid)))[channel.channel(mid)]
+
+    subs = [Subscription(hub, Collector(), mid, after_seq=0) for mid in mids]
+    for sub in subs:
+        sub.start()
+    unsubscribes = []
+    real = hub._pubsub.unsubscribe
+    monkeypatch.setattr(
+        hub._pubsub, "unsubscribe", lambda *names: (unsubscribes.append(names), real(*names))[1]
+    )
+    for sub in subs:
+        sub.stop()
+    again = Subscription(hub, Collector(), mids[0], after_seq=0)
+    again.start()  # followed again before the flush: no new SUBSCRIBE needed
+    hub.flush_unsubscribes()
+    assert len(unsubscribes) == 1 and set(unsubscribes[0]) == {channel.channel(m) for m in mids[1:]}
+    wait_for(lambda: all(subscribers(m) == 0 for m in mids[1:]), 10, what="the unsubscribes")
+    assert subscribers(mids[0]) == 1
+    channel.publish_chunks(mids[0], 1, ["still live"])
+    wait_for(lambda: again.outbox.frames, 10, what="the chunk of the channel followed again")
+    again.stop()
+
+
+def test_the_final_frame_drops_its_runs_lease_in_the_same_round_trip(settings, monkeypatch):
+    from common.redis_client import get_redis
+
+    mid, other = "e1" * 12, "e2" * 12
+    assert channel.take_lease(mid, "run-1", 30) and channel.take_lease(other, "run-x", 30)
+    assert channel.publish_final(mid, {"type": "done", "seq": 0}, lease_token="run-1")
+    assert not get_redis().exists(channel._lease_key(mid))
+    # Someone else's lease stays: the token must match.
+    assert channel.publish_final(other, {"type": "done", "seq": 0}, lease_token="run-1")
+    assert get_redis().get(channel._lease_key(other)) == "run-x"
+    calls = []
+    monkeypatch.setattr(channel, "_script", lambda source: calls.append(source))
+    channel.drop_lease(mid, "run-1")  # already gone with the frame: no round trip
+    assert calls == []

@@ -13,8 +13,9 @@ import pytest
 import requests
 from bson import ObjectId
 
+from common.apikeys import service as keys
 from common.apikeys.models import ApiKey
-from common.conversations.models import ChatMessage
+from common.conversations.models import ChatMessage, ChatSession
 from common.streaming import channel
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
@@ -43,12 +44,19 @@ def test_non_streaming_answer_is_charged_to_the_wallet_as_api_usage(sdk, fake, n
     assert answer.choices[0].message.content == "".join(WORDS)
     assert answer.choices[0].finish_reason == "stop"
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (11, 12)
+    assert answer.usage.model_extra["cost"] == 23  # the charge, in wallet tokens
     mid = _mid(answer.id)
     entry = _entry(mid)
     assert entry["source"] == "api" and entry["details"]["apiKeyId"] == key["id"]
     assert entry["amount"] == -23
     assert tokens_of(user[0]["id"])["balance"] == 10_000 - 23
-    wait_for(lambda: ApiKey.objects(id=key["id"]).first().spentTokens == 23, 10, 0.1, "spend")
+    assert keys.key_dict(ApiKey.objects(id=key["id"]).first())["spentTokens"] == 23
+    record = ChatMessage.objects(id=mid).first()  # the request's API usage record
+    assert (record.kind, record.sessionId, record.apiKeyId) == ("api", None, key["id"])
+    assert (record.status, record.charged, record.usage.totalTokens) == ("done", 23, 23)
+    assert record.requestId and record.modelId == FREE
+    owner = [ObjectId(user[0]["id"])]
+    assert list(ChatSession.objects(userId__in=owner)) == []  # not a conversation
     listed = sdk_list(sdk, secret)
     assert FREE in listed
     assert reconcile() == []
@@ -73,6 +81,7 @@ def test_streaming_answer_with_usage_chunk(sdk, fake):
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "stop" and set(finishes[:-1]) == {None}
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 23
+    assert chunks[-1].usage.model_extra["cost"] == 23  # the charge, in wallet tokens
     assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
 
 

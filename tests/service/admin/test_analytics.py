@@ -40,7 +40,8 @@ def seeded():
     ChatMessage._get_collection().insert_many(messages)  # sets each "_id"
     ids = [str(m["_id"]) for m in messages]
 
-    def entry(key, user, when, kind, free, purchased):
+    def entry(key, user, when, kind, free, purchased, model=None, tokens=0):
+        answer = {"status": "done", "modelId": model, "tokens": tokens} if model else {}
         return {
             "key": key,
             "user": user.id,
@@ -49,17 +50,17 @@ def seeded():
             "free": free,
             "purchased": purchased,
             "source": "chat",
-            "details": {},
+            "details": answer,
             "applied": True,
             "createdAt": when,
         }
 
     ledger().insert_many(
         [
-            entry(ids[0], u1, at("2025-03-03"), "charge", -100, 0),
-            entry(ids[2], u2, at("2025-03-10"), "charge", -30, -20),
-            entry(ids[3], u2, late, "charge", 0, -200),
-            entry(ids[4], u1, at("2025-03-17"), "charge", -1000, 0),  # outside
+            entry(ids[0], u1, at("2025-03-03"), "charge", -100, 0, "m/a", 100),
+            entry(ids[2], u2, at("2025-03-10"), "charge", -30, -20, "m/b", 50),
+            entry(ids[3], u2, late, "charge", 0, -200, "m/a", 200),
+            entry(ids[4], u1, at("2025-03-17"), "charge", -1000, 0, "m/a", 1000),  # outside
             entry("k1", u1, at("2025-03-05"), "credit", 0, 500),  # not a charge
             entry("admin-deduct-x", u1, at("2025-03-05"), "debit", -7, 0),  # not a chat charge
         ]
@@ -143,15 +144,8 @@ def test_totals_models_revenue_and_top_users(client, admin, seeded):
     }
     assert (by_plan["pack-small"]["payments"], by_plan["pack-small"]["net"]) == (2, 9_900)
 
+    # What was spent comes from the ledger: a failed request spends nothing, so u1 has one.
     assert data["topUsers"] == [
-        {
-            "userId": str(u1.id),
-            "email": "u1@example.com",
-            "name": "One",
-            "requests": 2,
-            "tokens": 400,
-            "charged": 100,
-        },
         {
             "userId": str(u2.id),
             "email": "u2@example.com",
@@ -159,6 +153,14 @@ def test_totals_models_revenue_and_top_users(client, admin, seeded):
             "requests": 2,
             "tokens": 250,
             "charged": 250,
+        },
+        {
+            "userId": str(u1.id),
+            "email": "u1@example.com",
+            "name": "One",
+            "requests": 1,
+            "tokens": 100,
+            "charged": 100,
         },
     ]
     assert len(_get(client, admin[1], RANGE + "&top=1")["topUsers"]) == 1

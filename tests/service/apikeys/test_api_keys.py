@@ -236,3 +236,39 @@ def test_a_plan_change_counts_at_once_for_a_reused_check(client, owner):
     assert service.authenticate(secret)[1].subscription.plan == "free"
     apply_purchase(owner[0]["id"], "order-1", "pro", 30, None)
     assert service.authenticate(secret)[1].subscription.plan == "pro"
+
+
+def test_a_burst_on_one_key_after_the_reuse_window_makes_one_read(client, owner, monkeypatch):
+    """Many requests on one key at once, as a batch job sends them, when the documents read
+    for it are too old: one of them reads the key and its user, the others take that read."""
+    import threading
+
+    from common.apikeys import service
+
+    secret = create(client, owner[1])["secret"]
+    _warm(client, secret)
+    monkeypatch.setattr(service, "REUSE_SECONDS", 0.0)  # every reuse is too old now
+    reads = []
+    real_read = service._read_key_and_user
+    go = threading.Event()
+
+    def slow_read(digest, user_id):
+        reads.append(digest)
+        go.wait(5)  # the read is in flight while the others arrive
+        return real_read(digest, user_id)
+
+    monkeypatch.setattr(service, "_read_key_and_user", slow_read)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(service.authenticate(secret)))
+        for _ in range(20)
+    ]
+    for t in threads:
+        t.start()
+    service.time.sleep(0.3)
+    monkeypatch.setattr(service, "REUSE_SECONDS", 60.0)  # what was just read counts as fresh
+    go.set()
+    for t in threads:
+        t.join(10)
+    assert len(results) == 20 and all(key.userId == user.id for key, user in results)
+    assert len(reads) == 1

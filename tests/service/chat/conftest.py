@@ -49,6 +49,10 @@ def send_as(enqueued):
 
     def run(user: User, text: str, *models: str, **command):
         fresh = User.objects(id=user.id).first()
-        return send(SendCommand(fresh, text, list(models), **command), enqueued.append)
+
+        def enqueue(message_id: str, hold: dict | None = None) -> None:
+            enqueued.append(message_id)
+
+        return send(SendCommand(fresh, text, list(models), **command), enqueue)
 
     return run

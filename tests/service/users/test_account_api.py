@@ -3,6 +3,8 @@ delete the account, the usage and ledger of the caller, the public config."""
 
 from __future__ import annotations
 
+from bson import ObjectId
+
 from common.conversations.models import ChatMessage, ChatSession
 from common.users.models import User
 from common.wallet import service as wallet
@@ -92,24 +94,29 @@ def test_delete_account_is_refused_while_an_answer_holds_tokens(client, make_use
     wallet.release(user["id"], f"held-{user['id']}")
 
 
+def charge(user_id: str, model: str, tokens: int, charged: int, key_id: str | None = None) -> str:
+    """A settled answer as the settlement records it in the ledger (no message needed)."""
+    key = str(ObjectId())
+    wallet.reserve(user_id, charged + 100, key)
+    details = {"messageId": key, "modelId": model, "status": "done", "tokens": tokens}
+    details |= {"usage": {"prompt": tokens // 2, "completion": tokens - tokens // 2}}
+    details |= {"cost": 0.001, **({"apiKeyId": key_id} if key_id else {})}
+    wallet.settle(user_id, key, charged, details=details, source="api" if key_id else "chat")
+    return key
+
+
 def test_usage_and_ledger_are_the_callers_own(client, make_user):
     ann, ann_token = make_user()
     _, bob_token = make_user()
-    sid = f"chat_use_{ann['id']}"
-    for model, tokens, charged in (("m/a", 100, 40), ("m/a", 50, 20), ("m/b", 300, 90)):
-        ChatMessage(
-            sessionId=sid,
-            userId=ann["id"],
-            role="assistant",
-            modelId=model,
-            status="done",
-            usage={"totalTokens": tokens},
-            charged=charged,
-            cost=0.001,
-        ).save()
-    ChatMessage(
-        sessionId=sid, userId=ann["id"], role="assistant", modelId="m/c", status="failed"
-    ).save()
+    key_id = str(ObjectId())
+    for model, tokens, charged, through in (
+        ("m/a", 100, 40, None),
+        ("m/a", 50, 20, key_id),
+        ("m/b", 300, 90, key_id),
+    ):
+        charge(ann["id"], model, tokens, charged, through)
+    wallet.reserve(ann["id"], 100, "failed-one")  # a failed answer: released, not usage
+    wallet.release(ann["id"], "failed-one", reason="failed")
     data = client.get("/api/user/usage?days=7", headers=auth(ann_token)).get_json()["data"]
     assert len(data["byDay"]) == 7
     assert data["byDay"][-1]["tokens"] == 450 and sum(d["tokens"] for d in data["byDay"]) == 450
@@ -117,13 +124,20 @@ def test_usage_and_ledger_are_the_callers_own(client, make_user):
         ("m/b", 300, 90, 1),
         ("m/a", 150, 60, 2),
     ]
+    by_key = [(k["apiKeyId"], k["requests"], k["tokens"], k["charged"]) for k in data["byKey"]]
+    assert by_key == [(key_id, 2, 350, 110)]
     assert data["totals"]["charged"] == 150 and data["today"] == {"requests": 0, "limit": 50}
     other = client.get("/api/user/usage?days=90", headers=auth(bob_token)).get_json()["data"]
     assert other["totals"]["tokens"] == 0 and len(other["byDay"]) == 90
     error_of(client.get("/api/user/usage?days=8", headers=auth(ann_token)), 400, "VALIDATION_ERROR")
     error_of(client.get("/api/user/usage?days=x", headers=auth(ann_token)), 400, "VALIDATION_ERROR")
     error_of(client.get("/api/user/usage"), 401, "UNAUTHORIZED")
+    ann_ledger = client.get("/api/user/ledger", headers=auth(ann_token)).get_json()["data"]
+    assert ann_ledger["total"] == 5  # the grant, three charges, one release
 
+
+def test_the_ledger_pages_newest_first_with_each_charges_receipt(client, make_user):
+    ann, ann_token = make_user()
     ledger = client.get("/api/user/ledger?limit=1", headers=auth(ann_token)).get_json()["data"]
     assert ledger["total"] == 1 and ledger["entries"][0]["kind"] == "grant"
     assert ledger["entries"][0]["amount"] == 10_000

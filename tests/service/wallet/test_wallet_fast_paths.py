@@ -109,3 +109,49 @@ def test_also_inc_cannot_touch_the_pools(user):
     with pytest.raises(ValueError):
         wallet.settle(user.id, key, 10, also_inc={"tokens.freeTokens": 1_000})
     assert doc(user)["tokens"]["reserved"] == 100
+
+
+def test_settling_a_hold_its_placer_kept_reads_nothing_and_writes_twice(user, monkeypatch):
+    """The entry's insert and the hold-closing update: no read of the user first, no third
+    write to mark the entry applied (a hold's closing is born applied)."""
+    key = str(ObjectId())
+    hold = wallet.reserve_new(user.id, 1_000, key, seen=doc(user)["tokens"])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a round trip the settlement should not need")
+
+    monkeypatch.setattr(wallet, "_holds", refuse)
+    monkeypatch.setattr(wallet, "_mark_applied", refuse)
+    result = wallet.settle(user.id, key, 300, also_inc=USAGE, hold=hold.placed())
+    assert (result.charged, result.applied_now, result.from_free) == (300, True, 300)
+    assert wallet.entry(key)["applied"] is True
+    monkeypatch.undo()
+    t = doc(user)["tokens"]
+    assert (t["balance"], t["reserved"], t["usedTokens"]) == (9_700, 0, 300)
+    assert reconcile() == []
+
+
+def test_a_kept_hold_closed_since_is_not_charged_again(user):
+    """The placer's copy of a hold released meanwhile (the reaper, a cancel): the release
+    stands, nothing more is charged."""
+    key = str(ObjectId())
+    hold = wallet.reserve_new(user.id, 1_000, key, seen=doc(user)["tokens"])
+    assert wallet.release(user.id, key, reason="cancelled").charged == 0
+    late = wallet.settle(user.id, key, 400, hold=hold.placed())
+    assert (late.charged, late.applied_now) == (0, False)
+    assert doc(user)["tokens"]["balance"] == 10_000
+    assert reconcile() == []
+
+
+def test_a_closing_entry_whose_writer_died_is_applied_by_apply_pending(user):
+    """Entry written (born applied), hold never closed: the old open hold with an entry is
+    closed by that entry, once."""
+    key = str(ObjectId())
+    hold = wallet.reserve_new(user.id, 1_000, key, seen=doc(user)["tokens"])
+    wallet._entry_for(key, user.id, "charge", -250, 0, "chat", None, hold_id=hold.id)
+    assert [d.user_id for d in reconcile()] == [str(user.id)]
+    assert wallet.apply_pending(older_than_seconds=0) == 1
+    assert wallet.apply_pending(older_than_seconds=0) == 0
+    t = doc(user)["tokens"]
+    assert (t["balance"], t["reserved"], t["usedTokens"]) == (9_750, 0, 250)
+    assert reconcile() == []

@@ -30,3 +30,14 @@ def test_a_silent_answer_ends_as_service_unavailable(settings, monkeypatch):
                 assert frame is None
                 keepalives += 1
     assert keepalives >= 2
+
+
+def test_frames_that_arrived_together_come_as_one_batch(settings):
+    """What the relay writes to the client at once: everything that had arrived."""
+    mid = str(ObjectId())
+    channel.publish_chunks(mid, 1, ["a", "b", "c"])
+    channel.publish_final(mid, {"type": "done", "seq": 3, "content": "abc"})
+    with sse.Follow(mid) as follow:
+        batches = [b for b in follow.batches(keepalive=0.05) if b]
+    assert [[f["type"] for f in b] for b in batches] == [["chunk", "chunk", "chunk", "done"]]
+    assert follow.final["type"] == "done"

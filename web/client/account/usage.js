@@ -1,5 +1,6 @@
-// Usage: tokens and wallet charges per day (uPlot charts) and per model over 7/30/90 days, and
-// the ledger as a paginated table with CSV export and each chat charge's receipt.
+// Usage: tokens and wallet charges per day (uPlot charts), per model and per API key over 7/30/90
+// days (read from the ledger: deleting a chat changes none of it), the API requests' usage
+// records per key, and the ledger as a paginated table with CSV export and each charge's receipt.
 
 import uPlot from "uplot";
 import { download, h } from "../ui/dom.js";
@@ -57,6 +58,8 @@ export class UsageTab {
     this.days = 30;
     this.charts = [];
     this.ledger = { rows: [], page: 1, pages: 1, total: 0 };
+    this.requests = { rows: [], page: 1, pages: 1, total: 0, keyId: "" };
+    this.keyNames = new Map();
     this.observer = new ResizeObserver(() => this.charts.forEach((c) => c.draw()));
   }
 
@@ -67,13 +70,21 @@ export class UsageTab {
       h("div", { id: "usage-summary" }),
       h("div.chart-grid", { id: "usage-charts" }),
       h("section", { "aria-labelledby": "by-model-title" }, h("h2", { id: "by-model-title", text: "By model" }), h("div", { id: "usage-models" })),
+      h("section", { "aria-labelledby": "by-key-title" }, h("h2", { id: "by-key-title", text: "By API key" }), h("div", { id: "usage-keys" })),
+      h("section", { "aria-labelledby": "api-requests-title" },
+        h("div.screen-head", {}, h("h2", { id: "api-requests-title", text: "API requests" }),
+          h("button.ghost.small", { type: "button", id: "api-requests-csv", text: "Export CSV", onclick: () => this.exportRequests() })),
+        h("p.muted", { text: "Every request made with your API keys: its model, tokens and charge. They are not chats: they never appear in your conversations." }),
+        h("label.inline", {}, "Key ", h("select", { id: "api-requests-key", onchange: (e) => this.loadRequests(1, e.target.value) }, h("option", { value: "", text: "All keys" }))),
+        h("div", { id: "api-requests-body" })),
       h("section", { "aria-labelledby": "ledger-title" },
         h("div.screen-head", {}, h("h2", { id: "ledger-title", text: "Wallet ledger" }),
           h("button.ghost.small", { type: "button", id: "ledger-csv", text: "Export CSV", onclick: () => this.exportCSV() })),
         h("p.muted", { text: "Every token in and out of your wallet. A chat charge shows its receipt: the tokens the model used and the rates charged." }),
         h("div", { id: "ledger-body" })),
     );
-    await Promise.all([this.load(this.days), this.loadLedger(1)]);
+    // The key names come with the usage figures: the requests table is drawn after them.
+    await Promise.all([this.load(this.days).then(() => this.loadRequests(1, "")), this.loadLedger(1)]);
   }
 
   destroy() {
@@ -119,6 +130,57 @@ export class UsageTab {
           h("span.muted", { text: `${count(m.tokens, "token")} · ${int(m.charged)} charged · ${count(m.requests, "answer")}${m.cost ? ` · $${m.cost.toFixed(4)}` : ""}` }));
       }))
       : h("p.muted.empty", { text: "No answers in this period." }));
+    for (const k of data.byKey || []) this.keyNames.set(k.apiKeyId, k.name ? `${k.name} (${k.prefix})` : k.apiKeyId);
+    this.body.querySelector("#usage-keys").replaceChildren(
+      table("By API key", KEY_COLUMNS, data.byKey || [], "No API requests in this period."));
+    const select = this.body.querySelector("#api-requests-key");
+    select.replaceChildren(h("option", { value: "", text: "All keys" }),
+      ...[...this.keyNames].map(([id, name]) => h("option", { value: id, text: name, selected: id === this.requests.keyId })));
+    this.renderRequests();
+  }
+
+  async loadRequests(page, keyId = this.requests.keyId) {
+    const query = { page, limit: PAGE, ...(keyId ? { keyId } : {}) };
+    try {
+      const data = await this.ctx.api("/api/user/usage/api-requests", { query });
+      this.requests = { rows: data.requests || [], page, pages: data.totalPages || 1, total: data.total || 0, keyId };
+    } catch (err) {
+      this.ctx.announce(err.message);
+    }
+    this.renderRequests();
+  }
+
+  renderRequests() {
+    const box = this.body.querySelector("#api-requests-body");
+    if (!box) return;
+    box.replaceChildren(
+      table("API requests", this.requestColumns().map((c) => ({ label: c.label, value: c.show || c.value, className: c.className })), this.requests.rows, "No API requests yet."),
+      pager(this.requests.page, this.requests.pages, (p) => this.loadRequests(p), "API request pages") || "",
+    );
+  }
+
+  requestColumns() {
+    const name = (id) => this.keyNames.get(id) || id;
+    return [
+      { label: "Date", value: (r) => r.createdAt, show: (r) => when(r.createdAt) },
+      { label: "Key", value: (r) => name(r.apiKeyId) },
+      { label: "Model", value: (r) => r.modelId },
+      { label: "Status", value: (r) => r.status },
+      { label: "Tokens", value: (r) => r.totalTokens, show: (r) => int(r.totalTokens), className: "num" },
+      { label: "Charged", value: (r) => r.charged, show: (r) => int(r.charged), className: "num" },
+      { label: "Request id", value: (r) => r.requestId || "" },
+    ];
+  }
+
+  async exportRequests() {
+    const rows = [];
+    const keyId = this.requests.keyId;
+    for (let page = 1; page <= 100; page++) {
+      const data = await this.ctx.api("/api/user/usage/api-requests", { query: { page, limit: 200, ...(keyId ? { keyId } : {}) } });
+      rows.push(...(data.requests || []));
+      if (page >= (data.totalPages || 1)) break;
+    }
+    download(`aipasta-api-requests-${new Date().toISOString().slice(0, 10)}.csv`, toCSV(this.requestColumns(), rows), "text/csv");
   }
 
   async loadLedger(page) {
@@ -159,6 +221,13 @@ export function receipt(e) {
   if (d.reason) parts.push(d.reason);
   return parts.join(" · ");
 }
+
+const KEY_COLUMNS = [
+  { label: "Key", value: (k) => (k.name ? `${k.name} (${k.prefix})` : k.apiKeyId) },
+  { label: "Requests", value: (k) => int(k.requests), className: "num" },
+  { label: "Tokens", value: (k) => int(k.tokens), className: "num" },
+  { label: "Charged", value: (k) => int(k.charged), className: "num" },
+];
 
 const COLUMNS = [
   { label: "Date", value: (e) => e.createdAt, show: (e) => when(e.createdAt) },
