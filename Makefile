@@ -34,12 +34,13 @@ run: install
 
 ## Run the whole test suite against real Redis, nx-27017 and worker processes. First makes sure
 ## Redis answers and Debian's chromium is there (apt-get installs what is missing when root).
+## pytest runs in two processes, each test folder whole in one of them (tests/README.md).
 test: install
 	bash scripts/test_prereqs.sh
 	$(BIN)/ruff check .
 	npm run --silent lint
 	npm test --silent
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check .

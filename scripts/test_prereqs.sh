@@ -5,7 +5,7 @@
 #     Playwright's own browser download is unreachable).
 # Missing packages are installed with apt-get when running as root; otherwise the script says
 # what to install and exits 1. Nothing already present is touched. (The two variables below
-# can be overridden; tests/unit/test_test_prereqs.py does, to try the install branches.)
+# can be overridden; tests/integration/test_fresh_machine.py does, to try the install branches.)
 set -euo pipefail
 
 REDIS_PORT=${PREREQS_REDIS_PORT:-6379}

@@ -1,7 +1,10 @@
 """Session services (nx-27017, a private Redis database) and the app, client and user fixtures.
 
-Every test gets empty collections and no `aipasta:*` Redis keys. Tests that need real processes
-(gunicorn, celery) use `tests/support/stack.py`.
+They start only when a test asks for them: `tests/unit` never does (its conftest's guard fails
+a test that tries). In `tests/service`, `tests/integration` and `tests/e2e` every test gets empty
+collections and no `aipasta:*` Redis keys (`clean_state`, autouse in those tiers' conftests).
+Tests that need real processes (gunicorn, celery) use `tests/support/stack.py`. Which tier a
+test belongs in: tests/README.md.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from tests.support.services import (
     private_redis_db,
 )
 
-# The fixtures several suites share (the fake provider, a module's process stack, an admin).
-pytest_plugins = ["tests.support.fixtures"]
+# The fixtures several suites share (the fake provider, a module's process stack, an admin);
+# pytester runs a pytest inside a test (tests/unit/test_unit_guard.py).
+pytest_plugins = ["tests.support.fixtures", "pytester"]
 
 _emails = itertools.count(1)
 
@@ -85,9 +89,10 @@ def settings_override(settings):
     use_settings(settings)
 
 
-@pytest.fixture(autouse=True)
-def clean_state(request, base_settings):
-    """Empty every collection (indexes kept) and our Redis keys before each test."""
+@pytest.fixture
+def clean_state(base_settings):
+    """Empty every collection (indexes kept) and our Redis keys before each test (autouse in
+    every tier but unit)."""
     use_settings(base_settings)
     database = db.connect(base_settings.mongodb_uri)
     for name in database.list_collection_names():

@@ -1,4 +1,5 @@
-"""The browser suite's shared parts: one stack and one browser per module, a page per test at
+"""The browser suite's shared parts: a stack per module (shared with the next module on the same
+settings, tests/support/fixtures.py) and one browser for the suite, a page per test at
 desktop or phone size that fails the test on any console error, screenshots under
 var/screenshots/, and the axe-core audit."""
 
@@ -23,8 +24,14 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 PASSWORD = "correct-horse-1"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(autouse=True)
+def _clean(clean_state):
+    """Every test starts on empty collections and no `aipasta:*` Redis keys."""
+
+
+@pytest.fixture(scope="package")
 def browser():
+    """One chromium for the browser suite; every test has its own context (cookies, storage)."""
     with sync_playwright() as p:
         instance = p.chromium.launch(
             executable_path=CHROMIUM,

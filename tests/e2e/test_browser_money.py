@@ -76,8 +76,12 @@ def open_wallet(tab) -> None:
 
 
 def checkout_frame(page):
+    """The open Checkout frame, once its script listens: its buttons are on screen before
+    frame.js runs, and a click before that is lost."""
     expect(page.locator(FRAME)).to_be_visible()
-    return page.frame_locator(FRAME)
+    frame = page.frame_locator(FRAME)
+    expect(frame.locator("html[data-ready='true']")).to_have_count(1)
+    return frame
 
 
 def test_buy_a_plan_end_to_end_shows_the_new_balance_and_plan(tab, razorpay, checkout, size):

@@ -14,6 +14,7 @@ import requests
 
 from common.payments import plans
 from common.payments.models import Order
+from common.users import service as users
 from common.users.models import User
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
@@ -55,7 +56,8 @@ def web(base_settings, razorpay):
 
 @pytest.fixture
 def buyer(web, razorpay):
-    """A registered user (through the served app) and the default plans."""
+    """A registered user with a confirmed address (through the served app) and the default
+    plans."""
     razorpay.reset()
     plans.seed_defaults()
     res = requests.post(
@@ -65,6 +67,7 @@ def buyer(web, razorpay):
     )
     assert res.status_code == 201, res.text
     data = res.json()["data"]
+    users.mark_email_verified(data["user"]["id"], data["user"]["email"])  # buying needs it
     return data["user"], {"Authorization": f"Bearer {data['token']}"}
 
 

@@ -2,7 +2,8 @@
 
 The process suites (integration chat and API, fleet, browser) share the fake provider, the
 module's stack and the per-test `live` preparation: a module changes what its stack runs with
-by overriding `stack_settings`. In-process tests point the providers at the session's fake with
+by overriding `stack_settings`, and modules on the same settings share one stack
+(`StackPool`, tests/README.md). In-process tests point the providers at the session's fake with
 `openrouter`. Registered for every test by `pytest_plugins` in tests/conftest.py.
 """
 
@@ -15,12 +16,13 @@ from config import Settings, get_settings, use_settings
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.smtp import SmtpServer
 from tests.support.http import auth
-from tests.support.stack import Stack
+from tests.support.stack import StackPool
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fake():
-    """A fake OpenRouter for the module (its processes call it over HTTP)."""
+    """The fake OpenRouter the process stacks call over HTTP (one for the session, so that
+    modules on the same settings can share a stack; `live` resets it before each test)."""
     with FakeOpenRouter() as server:
         yield server
 
@@ -31,13 +33,50 @@ def stack_settings(base_settings, fake) -> Settings:
     return base_settings.with_overrides(openrouter_base_url=fake.base_url)
 
 
+@pytest.fixture(scope="session")
+def stack_pool():
+    pool = StackPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(scope="module")
-def stack(request, stack_settings):
-    """gunicorn and a Celery worker for the module, their logs named after it."""
+def stack(request, stack_settings, stack_pool):
+    """gunicorn and a Celery worker for the module, their logs named after the module that
+    started them. Consecutive modules on the same settings share one (`StackPool`): it is kept
+    running only while the next test to run, the next module's first, asks for a stack too, so
+    a test that runs its own processes on the same Redis never finds a stray worker taking its
+    tasks."""
     use_settings(stack_settings)
-    running = Stack(stack_settings, name=request.module.__name__.rsplit(".", 1)[-1]).start()
+    running = stack_pool.get(stack_settings, name=request.module.__name__.rsplit(".", 1)[-1])
     yield running
-    running.stop()
+    stack_pool.release(keep=_takes_the_pooled_stack(_up_next["item"]))
+
+
+_up_next: dict[str, pytest.Item | None] = {"item": None}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) each folder runs on one
+    worker, its modules in order: consecutive modules keep sharing a stack, and a folder's
+    tests never run beside each other."""
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(str(item.path.parent)))
+
+
+def _takes_the_pooled_stack(item: pytest.Item | None) -> bool:
+    """Whether `item` uses this `stack` (a module may define a `stack` of its own)."""
+    if item is None or "stack" not in item.fixturenames:
+        return False
+    definitions = item._fixtureinfo.name2fixturedefs.get("stack", ())
+    return bool(definitions) and definitions[-1].func.__module__ == __name__
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Note the test that runs next (None after the last) for the fixtures torn down now."""
+    _up_next["item"] = nextitem
 
 
 def ready(settings: Settings, fake: FakeOpenRouter) -> None:

@@ -7,6 +7,9 @@ part is up, and offers what the tests need: the base and websocket URLs (of the 
 `Web` in `webs` has its own), a Celery client on the same broker, `kill_worker()` (SIGKILL),
 `start_worker()` and `reap()` (runs `chat.reap_stale` through the worker, standing in for beat);
 with `beat=True` also Celery beat itself (the benchmarks: every process production runs).
+
+`StackPool` hands one running stack from module to module while their settings are the same
+(the `stack` fixture in tests/support/fixtures.py): starting and stopping a stack costs seconds.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class Stack:
         self.beat: Proc | None = None
         self.web: Proc | None = None
         self.worker: Proc | None = None
+        self.tailored = False  # a process was started with variables of its own
         self.port = free_port()
         self.celery = Celery(
             "stack-client", broker=settings.broker_url, backend=settings.result_backend
@@ -117,7 +121,11 @@ class Stack:
             self.start_worker()
         if self.with_beat:
             self.start_beat()
-        self.wait_healthy()
+        try:
+            self.wait_healthy()
+        except Exception:
+            self.stop()  # no process outlives a stack that did not come up
+            raise
         return self
 
     def start_beat(self) -> Proc:
@@ -137,6 +145,7 @@ class Stack:
         cmd[cmd.index("-w") + 1] = str(self.web_workers)
         cmd += ["-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "wsgi:app"]
         proc_env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **(env or {})}
+        self.tailored = self.tailored or bool(env)
         suffix = f"-{len(self.webs)}" if self.webs else ""
         web = Web(Proc(f"{self.name}-web{suffix}", cmd, proc_env), port, metrics_dir)
         self.webs.append(web)
@@ -154,6 +163,7 @@ class Stack:
         cmd += ["-l", "WARNING"]
         suffix = f"-{len(self.workers)}" if self.workers else ""
         self.worker = Proc(f"{self.name}-worker{suffix}", cmd, {**self.env, **(env or {})})
+        self.tailored = self.tailored or bool(env)
         self.workers.append(self.worker)
         return self.worker
 
@@ -204,11 +214,65 @@ class Stack:
         return self.celery.send_task("chat.reap_stale").get(timeout=timeout)
 
     def stop(self) -> None:
-        """Every process asked at once, then waited for: their shutdowns overlap (a stack's stop
-        is every module's teardown)."""
+        """Every process group killed at once (SIGKILL), then reaped: a stack's stop is a
+        module's teardown, where nothing a process still does is looked at. A graceful stop
+        would cost 2-5 s (a Celery worker notices SIGTERM at its next 2 s poll of the broker,
+        gunicorn at its next 1 s tick) and could let an answer left in flight settle after the
+        next test emptied the database. Graceful stops have tests of their own
+        (tests/integration/fleet/test_drain.py)."""
         webs = [*self.webs, *self.retired]
         procs = [*self.workers, *(w.proc for w in webs), *([self.beat] if self.beat else [])]
         for proc in procs:
-            proc.terminate()
+            proc.kill(signal.SIGKILL)
         for proc in procs:
+            proc.popen.wait(10)
             proc.stop()
+
+
+class StackPool:
+    """At most one shared stack, running while consecutive modules ask for the same settings.
+
+    A module gets the running stack when its settings (every variable the processes read) are
+    the stack's and the stack is as it was started or as a test restored it: one live web per
+    web and one live worker per worker, none started with other variables, `/health` 200. A
+    test that kills a worker and starts another (as the worker tests do) leaves it restored; one
+    that leaves a process dead, or runs one with other variables, leaves the next module a fresh
+    stack.
+    """
+
+    def __init__(self):
+        self.current: Stack | None = None
+        self._key: tuple | None = None
+
+    def get(self, settings: Settings, name: str) -> Stack:
+        key = tuple(sorted(settings_env(settings).items()))
+        if self.current is not None and (key != self._key or not self._restored()):
+            self.close()
+        if self.current is None:
+            self.current = Stack(settings, name=name).start()
+            self._key = key
+        return self.current
+
+    def release(self, keep: bool) -> None:
+        """A module is done with the stack: stop it unless `keep` and it is fit to hand on."""
+        if self.current is not None and not (keep and self._restored()):
+            self.close()
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+        self.current, self._key = None, None
+
+    def _restored(self) -> bool:
+        stack = self.current
+        webs = [w for w in stack.webs if w.proc.alive()]
+        workers = [p for p in stack.workers if p.alive()]
+        if stack.retired or stack.tailored:
+            return False
+        if len(webs) != stack.web_count or len(workers) != stack.worker_count:
+            return False
+        try:
+            stack.wait_healthy(timeout=15)
+        except Exception:
+            return False
+        return True

@@ -32,4 +32,5 @@
   });
   document.getElementById("close").addEventListener("click", function () { tell("dismiss", null); });
   document.getElementById("pay").focus();
+  document.documentElement.dataset.ready = "true"; // the buttons answer from here on
 })();
