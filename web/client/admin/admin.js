@@ -86,6 +86,8 @@ export class AdminScreen {
   usersTab() {
     const f = this.users;
     const q = h("input", { id: "user-q", type: "search", value: f.q, placeholder: "email or name" });
+    // What is typed survives a redraw of the tab (the screen may be opened again meanwhile).
+    q.addEventListener("input", () => { f.q = q.value.trim(); });
     const form = h("form.toolbar", { role: "search", "aria-label": "Find users" },
       h("label", { for: "user-q" }, "Search", q),
       select("Role", "user-role", [["", "any"], ["user", "user"], ["admin", "admin"]], f.role),
