@@ -199,3 +199,16 @@ test("clear forgets everything but keeps the answers map the views hold", () => 
   assert.equal(store.answers, answers);
   assert.deepEqual([store.answers.size, store.pending.size, store.turns.length, store.sessionId], [0, 0, 0, null]);
 });
+
+test("an answer given by a fallback names the model that answered", () => {
+  const store = new ChatStore();
+  sendCompose(store);
+  store.accept({ type: "accepted", requestId: "r1", sessionId: "s9", userMessageId: "u9", parentId: null, leafId: "x", messages: [{ messageId: "x", modelId: M }, { messageId: "y", modelId: N }] });
+  store.apply({ type: "chunk", messageId: "x", seq: 1, delta: "Hi", modelId: "hf:model-a" }, 20);
+  const a = store.answers.get("x");
+  assert.equal(a.modelId, "hf:model-a");
+  assert.equal(a.requestedModelId, M);
+  store.apply({ type: "done", messageId: "x", seq: 1, content: "Hi", modelId: "hf:model-a", charged: 3 }, 30);
+  assert.equal(a.requestedModelId, M); // still the one asked for
+  assert.equal(store.answers.get("y").modelId, N); // the other column is untouched
+});

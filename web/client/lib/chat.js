@@ -255,6 +255,13 @@ export class ChatStore {
     a.stream = applyFrame(before, f);
     if (a.stream === before) return null;
     if (a.stream.gap) return { answer: a, resubscribe: subscribeFrame(a), ended: false };
+    if (f.modelId && f.modelId !== a.modelId) {
+      // Another provider's model answered (a fallback): the answer names the one that did.
+      a.requestedModelId = a.requestedModelId || a.modelId;
+      a.modelId = f.modelId;
+      const node = this.tree.get(a.id);
+      if (node) node.modelId = f.modelId;
+    }
     if (f.type === "chunk") {
       if (!a.firstAt) a.firstAt = now;
       a.status = "streaming";

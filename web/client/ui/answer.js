@@ -81,6 +81,16 @@ function paint(a) {
   if (!view) return;
   const node = view.node;
   node.className = `answer ${a.status}`;
+  if (node.dataset.modelId !== a.modelId) {
+    // A fallback answered: name the model (and provider) that did.
+    const who = partsOf(a.modelId);
+    node.dataset.modelId = a.modelId;
+    node.setAttribute("aria-label", `Answer from ${who.name} (${who.provider})`);
+    const model = node.querySelector(".model");
+    model.textContent = who.name;
+    model.title = a.requestedModelId ? `${a.modelId}, answering for ${a.requestedModelId}` : a.modelId;
+    node.querySelector(".provider").textContent = who.provider;
+  }
   node.querySelector(".status").textContent = statusLabel(a);
   if (view.painted !== a.stream.text) {
     view.textNode.innerHTML = renderMarkdown(a.stream.text);
