@@ -287,10 +287,22 @@ def list_flagged(kind: str | None, status: str, source: str | None, page: int, l
     found.sort(key=lambda kd: _flag_time(kd[1]), reverse=True)
     total = sum(_collection(k).count_documents(query) for k in kinds)
     rows = found[(page - 1) * limit : page * limit]
-    return {
-        "items": [item_view(k, d) for k, d in rows],
-        "pagination": audit.pagination(page, limit, total),
-    }
+    emails = _emails_of([d.get("userId") for _, d in rows])
+    items = []
+    for k, d in rows:
+        item = item_view(k, d)
+        item["userEmail"] = emails.get(str(d.get("userId")))
+        items.append(item)
+    return {"items": items, "pagination": audit.pagination(page, limit, total)}
+
+
+def _emails_of(user_ids: list) -> dict[str, str]:
+    """The email of each user among `user_ids` (one read for a page of the queue)."""
+    ids = list({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    found = User._get_collection().find({"_id": {"$in": ids}}, {"email": 1})
+    return {str(u["_id"]): u.get("email") for u in found}
 
 
 def _status_query(status: str) -> dict:

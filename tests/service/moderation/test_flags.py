@@ -83,6 +83,7 @@ def test_provider_refusal_shows_in_the_flagged_list(client, admin, make_user):
     )
     data = _flagged(client, admin[1], "source=provider")
     assert [i["id"] for i in data["items"]] == [str(other.id), str(msg.id)]  # newest first
+    assert {i["userEmail"] for i in data["items"]} == {user["email"]}  # who, in words
     assert data["items"][0]["moderation"]["flaggedAt"]
     item = data["items"][1]
     assert (
