@@ -1,6 +1,6 @@
 """What programs build on `/v1` with, against the real stack: LangChain (`bind_tools`,
 `with_structured_output` in function-calling and json_schema modes), LiteLLM's SDK, LlamaIndex's
-`OpenAILike` and instructor (TOOLS and JSON_SCHEMA), streaming and not, with two-step tool
+`OpenAILike` (chat and completion modes) and instructor (TOOLS and JSON_SCHEMA), streaming and not, with two-step tool
 loops. After each, every charge matches its receipt and the wallets reconcile.
 
 The fake OpenRouter answers tool calls with arguments built from each function's JSON schema
@@ -177,7 +177,7 @@ def test_litellm_json_schema_response_format(v1):
 # -- LlamaIndex -----------------------------------------------------------------------------------
 
 
-def _llama(v1):
+def _llama(v1, chat: bool = True):
     from llama_index.llms.openai_like import OpenAILike
 
     base, secret = v1
@@ -185,8 +185,8 @@ def _llama(v1):
         model=FREE,
         api_base=base,
         api_key=secret,
-        is_chat_model=True,
-        is_function_calling_model=True,
+        is_chat_model=chat,
+        is_function_calling_model=chat,
         context_window=8192,
         max_retries=0,
     )
@@ -201,6 +201,15 @@ def test_llamaindex_openailike_chat_streamed_and_not(v1, fake):
     assert llm.chat(asked).message.content == "llama index"
     assert "".join(r.delta or "" for r in llm.stream_chat(asked)) == "llama index"
     assert llm.complete("hi").text == "llama index"  # chat mode: complete() goes through chat
+
+
+def test_llamaindex_openailike_completion_mode_streamed_and_not(v1, fake):
+    """LlamaIndex's default mode (`is_chat_model=False`) calls the legacy `/v1/completions`."""
+    fake.scenario(FREE, deltas=["legacy", " mode"])
+    llm = _llama(v1, chat=False)
+    assert llm.complete("hi").text == "legacy mode"
+    assert "".join(r.delta or "" for r in llm.stream_complete("hi")) == "legacy mode"
+    assert fake.stats()["chat_by_model"][FREE] == 2
 
 
 @pytest.mark.parametrize("stream", [False, True])
