@@ -6,7 +6,7 @@ import logging
 
 import pymongo.errors
 import redis.exceptions
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -31,6 +31,13 @@ _DEPENDENCY_DOWN = (
     pymongo.errors.ServerSelectionTimeoutError,
 )
 
+# An SDK pointed at an endpoint we do not have (the Responses API, embeddings, ...) learns which
+# ones there are instead of a bare "Not found.".
+_V1_NOT_FOUND = (
+    "No such endpoint: {method} {path}. This API offers GET /v1/models, GET /v1/models/{{model}}, "
+    "POST /v1/chat/completions and POST /v1/completions (docs/openai.md)."
+)
+
 _HTTP_TO_APP = {
     400: ValidationError,
     404: NotFound,
@@ -39,6 +46,12 @@ _HTTP_TO_APP = {
     415: UnsupportedMediaType,
     503: ServiceUnavailable,
 }
+
+
+def _under_v1() -> bool:
+    from web.openai import errors as openai_errors
+
+    return openai_errors.applies()
 
 
 def error_response(error: AppError, headers: dict | None = None):
@@ -93,6 +106,8 @@ def register_error_handlers(app: Flask) -> None:
             )
             return error_response(err)
         message = None if error.code in (404, 405, 413, 415) else error.description
+        if error.code == 404 and _under_v1():
+            message = _V1_NOT_FOUND.format(method=request.method, path=request.path)
         # A 405 says which methods the path takes (RFC 9110); Werkzeug knows them.
         allow = getattr(error, "valid_methods", None) if error.code == 405 else None
         return error_response(cls(message), {"Allow": ", ".join(allow)} if allow else None)

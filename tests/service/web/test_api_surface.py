@@ -286,3 +286,14 @@ def test_a_v1_429_has_one_retry_after_matching_the_reset(base_settings, make_use
     assert res.headers["x-ratelimit-reset-requests"] == duration(int(retry))
     assert res.headers["x-ratelimit-remaining-requests"] == "0"
     assert "X-RateLimit-Retry-After" not in res.headers  # (case-insensitive)
+
+
+def test_an_endpoint_v1_lacks_is_a_404_naming_the_ones_it_has(client, key):
+    res = client.post("/v1/responses", json={"model": "x", "input": "hi"}, headers=auth(key[1]))
+    error = res.get_json()["error"]
+    assert res.status_code == 404 and error["code"] == "not_found"
+    assert error["type"] == "invalid_request_error" and error["param"] is None
+    assert error["message"].startswith("No such endpoint: POST /v1/responses.")
+    assert "POST /v1/chat/completions" in error["message"]
+    res = client.get("/api/nothing-here")  # outside /v1 the product's own shape and words
+    assert res.status_code == 404 and res.get_json()["message"] == "Not found."
