@@ -147,7 +147,11 @@ async def sitting(args, bench) -> None:
             await users.burst(top)
             await same.burst(top)
             print("measuring idle traffic ...", flush=True)
-            idle = idle_rates(bench.mongo, bench.redis_url, args.idle_seconds)
+            # In a thread: the loop must keep answering the server's pings on the open sockets
+            # (a minute of a blocked loop and the server closes them: 1008 Ping/Pong timeout).
+            idle = await asyncio.to_thread(
+                idle_rates, bench.mongo, bench.redis_url, args.idle_seconds
+            )
             run = Sitting(bench, litellm.proc.pid, idle)
 
             def runners(sockets: Sockets) -> dict:
