@@ -59,6 +59,11 @@ test("payment rows show refunds", () => {
 test("checkout outcomes say whether anything was charged", () => {
   assert.match(checkoutMessage("dismissed"), /Nothing was charged/);
   assert.match(checkoutMessage("failed", { reason: "card declined" }), /card declined.*Nothing was charged/);
+  assert.equal(
+    checkoutMessage("failed", { reason: "Your payment has been declined by your bank." }),
+    "The payment failed: your payment has been declined by your bank. Nothing was charged; you can try again.",
+  );
+  assert.equal(checkoutMessage("failed"), "The payment failed. Nothing was charged; you can try again.");
   assert.match(checkoutMessage("paid", { plan: "Pro" }), /Pro/);
 });
 

@@ -81,7 +81,11 @@ export function paymentRow(o) {
 /** The message a checkout's end leaves. `kind`: "paid" | "failed" | "dismissed" | "error". */
 export function checkoutMessage(kind, info = {}) {
   if (kind === "paid") return `Payment received: ${info.plan || "your purchase"} is in your wallet.`;
-  if (kind === "failed") return `The payment failed${info.reason ? ` (${info.reason})` : ""}. Nothing was charged; you can try again.`;
+  if (kind === "failed") {
+    // Razorpay's reason is a sentence of its own ("Your payment has been declined by your bank.").
+    const reason = String(info.reason || "").trim().replace(/[.!]+$/, "");
+    return `The payment failed${reason ? `: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}` : ""}. Nothing was charged; you can try again.`;
+  }
   if (kind === "dismissed") return "Checkout closed. Nothing was charged.";
   return info.message || "The purchase could not be completed. Nothing was charged.";
 }
