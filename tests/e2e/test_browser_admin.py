@@ -151,7 +151,7 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         expect(context.locator("li").nth(4)).to_contain_text(lines[4])
         attempt = screen.locator("li.card", has_text=f"please say {size} badterm {RUN}")
         expect(attempt).to_contain_text("Blocked attempt (not sent)")
-        expect(attempt).to_contain_text("matched the blocked term “badterm”")
+        expect(attempt).to_contain_text("Flag: Matched the blocked term “badterm”")
         tab.no_horizontal_scroll()
         tab.axe("admin-moderation-context")
         card.get_by_role("button", name="Hide context").click()

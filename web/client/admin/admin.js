@@ -15,6 +15,16 @@ import { count } from "../lib/words.js";
 const KIND_WORDS = { message: "Message", session: "Conversation", attempt: "Blocked attempt (not sent)" };
 const SOURCE_WORDS = { user: "reported by the user", admin: "flagged by an admin", provider: "refused by the provider", blocked_term: "blocked term" };
 
+/** Who flagged an item and why, without saying it twice ("blocked term — matched the blocked term"). */
+function flagWords(m) {
+  const source = SOURCE_WORDS[m.source] || m.source || "";
+  const reason = String(m.reason || "").trim();
+  if (m.source === "blocked_term" && reason) return reason.charAt(0).toUpperCase() + reason.slice(1);
+  const generic = !reason || /^(provider refused|refused by (the )?provider)$/i.test(reason);
+  if (generic) return source ? source.charAt(0).toUpperCase() + source.slice(1) : "No reason given";
+  return source ? `${source.charAt(0).toUpperCase()}${source.slice(1)} — ${reason}` : reason;
+}
+
 const int = (n) => Number(n || 0).toLocaleString("en-US");
 const TABS = [
   { id: "users", label: "Users", href: "/admin" },
@@ -317,7 +327,7 @@ export class AdminScreen {
       h("h2", { text: "Flagged messages, conversations and blocked attempts" }),
       (items.items || []).length ? h("ul.queue", {}, items.items.map((it) => h("li.card", {},
         h("p.muted", { text: [KIND_WORDS[it.type] || it.type, labelOf(it.modelId), it.role, it.via === "api" ? "through an API key" : "", it.userEmail || `user ${it.userId}`, it.sessionId || it.type === "session" ? `session ${it.sessionId || it.id}` : "", when(it.createdAt)].filter(Boolean).join(" · ") }),
-        h("p", {}, h("strong", { text: "Flag: " }), `${SOURCE_WORDS[it.moderation.source] || it.moderation.source || ""} — ${it.moderation.reason || "no reason given"} (${when(it.moderation.flaggedAt)})`),
+        h("p", {}, h("strong", { text: "Flag: " }), `${flagWords(it.moderation)} (${when(it.moderation.flaggedAt)})`),
         it.type === "session" ? h("p", { text: it.title || "" }) : h("blockquote.flagged-content", { text: it.content || "(empty)" }),
         it.type === "message" ? h("div.context", { id: `context-${it.id}`, hidden: true }) : "",
         h("div.toolbar", {},
