@@ -279,7 +279,7 @@ def test_an_attempt_that_died_before_enqueueing_is_enqueued_by_the_retry(live, u
     """Complete (its hold placed) but never enqueued: the retry answers with its ids and
     enqueues the pending answer with its hold."""
     info, _ = user
-    use_settings(live.settings.with_overrides(idempotency_stale_seconds=0.5))
+    use_settings(live.settings.with_overrides(idempotency_stale_seconds=2))
     owner = User.objects.get(id=info["id"])
     cmd = SendCommand(user=owner, message="once", models=[FREE], idempotency_key="no-task")
     with pytest.raises(_Killed):
@@ -290,7 +290,7 @@ def test_an_attempt_that_died_before_enqueueing_is_enqueued_by_the_retry(live, u
     queued: list[tuple] = []
     assert send(cmd, lambda m, hold=None: queued.append((m, hold))).replayed
     assert queued == []  # not stale yet: the first attempt may still enqueue it
-    time.sleep(0.6)
+    time.sleep(2.1)
     result = send(cmd, lambda m, hold=None: queued.append((m, hold)))
     assert result.replayed and [q[0] for q in queued] == [str(result.messages[0].id)] == [mid]
     assert queued[0][1]["id"] == placed["id"] and queued[0][1]["amount"] == placed["amount"]
@@ -338,12 +338,12 @@ def test_concurrent_identical_sends_in_threads_are_one_send(live, user):
 
 def test_a_key_past_its_window_is_a_new_send(live, user):
     info, _ = user
-    use_settings(live.settings.with_overrides(idempotency_window_seconds=1))
+    use_settings(live.settings.with_overrides(idempotency_window_seconds=2))
     owner = User.objects.get(id=info["id"])
     cmd = SendCommand(user=owner, message="again later", models=[FREE], idempotency_key="old")
     first = send(cmd, lambda mid, hold=None: None)
     assert send(cmd, lambda mid, hold=None: None).replayed  # within the window
-    time.sleep(1.2)
+    time.sleep(2.2)
     owner.reload()
     later = send(cmd, lambda mid, hold=None: None)
     assert not later.replayed and later.messages[0].id != first.messages[0].id
