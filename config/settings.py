@@ -169,10 +169,10 @@ class Settings:
     # A send repeated with the same key (Idempotency-Key, websocket requestId) within this many
     # seconds answers with the first one (docs/chat.md).
     idempotency_window_seconds: int = 24 * 3600
-    # A repeat that finds the first send still running waits this long for it, then gets 409.
+    # A repeat that finds the first send still storing its writes waits this long, then 409.
     idempotency_wait_seconds: float = 10.0
-    # A send still unfinished after this long is taken as dead (its web process was killed):
-    # a repeat takes its key over, undoes its writes and sends again.
+    # A send still incomplete after this long is taken as dead (its web process was killed):
+    # a repeat undoes its writes and sends again (or enqueues a complete one's answers).
     idempotency_stale_seconds: float = 30.0
 
     # Operations (docs/operations.md). `/metrics` on the web tier: with a token, only requests

@@ -144,6 +144,11 @@ class ChatMessage(Document):
     apiKeyId = StringField()  # noqa: N815
     keyCapped = BooleanField()  # noqa: N815  the key had caps (its end gives back the unspent)
     requestId = StringField()  # noqa: N815  the API request's X-Request-ID
+    # On the first document a send with an idempotency key stored (`common.sending.idempotency`):
+    # the key as `<user id>:<key>` (unique where set), and what the send wrote under it —
+    # {fingerprint, answers: [{messageId, modelId}], newSession}.
+    requestKey = StringField()  # noqa: N815
+    keyedSend = DictField(default=None)  # noqa: N815
     # Tried in order when `modelId`'s provider fails before the first token: [{modelId, rates}]
     # (`common.sending.fallbacks`). When one of them answers, `modelId` and `rates` become its
     # own at settlement and `requestedModelId` keeps the model asked for.
@@ -173,5 +178,6 @@ class ChatMessage(Document):
             {"fields": ["day", "role"]},
             {"fields": ["userId", "kind", "-createdAt"]},
             {"fields": ["moderation.flagged"]},
+            {"fields": ["requestKey"], "unique": True, "sparse": True},
         ],
     }

@@ -151,13 +151,21 @@ def messages_in(ids: list[ObjectId], statuses: list[str]) -> list[ChatMessage]:
     return list(ChatMessage.objects(id__in=ids, status__in=statuses))
 
 
-def unnote_turn(session: ChatSession, was_new: bool, count: int) -> None:
-    """Take back a new session's insert, or `note_turn`'s count, for a send that failed."""
+def unnote_turn(
+    session: ChatSession, was_new: bool, count: int, leaf: tuple[str | None, str | None]
+) -> None:
+    """Take back a new session's insert, or `note_turn`'s count and the branch it showed, for a
+    send that failed. `leaf`: (the send's leaf, the one shown before), put back unless another
+    turn moved it since."""
+    coll = ChatSession._get_collection()
     if was_new:
-        ChatSession._get_collection().delete_one({"_id": session.id})
-    else:
-        ChatSession._get_collection().update_one(
-            {"_id": session.id}, {"$inc": {"messageCount": -count}}
+        coll.delete_one({"_id": session.id})
+        return
+    coll.update_one({"_id": session.id}, {"$inc": {"messageCount": -count}})
+    ours, before = leaf
+    if ours:
+        coll.update_one(
+            {"_id": session.id, "currentLeafId": ours}, {"$set": {"currentLeafId": before}}
         )
 
 

@@ -9,6 +9,8 @@
   the web died between saving and enqueueing, or the broker lost its queue) is enqueued again —
   the task is idempotent by its claim — up to `PENDING_MAX_REQUEUES` times; one still pending
   after that fails with SERVICE_UNAVAILABLE, its hold released and an `error` frame published.
+  One without its wallet hold (its web process died mid-send, before placing it) fails at
+  once: nothing was held, so nothing may run.
 - A message whose final frame could not reach Redis (`finalPending`) gets it published, and one
   a provider refused whose moderation flag was not yet set (`moderationPending`) gets it.
 - A chat hold older than `HOLD_GRACE` whose message is final is finished (a crash between the
@@ -88,6 +90,10 @@ def _requeue_pending(enqueue: Callable[[str], None]) -> tuple[int, int]:
         return bool(ending.fail_unstarted(msg, ServiceUnavailable(NOT_STARTED), "expired"))
 
     def requeue(msg: ChatMessage) -> bool:
+        if wallet.get_hold(msg.userId, str(msg.id)) is None:
+            # Its send died before placing the hold: running it would give the answer away.
+            ending.fail_unstarted(msg, ServiceUnavailable(NOT_STARTED), "never held")
+            return False
         took = ChatMessage._get_collection().update_one(
             {"_id": msg.id, "status": "pending"},
             {"$inc": {"requeues": 1}, "$set": {"requeuedAt": now}},

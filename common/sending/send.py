@@ -16,10 +16,12 @@ request id, is its API usage record: the same document the worker runs, ends and
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from bson import ObjectId
+from pymongo.errors import BulkWriteError
 
 from common import metrics
 from common.admission import Admission
@@ -29,7 +31,7 @@ from common.conversations.models import ChatMessage, ChatSession, MessageOptions
 from common.conversations.tokens import turn_text
 from common.conversations.tree import Tree
 from common.engine import ending
-from common.errors import ContentBlocked, NotFound, ServiceUnavailable, ValidationError
+from common.errors import Conflict, ContentBlocked, NotFound, ServiceUnavailable, ValidationError
 from common.moderation.service import record_blocked_attempt
 from common.moderation.terms import check_blocked
 from common.payments.subscriptions import check_paywall
@@ -40,7 +42,7 @@ from common.sending.fanout import concurrently
 from common.sending.holds import hold_all, release_all
 from common.sending.planning import Plan, plan_all
 from common.sending.validation import validate
-from common.stored import object_id_or_none, utcnow
+from common.stored import as_utc, object_id_or_none, utcnow
 from common.users.models import User
 from common.wallet import pricing
 from common.wallet import service as wallet
@@ -64,8 +66,8 @@ def send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
     messages and the session (MongoDB) — do not depend on each other, so they run at once (each
     is a round trip on the path to the first delta). If any fails, the others are undone and the
     first failure in the documented order (daily limit, then balance) is raised. With an
-    idempotency key, the key is claimed before them and committed after them, before the
-    enqueue (`common.sending.idempotency`).
+    idempotency key, the messages' insert is the key's claim: refused, another send owns the
+    key and answers (`common.sending.idempotency`).
     """
     with _sends.slot(), metrics.counting_send():
         return _send(cmd, enqueue)
@@ -98,11 +100,8 @@ def _send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
     )
     result = _documents(cmd, session, text, plans, parent or user_message_id, follows)
     result.leaf_id = _leaf_after(tree, session, result)
-    claim = _claim(cmd, result, new_session=session is None)
-    if isinstance(claim, idempotency.Replay):
-        return _replayed(cmd.user, claim, enqueue)
-    if claim is not None and claim.abandoned:
-        _abandon(cmd.user, claim.abandoned)  # a dead attempt's writes, before ours
+    digest = _key(cmd, result, new_session=session is None)
+    leaf_before = session.currentLeafId if session is not None else None
     _take_key_caps(cmd, plans, result)
     counted, held, stored, noted = concurrently(
         lambda: daily.count(cmd.user, len(plans), {p.message_id for p in plans}),
@@ -111,20 +110,17 @@ def _send(cmd: SendCommand, enqueue: Callable[..., None]) -> SendResult:
         lambda: _note_session(result, text, new_session=session is None),
     )
     writes = (counted, held, stored, noted)
+    if isinstance(stored, idempotency.KeyTaken):
+        # Another send owns the key. Ours may have failed only because of it (its hold took the
+        # balance, its request the day's last one): the owner decides the answer.
+        _undo(cmd.user, plans, result, *writes, leaf_before)
+        _give_back_key_caps(cmd, plans, result)
+        return _repeat(cmd, digest, enqueue)
     failure = next((r for r in writes if isinstance(r, BaseException)), None)
     if failure is not None:
-        _undo(cmd.user, plans, result, *writes)
+        _undo(cmd.user, plans, result, *writes, leaf_before)
         _give_back_key_caps(cmd, plans, result)
-        if claim is not None:
-            idempotency.drop(claim)
         raise failure
-    if claim is not None and not idempotency.commit(claim):
-        # A retry took the key over, taking this attempt for dead: take our writes back and
-        # answer with the send that owns the key now.
-        daily.uncount(cmd.user, counted)
-        _abandon(cmd.user, _planned(result, new_session=session is None))
-        _give_back_key_caps(cmd, plans, result)
-        return _send(cmd, enqueue)
     result.user_after = plans[-1].user_after if plans else None
     for msg, plan in zip(result.messages, plans, strict=True):
         _enqueue_one(msg, enqueue, plan.hold)  # only now: every write above is stored
@@ -240,8 +236,18 @@ def _leaf_after(tree: Tree | None, session: ChatSession | None, result: SendResu
     return str(tree.leaf_after_regenerate(leaf, result.user_message.id, model, first))
 
 
-def _undo(user: User, plans: list[Plan], result: SendResult, counted, held, stored, noted) -> None:
-    """Take back whichever of the four writes succeeded (each step is safe to repeat)."""
+def _undo(
+    user: User,
+    plans: list[Plan],
+    result: SendResult,
+    counted,
+    held,
+    stored,
+    noted,
+    leaf_before: str | None,
+) -> None:
+    """Take back whichever of the four writes succeeded (each step is safe to repeat);
+    `leaf_before`: the branch the session showed before the send."""
     if not isinstance(counted, BaseException):
         daily.uncount(user, counted)
     if not isinstance(held, BaseException):
@@ -250,15 +256,16 @@ def _undo(user: User, plans: list[Plan], result: SendResult, counted, held, stor
         ids = [m.id for m in _new_documents(result)]
         ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
     if not isinstance(noted, BaseException) and result.session is not None:
-        sessions.unnote_turn(result.session, noted, len(_new_documents(result)))
+        count = len(_new_documents(result))
+        sessions.unnote_turn(result.session, noted, count, (result.leaf_id, leaf_before))
 
 
-# -- idempotency keys -----------------------------------------------------------------------------
+# -- idempotency keys (`common.sending.idempotency`) ----------------------------------------------
 
 
-def _claim(
-    cmd: SendCommand, result: SendResult, new_session: bool
-) -> idempotency.Claim | idempotency.Replay | None:
+def _key(cmd: SendCommand, result: SendResult, new_session: bool) -> str | None:
+    """With an idempotency key, write it on the first document the send stores (its insert is
+    the claim) with what the send stores under it; returns the request's fingerprint."""
     if not cmd.idempotency_key:
         return None
     request = {
@@ -273,71 +280,138 @@ def _claim(
         "images": cmd.images,
     }
     digest = idempotency.fingerprint(request)
-    planned = _planned(result, new_session)
-    return idempotency.claim(cmd.user.id, cmd.idempotency_key, digest, planned)
-
-
-def _planned(result: SendResult, new_session: bool) -> dict:
-    """The ids a send writes under its key: enough to answer a repeat, or to undo it."""
-    return {
-        "sessionId": result.session.sessionId if result.session else None,
+    first = _new_documents(result)[0]
+    first.requestKey = idempotency.stored_key(cmd.user.id, cmd.idempotency_key)
+    first.keyedSend = {
+        "fingerprint": digest,
+        "answers": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
         "newSession": new_session and result.session is not None,
-        "userMessageId": str(result.user_message.id) if result.user_message else None,
-        "regenerated": result.regenerated,  # the user message was stored before: keep it
-        "messages": [{"messageId": str(m.id), "modelId": m.modelId} for m in result.messages],
     }
+    return digest
 
 
-def _abandon(user: User, planned: dict) -> None:
-    """Undo the writes of an attempt that lost its key. Safe to repeat, by anyone: a hold is
-    released once (and not at all if it was never placed), deletes and the recount are
-    idempotent. Today's request count is left as it is (counting one more is the safe side)."""
-    for m in planned["messages"]:
-        wallet.release(user.id, m["messageId"], reason="send retried")
-    ids = [m["messageId"] for m in planned["messages"]]
-    if not planned.get("regenerated") and planned.get("userMessageId"):
-        ids.append(planned["userMessageId"])
-    ChatMessage._get_collection().delete_many({"_id": {"$in": [ObjectId(i) for i in ids]}})
-    if planned.get("sessionId"):
-        sessions.forget_turn(planned["sessionId"], planned["newSession"])
+@dataclass
+class _Owner:
+    """The send that stored a key, as it is now."""
+
+    keyed: ChatMessage  # the document carrying the key
+    session: ChatSession | None
+    user_message: ChatMessage | None
+    answers: list[ChatMessage]
+    holds: dict[str, wallet.Hold]  # the answers' open holds
+
+    @property
+    def complete(self) -> bool:
+        """Every write of the send is stored: its session, and each answer's hold (unless the
+        answer has moved on from `pending`, which only a stored, enqueued send's can)."""
+        if self.keyed.sessionId and self.session is None:
+            return False
+        return all(m.status != "pending" or str(m.id) in self.holds for m in self.answers)
 
 
-def _replayed(user: User, replay: idempotency.Replay, enqueue: Callable[..., None]) -> SendResult:
-    """The first send's answer, from the documents it stored (they may have moved on since)."""
-    planned = replay.planned
-    session = None
-    if planned.get("sessionId"):
-        session = ChatSession.objects(sessionId=planned["sessionId"]).first() or ChatSession(
-            sessionId=planned["sessionId"], userId=user.id
-        )
-    user_id = planned.get("userMessageId")
-    ids = [ObjectId(m["messageId"]) for m in planned["messages"]]
-    stored = {
-        m.id: m for m in ChatMessage.objects(id__in=ids + ([ObjectId(user_id)] if user_id else []))
-    }
+def _repeat(cmd: SendCommand, digest: str, enqueue: Callable[..., None]) -> SendResult:
+    """Another send stored this key: answer with it, wait for it, or send afresh where it is
+    gone, past the window or dead (see `common.sending.idempotency`)."""
+    settings = get_settings()
+    key = idempotency.stored_key(cmd.user.id, cmd.idempotency_key)
+    deadline = time.monotonic() + settings.idempotency_wait_seconds
+    while True:
+        keyed = ChatMessage.objects(requestKey=key).first()
+        if keyed is None:  # it failed (or was deleted) meanwhile: the key is free
+            return _send(cmd, enqueue)
+        age = (utcnow() - as_utc(keyed.createdAt)).total_seconds()
+        if age > settings.idempotency_window_seconds:
+            ChatMessage._get_collection().update_one(
+                {"_id": keyed.id, "requestKey": key},
+                {"$unset": {"requestKey": "", "keyedSend": ""}},
+            )
+            return _send(cmd, enqueue)
+        if (keyed.keyedSend or {}).get("fingerprint") != digest:
+            raise Conflict(
+                "This idempotency key was already used for a different request.",
+                {"field": "Idempotency-Key", "key": cmd.idempotency_key},
+            )
+        owner = _owner(cmd.user, keyed)
+        stale = age > settings.idempotency_stale_seconds
+        if owner.complete:
+            return _replayed(owner, enqueue, redrive=stale)
+        if stale:  # its web process died mid-send
+            _abandon(cmd.user, owner)
+            return _send(cmd, enqueue)
+        if time.monotonic() >= deadline:
+            raise Conflict(
+                "A request with this idempotency key is still being processed; retry shortly.",
+                {
+                    "field": "Idempotency-Key",
+                    "key": cmd.idempotency_key,
+                    "inProgress": True,
+                    "retryAfter": 1,
+                },
+            )
+        time.sleep(0.05)
+
+
+def _owner(user: User, keyed: ChatMessage) -> _Owner:
+    """Read the documents of the send that stored `keyed`; an answer deleted since stands as
+    `deleted`."""
+    answers = keyed.keyedSend.get("answers") or []
+    ids = [ObjectId(a["messageId"]) for a in answers]
+    regenerated = keyed.role != "user"
+    user_id = keyed.parentId if regenerated else keyed.id
+    stored = {m.id: m for m in ChatMessage.objects(id__in=[*ids, user_id])}
+    stored[keyed.id] = keyed
 
     def message(oid: ObjectId, role: str, model_id: str | None = None) -> ChatMessage:
-        gone = ChatMessage(id=oid, sessionId=planned.get("sessionId"), userId=user.id, role=role)
+        gone = ChatMessage(id=oid, sessionId=keyed.sessionId, userId=user.id, role=role)
         gone.modelId, gone.status = model_id, "deleted"
         return stored.get(oid) or gone
 
-    user_message = message(ObjectId(user_id), "user") if user_id else None
     messages = [
-        message(oid, "assistant", m["modelId"])
-        for oid, m in zip(ids, planned["messages"], strict=True)
+        message(oid, "assistant", a["modelId"]) for oid, a in zip(ids, answers, strict=True)
     ]
-    _redrive(messages, replay, enqueue)
-    return SendResult(session, user_message, messages, replayed=True, leaf_id=session.currentLeafId)
+    pending = [str(m.id) for m in messages if m.status == "pending"]
+    session = ChatSession.objects(sessionId=keyed.sessionId).first() if keyed.sessionId else None
+    return _Owner(
+        keyed,
+        session,
+        message(user_id, "user") if user_id else None,
+        messages,
+        wallet.get_holds(user.id, pending) if pending else {},
+    )
 
 
-def _redrive(messages: list[ChatMessage], replay: idempotency.Replay, enqueue) -> None:
-    """Enqueue again an answer still pending long after its send: the first attempt may have
-    died between committing and enqueueing. A second task for a message is a no-op."""
-    age = (utcnow() - replay.started_at).total_seconds()
-    if age > get_settings().idempotency_stale_seconds:
-        for msg in messages:
+def _abandon(user: User, owner: _Owner) -> None:
+    """Undo the writes of a send that died mid-send. Safe to repeat, by anyone: a hold is
+    released once (and not at all if it was never placed), deletes and the recount are
+    idempotent. Today's request count is left as it is (counting one more is the safe side)."""
+    for m in owner.answers:
+        wallet.release(user.id, str(m.id), reason="send retried")
+    ids = [m.id for m in owner.answers]
+    if owner.keyed.role == "user":
+        ids.append(owner.keyed.id)
+    ChatMessage._get_collection().delete_many({"_id": {"$in": ids}})
+    if owner.keyed.sessionId:
+        sessions.forget_turn(owner.keyed.sessionId, owner.keyed.keyedSend.get("newSession"))
+
+
+def _replayed(owner: _Owner, enqueue: Callable[..., None], redrive: bool) -> SendResult:
+    """The first send's answer, from the documents it stored (they may have moved on since).
+    `redrive`: it is older than `IDEMPOTENCY_STALE_SECONDS`, and an answer still pending may
+    never have been enqueued (its web process died first): enqueue it with its hold; a second
+    task for an answer is a no-op."""
+    if redrive:
+        for msg in owner.answers:
             if msg.status == "pending":
-                _enqueue_one(msg, enqueue)
+                _enqueue_one(msg, enqueue, owner.holds[str(msg.id)].placed())
+    session = owner.session
+    return SendResult(
+        session,
+        owner.user_message,
+        owner.answers,
+        replayed=True,
+        regenerated=owner.keyed.role != "user",
+        leaf_id=session.currentLeafId if session is not None else None,
+    )
 
 
 # -- holds and documents --------------------------------------------------------------------------
@@ -393,9 +467,17 @@ def _new_documents(result: SendResult) -> list[ChatMessage]:
 
 
 def _insert(result: SendResult) -> None:
-    """Store the user message and the pending assistant messages in one round trip."""
+    """Store the user message and the pending assistant messages in one round trip. The first
+    carries the idempotency key, if any: refused by the unique index, nothing is stored
+    (`KeyTaken`)."""
     docs = [m.to_mongo() for m in _new_documents(result)]
-    ChatMessage._get_collection().insert_many(docs, ordered=True)
+    try:
+        ChatMessage._get_collection().insert_many(docs, ordered=True)
+    except BulkWriteError as exc:
+        first = (exc.details.get("writeErrors") or [{}])[0]
+        if "requestKey" in docs[0] and first.get("index") == 0 and first.get("code") == 11000:
+            raise idempotency.KeyTaken() from None
+        raise
 
 
 def _note_session(result: SendResult, text: str, new_session: bool) -> bool:

@@ -412,9 +412,13 @@ def _refuse_closed(key: str) -> None:
 
 
 def get_hold(user_id: Any, key: str) -> Hold | None:
-    doc = _holds(object_id(user_id)) if _check_key(key) else None
-    h = ((doc or {}).get("holds") or {}).get(key)
-    return _as_hold(key, h) if h else None
+    return get_holds(user_id, [_check_key(key)]).get(key)
+
+
+def get_holds(user_id: Any, keys: list[str]) -> dict[str, Hold]:
+    """The open holds among `keys`, by key (one read of the user document)."""
+    held = (_holds(object_id(user_id)) or {}).get("holds") or {}
+    return {key: _as_hold(key, held[key]) for key in keys if held.get(key)}
 
 
 def settle(

@@ -1,21 +1,23 @@
 """A send repeated with its idempotency key (`Idempotency-Key`, the websocket's `requestId`) is
 the same send: the first one's ids, one hold, one charge — also after a Redis wipe, from
-concurrent requests, and after the first attempt died mid-send."""
+concurrent requests, and after the first attempt died mid-send. The key rides on the send's
+first stored message (`common.sending.idempotency`)."""
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 import requests
+from bson import ObjectId
 
 from common.conversations.models import ChatMessage, ChatSession
+from common.engine import reaper
 from common.engine.completion import complete
 from common.errors import Conflict
 from common.redis_client import get_redis
-from common.sending import idempotency
+from common.sending import send as sending
 from common.sending.command import SendCommand
 from common.sending.send import send
 from common.streaming import channel
@@ -83,6 +85,7 @@ def test_a_repeat_with_the_key_answers_with_the_first_send(live, fake, user):
 def test_concurrent_sends_with_one_key_place_one_hold(live, fake, user):
     info, token = user
     fake.scenario(FREE, deltas=["slow ", "enough"], first_delay=0.5)
+    before = tokens_of(info["id"])["balance"]
     answers: list[requests.Response] = []
     go = threading.Barrier(6)
 
@@ -101,10 +104,12 @@ def test_concurrent_sends_with_one_key_place_one_hold(live, fake, user):
     (mid,) = _ids(answers[0])[2]
     held = tokens_of(info["id"])
     assert list(held["holds"]) in ([mid], [])  # one hold (or already settled)
-    _settled(mid)
+    charged = _settled(mid).charged
     assert ChatMessage.objects(role="assistant").count() == 1
     assert ChatSession.objects.count() == 1
     assert [e["key"] for e in _charges(info["id"])] == [mid]
+    after = tokens_of(info["id"])
+    assert after["reserved"] == 0 and after["balance"] == before - charged
     assert reconcile() == []
 
 
@@ -206,112 +211,143 @@ def _die(*_args, **_kwargs):
     raise _Killed()
 
 
-def test_an_attempt_that_died_before_committing_is_undone_and_sent_once(live, user, monkeypatch):
-    """The first attempt stored its holds, messages and session, then died: a retry after
-    `IDEMPOTENCY_STALE_SECONDS` takes the key over, undoes those writes and sends once."""
+def _died_before_holding(owner: User, cmd: SendCommand, monkeypatch) -> ChatMessage:
+    """The first attempt stored its messages (the key) and its session, then died before its
+    hold was placed (and before it could undo anything). Returns its pending answer."""
+    monkeypatch.setattr(sending, "hold_all", _die)
+    monkeypatch.setattr(sending, "_undo", _die)
+    with pytest.raises(_Killed):
+        send(cmd, _die)
+    monkeypatch.undo()
+    (dead,) = ChatMessage.objects(role="assistant", status="pending")
+    assert tokens_of(str(owner.id))["holds"] == {}
+    return dead
+
+
+def test_an_attempt_that_died_before_holding_is_undone_and_sent_once(live, user, monkeypatch):
+    """A retry after `IDEMPOTENCY_STALE_SECONDS` finds the key's send incomplete (an answer
+    pending without its hold): it deletes that attempt's writes and sends once."""
     info, _ = user
     use_settings(live.settings.with_overrides(idempotency_stale_seconds=0.5))
     owner = User.objects.get(id=info["id"])
     cmd = SendCommand(user=owner, message="once", models=[FREE], idempotency_key="dies")
-    queued: list[str] = []
-    monkeypatch.setattr(idempotency, "commit", _die)
-    with pytest.raises(_Killed):
-        send(cmd, lambda mid, hold=None: queued.append(mid))
-    monkeypatch.undo()
-    (dead,) = tokens_of(info["id"])["holds"]
-    assert queued == [] and ChatMessage.objects(id=dead).first() is not None
+    dead = _died_before_holding(owner, cmd, monkeypatch)
+    assert ChatSession.objects.count() == 1
 
     time.sleep(0.6)
     owner.reload()
+    queued: list[str] = []
     result = send(cmd, lambda mid, hold=None: queued.append(mid))
     (mid,) = [str(m.id) for m in result.messages]
-    assert mid != dead and queued == [mid]
-    assert ChatMessage.objects(id=dead).first() is None  # the dead attempt's answer is gone
-    assert list(tokens_of(info["id"])["holds"]) == [mid]  # its hold released, ours placed
-    assert ChatSession.objects.count() == 1
+    assert not result.replayed and mid != str(dead.id) and queued == [mid]
+    assert ChatMessage.objects(id=dead.id).first() is None  # the dead attempt's answer is gone
+    assert ChatMessage.objects(id=dead.parentId).first() is None  # and its user message
+    assert list(tokens_of(info["id"])["holds"]) == [mid]
+    assert ChatSession.objects.count() == 1  # the dead attempt's new session went too
     assert complete(mid) == "done"
     assert [e["key"] for e in _charges(info["id"])] == [mid]
+    assert send(cmd, lambda mid, hold=None: queued.append(mid)).messages[0].id == ObjectId(mid)
+    assert reconcile() == []
+
+
+def test_a_repeat_of_an_incomplete_send_waits_then_gets_409_and_the_reaper_ends_it(
+    live, user, monkeypatch
+):
+    """Before `IDEMPOTENCY_STALE_SECONDS` an incomplete send may still be writing: a repeat
+    waits, then gets 409. The reaper never runs an answer without its hold: it fails it."""
+    info, _ = user
+    use_settings(live.settings.with_overrides(idempotency_wait_seconds=0.3))
+    owner = User.objects.get(id=info["id"])
+    cmd = SendCommand(user=owner, message="held?", models=[FREE], idempotency_key="half")
+    dead = _died_before_holding(owner, cmd, monkeypatch)
+    started = time.monotonic()
+    with pytest.raises(Conflict) as busy:
+        send(cmd, _die)
+    assert busy.value.details["inProgress"] is True and time.monotonic() - started >= 0.3
+    assert tokens_of(info["id"])["holds"] == {}  # the repeat's own hold was released
+
+    use_settings(live.settings.with_overrides(pending_requeue_seconds=0))
+    enqueued: list[str] = []
+    reaper.reap_stale(enqueue=enqueued.append)
+    ended = ChatMessage.objects.get(id=dead.id)
+    assert enqueued == [] and ended.status == "failed" and ended.charged == 0
+    assert tokens_of(info["id"])["reserved"] == 0 and _charges(info["id"]) == []
     assert reconcile() == []
 
 
 def test_an_attempt_that_died_before_enqueueing_is_enqueued_by_the_retry(live, user):
+    """Complete (its hold placed) but never enqueued: the retry answers with its ids and
+    enqueues the pending answer with its hold."""
     info, _ = user
-    use_settings(live.settings.with_overrides(idempotency_stale_seconds=0.5))
+    use_settings(live.settings.with_overrides(idempotency_stale_seconds=2))
     owner = User.objects.get(id=info["id"])
     cmd = SendCommand(user=owner, message="once", models=[FREE], idempotency_key="no-task")
     with pytest.raises(_Killed):
         send(cmd, _die)
-    time.sleep(0.6)
-    queued: list[str] = []
-    result = send(cmd, lambda mid, hold=None: queued.append(mid))
-    assert result.replayed and queued == [str(result.messages[0].id)]
-    outcome = complete(queued[0])
-    assert outcome == "done", ChatMessage.objects.get(id=queued[0]).error
+    (mid,) = tokens_of(info["id"])["holds"]
+    placed = tokens_of(info["id"])["holds"][mid]
+    owner.reload()
+    queued: list[tuple] = []
+    assert send(cmd, lambda m, hold=None: queued.append((m, hold))).replayed
+    assert queued == []  # not stale yet: the first attempt may still enqueue it
+    time.sleep(2.1)
+    result = send(cmd, lambda m, hold=None: queued.append((m, hold)))
+    assert result.replayed and [q[0] for q in queued] == [str(result.messages[0].id)] == [mid]
+    assert queued[0][1]["id"] == placed["id"] and queued[0][1]["amount"] == placed["amount"]
+    outcome = complete(mid, hold=queued[0][1])
+    assert outcome == "done", ChatMessage.objects.get(id=mid).error
     assert len(_charges(info["id"])) == 1
     assert reconcile() == []
 
 
-def test_a_repeat_while_the_first_is_running_waits_then_gets_409(live, user):
+def test_concurrent_identical_sends_in_threads_are_one_send(live, user):
+    """Eight threads send with one key at once: one send stores and holds, the others take
+    their writes back and answer with it; the balance moves by one charge."""
     info, _ = user
-    use_settings(live.settings.with_overrides(idempotency_wait_seconds=0.3))
     owner = User.objects.get(id=info["id"])
-    digest = idempotency.fingerprint({"any": "thing"})
-    planned = {"sessionId": "s", "newSession": True, "userMessageId": "0" * 24, "messages": []}
-    key = f"busy-{uuid.uuid4().hex}"
-    claim = idempotency.claim(owner.id, key, digest, planned)
-    assert isinstance(claim, idempotency.Claim)
-    started = time.monotonic()
-    with pytest.raises(Conflict) as busy:
-        idempotency.claim(owner.id, key, digest, planned)
-    assert busy.value.details["inProgress"] is True and time.monotonic() - started >= 0.3
-    idempotency.commit(claim)
-    assert isinstance(idempotency.claim(owner.id, key, digest, planned), idempotency.Replay)
+    before = tokens_of(info["id"])["balance"]
+    cmd = SendCommand(user=owner, message="at once", models=[FREE], idempotency_key="burst")
+    go = threading.Barrier(8)
+    queued: list[str] = []
+    results = []
+
+    def attempt() -> None:
+        go.wait()
+        results.append(send(cmd, lambda mid, hold=None: queued.append(mid)))
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and sum(not r.replayed for r in results) == 1
+    assert len({tuple(m.id for m in r.messages) for r in results}) == 1
+    (mid,) = {str(r.messages[0].id) for r in results}
+    assert queued == [mid]
+    held = tokens_of(info["id"])
+    assert list(held["holds"]) == [mid] and held["balance"] == before - held["reserved"]
+    assert ChatMessage.objects(role="assistant").count() == 1
+    assert ChatMessage.objects(role="user").count() == 1 and ChatSession.objects.count() == 1
+    assert complete(mid) == "done"
+    charged = ChatMessage.objects.get(id=mid).charged
+    after = tokens_of(info["id"])
+    assert after["reserved"] == 0 and after["balance"] == before - charged
+    assert [e["key"] for e in _charges(info["id"])] == [mid]
+    assert reconcile() == []
 
 
 def test_a_key_past_its_window_is_a_new_send(live, user):
     info, _ = user
-    use_settings(live.settings.with_overrides(idempotency_window_seconds=1))
+    use_settings(live.settings.with_overrides(idempotency_window_seconds=2))
     owner = User.objects.get(id=info["id"])
     cmd = SendCommand(user=owner, message="again later", models=[FREE], idempotency_key="old")
     first = send(cmd, lambda mid, hold=None: None)
     assert send(cmd, lambda mid, hold=None: None).replayed  # within the window
-    time.sleep(1.2)
+    time.sleep(2.2)
     owner.reload()
     later = send(cmd, lambda mid, hold=None: None)
     assert not later.replayed and later.messages[0].id != first.messages[0].id
-
-
-def test_a_slow_attempt_taken_over_undoes_itself_and_answers_with_the_retry(
-    live, user, monkeypatch
-):
-    """The first attempt is alive but slower than `IDEMPOTENCY_STALE_SECONDS`: a retry takes
-    the key over and sends; the first finds its commit refused, undoes its own writes and
-    answers with the retry's send. One hold, one answer."""
-    info, _ = user
-    use_settings(live.settings.with_overrides(idempotency_stale_seconds=0.3))
-    owner = User.objects.get(id=info["id"])
-    cmd = SendCommand(user=owner, message="slow", models=[FREE], idempotency_key="slow-one")
-    queued: list[str] = []
-    real_commit, retry = idempotency.commit, {}
-
-    def commit_after_a_retry(claim):
-        if not retry:  # the first attempt, stalled just before its commit
-            retry["started"] = True
-            time.sleep(0.4)
-            retry["result"] = send(cmd, lambda mid, hold=None: queued.append(mid))
-        return real_commit(claim)
-
-    monkeypatch.setattr(idempotency, "commit", commit_after_a_retry)
-    first = send(cmd, lambda mid, hold=None: queued.append(mid))
-    second = retry["result"]
-    assert first.replayed and not second.replayed
-    assert [m.id for m in first.messages] == [m.id for m in second.messages]
-    (mid,) = [str(m.id) for m in second.messages]
-    # Only the retry's answer is enqueued (the first's replay may enqueue it again once it is
-    # older than the tiny stale time used here: a second task for an answer is a no-op).
-    assert set(queued) == {mid}
-    assert list(tokens_of(info["id"])["holds"]) == [mid]
-    assert ChatMessage.objects(role="assistant").count() == 1 and ChatSession.objects.count() == 1
-    assert complete(mid) == "done"
-    assert [e["key"] for e in _charges(info["id"])] == [mid]
-    assert reconcile() == []
+    # The key moved to the new send: the old one keeps its messages, not the key.
+    assert ChatMessage.objects.get(id=first.user_message.id).requestKey is None
+    assert ChatMessage.objects.get(id=later.user_message.id).requestKey is not None
+    assert send(cmd, lambda mid, hold=None: None).messages[0].id == later.messages[0].id

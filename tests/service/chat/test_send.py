@@ -149,3 +149,61 @@ def test_a_repeated_key_answers_with_the_first_send_and_holds_once(member, send_
     assert tokens_of(str(user.id)) == after_first
     assert len(stored(ChatMessage, user)) == 2
     assert enqueued == [str(first.messages[0].id)]  # not enqueued again (not stale)
+
+
+def test_a_repeated_regenerate_answers_with_its_first_answer(member, send_as, enqueued):
+    """A regenerate stores no user message: its key rides on its first new answer."""
+    user = member("pro")
+    first = send_as(user, TEXT, PAID, options=options())
+    sid, asked = first.session.sessionId, str(first.user_message.id)
+    again = send_as(user, "", PAID, session_id=sid, parent_id=asked, idempotency_key="re-1")
+    repeat = send_as(user, "", PAID, session_id=sid, parent_id=asked, idempotency_key="re-1")
+    assert repeat.replayed and repeat.regenerated and not again.replayed
+    assert [m.id for m in repeat.messages] == [m.id for m in again.messages]
+    assert repeat.user_message.id == first.user_message.id
+    assert repeat.leaf_id == again.leaf_id == str(again.messages[0].id)
+    assert len(stored(ChatMessage, user)) == 3  # the question and its two answers
+    assert ChatSession.objects.get(sessionId=sid).messageCount == 3
+    assert enqueued == [str(first.messages[0].id), str(again.messages[0].id)]
+
+
+def test_a_refused_send_frees_its_key_and_a_repeat_into_a_session_keeps_its_leaf(
+    member, send_as, enqueued
+):
+    user = member("pro")
+    first = send_as(user, TEXT, PAID, options=options())
+    sid = first.session.sessionId
+    shown = ChatSession.objects.get(sessionId=sid).currentLeafId
+    balance = tokens_of(str(user.id))["balance"]
+    set_balance(str(user.id), 1)
+    with pytest.raises(InsufficientTokens):
+        send_as(user, "More?", PAID, session_id=sid, options=options(), idempotency_key="k-2")
+    assert ChatMessage.objects(requestKey__exists=True).first() is None  # the key is free
+    assert ChatSession.objects.get(sessionId=sid).currentLeafId == shown  # its leaf put back
+    wallet.credit(str(user.id), balance, f"topup-{user.id}", "test")
+    sent = send_as(user, "More?", PAID, session_id=sid, options=options(), idempotency_key="k-2")
+    again = send_as(user, "More?", PAID, session_id=sid, options=options(), idempotency_key="k-2")
+    assert not sent.replayed and again.replayed and again.messages[0].id == sent.messages[0].id
+    assert again.leaf_id == sent.leaf_id == str(sent.messages[0].id)  # the repeat's undone
+    assert ChatSession.objects.get(sessionId=sid).messageCount == 4
+    assert list(tokens_of(str(user.id))["holds"]) == [
+        str(first.messages[0].id),
+        str(sent.messages[0].id),
+    ]
+    assert reconcile() == []
+
+
+def test_a_repeat_on_a_balance_its_first_send_spent_answers_with_it_not_402(
+    member, send_as, enqueued
+):
+    """The repeat's own hold is refused (the first send holds the whole balance), but its
+    insert found the key: it answers with the first send."""
+    user = member("pro")
+    set_balance(str(user.id), expected_hold(PAID))
+    first = send_as(user, TEXT, PAID, options=options(), idempotency_key="k-3")
+    assert tokens_of(str(user.id))["balance"] == 0
+    again = send_as(user, TEXT, PAID, options=options(), idempotency_key="k-3")
+    assert again.replayed and [m.id for m in again.messages] == [m.id for m in first.messages]
+    assert list(tokens_of(str(user.id))["holds"]) == [str(first.messages[0].id)]
+    assert len(stored(ChatMessage, user)) == 2 and enqueued == [str(first.messages[0].id)]
+    assert reconcile() == []
