@@ -89,6 +89,11 @@ class ModelView(Open):
     addedAt: str | None = Field(  # noqa: N815
         default=None, description="When the model entered our catalog (ISO 8601)"
     )
+    weights: str | None = Field(
+        default=None,
+        description="The Hugging Face repo of the model's weights (lower case) when its provider "
+        "names it; the same model through other providers has the same",
+    )
 
 
 class ModelList(Open):

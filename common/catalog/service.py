@@ -160,6 +160,9 @@ def model_view(doc: AIModel | dict) -> dict:
         "tags": list(d.get("capabilities") or []),
         "isFree": bool(d.get("isFree", True)),
         "isAvailable": bool(d.get("isAvailable", True)) and rates is not None,
+        # The Hugging Face repo of its weights when its provider names it: routes of one model
+        # through several providers share it (the client groups them by it).
+        "weights": d.get("hfId") or None,
         # When the model entered our catalog (`/v1/models` answers it as `created`).
         "addedAt": iso(d.get("createdAt") or FALLBACK_ADDED_AT),
     }

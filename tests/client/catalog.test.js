@@ -25,6 +25,21 @@ test("one model through several providers is one group, its routes free first th
   assert.equal(familyKey(CATALOG[2]), familyKey(CATALOG[0]));
 });
 
+test("routes whose ids differ are one model when the catalog names the same weights", () => {
+  const openrouter = { modelId: "meta-llama/llama-3.1-405b-instruct", name: "Meta: Llama 3.1 405B Instruct", provider: "openrouter", isFree: false, rates: { prompt: 3000, completion: 3000 }, weights: "meta-llama/meta-llama-3.1-405b-instruct" };
+  const free = { modelId: "meta-llama/llama-3.1-405b-instruct:free", name: "Meta: Llama 3.1 405B Instruct (free)", provider: "openrouter", isFree: true, rates: { prompt: 0, completion: 0 } };
+  const hf = { modelId: "hf:meta-llama/Meta-Llama-3.1-405B-Instruct", name: "meta-llama/Meta-Llama-3.1-405B-Instruct", provider: "huggingface", isFree: false, rates: { prompt: 2000, completion: 2000 }, weights: "meta-llama/meta-llama-3.1-405b-instruct" };
+  const gpt = { modelId: "openai/gpt-4o", name: "OpenAI: GPT-4o", provider: "openrouter", isFree: false, rates: { prompt: 1300, completion: 5000 } };
+  // The ids' tails alone tell the OpenRouter routes and Hugging Face's apart...
+  assert.notEqual(familyKey(openrouter), familyKey(hf));
+  // ...the weights join them, and the free variant (no weights listed) still joins by its id.
+  const groups = groupModels([openrouter, gpt, hf, free]);
+  assert.deepEqual(groups.map((g) => [g.name, g.routes.map((r) => r.modelId)]), [
+    ["Meta Llama 3.1 405B Instruct", [free.modelId, hf.modelId, openrouter.modelId]],
+    ["OpenAI GPT-4o", [gpt.modelId]],
+  ]);
+});
+
 test("names and provider labels as people read them", () => {
   assert.equal(modelName(CATALOG[0]), "DeepSeek R1");
   assert.equal(modelName(CATALOG[2]), "DeepSeek R1");

@@ -59,11 +59,22 @@ def test_model_view_has_the_documented_shape_and_per_1k_prices(openrouter, setti
         "isFree": False,
         "isAvailable": True,
         "addedAt": stored.iso(AIModel.objects.get(modelId="openai/gpt-4o").createdAt),
+        "weights": None,  # OpenRouter lists no Hugging Face repo for it
     }
     doc = AIModel.objects.get(modelId="openai/gpt-4o")
     assert (doc.pricing.prompt, doc.pricing.completion) == (0.0000025, 0.00001)
     assert doc.providerModelId == "openai/gpt-4o" and doc.sortRank == catalog.RANK_PAID
     assert doc.lastChecked is not None
+
+
+def test_routes_of_one_model_name_the_same_weights(openrouter):
+    """OpenRouter's `hugging_face_id`, lower case: what the client groups routes by."""
+    models = {m["modelId"]: m for m in _all()}
+    free = models["meta-llama/llama-3.1-405b-instruct:free"]
+    paid = models["meta-llama/llama-3.1-405b-instruct"]
+    assert free["weights"] == paid["weights"] == "meta-llama/llama-3.1-405b-instruct"
+    assert models["meta-llama/llama-3.1-70b-instruct"]["weights"] != paid["weights"]
+    assert models["openai/gpt-4o"]["weights"] is None
 
 
 def test_capabilities_come_from_the_listing_and_default_to_none(openrouter):

@@ -34,7 +34,7 @@ export function modelName(model) {
   return name.split("/").pop().split(":")[0].replace(/[-_]+/g, " ");
 }
 
-/** What identifies one model across providers: the last part of its id, without a `:variant`,
+/** What names one model across providers: the last part of its id, without a `:variant`,
  * lowercased, letters and digits only (`DeepSeek-R1`, `deepseek-r1:free` -> `deepseekr1`). */
 export function familyKey(model) {
   const id = (model.modelId || "").replace(/^(hf|local):/, "");
@@ -81,12 +81,29 @@ export function filterModels(models, query, { freeOnly = false } = {}) {
 /**
  * The routes of each model together, in the catalog's order (a group sits where its first
  * route was): `[{key, name, routes: [model]}]`, routes free first, then by price. The name is
- * the plainest of the routes' names (one that is not an id).
+ * the plainest of the routes' names (one that is not an id). Two routes are one model when
+ * their ids name the same model (`familyKey`) or the catalog says they run the same weights
+ * (`weights`, the Hugging Face repo): OpenRouter's `meta-llama/llama-3.1-405b-instruct` and
+ * Hugging Face's `hf:meta-llama/Meta-Llama-3.1-405B-Instruct` differ in name, not in weights.
  */
 export function groupModels(models) {
+  const parent = new Map();
+  const root = (k) => {
+    while (parent.get(k) !== k) k = parent.get(k);
+    return k;
+  };
+  const keysOf = (m) => [`id:${familyKey(m)}`, ...(m.weights ? [`weights:${String(m.weights).toLowerCase()}`] : [])];
+  for (const m of models) {
+    const keys = keysOf(m);
+    for (const k of keys) if (!parent.has(k)) parent.set(k, k);
+    for (const k of keys.slice(1)) {
+      const [a, b] = [root(keys[0]), root(k)];
+      if (a !== b) parent.set(b, a);
+    }
+  }
   const groups = new Map();
   for (const m of models) {
-    const key = familyKey(m);
+    const key = root(keysOf(m)[0]);
     if (!groups.has(key)) groups.set(key, { key, name: "", routes: [] });
     groups.get(key).routes.push(m);
   }
