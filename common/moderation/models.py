@@ -3,7 +3,7 @@ the attempts they refused (in the moderation queue)."""
 
 from __future__ import annotations
 
-from mongoengine import DateTimeField, DictField, Document, ObjectIdField, StringField
+from mongoengine import DateTimeField, DictField, Document, IntField, ObjectIdField, StringField
 
 from common.stored import utcnow
 
@@ -27,8 +27,17 @@ class BlockedAttempt(Document):
     via = StringField(choices=("chat", "api"), default="chat")
     moderation = DictField(default=dict)  # the same record as a flagged message's
     createdAt = DateTimeField(default=utcnow)  # noqa: N815
+    # `<user id>:<term, lower case>`: the same user's later tries of the term while this item is
+    # open count here (`attempts`, `lastAttemptAt`) instead of adding items.
+    repeatKey = StringField()  # noqa: N815
+    attempts = IntField(default=1)
+    lastAttemptAt = DateTimeField()  # noqa: N815
 
     meta = {
         "collection": "blocked_attempts",
-        "indexes": [{"fields": ["moderation.flagged"]}, {"fields": ["userId", "-createdAt"]}],
+        "indexes": [
+            {"fields": ["moderation.flagged"]},
+            {"fields": ["userId", "-createdAt"]},
+            {"fields": ["repeatKey"]},
+        ],
     }

@@ -22,7 +22,7 @@ from common.audit import service as audit
 from common.conversations.models import ChatMessage, ChatSession
 from common.errors import NotFound, ValidationError
 from common.moderation.models import BlockedAttempt
-from common.stored import as_utc, iso_or_text, object_id, object_id_or_none, touch, utcnow
+from common.stored import as_utc, iso, iso_or_text, object_id, object_id_or_none, touch, utcnow
 from common.users.models import User
 
 MAX_REASON = 500
@@ -122,6 +122,8 @@ def item_view(kind: str, doc: dict) -> dict:
             content=(doc.get("content") or "")[:PREVIEW_CHARS],
             term=doc.get("term"),
             via=doc.get("via"),
+            attempts=int(doc.get("attempts") or 1),
+            lastAttemptAt=iso(doc.get("lastAttemptAt") or doc.get("createdAt")),
         )
     else:
         base.update(title=doc.get("title"), messageCount=doc.get("messageCount", 0))
@@ -233,11 +235,27 @@ def record_blocked_attempt(
     user_id: Any, session_id: str | None, text: str, term: str, via: str = "chat"
 ) -> None:
     """A send was refused for `term`: put the attempt in the moderation queue (flagged, source
-    `blocked_term`, the term as the reason) with the start of the text."""
+    `blocked_term`, the term as the reason) with the start of the text.
+
+    A user who tries the same term again while their first attempt is still open adds to that
+    item (`attempts`, `lastAttemptAt`: the text shown stays the first) instead of filling the
+    queue with copies; once an admin acted on it, the next attempt opens a new item."""
     now = utcnow()
-    BlockedAttempt._get_collection().insert_one(
+    attempts = BlockedAttempt._get_collection()
+    # Text, not the ObjectId: nx-27017 matches no ObjectId field but `_id` by equality.
+    repeat_key = f"{user_id}:{' '.join(term.lower().split())}"
+    again = attempts.find_one_and_update(
+        {"repeatKey": repeat_key, "moderation.flagged": True},
+        {"$inc": {"attempts": 1}, "$set": {"lastAttemptAt": now}},
+    )
+    if again is not None:
+        return
+    attempts.insert_one(
         {
             "userId": object_id(user_id),
+            "repeatKey": repeat_key,
+            "attempts": 1,
+            "lastAttemptAt": now,
             "sessionId": session_id,
             "content": text[:PREVIEW_CHARS],
             "term": term,

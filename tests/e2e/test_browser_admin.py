@@ -139,6 +139,7 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         ]
         flag_from_provider(saved[3].id, "provider refused")
         record_blocked_attempt(owner.id, None, f"please say {size} badterm {RUN}", "badterm")
+        record_blocked_attempt(owner.id, None, f"again: {size} BADTERM {RUN}", "BADTERM")
 
         screen.get_by_role("link", name="Moderation").click()
         expect(screen).to_contain_text("Blocked terms")
@@ -152,6 +153,8 @@ def test_an_admin_grants_tokens_and_the_user_and_the_audit_see_it(tab, browser, 
         attempt = screen.locator("li.card", has_text=f"please say {size} badterm {RUN}")
         expect(attempt).to_contain_text("Blocked attempt (not sent)")
         expect(attempt).to_contain_text("Flag: Matched the blocked term “badterm”")
+        expect(attempt).to_contain_text("tried 2 times, last")  # the second try counted, not listed
+        expect(screen.locator("li.card", has_text=f"again: {size} BADTERM")).to_have_count(0)
         tab.no_horizontal_scroll()
         tab.axe("admin-moderation-context")
         card.get_by_role("button", name="Hide context").click()

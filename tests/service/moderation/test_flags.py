@@ -11,6 +11,7 @@ from common.conversations.models import ChatMessage, ChatSession
 from common.engine import ending
 from common.engine.outcomes import Outcome
 from common.moderation.service import flag_from_provider
+from common.stored import as_utc
 from common.wallet import service as wallet
 from tests.support.http import auth
 from tests.support.seed import make_message, make_session
@@ -239,3 +240,36 @@ def test_a_blocked_term_is_refused_with_the_term_and_reaches_the_queue(
     (after,) = _flagged(client, headers, "status=reviewed")["items"]
     assert after["content"] == "" and after["moderation"]["removed"] is True
     assert AuditLog.objects(action="attempt.remove").count() == 1
+
+
+def test_tries_of_one_term_by_one_user_count_on_one_open_item(
+    client, admin, make_user, openrouter, settings_override
+):
+    """A user hammering a blocked term fills no queue: while the first attempt is open the
+    others count on it; after an admin acted on it the next try opens a new item."""
+    settings_override(blocked_terms=("forbidden thing",), openrouter_base_url=openrouter.base_url)
+    _, headers = admin
+    user, token = make_user()
+    other, other_token = make_user()
+
+    def attempt(text: str, who: str = token) -> None:
+        body = {"message": text, "modelId": "fake/echo"}
+        res = client.post("/api/chat", json=body, headers=auth(who))
+        assert res.get_json()["code"] == "CONTENT_BLOCKED"
+
+    for text in ("a forbidden thing", "A FORBIDDEN   THING again", "forbidden thing 3"):
+        attempt(text)
+    attempt("my forbidden thing", other_token)  # another user: an item of their own
+    items = _flagged(client, headers, "type=attempt")["items"]
+    mine = next(i for i in items if i["userId"] == user["id"])
+    assert len(items) == 2 and mine["attempts"] == 3 and mine["content"] == "a forbidden thing"
+    first, last = (as_utc(mine[f]) for f in ("createdAt", "lastAttemptAt"))
+    assert last >= first
+    assert next(i for i in items if i["userId"] == other["id"])["attempts"] == 1
+    url = f"/api/admin/moderation/attempts/{mine['id']}/dismiss"
+    assert client.post(url, headers=headers).status_code == 200
+    attempt("forbidden thing once more")
+    (fresh,) = [
+        i for i in _flagged(client, headers, "type=attempt")["items"] if i["userId"] == user["id"]
+    ]
+    assert fresh["id"] != mine["id"] and fresh["attempts"] == 1

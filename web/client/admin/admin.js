@@ -326,7 +326,7 @@ export class AdminScreen {
       note,
       h("h2", { text: "Flagged messages, conversations and blocked attempts" }),
       (items.items || []).length ? h("ul.queue", {}, items.items.map((it) => h("li.card", {},
-        h("p.muted", { text: [KIND_WORDS[it.type] || it.type, labelOf(it.modelId), it.role, it.via === "api" ? "through an API key" : "", it.userEmail || `user ${it.userId}`, it.sessionId || it.type === "session" ? `session ${it.sessionId || it.id}` : "", when(it.createdAt)].filter(Boolean).join(" · ") }),
+        h("p.muted", { text: [KIND_WORDS[it.type] || it.type, labelOf(it.modelId), it.role, it.via === "api" ? "through an API key" : "", it.userEmail || `user ${it.userId}`, it.sessionId || it.type === "session" ? `session ${it.sessionId || it.id}` : "", when(it.createdAt), it.attempts > 1 ? `tried ${it.attempts} times, last ${when(it.lastAttemptAt)}` : ""].filter(Boolean).join(" · ") }),
         h("p", {}, h("strong", { text: "Flag: " }), `${flagWords(it.moderation)} (${when(it.moderation.flaggedAt)})`),
         it.type === "session" ? h("p", { text: it.title || "" }) : h("blockquote.flagged-content", { text: it.content || "(empty)" }),
         it.type === "message" ? h("div.context", { id: `context-${it.id}`, hidden: true }) : "",
