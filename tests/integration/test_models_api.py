@@ -48,7 +48,7 @@ def test_list_shape_defaults_and_order(client, token, fake_openrouter):
     assert set(data["models"][0]) == {
         "modelId", "name", "provider", "description", "pricing", "rates", "typicalCost",
         "contextWindow", "capabilities", "inputModalities", "tags", "isFree", "isAvailable",
-        "addedAt",
+        "addedAt", "weights",
     }  # fmt: skip
     _get(client, "/api/models?sort=price", token)
     assert fake_openrouter.stats()["models_calls"] == 1  # the second call hit the cache
