@@ -6,7 +6,7 @@ import logging
 
 import pymongo.errors
 import redis.exceptions
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -20,6 +20,7 @@ from common.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from web.openai import errors as openai_errors
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +49,7 @@ _HTTP_TO_APP = {
 }
 
 
-def _under_v1() -> bool:
-    from web.openai import errors as openai_errors
-
-    return openai_errors.applies()
-
-
 def error_response(error: AppError, headers: dict | None = None):
-    from flask import g
-
-    from web.openai import errors as openai_errors
-
     if openai_errors.applies():  # `/v1` answers errors in OpenAI's shape
         headers = dict(headers or {})
         wait = openai_errors.retry_after(error)
@@ -106,7 +97,7 @@ def register_error_handlers(app: Flask) -> None:
             )
             return error_response(err)
         message = None if error.code in (404, 405, 413, 415) else error.description
-        if error.code == 404 and _under_v1():
+        if error.code == 404 and openai_errors.applies():
             message = _V1_NOT_FOUND.format(method=request.method, path=request.path)
         # A 405 says which methods the path takes (RFC 9110); Werkzeug knows them.
         allow = getattr(error, "valid_methods", None) if error.code == 405 else None
