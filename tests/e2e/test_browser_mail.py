@@ -19,9 +19,7 @@ from common.mail.models import Mail
 from common.payments import plans
 from common.users.models import User
 from tests.e2e.conftest import PASSWORD, SCREENSHOTS, SIZES
-from tests.fakes.checkout import FakeCheckout
-from tests.fakes.razorpay import FakeRazorpay
-from tests.fakes.smtp import SmtpServer, links_in, text_of, token_of
+from tests.fakes.smtp import links_in, text_of, token_of
 from tests.support.services import wait_for
 
 FRAME = "iframe.razorpay-checkout-frame"
@@ -32,24 +30,6 @@ RUN = uuid.uuid4().hex[:8]
 
 def email(tag: str, size: str) -> str:
     return f"mail-{tag}-{size}-{next(_n)}-{RUN}@example.com"
-
-
-@pytest.fixture(scope="module")
-def mailserver():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def razorpay():
-    with FakeRazorpay() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def checkout(razorpay):
-    with FakeCheckout(razorpay) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,7 @@ from common.payments.models import Order
 from common.users.models import User
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
-from tests.fakes.checkout import FakeCheckout
-from tests.fakes.razorpay import FakeRazorpay, signed_webhook, webhook_event
+from tests.fakes.razorpay import signed_webhook, webhook_event
 
 PAID_MODEL = "openai/gpt-4o"
 FRAME = "iframe.razorpay-checkout-frame"
@@ -29,18 +28,6 @@ RUN = uuid.uuid4().hex[:8]  # the test database outlives a run
 
 def email(tag: str, size: str) -> str:
     return f"money-{tag}-{size}-{next(_n)}-{RUN}@example.com"
-
-
-@pytest.fixture(scope="module")
-def razorpay():
-    with FakeRazorpay() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def checkout(razorpay):
-    with FakeCheckout(razorpay) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

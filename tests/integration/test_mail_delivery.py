@@ -23,24 +23,11 @@ from common.mail import outbox
 from common.mail.models import Mail
 from common.payments import plans
 from common.payments.models import Order, PaymentEvent
-from tests.fakes.razorpay import FakeRazorpay, sign_payment, signed_webhook, webhook_event
-from tests.fakes.smtp import SmtpServer
+from tests.fakes.razorpay import sign_payment, signed_webhook, webhook_event
 from tests.support.accounts import confirm_address
 from tests.support.stack import Stack
 
 PASSWORD = "correct-horse-1"
-
-
-@pytest.fixture(scope="module")
-def mailserver():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def razorpay():
-    with FakeRazorpay() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,11 @@ from common.users import service as users
 from common.users.models import User
 from common.wallet.models import LedgerEntry
 from common.wallet.reconcile import reconcile
-from tests.fakes.razorpay import FakeRazorpay, sign_payment, signed_webhook, webhook_event
+from tests.fakes.razorpay import sign_payment, signed_webhook, webhook_event
 from tests.support.services import VENV_BIN, Proc, free_port, wait_http
 from tests.support.stack import settings_env
 
 WORKERS = 4
-
-
-@pytest.fixture(scope="module")
-def razorpay():
-    with FakeRazorpay() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ import pytest
 
 from common.catalog.service import invalidate_cache, sync_provider
 from config import Settings, get_settings, use_settings
+from tests.fakes.checkout import FakeCheckout
 from tests.fakes.openrouter import FakeOpenRouter
+from tests.fakes.razorpay import FakeRazorpay
 from tests.fakes.smtp import SmtpServer
 from tests.support.http import auth
 from tests.support.stack import StackPool
@@ -110,6 +112,27 @@ def admin(make_admin):
     """(user json, auth headers) of a logged-in admin."""
     user, token = make_admin(name="Ada Admin")
     return user, auth(token)
+
+
+@pytest.fixture(scope="module")
+def razorpay():
+    """A module's local Razorpay (tests/fakes/razorpay.py), for the stack it configures."""
+    with FakeRazorpay() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def checkout(razorpay):
+    """Razorpay's Checkout page for the browser, driving that module's local Razorpay."""
+    with FakeCheckout(razorpay) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mailserver():
+    """A module's own loopback SMTP server, for the stack it configures (it may stop it)."""
+    with SmtpServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

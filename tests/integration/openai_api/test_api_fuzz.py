@@ -28,7 +28,6 @@ from common.payments import plans as plan_service
 from common.users.models import User
 from common.wallet import service as wallet
 from tests.fakes.google_jwks import FakeGoogle
-from tests.fakes.razorpay import FakeRazorpay
 
 CHECKS = (
     "not_a_server_error",
@@ -69,12 +68,6 @@ SEMANTIC_400 = {
     "POST /v1/chat/completions": "`tools`, a `response_format` or an image part for a model "
     "whose catalog `capabilities` lack it, or a named `tool_choice` not among `tools`",
 }
-
-
-@pytest.fixture(scope="module")
-def razorpay():
-    with FakeRazorpay() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
